@@ -1,0 +1,1 @@
+//! Whisper model acquisition: CTranslate2 -> GGML conversion.

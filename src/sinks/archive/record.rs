@@ -1,0 +1,68 @@
+//! What the pipeline hands to the archive. Ids are made by the pipeline so no write waits for a read.
+
+use crate::call::Speaker;
+use serde::{Deserialize, Serialize};
+
+/// One write to the archive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ArchiveOp {
+    CallStarted {
+        call_id: String,
+        source: String,
+        agent_id: Option<String>,
+        queue: Option<String>,
+        /// RFC 3339.
+        started_at: String,
+        metadata: serde_json::Value,
+    },
+    LegStarted {
+        call_id: String,
+        leg: String,
+        speaker: Speaker,
+        participant: Option<String>,
+        started_at: String,
+    },
+    Utterance(UtteranceRecord),
+    Hit(HitRecord),
+    CallEnded {
+        call_id: String,
+        ended_at: String,
+        reason: String,
+        duration_ms: u64,
+    },
+}
+
+/// A final transcript of one utterance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UtteranceRecord {
+    pub id: String,
+    pub call_id: String,
+    pub leg: String,
+    pub speaker: Speaker,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub language: String,
+    pub text: String,
+    /// Segment timings as JSON (`[{start_ms,end_ms,text}]`).
+    pub segments: serde_json::Value,
+    pub created_at: String,
+}
+
+/// A prohibited-phrase hit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HitRecord {
+    pub id: String,
+    pub call_id: String,
+    pub leg: String,
+    pub speaker: Speaker,
+    pub utterance_id: String,
+    pub term: String,
+    pub category: String,
+    pub severity: String,
+    pub matched: String,
+    pub span_start: usize,
+    pub span_end: usize,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub created_at: String,
+}

@@ -1,0 +1,92 @@
+//! The live event model pushed to `/v1/events` subscribers.
+
+use crate::call::Speaker;
+use serde::{Deserialize, Serialize};
+
+/// One live event. Serialised as a flat JSON object with a `type` field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    #[serde(flatten)]
+    pub payload: Payload,
+    pub call_id: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub leg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub speaker: Option<Speaker>,
+    /// Media time from the start of the leg, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub start_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub end_ms: Option<u64>,
+    /// Wall-clock time the event was produced (RFC 3339).
+    pub at: String,
+}
+
+/// A timed piece of a final transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentTiming {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub text: String,
+}
+
+/// Type-specific part of an [`Event`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Payload {
+    #[serde(rename = "call.started")]
+    CallStarted {
+        source: String,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        agent_id: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        queue: Option<String>,
+    },
+    #[serde(rename = "transcript.partial")]
+    TranscriptPartial {
+        utterance_id: String,
+        text: String,
+        language: String,
+    },
+    #[serde(rename = "transcript.final")]
+    TranscriptFinal {
+        utterance_id: String,
+        text: String,
+        language: String,
+        segments: Vec<SegmentTiming>,
+    },
+    #[serde(rename = "phrase.hit")]
+    PhraseHit {
+        utterance_id: String,
+        term: String,
+        category: String,
+        severity: String,
+        /// The matched text as it appears in the utterance.
+        matched: String,
+        /// Character offsets of `matched` within `utterance`.
+        span_start: usize,
+        span_end: usize,
+        utterance: String,
+        /// True when the hit was raised on a partial transcript.
+        partial: bool,
+    },
+    #[serde(rename = "call.ended")]
+    CallEnded { reason: String, duration_ms: u64 },
+    /// Sent to a subscriber that fell behind and missed events.
+    #[serde(rename = "events.lagged")]
+    Lagged { missed: u64 },
+}
+
+impl Payload {
+    /// The `type` string of this payload.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Payload::CallStarted { .. } => "call.started",
+            Payload::TranscriptPartial { .. } => "transcript.partial",
+            Payload::TranscriptFinal { .. } => "transcript.final",
+            Payload::PhraseHit { .. } => "phrase.hit",
+            Payload::CallEnded { .. } => "call.ended",
+            Payload::Lagged { .. } => "events.lagged",
+        }
+    }
+}

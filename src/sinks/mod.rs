@@ -1,0 +1,3 @@
+//! Outputs: live events and the archive.
+pub mod archive;
+pub mod events;

@@ -1,0 +1,4 @@
+//! Inputs: one module per protocol.
+pub mod audio_fork;
+pub mod file;
+pub mod twilio;

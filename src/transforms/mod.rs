@@ -1,0 +1,5 @@
+//! Pipeline stages between a decoded leg and the sinks.
+pub mod asr;
+pub mod decode;
+pub mod matcher;
+pub mod segment;
