@@ -1,12 +1,15 @@
 //! callwatch: live speech analytics for bank contact centers.
 //!
 //! Audio enters through a [`sources`] module per protocol, flows through the
-//! [`transforms`] (decode, segment, asr, matcher) and leaves through the
-//! [`sinks`] (live events, archive).
+//! [`transforms`] (decode, segment, asr, matcher) wired per leg by [`pipeline`], and leaves
+//! through the [`sinks`] (live events, archive). [`http`] is the network edge.
 
 pub mod call;
 pub mod clock;
+pub mod config;
+pub mod http;
 pub mod model;
+pub mod pipeline;
 pub mod shutdown;
 pub mod sinks;
 pub mod sources;

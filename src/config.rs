@@ -1,0 +1,248 @@
+//! `callwatch serve --config FILE`: every key has a default, so an empty file (or none) works.
+//! `callwatch config --print-default` prints this whole structure as documented TOML.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Errors reading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub model: ModelConfig,
+    pub asr: AsrConfig,
+    pub segment: crate::transforms::segment::SegmenterConfig,
+    pub lexicons: LexiconConfig,
+    pub events: EventsConfig,
+    pub archive: ArchiveConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// HTTP and WebSocket listen address.
+    pub http: SocketAddr,
+    /// Directory for the archive database and other state.
+    pub data_dir: PathBuf,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            http: "127.0.0.1:8080".parse().unwrap(),
+            data_dir: PathBuf::from("data"),
+        }
+    }
+}
+
+/// `[model]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// GGML model file. Empty: `<models_dir>/ggml-<size>.bin`.
+    pub path: PathBuf,
+    /// `base` (multilingual, default) or `tiny.en` (English only).
+    pub size: String,
+    /// Where models are kept and fetched to.
+    pub models_dir: PathBuf,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            path: PathBuf::new(),
+            size: "base".into(),
+            models_dir: PathBuf::from("models"),
+        }
+    }
+}
+
+impl ModelConfig {
+    /// The model file to load.
+    pub fn resolved_path(&self) -> Result<PathBuf, ConfigError> {
+        if !self.path.as_os_str().is_empty() {
+            return Ok(self.path.clone());
+        }
+        let size: crate::model::ModelSize = self
+            .size
+            .parse()
+            .map_err(|_| ConfigError::Invalid(format!("unknown model size `{}` (use base or tiny.en)", self.size)))?;
+        Ok(self.models_dir.join(size.file_name()))
+    }
+}
+
+/// `[asr]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AsrConfig {
+    /// Recogniser worker threads (each holds one Whisper state).
+    pub workers: usize,
+    /// Threads whisper.cpp uses inside one transcription.
+    pub threads: usize,
+    /// Languages an utterance may be in; the likelier is chosen per utterance. A source may force one.
+    pub languages: Vec<String>,
+    /// Emit `transcript.partial` about once a second while an utterance is open.
+    pub partials: bool,
+    /// Shrink Whisper's encoder context for short utterances (faster, same text).
+    pub short_audio_ctx: bool,
+    /// Initial prompt for Mandarin (keeps Simplified characters).
+    pub zh_prompt: String,
+    /// Segments with a higher no-speech probability are dropped.
+    pub no_speech_threshold: f32,
+    /// Utterances whose VAD speech fraction is below this never reach Whisper.
+    pub min_speech_ratio: f32,
+    /// Finals that may wait for a worker before sources are slowed down.
+    pub final_inbox: usize,
+    /// Partials that may wait for a worker before new ones are shed.
+    pub partial_inbox: usize,
+}
+
+impl Default for AsrConfig {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        AsrConfig {
+            workers: 1,
+            threads: cores.min(4),
+            languages: vec!["zh".into(), "en".into()],
+            partials: true,
+            short_audio_ctx: true,
+            zh_prompt: "以下是普通话的句子。".into(),
+            no_speech_threshold: 0.6,
+            min_speech_ratio: 0.3,
+            final_inbox: 64,
+            partial_inbox: 2,
+        }
+    }
+}
+
+/// `[lexicons]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LexiconConfig {
+    /// Directory of `*.toml` lexicon files.
+    pub dir: PathBuf,
+}
+
+impl Default for LexiconConfig {
+    fn default() -> Self {
+        LexiconConfig {
+            dir: PathBuf::from("lexicons"),
+        }
+    }
+}
+
+/// `[events]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Events a subscriber may fall behind before it loses the oldest (and is told).
+    pub buffer: usize,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig { buffer: 4096 }
+    }
+}
+
+/// `[archive]`
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArchiveConfig {
+    /// SQLite file. Empty: `<data_dir>/callwatch.db`.
+    pub path: PathBuf,
+}
+
+impl Config {
+    /// Reads a TOML file; a missing `path` means all defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    pub fn parse(text: &str, name: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: name.to_string(),
+            message: e.to_string(),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        crate::transforms::asr::language::validate_codes(&self.asr.languages)
+            .map_err(ConfigError::Invalid)?;
+        if self.asr.workers == 0 || self.asr.threads == 0 {
+            return Err(ConfigError::Invalid(
+                "asr.workers and asr.threads must be at least 1".into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.asr.min_speech_ratio) {
+            return Err(ConfigError::Invalid(
+                "asr.min_speech_ratio must be between 0 and 1".into(),
+            ));
+        }
+        self.model.resolved_path()?;
+        Ok(())
+    }
+
+    /// The archive database file.
+    pub fn archive_path(&self) -> PathBuf {
+        if self.archive.path.as_os_str().is_empty() {
+            self.server.data_dir.join("callwatch.db")
+        } else {
+            self.archive.path.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_all_defaults() {
+        let c = Config::parse("", "x.toml").unwrap();
+        assert_eq!(c.server.http.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.archive_path(), PathBuf::from("data/callwatch.db"));
+        assert_eq!(c.model.resolved_path().unwrap(), PathBuf::from("models/ggml-base.bin"));
+    }
+
+    #[test]
+    fn default_round_trips_through_toml() {
+        let text = toml::to_string(&Config::default()).unwrap();
+        Config::parse(&text, "default.toml").unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let e = Config::parse("[server]\nhttp = 5\n", "c.toml").unwrap_err().to_string();
+        assert!(e.contains("c.toml") && e.contains("http"), "{e}");
+        let e = Config::parse("[asr]\nlanguages = [\"xx\"]\n", "c.toml").unwrap_err().to_string();
+        assert!(e.contains("xx"), "{e}");
+        let e = Config::parse("[bogus]\n", "c.toml").unwrap_err().to_string();
+        assert!(e.contains("bogus"), "{e}");
+    }
+}

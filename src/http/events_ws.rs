@@ -1,0 +1,60 @@
+//! `GET /v1/events`: live events over WebSocket, one JSON object per text message.
+
+use super::{json_error, AppState};
+use crate::sinks::events::{Delivery, EventFilter, Payload};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+
+/// Upgrades to a WebSocket that streams the events matching the query's filter.
+pub async fn events(
+    State(app): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let filter = match EventFilter::from_query(&q) {
+        Ok(f) => f,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, "bad event filter", &e),
+    };
+    ws.on_upgrade(move |socket| stream_events(socket, app, filter))
+        .into_response()
+}
+
+async fn stream_events(mut socket: WebSocket, app: AppState, filter: EventFilter) {
+    let Some(mut guard) = app.shutdown.subscribe() else {
+        return;
+    };
+    let mut sub = app.shared.events.subscribe();
+    loop {
+        tokio::select! {
+            _ = guard.recv() => {
+                let _ = socket.send(Message::Close(Some(CloseFrame { code: 1001, reason: "server shutting down".into() }))).await;
+                return;
+            }
+            incoming = socket.recv() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => continue, // subscribers have nothing to say; pings are answered by axum
+            },
+            d = sub.next() => {
+                let text = match d {
+                    Delivery::Event(p) if filter.accepts(&p.event) => p.json.clone(),
+                    Delivery::Event(_) => continue,
+                    Delivery::Lagged(missed) => {
+                        tracing::warn!(missed, "events subscriber lagged");
+                        serde_json::json!({
+                            "type": Payload::Lagged { missed }.type_name(),
+                            "missed": missed,
+                            "at": crate::clock::rfc3339(app.shared.clock.now()),
+                        }).to_string()
+                    }
+                    Delivery::Closed => return,
+                };
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! WebSocket media forks (`/v1/fork/twilio`, `/v1/fork/audio`): the socket edge around the
+//! sans-IO sessions in `sources/`.
+
+use super::AppState;
+use crate::pipeline::{spawn_leg, LegInput};
+use crate::sources::audio_fork::AudioForkSession;
+use crate::sources::fork::{ForkError, ForkOutput};
+use crate::sources::twilio::TwilioSession;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::Response;
+use std::collections::HashMap;
+use tokio::sync::mpsc;
+
+/// A fork wire format, fed whole WebSocket messages.
+pub trait ForkProtocol: Send + 'static {
+    fn on_text(&mut self, text: &str) -> Result<Vec<ForkOutput>, ForkError>;
+    fn on_binary(&mut self, data: &[u8]) -> Result<Vec<ForkOutput>, ForkError>;
+}
+
+impl ForkProtocol for TwilioSession {
+    fn on_text(&mut self, text: &str) -> Result<Vec<ForkOutput>, ForkError> {
+        TwilioSession::on_text(self, text)
+    }
+    fn on_binary(&mut self, data: &[u8]) -> Result<Vec<ForkOutput>, ForkError> {
+        TwilioSession::on_binary(self, data)
+    }
+}
+
+impl ForkProtocol for AudioForkSession {
+    fn on_text(&mut self, text: &str) -> Result<Vec<ForkOutput>, ForkError> {
+        AudioForkSession::on_text(self, text)
+    }
+    fn on_binary(&mut self, data: &[u8]) -> Result<Vec<ForkOutput>, ForkError> {
+        AudioForkSession::on_binary(self, data)
+    }
+}
+
+/// `GET /v1/fork/twilio`: Twilio Media Streams.
+pub async fn twilio(State(app): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(move |socket| drive(socket, TwilioSession::new(), app, "twilio"))
+}
+
+/// `GET /v1/fork/audio`: FreeSWITCH mod_audio_fork (subprotocol `audio.drachtio.org`).
+pub async fn audio_fork(
+    State(app): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    ws.protocols(["audio.drachtio.org"])
+        .on_upgrade(move |socket| drive(socket, AudioForkSession::new(&q), app, "audio_fork"))
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+    // Close reasons are limited to 123 bytes by RFC 6455.
+    let mut r = reason.to_string();
+    while r.len() > 123 {
+        r.pop();
+    }
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: r.into(),
+        })))
+        .await;
+}
+
+async fn drive<P: ForkProtocol>(mut socket: WebSocket, mut session: P, app: AppState, kind: &str) {
+    let Some(mut guard) = app.shutdown.subscribe() else {
+        close(&mut socket, 1001, "server shutting down").await;
+        return;
+    };
+    let mut legs: HashMap<String, mpsc::Sender<LegInput>> = HashMap::new();
+    let mut call_id = String::new();
+    loop {
+        let outputs = tokio::select! {
+            _ = guard.recv() => {
+                close(&mut socket, 1001, "server shutting down").await;
+                break;
+            }
+            msg = socket.recv() => match msg {
+                None => { tracing::info!(kind, call_id, "fork connection vanished"); break; }
+                Some(Err(e)) => { tracing::info!(kind, call_id, error = %e, "fork connection broke"); break; }
+                Some(Ok(Message::Close(_))) => break,
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(Message::Text(t))) => session.on_text(t.as_str()),
+                Some(Ok(Message::Binary(b))) => session.on_binary(&b),
+            }
+        };
+        let outputs = match outputs {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(kind, call_id, error = %e, "fork protocol error; closing");
+                close(&mut socket, e.close_code(), &e.to_string()).await;
+                break;
+            }
+        };
+        let mut stop = false;
+        for out in outputs {
+            match out {
+                ForkOutput::Start {
+                    call,
+                    legs: new_legs,
+                    sample_rate,
+                } => {
+                    call_id = call.call_id.clone();
+                    for leg in new_legs {
+                        if let Err(e) = app.shared.registry.open_leg(&call, &leg) {
+                            close(&mut socket, 1008, &e.to_string()).await;
+                            return;
+                        }
+                        let name = leg.leg.clone();
+                        let (tx, _task) = spawn_leg(app.shared.clone(), leg, sample_rate, None);
+                        legs.insert(name, tx);
+                    }
+                    tracing::info!(kind, call_id, legs = legs.len(), "fork started");
+                }
+                ForkOutput::Audio { leg, samples, .. } => {
+                    if let Some(tx) = legs.get(&leg) {
+                        // Blocks when the leg is behind: the socket stops being read.
+                        if tx.send(LegInput::Audio(samples)).await.is_err() {
+                            legs.remove(&leg);
+                        }
+                    }
+                }
+                ForkOutput::Stop => stop = true,
+            }
+        }
+        if stop {
+            tracing::info!(kind, call_id, "fork stopped");
+            legs.clear();
+        }
+    }
+    // Dropping the senders ends every leg: they flush their last utterance and archive it.
+    drop(legs);
+}

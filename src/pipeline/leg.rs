@@ -1,0 +1,362 @@
+//! One leg's journey: decoded PCM -> VAD utterances -> Whisper partials/finals -> matcher ->
+//! events and archive. Runs as one async task per leg; inference happens on the ASR pool.
+
+use super::{ArchiveSink, Shared};
+use crate::call::LegInfo;
+use crate::clock::rfc3339;
+use crate::sinks::archive::{ArchiveOp, HitRecord, UtteranceRecord};
+use crate::sinks::events::{Event, Payload, SegmentTiming};
+use crate::transforms::asr::{gate, AsrError, LanguagePolicy, Transcript};
+use crate::transforms::decode::LegDecoder;
+use crate::transforms::matcher::{HitTracker, Match};
+use crate::transforms::segment::{SegmentEvent, Segmenter};
+use futures_util::stream::{FuturesOrdered, StreamExt};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+/// What a source feeds into a leg.
+#[derive(Debug)]
+pub enum LegInput {
+    /// 16-bit PCM at the leg's input rate, in media order.
+    Audio(Vec<i16>),
+}
+
+/// What a finished leg reports.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LegSummary {
+    pub media_ms: u64,
+    pub utterances: usize,
+    pub hits: usize,
+}
+
+/// Inbox of a leg. Backpressure policy: block — a source that outruns recognition waits here
+/// (its socket reads stop), so no audio is dropped.
+pub const LEG_INBOX: usize = 64;
+
+struct Utterance {
+    id: String,
+    start_ms: u64,
+    tracker: HitTracker,
+    finalized: bool,
+}
+
+type FinalFuture = Pin<Box<dyn Future<Output = (u64, u64, u64, Result<Transcript, AsrError>)> + Send>>;
+type PartialFuture = Pin<Box<dyn Future<Output = (u64, u64, Result<Transcript, AsrError>)> + Send>>;
+
+/// Spawns the leg task; the returned sender feeds it, and dropping the sender ends the leg.
+pub fn spawn_leg(
+    shared: Arc<Shared>,
+    leg: LegInfo,
+    input_rate: u32,
+    reason_rx: Option<oneshot::Receiver<String>>,
+) -> (mpsc::Sender<LegInput>, tokio::task::JoinHandle<LegSummary>) {
+    let (tx, rx) = mpsc::channel(LEG_INBOX);
+    let span = tracing::info_span!("leg", call_id = %leg.call_id, leg = %leg.leg, speaker = %leg.speaker);
+    let guard = shared.shutdown_guard();
+    let handle = tokio::spawn(
+        async move {
+            let _guard = guard;
+            let summary = run_leg(&shared, &leg, input_rate, rx).await;
+            let reason = match reason_rx {
+                Some(r) => r.await.unwrap_or_else(|_| "hangup".into()),
+                None => "hangup".into(),
+            };
+            shared
+                .registry
+                .close_leg(&leg.call_id, summary.media_ms, &reason);
+            summary
+        }
+        .instrument(span),
+    );
+    (tx, handle)
+}
+
+/// Runs a leg to completion on the current task.
+pub async fn run_leg(
+    shared: &Shared,
+    leg: &LegInfo,
+    input_rate: u32,
+    mut rx: mpsc::Receiver<LegInput>,
+) -> LegSummary {
+    let mut decoder = match LegDecoder::new(input_rate) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot decode leg");
+            return LegSummary::default();
+        }
+    };
+    let mut segmenter = Segmenter::new(shared.segmenter.clone());
+    let policy = shared.language.with_override(leg.language.as_deref());
+    let mut state = LegState {
+        shared,
+        leg,
+        policy,
+        utterances: HashMap::new(),
+        finals: FuturesOrdered::new(),
+        partial: None,
+        summary: LegSummary::default(),
+        samples_16k: 0,
+    };
+    let mut input_open = true;
+    loop {
+        tokio::select! {
+            biased;
+            Some((n, start_ms, end_ms, result)) = state.finals.next(), if !state.finals.is_empty() => {
+                state.on_final(n, start_ms, end_ms, result);
+            }
+            (n, end_ms, result) = async { state.partial.as_mut().unwrap().await }, if state.partial.is_some() => {
+                state.partial = None;
+                state.on_partial(n, end_ms, result);
+            }
+            msg = rx.recv(), if input_open => {
+                let events = match msg {
+                    Some(LegInput::Audio(pcm)) => {
+                        let audio = decoder.push(&pcm);
+                        state.samples_16k += audio.len() as u64;
+                        segmenter.push(&audio)
+                    }
+                    None => {
+                        input_open = false;
+                        let audio = decoder.flush();
+                        state.samples_16k += audio.len() as u64;
+                        let mut ev = segmenter.push(&audio);
+                        ev.extend(segmenter.finish());
+                        ev
+                    }
+                };
+                for ev in events {
+                    state.on_segment(ev).await;
+                }
+            }
+            else => break,
+        }
+        if !input_open && state.finals.is_empty() {
+            break;
+        }
+    }
+    state.summary.media_ms = state.samples_16k / 16;
+    state.summary
+}
+
+struct LegState<'a> {
+    shared: &'a Shared,
+    leg: &'a LegInfo,
+    policy: LanguagePolicy,
+    utterances: HashMap<u64, Utterance>,
+    finals: FuturesOrdered<FinalFuture>,
+    partial: Option<PartialFuture>,
+    summary: LegSummary,
+    samples_16k: u64,
+}
+
+impl LegState<'_> {
+    async fn on_segment(&mut self, ev: SegmentEvent) {
+        match ev {
+            SegmentEvent::Partial {
+                utterance,
+                start_ms,
+                audio_so_far,
+            } => {
+                self.utterance(utterance, start_ms);
+                if self.partial.is_some() || !self.shared.partials {
+                    return;
+                }
+                let end_ms = start_ms + audio_so_far.len() as u64 / 16;
+                let audio: Arc<[f32]> = audio_so_far.into();
+                match self.shared.asr.try_submit_partial(audio, self.policy.clone()) {
+                    Ok(rx) => {
+                        self.partial = Some(Box::pin(async move {
+                            let r = rx.await.unwrap_or(Err(AsrError::Stopped));
+                            (utterance, end_ms, r)
+                        }));
+                    }
+                    Err(AsrError::Shed) => tracing::debug!("partial shed: recogniser busy"),
+                    Err(e) => tracing::warn!(error = %e, "partial not submitted"),
+                }
+            }
+            SegmentEvent::Final {
+                utterance,
+                start_ms,
+                end_ms,
+                audio,
+                speech_ratio,
+            } => {
+                self.utterance(utterance, start_ms).finalized = true;
+                if gate::too_little_speech(speech_ratio, self.shared.min_speech_ratio) {
+                    tracing::debug!(speech_ratio, "utterance dropped: too little speech");
+                    self.utterances.remove(&utterance);
+                    return;
+                }
+                let audio: Arc<[f32]> = audio.into();
+                match self.shared.asr.submit_final(audio, self.policy.clone()).await {
+                    Ok(rx) => self.finals.push_back(Box::pin(async move {
+                        let r = rx.await.unwrap_or(Err(AsrError::Stopped));
+                        (utterance, start_ms, end_ms, r)
+                    })),
+                    Err(e) => tracing::error!(error = %e, "final not transcribed"),
+                }
+            }
+        }
+    }
+
+    fn utterance(&mut self, n: u64, start_ms: u64) -> &mut Utterance {
+        self.utterances.entry(n).or_insert_with(|| Utterance {
+            id: uuid::Uuid::new_v4().to_string(),
+            start_ms,
+            tracker: HitTracker::new(),
+            finalized: false,
+        })
+    }
+
+    fn event(&self, payload: Payload, start_ms: u64, end_ms: u64) -> Event {
+        Event {
+            payload,
+            call_id: self.leg.call_id.clone(),
+            leg: Some(self.leg.leg.clone()),
+            speaker: Some(self.leg.speaker),
+            start_ms: Some(start_ms),
+            end_ms: Some(end_ms),
+            at: rfc3339(self.shared.clock.now()),
+        }
+    }
+
+    fn on_partial(&mut self, n: u64, end_ms: u64, result: Result<Transcript, AsrError>) {
+        let Some(u) = self.utterances.get(&n) else {
+            return;
+        };
+        if u.finalized {
+            return; // the final is on its way; a late partial would only confuse subscribers
+        }
+        let t = match result {
+            Ok(t) if !t.text.is_empty() => t,
+            Ok(_) | Err(AsrError::Shed) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "partial failed");
+                return;
+            }
+        };
+        let (id, start_ms) = (u.id.clone(), u.start_ms);
+        self.shared.events.publish(self.event(
+            Payload::TranscriptPartial {
+                utterance_id: id.clone(),
+                text: t.text.clone(),
+                language: t.language.clone(),
+            },
+            start_ms,
+            end_ms,
+        ));
+        let matches = self.shared.matcher.find(&t.text, self.leg.speaker);
+        for m in matches {
+            if self.utterances.get_mut(&n).unwrap().tracker.admit(&m) {
+                self.publish_hit(&id, &t.text, &m, start_ms, end_ms, true);
+            }
+        }
+    }
+
+    fn on_final(&mut self, n: u64, start_ms: u64, end_ms: u64, result: Result<Transcript, AsrError>) {
+        let Some(mut u) = self.utterances.remove(&n) else {
+            return;
+        };
+        let t = match result {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, start_ms, end_ms, "final transcription failed; utterance lost");
+                return;
+            }
+        };
+        if t.text.trim().is_empty() {
+            return;
+        }
+        self.summary.utterances += 1;
+        let segments: Vec<SegmentTiming> = t
+            .segments
+            .iter()
+            .map(|s| SegmentTiming {
+                start_ms: start_ms + s.start_ms,
+                end_ms: (start_ms + s.end_ms).min(end_ms.max(start_ms + s.start_ms)),
+                text: s.text.clone(),
+            })
+            .collect();
+        let now = rfc3339(self.shared.clock.now());
+        self.shared.archive.send(ArchiveOp::Utterance(UtteranceRecord {
+            id: u.id.clone(),
+            call_id: self.leg.call_id.clone(),
+            leg: self.leg.leg.clone(),
+            speaker: self.leg.speaker,
+            start_ms,
+            end_ms,
+            language: t.language.clone(),
+            text: t.text.clone(),
+            segments: serde_json::to_value(&segments).unwrap_or_default(),
+            created_at: now.clone(),
+        }));
+        self.shared.events.publish(self.event(
+            Payload::TranscriptFinal {
+                utterance_id: u.id.clone(),
+                text: t.text.clone(),
+                language: t.language.clone(),
+                segments,
+            },
+            start_ms,
+            end_ms,
+        ));
+        for m in self.shared.matcher.find(&t.text, self.leg.speaker) {
+            self.archive_hit(&u.id, &m, start_ms, end_ms, &now);
+            if u.tracker.admit(&m) {
+                self.publish_hit(&u.id, &t.text, &m, start_ms, end_ms, false);
+            }
+        }
+    }
+
+    fn archive_hit(&mut self, utterance_id: &str, m: &Match, start_ms: u64, end_ms: u64, now: &str) {
+        self.summary.hits += 1;
+        let term = self.shared.matcher.term(m.term_id);
+        self.shared.archive.send(ArchiveOp::Hit(HitRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            call_id: self.leg.call_id.clone(),
+            leg: self.leg.leg.clone(),
+            speaker: self.leg.speaker,
+            utterance_id: utterance_id.to_string(),
+            term: term.text.clone(),
+            category: term.category.clone(),
+            severity: term.severity.as_str().to_string(),
+            matched: m.matched.clone(),
+            span_start: m.char_start,
+            span_end: m.char_end,
+            start_ms,
+            end_ms,
+            created_at: now.to_string(),
+        }));
+    }
+
+    fn publish_hit(&self, utterance_id: &str, text: &str, m: &Match, start_ms: u64, end_ms: u64, partial: bool) {
+        let term = self.shared.matcher.term(m.term_id);
+        tracing::info!(term = %term.text, category = %term.category, partial, "phrase hit");
+        self.shared.events.publish(self.event(
+            Payload::PhraseHit {
+                utterance_id: utterance_id.to_string(),
+                term: term.text.clone(),
+                category: term.category.clone(),
+                severity: term.severity.as_str().to_string(),
+                matched: m.matched.clone(),
+                span_start: m.char_start,
+                span_end: m.char_end,
+                utterance: text.to_string(),
+                partial,
+            },
+            start_ms,
+            end_ms,
+        ));
+    }
+}
+
+impl ArchiveSink {
+    /// Convenience for stages that archive nothing.
+    pub fn is_enabled(&self) -> bool {
+        self.0.is_some()
+    }
+}

@@ -1,0 +1,61 @@
+//! Wiring of the stages for live and offline legs.
+
+pub mod leg;
+pub mod offline;
+pub mod registry;
+
+pub use leg::{run_leg, spawn_leg, LegInput, LegSummary, LEG_INBOX};
+pub use registry::{CallRegistry, RegistryError};
+
+use crate::clock::SharedClock;
+use crate::shutdown::{Shutdown, ShutdownHandle};
+use crate::sinks::archive::{ArchiveOp, ArchiveSender};
+use crate::sinks::events::EventBus;
+use crate::transforms::asr::{AsrPool, LanguagePolicy};
+use crate::transforms::matcher::Matcher;
+use crate::transforms::segment::SegmenterConfig;
+use std::sync::Arc;
+
+/// Where archive writes go; disabled for offline runs without `--archive`.
+#[derive(Clone, Default)]
+pub struct ArchiveSink(Option<ArchiveSender>);
+
+impl ArchiveSink {
+    pub fn new(sender: ArchiveSender) -> Self {
+        ArchiveSink(Some(sender))
+    }
+    pub fn disabled() -> Self {
+        ArchiveSink(None)
+    }
+    /// Queues a write; the archive writer never drops it (it retries on failure).
+    pub fn send(&self, op: ArchiveOp) {
+        if let Some(s) = &self.0 {
+            if let Err(e) = s.send(op) {
+                tracing::error!(error = %e, "archive writer has stopped; write lost");
+            }
+        }
+    }
+}
+
+/// Everything a leg needs, shared by all legs.
+pub struct Shared {
+    pub asr: AsrPool,
+    pub matcher: Arc<Matcher>,
+    pub events: EventBus,
+    pub archive: ArchiveSink,
+    pub registry: CallRegistry,
+    pub clock: SharedClock,
+    pub segmenter: SegmenterConfig,
+    pub language: LanguagePolicy,
+    /// Utterances with less VAD speech than this fraction never reach the recogniser.
+    pub min_speech_ratio: f32,
+    /// Emit partial transcripts while an utterance is open.
+    pub partials: bool,
+    pub shutdown: Option<ShutdownHandle>,
+}
+
+impl Shared {
+    pub(crate) fn shutdown_guard(&self) -> Option<Shutdown> {
+        self.shutdown.as_ref().and_then(|h| h.subscribe())
+    }
+}

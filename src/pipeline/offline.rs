@@ -1,0 +1,179 @@
+//! `callwatch transcribe FILE...`: recorded calls through the same pipeline as live ones.
+
+use super::{spawn_leg, LegInput, Shared};
+use crate::call::{CallInfo, LegInfo, Speaker};
+use crate::sinks::events::{Delivery, Payload};
+use crate::sources::file::{decode_file, FileError};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+/// How to present results.
+#[derive(Debug, Clone, Default)]
+pub struct OfflineOptions {
+    /// JSON lines (the live event objects) instead of text.
+    pub json: bool,
+    /// Show a progress bar (only on a terminal).
+    pub progress: bool,
+    /// Speaker of a mono file's only leg.
+    pub mono_speaker: Speaker,
+    /// Force a language for every leg.
+    pub language: Option<String>,
+}
+
+/// What one file produced.
+#[derive(Debug, Clone, Default)]
+pub struct FileSummary {
+    pub call_id: String,
+    pub duration_ms: u64,
+    pub utterances: usize,
+    pub hits: usize,
+}
+
+/// Transcribes one file; results are written to `out` as they come.
+pub async fn transcribe_file(
+    shared: Arc<Shared>,
+    path: &Path,
+    opts: &OfflineOptions,
+    out: &mut (dyn Write + Send),
+) -> Result<FileSummary, FileError> {
+    let decoded = decode_file(path)?;
+    let call_id = uuid::Uuid::new_v4().to_string();
+    let call = CallInfo {
+        call_id: call_id.clone(),
+        source: "file".into(),
+        agent_id: None,
+        queue: None,
+        metadata: serde_json::json!({ "file": path.display().to_string() }),
+    };
+    let legs: Vec<LegInfo> = match decoded.channels.len() {
+        1 => vec![leg(&call_id, "mono", opts.mono_speaker, opts)],
+        _ => vec![
+            leg(&call_id, "left", Speaker::Customer, opts),
+            leg(&call_id, "right", Speaker::Agent, opts),
+        ],
+    };
+    let mut sub = shared.events.subscribe();
+    let total: u64 = decoded.channels.iter().map(|c| c.len() as u64).sum();
+    let bar = if opts.progress {
+        let b = ProgressBar::new(total);
+        b.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {percent}% {elapsed_precise}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b.set_message(path.display().to_string());
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let mut tasks = Vec::new();
+    for (info, samples) in legs.into_iter().zip(decoded.channels.iter().cloned()) {
+        if let Err(e) = shared.registry.open_leg(&call, &info) {
+            tracing::error!(error = %e, "leg not opened");
+            continue;
+        }
+        let (tx, handle) = spawn_leg(shared.clone(), info, decoded.sample_rate, None);
+        let bar = bar.clone();
+        let chunk = (decoded.sample_rate / 10).max(1) as usize; // 100 ms
+        tasks.push(tokio::spawn(async move {
+            for c in samples.chunks(chunk) {
+                if tx.send(LegInput::Audio(c.to_vec())).await.is_err() {
+                    break;
+                }
+                bar.inc(c.len() as u64);
+            }
+            drop(tx);
+            handle.await.unwrap_or_default()
+        }));
+    }
+
+    let mut summary = FileSummary {
+        call_id: call_id.clone(),
+        duration_ms: decoded.duration_ms(),
+        ..Default::default()
+    };
+    // Print events of this call until it ends.
+    loop {
+        let p = match sub.next().await {
+            Delivery::Event(p) => p,
+            Delivery::Lagged(n) => {
+                tracing::warn!(missed = n, "offline printer lagged");
+                continue;
+            }
+            Delivery::Closed => break,
+        };
+        if p.event.call_id != call_id {
+            continue;
+        }
+        let line = render(&p.event, &p.json, opts.json);
+        if let Some(line) = line {
+            bar.suspend(|| {
+                let _ = writeln!(out, "{line}");
+            });
+        }
+        if matches!(p.event.payload, Payload::CallEnded { .. }) {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    for t in tasks {
+        if let Ok(s) = t.await {
+            summary.utterances += s.utterances;
+            summary.hits += s.hits;
+        }
+    }
+    Ok(summary)
+}
+
+fn leg(call_id: &str, name: &str, speaker: Speaker, opts: &OfflineOptions) -> LegInfo {
+    LegInfo {
+        call_id: call_id.to_string(),
+        leg: name.to_string(),
+        speaker,
+        participant: None,
+        language: opts.language.clone(),
+    }
+}
+
+fn clock(ms: u64) -> String {
+    format!("{:02}:{:02}.{:02}", ms / 60_000, (ms / 1000) % 60, (ms % 1000) / 10)
+}
+
+fn render(e: &crate::sinks::events::Event, json: &str, as_json: bool) -> Option<String> {
+    let keep = matches!(
+        e.payload,
+        Payload::TranscriptFinal { .. } | Payload::PhraseHit { .. } | Payload::CallEnded { .. }
+    );
+    if !keep {
+        return None;
+    }
+    if as_json {
+        return Some(json.to_string());
+    }
+    let who = e.speaker.map_or("call", |s| s.as_str());
+    let span = format!(
+        "[{}-{}]",
+        clock(e.start_ms.unwrap_or(0)),
+        clock(e.end_ms.unwrap_or(0))
+    );
+    match &e.payload {
+        Payload::TranscriptFinal { text, language, .. } => {
+            Some(format!("{span} {who:>8} ({language}): {text}"))
+        }
+        Payload::PhraseHit {
+            term,
+            category,
+            severity,
+            matched,
+            ..
+        } => Some(format!(
+            "{span} {who:>8} !! {category}/{severity}: \"{matched}\" (term {term})"
+        )),
+        Payload::CallEnded { duration_ms, .. } => {
+            Some(format!("-- call {} ended, {} s", e.call_id, duration_ms / 1000))
+        }
+        _ => None,
+    }
+}

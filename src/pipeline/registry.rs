@@ -1,0 +1,138 @@
+//! Which calls are live and how many legs each has: a call starts with its first leg and ends
+//! when its last leg has finished (after that leg's finals were transcribed and archived).
+
+use crate::call::{CallInfo, LegInfo};
+use crate::clock::{rfc3339, SharedClock};
+use crate::sinks::archive::ArchiveOp;
+use crate::sinks::events::{Event, EventBus, Payload};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::ArchiveSink;
+
+#[derive(Debug)]
+struct LiveCall {
+    open_legs: usize,
+    legs_seen: Vec<String>,
+    media_ms: u64,
+}
+
+/// Live calls, shared by every source.
+#[derive(Clone)]
+pub struct CallRegistry {
+    calls: Arc<Mutex<HashMap<String, LiveCall>>>,
+    events: EventBus,
+    archive: ArchiveSink,
+    clock: SharedClock,
+}
+
+/// Why a leg could not be opened.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum RegistryError {
+    #[error("leg `{leg}` of call `{call_id}` is already streaming; use a distinct leg name per track")]
+    DuplicateLeg { call_id: String, leg: String },
+}
+
+impl CallRegistry {
+    pub fn new(events: EventBus, archive: ArchiveSink, clock: SharedClock) -> Self {
+        CallRegistry {
+            calls: Arc::default(),
+            events,
+            archive,
+            clock,
+        }
+    }
+
+    /// Registers a leg; the first leg of a call announces the call.
+    pub fn open_leg(&self, call: &CallInfo, leg: &LegInfo) -> Result<(), RegistryError> {
+        let now = rfc3339(self.clock.now());
+        let mut calls = self.calls.lock().unwrap();
+        let entry = calls.entry(call.call_id.clone());
+        let is_new = matches!(entry, std::collections::hash_map::Entry::Vacant(_));
+        let live = entry.or_insert_with(|| LiveCall {
+            open_legs: 0,
+            legs_seen: Vec::new(),
+            media_ms: 0,
+        });
+        if live.legs_seen.contains(&leg.leg) && live.open_legs > 0 {
+            return Err(RegistryError::DuplicateLeg {
+                call_id: call.call_id.clone(),
+                leg: leg.leg.clone(),
+            });
+        }
+        live.open_legs += 1;
+        live.legs_seen.push(leg.leg.clone());
+        drop(calls);
+        if is_new {
+            self.archive.send(ArchiveOp::CallStarted {
+                call_id: call.call_id.clone(),
+                source: call.source.clone(),
+                agent_id: call.agent_id.clone(),
+                queue: call.queue.clone(),
+                started_at: now.clone(),
+                metadata: call.metadata.clone(),
+            });
+            self.events.publish(Event {
+                payload: Payload::CallStarted {
+                    source: call.source.clone(),
+                    agent_id: call.agent_id.clone(),
+                    queue: call.queue.clone(),
+                },
+                call_id: call.call_id.clone(),
+                leg: None,
+                speaker: None,
+                start_ms: None,
+                end_ms: None,
+                at: now.clone(),
+            });
+        }
+        self.archive.send(ArchiveOp::LegStarted {
+            call_id: call.call_id.clone(),
+            leg: leg.leg.clone(),
+            speaker: leg.speaker,
+            participant: leg.participant.clone(),
+            started_at: now,
+        });
+        Ok(())
+    }
+
+    /// Marks a leg finished; the last one ends the call.
+    pub fn close_leg(&self, call_id: &str, media_ms: u64, reason: &str) {
+        let mut calls = self.calls.lock().unwrap();
+        let Some(live) = calls.get_mut(call_id) else {
+            return;
+        };
+        live.open_legs = live.open_legs.saturating_sub(1);
+        live.media_ms = live.media_ms.max(media_ms);
+        if live.open_legs > 0 {
+            return;
+        }
+        let duration_ms = live.media_ms;
+        calls.remove(call_id);
+        drop(calls);
+        let now = rfc3339(self.clock.now());
+        self.archive.send(ArchiveOp::CallEnded {
+            call_id: call_id.to_string(),
+            ended_at: now.clone(),
+            reason: reason.to_string(),
+            duration_ms,
+        });
+        self.events.publish(Event {
+            payload: Payload::CallEnded {
+                reason: reason.to_string(),
+                duration_ms,
+            },
+            call_id: call_id.to_string(),
+            leg: None,
+            speaker: None,
+            start_ms: None,
+            end_ms: None,
+            at: now,
+        });
+    }
+
+    /// Number of live calls.
+    pub fn live_calls(&self) -> usize {
+        self.calls.lock().unwrap().len()
+    }
+}

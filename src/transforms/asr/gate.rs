@@ -1,0 +1,76 @@
+//! Hallucination gate: text Whisper is known to invent on silence, noise or from its own prompt.
+
+/// Phrases Whisper produces from non-speech (subtitle credits, video outros), compared after
+/// dropping whitespace and punctuation and folding case.
+const KNOWN_HALLUCINATIONS: &[&str] = &[
+    "字幕由amara.org社群提供",
+    "字幕由amara.org社区提供",
+    "小编字幕由amara.org社区提供",
+    "请不吝点赞订阅转发打赏支持明镜与点点栏目",
+    "请不吝点赞订阅转发",
+    "谢谢观看",
+    "感谢观看",
+    "谢谢大家",
+    "明镜与点点栏目",
+    "thanksforwatching",
+    "thankyouforwatching",
+    "thanksforwatchingpleasesubscribe",
+    "pleasesubscribe",
+    "subtitlesbytheamara.orgcommunity",
+    "you",
+];
+
+fn squash(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_whitespace() && !(c.is_ascii_punctuation() && *c != '.'))
+        .filter(|c| !"，。！？、；：“”‘’（）《》…·,!?".contains(*c))
+        .flat_map(char::to_lowercase)
+        .collect::<String>()
+        .trim_matches('.')
+        .to_string()
+}
+
+/// True when `text` is only a known hallucination (or an echo of the initial prompt).
+pub fn is_known_hallucination(text: &str, prompt: &str) -> bool {
+    let t = squash(text);
+    if t.is_empty() {
+        return true;
+    }
+    if !prompt.is_empty() && t == squash(prompt) {
+        return true;
+    }
+    KNOWN_HALLUCINATIONS.iter().any(|h| t == *h)
+        || (t.contains("amara.org") && t.len() < 60)
+        || t.contains("明镜与点点")
+}
+
+/// True when an utterance had too little voiced audio for its text to be trusted.
+pub fn too_little_speech(speech_ratio: f32, min_ratio: f32) -> bool {
+    speech_ratio < min_ratio
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table() {
+        let prompt = "以下是普通话的句子。";
+        let cases: &[(&str, bool)] = &[
+            ("字幕由Amara.org社群提供", true),
+            ("  字幕由 Amara.org 社群提供 ", true),
+            ("Thanks for watching!", true),
+            ("Thank you for watching.", true),
+            ("请不吝点赞 订阅 转发 打赏支持明镜与点点栏目", true),
+            ("以下是普通话的句子。", true),
+            ("", true),
+            ("。", true),
+            ("您好，很高兴为您服务", false),
+            ("Thanks for calling, how can I help you?", false),
+            ("我要投诉", false),
+        ];
+        for (text, want) in cases {
+            assert_eq!(is_known_hallucination(text, prompt), *want, "{text:?}");
+        }
+    }
+}

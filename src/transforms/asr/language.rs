@@ -1,0 +1,104 @@
+//! Language choice restricted to the configured set.
+
+/// Which languages an utterance may be transcribed in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LanguagePolicy {
+    allowed: Vec<String>,
+    forced: Option<String>,
+}
+
+impl LanguagePolicy {
+    /// `allowed` are Whisper language codes (`zh`, `en`); the first is the fallback.
+    pub fn new(allowed: Vec<String>, forced: Option<String>) -> Self {
+        let allowed = if allowed.is_empty() {
+            vec!["zh".into(), "en".into()]
+        } else {
+            allowed
+        };
+        LanguagePolicy { allowed, forced }
+    }
+
+    /// The same policy with a per-call override (from source metadata), if any.
+    pub fn with_override(&self, forced: Option<&str>) -> Self {
+        LanguagePolicy {
+            allowed: self.allowed.clone(),
+            forced: forced
+                .filter(|s| !s.is_empty() && *s != "auto")
+                .map(str::to_string)
+                .or_else(|| self.forced.clone()),
+        }
+    }
+
+    pub fn forced(&self) -> Option<&str> {
+        self.forced.as_deref().or(if self.allowed.len() == 1 {
+            Some(self.allowed[0].as_str())
+        } else {
+            None
+        })
+    }
+
+    pub fn allowed(&self) -> &[String] {
+        &self.allowed
+    }
+}
+
+/// Picks the likeliest allowed language from whisper's per-language probabilities, never a third one.
+pub fn choose_language(probs: &[f32], allowed: &[String]) -> String {
+    allowed
+        .iter()
+        .filter_map(|code| {
+            let id = whisper_rs::get_lang_id(code)?;
+            Some((code, probs.get(id as usize).copied().unwrap_or(0.0)))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(c, _)| c.clone())
+        .unwrap_or_else(|| allowed.first().cloned().unwrap_or_else(|| "en".into()))
+}
+
+/// Checks that every configured code is a language Whisper knows.
+pub fn validate_codes(codes: &[String]) -> Result<(), String> {
+    for c in codes {
+        if whisper_rs::get_lang_id(c).is_none() {
+            return Err(format!(
+                "unknown language code `{c}` (use Whisper codes such as zh, en, yue)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_likelier_of_allowed_never_a_third() {
+        let mut probs = vec![0.0f32; 100];
+        let zh = whisper_rs::get_lang_id("zh").unwrap() as usize;
+        let en = whisper_rs::get_lang_id("en").unwrap() as usize;
+        let ja = whisper_rs::get_lang_id("ja").unwrap() as usize;
+        probs[ja] = 0.7;
+        probs[zh] = 0.2;
+        probs[en] = 0.1;
+        let allowed = vec!["zh".to_string(), "en".to_string()];
+        assert_eq!(choose_language(&probs, &allowed), "zh");
+        probs[en] = 0.25;
+        assert_eq!(choose_language(&probs, &allowed), "en");
+    }
+
+    #[test]
+    fn override_wins_and_auto_is_no_override() {
+        let p = LanguagePolicy::new(vec!["zh".into(), "en".into()], None);
+        assert_eq!(p.forced(), None);
+        assert_eq!(p.with_override(Some("en")).forced(), Some("en"));
+        assert_eq!(p.with_override(Some("auto")).forced(), None);
+        let single = LanguagePolicy::new(vec!["zh".into()], None);
+        assert_eq!(single.forced(), Some("zh"));
+    }
+
+    #[test]
+    fn rejects_unknown_codes() {
+        assert!(validate_codes(&["zh".into(), "en".into()]).is_ok());
+        assert!(validate_codes(&["klingon".into()]).is_err());
+    }
+}

@@ -1,0 +1,173 @@
+//! Test harness: runs the real `callwatch serve` binary on a free loopback port with a
+//! temporary data directory, and the real Python fork clients against it.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The model the end-to-end tests use; fails loudly when it has not been fetched.
+pub fn model(name: &str) -> PathBuf {
+    let p = root().join("models").join(name);
+    assert!(
+        p.is_file(),
+        "{} missing: run `cargo run -- model fetch {}` (or .ci/setup) first",
+        p.display(),
+        name.trim_start_matches("ggml-").trim_end_matches(".bin")
+    );
+    p
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running server; killed (SIGTERM, then SIGKILL) on drop.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub data_dir: tempfile::TempDir,
+    pub log: PathBuf,
+}
+
+impl Server {
+    pub fn start(model_file: &str, extra: &[&str]) -> Server {
+        let model = model(model_file);
+        let data_dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let log = data_dir.path().join("server.log");
+        let logf = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_callwatch"))
+            .current_dir(root())
+            .args(["serve", "--no-fetch", "--http"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .arg("--model")
+            .arg(&model)
+            .args(extra)
+            .env("RUST_LOG", "info,callwatch=debug")
+            .stdout(Stdio::null())
+            .stderr(logf)
+            .spawn()
+            .expect("spawn callwatch serve");
+        let mut s = Server {
+            child,
+            port,
+            data_dir,
+            log,
+        };
+        s.wait_ready();
+        s
+    }
+
+    fn wait_ready(&mut self) {
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(60) {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("server exited early ({status}):\n{}", self.log_text());
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("server not ready after 60 s:\n{}", self.log_text());
+    }
+
+    pub fn http(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn ws(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.port)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(60) {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        panic!("server did not stop within 60 s:\n{}", self.log_text());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs the Python fork client; returns the events it received (JSON lines).
+pub fn run_fork_client(
+    server: &Server,
+    format: &str,
+    wav: &Path,
+    call_id: &str,
+    speed: f32,
+    params: &[(&str, &str)],
+) -> Vec<serde_json::Value> {
+    let mut cmd = Command::new("python3");
+    cmd.arg(root().join("tests/clients/fork_client.py"))
+        .args(["--base", &server.ws(), "--format", format, "--call-id", call_id])
+        .arg("--wav")
+        .arg(wav)
+        .args(["--speed", &speed.to_string()]);
+    for (k, v) in params {
+        cmd.args(["--param", &format!("{k}={v}")]);
+    }
+    let out = cmd.output().expect("python3 fork client (pip install websockets)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "fork client failed ({}):\n{}\n{}\nserver log:\n{}",
+        out.status,
+        stdout,
+        String::from_utf8_lossy(&out.stderr),
+        server.log_text()
+    );
+    stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("event JSON"))
+        .collect()
+}
+
+/// GET a JSON document.
+pub fn get_json(url: &str) -> (u16, serde_json::Value) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = reqwest::get(url).await.expect("GET");
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        let v = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));
+        (status, v)
+    })
+}
