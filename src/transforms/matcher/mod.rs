@@ -1,1 +1,22 @@
-//! matcher stage.
+//! Prohibited-phrase matcher (违禁语/敏感词).
+//!
+//! Lexicon files ([`Lexicon`]) are compiled into a [`Matcher`] that searches each partial and final
+//! transcript after [`normalize`] has folded width, case, punctuation and Traditional/Simplified
+//! differences. A [`HitTracker`] per utterance makes sure a hit found on a partial is raised once.
+
+mod dedup;
+mod error;
+mod lexicon;
+#[allow(clippy::module_inception)]
+mod matcher;
+mod normalize;
+mod term;
+#[cfg(test)]
+mod tests;
+
+pub use dedup::HitTracker;
+pub use error::{LexiconError, Problem};
+pub use lexicon::Lexicon;
+pub use matcher::{Match, Matcher};
+pub use normalize::{normalize, Normalized};
+pub use term::{Severity, SpeakerScope, Term};

@@ -1,0 +1,216 @@
+//! Aho-Corasick search of normalised transcripts for lexicon terms.
+
+use super::error::LexiconError;
+use super::lexicon::Lexicon;
+use super::normalize::{is_word_char, normalize, Normalized};
+use super::term::Term;
+use crate::call::Speaker;
+use aho_corasick::{AhoCorasick, Input, MatchKind};
+use std::collections::HashMap;
+use std::ops::Range;
+
+/// One occurrence of a term in a transcript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    /// Id of the matched [`Term`]; see [`Matcher::term`].
+    pub term_id: usize,
+    /// Byte range of the match in the original (not normalised) text.
+    pub byte_range: Range<usize>,
+    /// Char offsets of the match in the original text (what events and the archive carry).
+    pub char_start: usize,
+    pub char_end: usize,
+    /// The original text of the match, punctuation and spacing included.
+    pub matched: String,
+    /// How many earlier matches of the same term the text holds (0 for the first); this is what
+    /// [`HitTracker`](super::HitTracker) keys on.
+    pub occurrence: usize,
+}
+
+/// The compiled lexicon: finds terms in transcripts.
+pub struct Matcher {
+    terms: Vec<Term>,
+    agent: Scoped,
+    customer: Scoped,
+    unknown: Scoped,
+}
+
+/// An automaton over the terms that apply to one kind of speaker.
+///
+/// One automaton per speaker, rather than one filtered after the search, because with
+/// leftmost-longest semantics a longer term of another scope would hide a shorter term that
+/// applies (`保本保息` for agents would swallow a customer-scoped `保本`).
+struct Scoped {
+    ac: AhoCorasick,
+    patterns: Vec<Pattern>,
+    by_text: HashMap<String, usize>,
+}
+
+/// A distinct normalised phrase and the terms that share it (same phrase in several categories).
+struct Pattern {
+    text: String,
+    term_ids: Vec<usize>,
+    /// Whether the phrase begins / ends with a word char, and so needs a word boundary there.
+    word_start: bool,
+    word_end: bool,
+}
+
+impl Matcher {
+    /// Compiles a lexicon. Term ids are renumbered to their positions in the lexicon.
+    pub fn new(lexicon: Lexicon) -> Result<Matcher, LexiconError> {
+        let lexicon = Lexicon::from_terms(lexicon.terms);
+        lexicon.check_duplicates()?;
+        let terms = lexicon.terms;
+        let normalized: Vec<String> = terms.iter().map(|t| normalize(&t.text).text).collect();
+        let build = |speaker: Speaker| Scoped::build(&terms, &normalized, speaker);
+        Ok(Matcher {
+            agent: build(Speaker::Agent)?,
+            customer: build(Speaker::Customer)?,
+            unknown: build(Speaker::Unknown)?,
+            terms,
+        })
+    }
+
+    /// Finds every term that applies to `speaker` in `text`, in text order.
+    ///
+    /// Overlapping terms resolve leftmost-longest: `保本保息` yields one hit, not `保本` + `保息` as
+    /// well. Terms that begin or end with a letter or digit only match at word boundaries, so
+    /// `complaint` does not fire inside `complaints` or `noncomplaint`.
+    pub fn find(&self, text: &str, speaker: Speaker) -> Vec<Match> {
+        let norm = normalize(text);
+        self.find_normalized(text, &norm, speaker)
+    }
+
+    /// Like [`Matcher::find`] for a text already normalised with [`normalize`].
+    pub fn find_normalized(&self, text: &str, norm: &Normalized, speaker: Speaker) -> Vec<Match> {
+        let scoped = match speaker {
+            Speaker::Agent => &self.agent,
+            Speaker::Customer => &self.customer,
+            Speaker::Unknown => &self.unknown,
+        };
+        let mut matches = Vec::new();
+        let mut occurrences: HashMap<usize, usize> = HashMap::new();
+        for (pattern, span) in scoped.search(&norm.text) {
+            let byte_range = norm.original_range(span.start, span.end);
+            let char_start = text[..byte_range.start].chars().count();
+            let char_end = char_start + text[byte_range.clone()].chars().count();
+            for &term_id in &scoped.patterns[pattern].term_ids {
+                let n = occurrences.entry(term_id).or_insert(0);
+                matches.push(Match {
+                    term_id,
+                    byte_range: byte_range.clone(),
+                    char_start,
+                    char_end,
+                    matched: text[byte_range.clone()].to_string(),
+                    occurrence: *n,
+                });
+                *n += 1;
+            }
+        }
+        matches
+    }
+
+    /// The term with id `id`.
+    ///
+    /// # Panics
+    /// If `id` is not the id of a term of this matcher (ids come from [`Match::term_id`]).
+    pub fn term(&self, id: usize) -> &Term {
+        &self.terms[id]
+    }
+
+    /// All terms, indexed by id.
+    pub fn terms(&self) -> &[Term] {
+        &self.terms
+    }
+
+    /// Number of terms.
+    pub fn len(&self) -> usize {
+        self.terms.len()
+    }
+
+    /// True when the matcher has no terms and never matches.
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+}
+
+impl Scoped {
+    fn build(terms: &[Term], normalized: &[String], speaker: Speaker) -> Result<Scoped, LexiconError> {
+        let mut patterns: Vec<Pattern> = Vec::new();
+        let mut by_text: HashMap<String, usize> = HashMap::new();
+        for (term, norm) in terms.iter().zip(normalized) {
+            if !term.speaker.applies(speaker) || norm.is_empty() {
+                continue;
+            }
+            let index = *by_text.entry(norm.clone()).or_insert_with(|| {
+                patterns.push(Pattern {
+                    text: norm.clone(),
+                    term_ids: Vec::new(),
+                    word_start: norm.chars().next().is_some_and(is_word_char),
+                    word_end: norm.chars().next_back().is_some_and(is_word_char),
+                });
+                patterns.len() - 1
+            });
+            patterns[index].term_ids.push(term.id);
+        }
+        // The builder picks the automaton: a DFA for small lexicons, a contiguous NFA for large
+        // ones, where a DFA over UTF-8 CJK would take tens of megabytes per scope.
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(patterns.iter().map(|p| &p.text))
+            .map_err(|e| LexiconError::Build {
+                terms: terms.len(),
+                reason: e.to_string(),
+            })?;
+        Ok(Scoped {
+            ac,
+            patterns,
+            by_text,
+        })
+    }
+
+    /// Non-overlapping, leftmost-longest matches that respect word boundaries.
+    fn search(&self, hay: &str) -> Vec<(usize, Range<usize>)> {
+        let mut found = Vec::new();
+        let mut pos = 0;
+        while pos < hay.len() {
+            let Some(m) = self.ac.find(Input::new(hay).range(pos..)) else {
+                break;
+            };
+            let (start, end) = (m.start(), m.end());
+            if self.at_boundaries(hay, m.pattern().as_usize(), start, end) {
+                found.push((m.pattern().as_usize(), start..end));
+                pos = end;
+                continue;
+            }
+            // The longest phrase runs into a word (`no risky`); a shorter phrase at the same
+            // start may still end on a boundary (`no risk`). Rare, so a direct lookup suffices.
+            if let Some((pattern, shorter_end)) = self.shorter_at(hay, start, end) {
+                found.push((pattern, start..shorter_end));
+                pos = shorter_end;
+                continue;
+            }
+            pos = start + hay[start..].chars().next().map_or(1, char::len_utf8);
+        }
+        found
+    }
+
+    fn shorter_at(&self, hay: &str, start: usize, end: usize) -> Option<(usize, usize)> {
+        let candidate = &hay[start..end];
+        candidate
+            .char_indices()
+            .rev()
+            .filter(|&(i, _)| i > 0)
+            .map(|(i, _)| start + i)
+            .find_map(|e| {
+                let p = *self.by_text.get(&hay[start..e])?;
+                self.at_boundaries(hay, p, start, e).then_some((p, e))
+            })
+    }
+
+    fn at_boundaries(&self, hay: &str, pattern: usize, start: usize, end: usize) -> bool {
+        let p = &self.patterns[pattern];
+        let start_ok = !p.word_start || !hay[..start].chars().next_back().is_some_and(is_word_char);
+        let end_ok = !p.word_end || !hay[end..].chars().next().is_some_and(is_word_char);
+        start_ok && end_ok
+    }
+}

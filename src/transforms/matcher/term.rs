@@ -1,0 +1,121 @@
+//! One prohibited phrase and the attributes a lexicon gives it.
+
+use crate::call::Speaker;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How serious a hit on a term is; ordered from `Low` to `Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// Every severity, lowest first.
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    /// The lexicon and event spelling: `low`, `medium`, `high` or `critical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// Parses the lexicon spelling; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which speaker a term is prohibited for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SpeakerScope {
+    /// Only the agent's leg (sales promises, rudeness).
+    Agent,
+    /// Only the customer's leg (complaint and escalation signals).
+    Customer,
+    /// Either leg.
+    #[default]
+    Any,
+}
+
+impl SpeakerScope {
+    /// The lexicon spelling: `agent`, `customer` or `any`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpeakerScope::Agent => "agent",
+            SpeakerScope::Customer => "customer",
+            SpeakerScope::Any => "any",
+        }
+    }
+
+    /// Parses the lexicon spelling; `None` for anything else.
+    pub fn parse(s: &str) -> Option<SpeakerScope> {
+        match s {
+            "agent" => Some(SpeakerScope::Agent),
+            "customer" => Some(SpeakerScope::Customer),
+            "any" => Some(SpeakerScope::Any),
+            _ => None,
+        }
+    }
+
+    /// Whether a term with this scope is matched on a leg spoken by `speaker`.
+    ///
+    /// A leg whose speaker is [`Speaker::Unknown`] is matched against every term: such legs are
+    /// typically mono recordings that carry both parties, and for compliance review a missed
+    /// violation costs more than an extra hit a reviewer can dismiss.
+    pub fn applies(self, speaker: Speaker) -> bool {
+        match (self, speaker) {
+            (SpeakerScope::Any, _) | (_, Speaker::Unknown) => true,
+            (SpeakerScope::Agent, Speaker::Agent) => true,
+            (SpeakerScope::Customer, Speaker::Customer) => true,
+            (SpeakerScope::Agent, Speaker::Customer) | (SpeakerScope::Customer, Speaker::Agent) => {
+                false
+            }
+        }
+    }
+}
+
+impl fmt::Display for SpeakerScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One prohibited phrase, as written in a lexicon file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    /// Index of the term in its [`Lexicon`](super::Lexicon) and [`Matcher`](super::Matcher).
+    pub id: usize,
+    /// The phrase as written in the lexicon (not normalised).
+    pub text: String,
+    /// Category name, e.g. `sales_promise`, `rudeness`, `complaint`, `fraud`.
+    pub category: String,
+    pub severity: Severity,
+    pub speaker: SpeakerScope,
+    /// Language tag from the lexicon (`zh`, `en`), informational.
+    pub language: Option<String>,
+    /// Lexicon file the term was read from, as given to the loader.
+    pub file: String,
+    /// 1-based line of the term in `file`.
+    pub line: usize,
+}
