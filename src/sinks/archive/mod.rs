@@ -1,3 +1,21 @@
 //! SQLite archive of calls, legs, utterances and hits.
+//!
+//! The pipeline sends [`ArchiveOp`]s through an [`ArchiveSender`]; one writer thread
+//! commits them. Reviewers and the CLI query it through an [`ArchiveReader`].
+pub mod error;
+pub mod query;
+pub mod reader;
 pub mod record;
+pub mod schema;
+mod store;
+pub mod terms;
+pub mod writer;
+
+pub use error::ArchiveError;
+pub use query::{
+    CallDetail, CallFilter, CallSummary, LegSummary, Page, SearchHit, SearchQuery, DEFAULT_LIMIT,
+    MAX_LIMIT,
+};
+pub use reader::ArchiveReader;
 pub use record::{ArchiveOp, HitRecord, UtteranceRecord};
+pub use writer::{ArchiveSender, ArchiveWriter, ArchiveWriterHandle, WriterConfig, WriterStats};

@@ -1,0 +1,43 @@
+//! Errors of the archive, worded for the operator or API client who has to act on them.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong writing to or reading from the archive.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// The database file could not be opened or prepared.
+    #[error("cannot open the archive database at {path}: {source}; check that the directory exists and is writable by the service user")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file holds a schema written by a newer build.
+    #[error("the archive database at {path} has schema version {found}, newer than the {known} this build understands; upgrade callwatch or point it at another archive file")]
+    SchemaTooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    /// A reader was opened on a file that was never initialised by a writer.
+    #[error("the archive database at {path} has no callwatch schema (version {found}); start the service once against it so the writer creates the tables")]
+    SchemaMissing { path: PathBuf, found: i64 },
+    /// A query or filter given by a user is not acceptable; the message says what to change.
+    #[error("bad query: {0}")]
+    BadQuery(String),
+    /// The writer thread has stopped, so the op or flush cannot be served.
+    #[error("the archive writer has stopped, so nothing more can be written; this happens after shutdown, or if the writer thread panicked (see the log)")]
+    Closed,
+    /// The writer thread could not be started.
+    #[error("cannot start the archive writer thread: {0}")]
+    Spawn(#[source] std::io::Error),
+    /// SQLite reported an error while running a query.
+    #[error("archive database error: {0}; if it persists check disk space and file permissions")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+impl ArchiveError {
+    pub(crate) fn bad(msg: impl Into<String>) -> Self {
+        ArchiveError::BadQuery(msg.into())
+    }
+}

@@ -1,0 +1,130 @@
+//! Filters accepted by the archive reader and the shapes of what it returns.
+//!
+//! Filters derive `Deserialize` so the HTTP API and the CLI can take them straight from a
+//! query string; unknown fields are refused so a misspelt filter is not silently ignored.
+
+use super::record::{HitRecord, UtteranceRecord};
+use crate::call::Speaker;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Page size when none is asked for.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// Largest page size accepted.
+pub const MAX_LIMIT: u32 = 500;
+
+/// Which calls [`ArchiveReader::list_calls`](super::ArchiveReader::list_calls) returns.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallFilter {
+    /// Calls started at or after this RFC 3339 time.
+    pub from: Option<String>,
+    /// Calls started before this RFC 3339 time.
+    pub to: Option<String>,
+    /// Calls with a leg of this speaker; with `category`/`has_hits`, only hits spoken by it count.
+    pub speaker: Option<Speaker>,
+    /// Calls taken by this agent: the call's agent id, or the participant of an agent leg.
+    pub agent_id: Option<String>,
+    /// Calls with a leg whose participant is exactly this.
+    pub participant: Option<String>,
+    /// Calls with at least one hit of this category.
+    pub category: Option<String>,
+    /// `true`: calls with at least one hit; `false`: calls with none.
+    pub has_hits: Option<bool>,
+    /// Page size, 1 to [`MAX_LIMIT`]; [`DEFAULT_LIMIT`] when absent.
+    pub limit: Option<u32>,
+    /// Rows to skip.
+    pub offset: Option<u64>,
+    /// `next_cursor` of the previous page; steadier than `offset` while calls keep arriving.
+    pub cursor: Option<String>,
+}
+
+/// A transcript search for [`ArchiveReader::search`](super::ArchiveReader::search).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchQuery {
+    /// What to find: whitespace-separated terms that must all occur (as substrings,
+    /// ASCII case-insensitive); `"double quotes"` keep a phrase together.
+    pub q: String,
+    /// Only utterances of this speaker.
+    pub speaker: Option<Speaker>,
+    /// Only utterances of this call.
+    pub call_id: Option<String>,
+    /// Utterances finalised at or after this RFC 3339 time.
+    pub from: Option<String>,
+    /// Utterances finalised before this RFC 3339 time.
+    pub to: Option<String>,
+    /// Page size, 1 to [`MAX_LIMIT`]; [`DEFAULT_LIMIT`] when absent.
+    pub limit: Option<u32>,
+    /// Rows to skip.
+    pub offset: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of results, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A leg of an archived call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LegSummary {
+    pub leg: String,
+    pub speaker: Speaker,
+    pub participant: Option<String>,
+    pub started_at: String,
+}
+
+/// A call as listed: its metadata, legs and how much was said and flagged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallSummary {
+    pub id: String,
+    /// Empty while only utterances or hits of the call have been archived.
+    pub source: String,
+    pub agent_id: Option<String>,
+    pub queue: Option<String>,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub end_reason: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub metadata: serde_json::Value,
+    pub legs: Vec<LegSummary>,
+    pub utterance_count: u64,
+    pub hit_count: u64,
+    /// Hit counts keyed by category.
+    pub hits_by_category: BTreeMap<String, u64>,
+}
+
+/// A call with everything archived about it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallDetail {
+    #[serde(flatten)]
+    pub call: CallSummary,
+    /// Final transcripts, ordered by leg then start time.
+    pub utterances: Vec<UtteranceRecord>,
+    /// Hits ordered by start time.
+    pub hits: Vec<HitRecord>,
+}
+
+/// An utterance matching a search.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchHit {
+    pub call_id: String,
+    pub leg: String,
+    pub speaker: Speaker,
+    pub utterance_id: String,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub language: String,
+    pub created_at: String,
+    pub text: String,
+    /// Part of `text` around the first match, HTML-escaped, matches wrapped in `<mark>`.
+    pub snippet: String,
+    /// Character ranges `[start, end)` of every match in `text`.
+    pub highlights: Vec<[usize; 2]>,
+}

@@ -1,0 +1,416 @@
+//! Read side of the archive: call listing, call detail and transcript search.
+//!
+//! Queries are blocking; async handlers run them inside `spawn_blocking`.
+
+use super::error::ArchiveError;
+use super::query::{
+    CallDetail, CallFilter, CallSummary, LegSummary, Page, SearchHit, SearchQuery, DEFAULT_LIMIT,
+    MAX_LIMIT,
+};
+use super::record::{HitRecord, UtteranceRecord};
+use super::terms::{snippet, Terms};
+use super::{schema, store};
+use crate::call::Speaker;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Idle connections kept for reuse; more are opened on demand under load.
+const POOL_SIZE: usize = 8;
+
+/// Read-only access to an archive. Cheap to clone; clones share a small connection pool.
+#[derive(Clone)]
+pub struct ArchiveReader {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ArchiveReader {
+    /// Opens the archive at `path`, which a writer must have created.
+    pub fn open(path: impl AsRef<Path>) -> Result<ArchiveReader, ArchiveError> {
+        let path = path.as_ref().to_path_buf();
+        // Opening one connection now reports a missing or foreign file at start-up.
+        let first = schema::open_reader(&path)?;
+        Ok(ArchiveReader {
+            inner: Arc::new(Inner {
+                path,
+                idle: Mutex::new(vec![first]),
+            }),
+        })
+    }
+
+    /// Calls matching `filter`, newest first.
+    pub fn list_calls(&self, filter: &CallFilter) -> Result<Page<CallSummary>, ArchiveError> {
+        let limit = limit(filter.limit)?;
+        let mut sql = String::from(
+            "SELECT c.id, c.source, c.agent_id, c.queue, c.started_at, c.ended_at, c.end_reason,
+                    c.duration_ms, c.metadata, c.started_at_ms
+             FROM calls c WHERE 1 = 1",
+        );
+        let mut args: Vec<Value> = Vec::new();
+        if let Some(from) = &filter.from {
+            sql.push_str(" AND c.started_at_ms >= ?");
+            args.push(time_arg("from", from)?.into());
+        }
+        if let Some(to) = &filter.to {
+            sql.push_str(" AND c.started_at_ms < ?");
+            args.push(time_arg("to", to)?.into());
+        }
+        if let Some(agent) = &filter.agent_id {
+            sql.push_str(
+                " AND (c.agent_id = ? OR EXISTS (SELECT 1 FROM legs l WHERE l.call_id = c.id
+                       AND l.speaker = 'agent' AND l.participant = ?))",
+            );
+            args.extend([agent.clone().into(), agent.clone().into()]);
+        }
+        if let Some(p) = &filter.participant {
+            sql.push_str(
+                " AND EXISTS (SELECT 1 FROM legs l WHERE l.call_id = c.id AND l.participant = ?)",
+            );
+            args.push(p.clone().into());
+        }
+        if let Some(s) = filter.speaker {
+            sql.push_str(
+                " AND EXISTS (SELECT 1 FROM legs l WHERE l.call_id = c.id AND l.speaker = ?)",
+            );
+            args.push(s.as_str().to_string().into());
+        }
+        if filter.category.is_some() || filter.has_hits.is_some() {
+            let mut hit = String::from("SELECT 1 FROM hits h WHERE h.call_id = c.id");
+            if let Some(cat) = &filter.category {
+                hit.push_str(" AND h.category = ?");
+                args.push(cat.clone().into());
+            }
+            if let Some(s) = filter.speaker {
+                hit.push_str(" AND h.speaker = ?");
+                args.push(s.as_str().to_string().into());
+            }
+            let negate = if filter.has_hits == Some(false) {
+                "NOT "
+            } else {
+                ""
+            };
+            sql.push_str(&format!(" AND {negate}EXISTS ({hit})"));
+        }
+        if let Some(cursor) = &filter.cursor {
+            let (ms, id) = decode_call_cursor(cursor)?;
+            sql.push_str(" AND (c.started_at_ms < ? OR (c.started_at_ms = ? AND c.id < ?))");
+            args.extend([ms.into(), ms.into(), id.into()]);
+        }
+        sql.push_str(" ORDER BY c.started_at_ms DESC, c.id DESC LIMIT ? OFFSET ?");
+        args.push((limit as i64 + 1).into());
+        args.push(offset(filter.offset)?.into());
+
+        self.with_snapshot(|conn| {
+            let mut rows = conn
+                .prepare(&sql)?
+                .query_map(params_from_iter(args), |r| {
+                    Ok((call_row(r)?, r.get::<_, i64>(9)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let more = rows.len() > limit as usize;
+            rows.truncate(limit as usize);
+            let next_cursor = more
+                .then(|| {
+                    rows.last()
+                        .map(|(c, ms)| encode_cursor(&format!("c:{ms}:{}", c.id)))
+                })
+                .flatten();
+            let mut items = Vec::with_capacity(rows.len());
+            for (mut call, _) in rows {
+                fill_summary(conn, &mut call)?;
+                items.push(call);
+            }
+            Ok(Page { items, next_cursor })
+        })
+    }
+
+    /// Everything archived about one call, or `None` when the id is unknown.
+    pub fn get_call(&self, id: &str) -> Result<Option<CallDetail>, ArchiveError> {
+        self.with_snapshot(|conn| {
+            let Some(mut call) = conn
+                .prepare_cached(
+                    "SELECT id, source, agent_id, queue, started_at, ended_at, end_reason,
+                            duration_ms, metadata FROM calls WHERE id = ?1",
+                )?
+                .query_row([id], call_row)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            fill_summary(conn, &mut call)?;
+            let utterances = conn
+                .prepare_cached(
+                    "SELECT id, call_id, leg, speaker, start_ms, end_ms, language, text, segments,
+                            created_at FROM utterances WHERE call_id = ?1 ORDER BY leg, start_ms, seq",
+                )?
+                .query_map([id], |r| {
+                    Ok(UtteranceRecord {
+                        id: r.get(0)?,
+                        call_id: r.get(1)?,
+                        leg: r.get(2)?,
+                        speaker: speaker(r, 3)?,
+                        start_ms: r.get(4)?,
+                        end_ms: r.get(5)?,
+                        language: r.get(6)?,
+                        text: r.get(7)?,
+                        segments: json(r, 8)?,
+                        created_at: r.get(9)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let hits = conn
+                .prepare_cached(
+                    "SELECT id, call_id, leg, speaker, utterance_id, term, category, severity, matched,
+                            span_start, span_end, start_ms, end_ms, created_at
+                     FROM hits WHERE call_id = ?1 ORDER BY start_ms, leg, id",
+                )?
+                .query_map([id], |r| {
+                    Ok(HitRecord {
+                        id: r.get(0)?,
+                        call_id: r.get(1)?,
+                        leg: r.get(2)?,
+                        speaker: speaker(r, 3)?,
+                        utterance_id: r.get(4)?,
+                        term: r.get(5)?,
+                        category: r.get(6)?,
+                        severity: r.get(7)?,
+                        matched: r.get(8)?,
+                        span_start: r.get(9)?,
+                        span_end: r.get(10)?,
+                        start_ms: r.get(11)?,
+                        end_ms: r.get(12)?,
+                        created_at: r.get(13)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some(CallDetail {
+                call,
+                utterances,
+                hits,
+            }))
+        })
+    }
+
+    /// Utterances containing every term of `query.q`, most recently archived first.
+    /// See the `terms` module for how short terms are searched.
+    pub fn search(&self, query: &SearchQuery) -> Result<Page<SearchHit>, ArchiveError> {
+        let terms = Terms::parse(&query.q)?;
+        let limit = limit(query.limit)?;
+        let mut sql = String::from(
+            "SELECT u.seq, u.id, u.call_id, u.leg, u.speaker, u.start_ms, u.end_ms, u.language,
+                    u.created_at, u.text
+             FROM utterances u WHERE 1 = 1",
+        );
+        let mut args: Vec<Value> = Vec::new();
+        if let Some(m) = terms.fts_match() {
+            sql.push_str(
+                " AND u.seq IN (SELECT rowid FROM utterances_fts WHERE utterances_fts MATCH ?)",
+            );
+            args.push(m.into());
+        }
+        for p in terms.like_patterns() {
+            sql.push_str(" AND u.text LIKE ? ESCAPE '\\'");
+            args.push(p.into());
+        }
+        if let Some(s) = query.speaker {
+            sql.push_str(" AND u.speaker = ?");
+            args.push(s.as_str().to_string().into());
+        }
+        if let Some(id) = &query.call_id {
+            sql.push_str(" AND u.call_id = ?");
+            args.push(id.clone().into());
+        }
+        if let Some(from) = &query.from {
+            sql.push_str(" AND u.created_at_ms >= ?");
+            args.push(time_arg("from", from)?.into());
+        }
+        if let Some(to) = &query.to {
+            sql.push_str(" AND u.created_at_ms < ?");
+            args.push(time_arg("to", to)?.into());
+        }
+        if let Some(cursor) = &query.cursor {
+            sql.push_str(" AND u.seq < ?");
+            args.push(decode_search_cursor(cursor)?.into());
+        }
+        sql.push_str(" ORDER BY u.seq DESC LIMIT ? OFFSET ?");
+        args.push((limit as i64 + 1).into());
+        args.push(offset(query.offset)?.into());
+
+        self.with_snapshot(|conn| {
+            let mut rows = conn
+                .prepare(&sql)?
+                .query_map(params_from_iter(args), |r| {
+                    let text: String = r.get(9)?;
+                    let highlights = terms.highlights(&text);
+                    let hit = SearchHit {
+                        utterance_id: r.get(1)?,
+                        call_id: r.get(2)?,
+                        leg: r.get(3)?,
+                        speaker: speaker(r, 4)?,
+                        start_ms: r.get(5)?,
+                        end_ms: r.get(6)?,
+                        language: r.get(7)?,
+                        created_at: r.get(8)?,
+                        snippet: snippet(&text, &highlights),
+                        highlights,
+                        text,
+                    };
+                    Ok((r.get::<_, i64>(0)?, hit))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let more = rows.len() > limit as usize;
+            rows.truncate(limit as usize);
+            let next_cursor = more
+                .then(|| {
+                    rows.last()
+                        .map(|(seq, _)| encode_cursor(&format!("u:{seq}")))
+                })
+                .flatten();
+            Ok(Page {
+                items: rows.into_iter().map(|(_, h)| h).collect(),
+                next_cursor,
+            })
+        })
+    }
+
+    /// Runs `f` on a pooled connection inside one read transaction, so a page and the
+    /// per-call counts it carries come from the same snapshot.
+    fn with_snapshot<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, ArchiveError>,
+    ) -> Result<T, ArchiveError> {
+        let conn = self.inner.idle.lock().map(|mut p| p.pop()).unwrap_or(None);
+        let conn = match conn {
+            Some(c) => c,
+            None => schema::open_reader(&self.inner.path)?,
+        };
+        let result = {
+            let tx = conn.unchecked_transaction()?;
+            let out = f(&tx);
+            tx.finish()?;
+            out
+        };
+        if let Ok(mut idle) = self.inner.idle.lock() {
+            if idle.len() < POOL_SIZE {
+                idle.push(conn);
+            }
+        }
+        result
+    }
+}
+
+fn call_row(r: &Row<'_>) -> rusqlite::Result<CallSummary> {
+    Ok(CallSummary {
+        id: r.get(0)?,
+        source: r.get(1)?,
+        agent_id: r.get(2)?,
+        queue: r.get(3)?,
+        started_at: r.get(4)?,
+        ended_at: r.get(5)?,
+        end_reason: r.get(6)?,
+        duration_ms: r.get(7)?,
+        metadata: json(r, 8)?,
+        legs: Vec::new(),
+        utterance_count: 0,
+        hit_count: 0,
+        hits_by_category: Default::default(),
+    })
+}
+
+/// Adds legs and counts to a call row.
+fn fill_summary(conn: &Connection, call: &mut CallSummary) -> rusqlite::Result<()> {
+    call.legs = conn
+        .prepare_cached(
+            "SELECT leg, speaker, participant, started_at FROM legs WHERE call_id = ?1
+             ORDER BY started_at, leg",
+        )?
+        .query_map([&call.id], |r| {
+            Ok(LegSummary {
+                leg: r.get(0)?,
+                speaker: speaker(r, 1)?,
+                participant: r.get(2)?,
+                started_at: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    call.utterance_count = conn
+        .prepare_cached("SELECT count(*) FROM utterances WHERE call_id = ?1")?
+        .query_row([&call.id], |r| r.get(0))?;
+    call.hits_by_category = conn
+        .prepare_cached("SELECT category, count(*) FROM hits WHERE call_id = ?1 GROUP BY category")?
+        .query_map(params![call.id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    call.hit_count = call.hits_by_category.values().sum();
+    Ok(())
+}
+
+fn speaker(r: &Row<'_>, i: usize) -> rusqlite::Result<Speaker> {
+    let s: String = r.get(i)?;
+    Ok(Speaker::parse(&s).unwrap_or_default())
+}
+
+fn json(r: &Row<'_>, i: usize) -> rusqlite::Result<serde_json::Value> {
+    let s: String = r.get(i)?;
+    serde_json::from_str(&s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn limit(limit: Option<u32>) -> Result<u32, ArchiveError> {
+    match limit.unwrap_or(DEFAULT_LIMIT) {
+        n @ 1..=MAX_LIMIT => Ok(n),
+        n => Err(ArchiveError::bad(format!(
+            "limit {n} is out of range; use 1 to {MAX_LIMIT}"
+        ))),
+    }
+}
+
+fn offset(offset: Option<u64>) -> Result<i64, ArchiveError> {
+    i64::try_from(offset.unwrap_or(0))
+        .map_err(|_| ArchiveError::bad("offset is too large; page with cursor instead"))
+}
+
+fn time_arg(name: &str, value: &str) -> Result<i64, ArchiveError> {
+    store::unix_ms(value).ok_or_else(|| {
+        ArchiveError::bad(format!(
+            "{name} {value:?} is not an RFC 3339 time; write it like 2024-05-01T09:30:00+08:00"
+        ))
+    })
+}
+
+fn encode_cursor(raw: &str) -> String {
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_cursor(cursor: &str, kind: &str) -> Option<String> {
+    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    raw.strip_prefix(kind)?
+        .strip_prefix(':')
+        .map(str::to_string)
+}
+
+fn bad_cursor() -> ArchiveError {
+    ArchiveError::bad(
+        "cursor was not issued by this endpoint; pass next_cursor from the previous page unchanged",
+    )
+}
+
+fn decode_call_cursor(cursor: &str) -> Result<(i64, String), ArchiveError> {
+    let rest = decode_cursor(cursor, "c").ok_or_else(bad_cursor)?;
+    let (ms, id) = rest.split_once(':').ok_or_else(bad_cursor)?;
+    Ok((ms.parse().map_err(|_| bad_cursor())?, id.to_string()))
+}
+
+fn decode_search_cursor(cursor: &str) -> Result<i64, ArchiveError> {
+    decode_cursor(cursor, "u")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad_cursor)
+}

@@ -1,0 +1,242 @@
+//! Table layout of the archive and the connection settings every connection shares.
+//!
+//! The schema is versioned with `PRAGMA user_version`: `MIGRATIONS[i]` takes a file
+//! from version `i` to `i + 1`, so a new release appends a step and never edits an old one.
+
+use super::error::ArchiveError;
+use rusqlite::{Connection, OpenFlags};
+use std::path::Path;
+use std::time::Duration;
+
+/// Ordered migration steps; the schema version of a file is how many have been applied.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE calls (
+    id            TEXT PRIMARY KEY,
+    source        TEXT NOT NULL DEFAULT '',
+    agent_id      TEXT,
+    queue         TEXT,
+    started_at    TEXT NOT NULL,
+    -- started_at as Unix milliseconds: RFC 3339 strings with different offsets or
+    -- precisions do not sort as text, so filters and ordering use this column.
+    started_at_ms INTEGER NOT NULL,
+    ended_at      TEXT,
+    end_reason    TEXT,
+    duration_ms   INTEGER,
+    metadata      TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX calls_by_start ON calls(started_at_ms DESC, id DESC);
+CREATE INDEX calls_by_agent ON calls(agent_id, started_at_ms);
+
+CREATE TABLE legs (
+    call_id     TEXT NOT NULL REFERENCES calls(id) ON DELETE CASCADE,
+    leg         TEXT NOT NULL,
+    speaker     TEXT NOT NULL,
+    participant TEXT,
+    started_at  TEXT NOT NULL,
+    PRIMARY KEY (call_id, leg)
+);
+CREATE INDEX legs_by_participant ON legs(participant, call_id);
+CREATE INDEX legs_by_speaker ON legs(speaker, call_id);
+
+CREATE TABLE utterances (
+    -- An INTEGER PRIMARY KEY is the rowid the FTS index points at; an implicit
+    -- rowid could be renumbered by VACUUM and silently break the index.
+    seq           INTEGER PRIMARY KEY,
+    id            TEXT NOT NULL UNIQUE,
+    call_id       TEXT NOT NULL,
+    leg           TEXT NOT NULL,
+    speaker       TEXT NOT NULL,
+    start_ms      INTEGER NOT NULL,
+    end_ms        INTEGER NOT NULL,
+    language      TEXT NOT NULL,
+    text          TEXT NOT NULL,
+    segments      TEXT NOT NULL DEFAULT '[]',
+    created_at    TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    FOREIGN KEY (call_id, leg) REFERENCES legs(call_id, leg) ON DELETE CASCADE
+);
+CREATE INDEX utterances_by_call ON utterances(call_id, leg, start_ms);
+CREATE INDEX utterances_by_created ON utterances(created_at_ms);
+
+CREATE TABLE hits (
+    id           TEXT PRIMARY KEY,
+    call_id      TEXT NOT NULL,
+    leg          TEXT NOT NULL,
+    speaker      TEXT NOT NULL,
+    -- No foreign key: a hit may reach the archive before its utterance does.
+    utterance_id TEXT NOT NULL,
+    term         TEXT NOT NULL,
+    category     TEXT NOT NULL,
+    severity     TEXT NOT NULL,
+    matched      TEXT NOT NULL,
+    span_start   INTEGER NOT NULL,
+    span_end     INTEGER NOT NULL,
+    start_ms     INTEGER NOT NULL,
+    end_ms       INTEGER NOT NULL,
+    created_at   TEXT NOT NULL,
+    FOREIGN KEY (call_id, leg) REFERENCES legs(call_id, leg) ON DELETE CASCADE
+);
+CREATE INDEX hits_by_call ON hits(call_id, start_ms);
+CREATE INDEX hits_by_category ON hits(category, call_id);
+CREATE INDEX hits_by_speaker ON hits(speaker, category, call_id);
+CREATE INDEX hits_by_utterance ON hits(utterance_id);
+
+-- Substring index over transcripts. Trigrams work for Chinese, which has no word
+-- boundaries, as well as for English; queries shorter than three characters
+-- cannot use it (see query.rs).
+CREATE VIRTUAL TABLE utterances_fts USING fts5(
+    text, content='utterances', content_rowid='seq', tokenize='trigram'
+);
+CREATE TRIGGER utterances_fts_insert AFTER INSERT ON utterances BEGIN
+    INSERT INTO utterances_fts(rowid, text) VALUES (new.seq, new.text);
+END;
+CREATE TRIGGER utterances_fts_delete AFTER DELETE ON utterances BEGIN
+    INSERT INTO utterances_fts(utterances_fts, rowid, text) VALUES ('delete', old.seq, old.text);
+END;
+CREATE TRIGGER utterances_fts_update AFTER UPDATE OF text ON utterances BEGIN
+    INSERT INTO utterances_fts(utterances_fts, rowid, text) VALUES ('delete', old.seq, old.text);
+    INSERT INTO utterances_fts(rowid, text) VALUES (new.seq, new.text);
+END;
+
+-- Ops SQLite refused for good (not a transient lock or I/O error) are kept here
+-- with the reason instead of being dropped or retried forever.
+CREATE TABLE rejected_ops (
+    seq         INTEGER PRIMARY KEY,
+    op          TEXT NOT NULL,
+    error       TEXT NOT NULL,
+    rejected_at TEXT NOT NULL
+);
+"#];
+
+/// Schema version this build writes and reads.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Opens the read-write connection the writer owns, creating and migrating the file as needed.
+pub(crate) fn open_writer(path: &Path, busy_timeout: Duration) -> Result<Connection, ArchiveError> {
+    let open_err = |source| ArchiveError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut conn = Connection::open(path).map_err(open_err)?;
+    conn.busy_timeout(busy_timeout).map_err(open_err)?;
+    // WAL lets the HTTP readers query while the writer commits; FULL sync keeps a
+    // committed transcript across power loss, and batching keeps the fsync count low.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    )
+    .map_err(open_err)?;
+    migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+/// Opens a connection that can only read, and checks the schema is one this build understands.
+pub(crate) fn open_reader(path: &Path) -> Result<Connection, ArchiveError> {
+    let open_err = |source| ArchiveError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(open_err)?;
+    let found = user_version(&conn).map_err(open_err)?;
+    match found {
+        v if v == SCHEMA_VERSION => Ok(conn),
+        v if v > SCHEMA_VERSION => Err(ArchiveError::SchemaTooNew {
+            path: path.to_path_buf(),
+            found: v,
+            known: SCHEMA_VERSION,
+        }),
+        v => Err(ArchiveError::SchemaMissing {
+            path: path.to_path_buf(),
+            found: v,
+        }),
+    }
+}
+
+fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), ArchiveError> {
+    let found = user_version(conn)?;
+    if found > SCHEMA_VERSION {
+        return Err(ArchiveError::SchemaTooNew {
+            path: path.to_path_buf(),
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    // One transaction per step, so a crash mid-migration leaves the previous version intact.
+    for (from, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", from as i64 + 1)?;
+        tx.commit()?;
+        tracing::info!(version = from + 1, path = %path.display(), "archive schema migrated");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_file_is_migrated_to_current_version_and_reopening_is_a_no_op() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let conn = open_writer(&path, Duration::from_millis(100)).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        drop(conn);
+        let conn = open_writer(&path, Duration::from_millis(100)).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn bundled_sqlite_has_fts5_trigram() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE VIRTUAL TABLE t USING fts5(x, tokenize='trigram');
+             INSERT INTO t VALUES ('我们保证保本保息');",
+        )
+        .unwrap();
+        let n: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM t WHERE t MATCH '\"保本保息\"'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn newer_schema_is_refused_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(conn);
+        let err = open_writer(&path, Duration::from_millis(100)).unwrap_err();
+        assert!(matches!(err, ArchiveError::SchemaTooNew { .. }), "{err}");
+        let err = open_reader(&path).unwrap_err();
+        assert!(matches!(err, ArchiveError::SchemaTooNew { .. }), "{err}");
+    }
+
+    #[test]
+    fn reader_on_an_empty_file_says_to_start_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        Connection::open(&path).unwrap();
+        let err = open_reader(&path).unwrap_err();
+        assert!(matches!(err, ArchiveError::SchemaMissing { .. }), "{err}");
+    }
+}

@@ -1,0 +1,192 @@
+//! How each [`ArchiveOp`] becomes rows. Every statement is idempotent (insert-or-ignore or
+//! upsert by id) so a batch replayed after a failed commit cannot duplicate anything.
+
+use super::record::{ArchiveOp, HitRecord, UtteranceRecord};
+use crate::call::Speaker;
+use rusqlite::{params, Connection};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// Unix milliseconds of an RFC 3339 time, or `None` when it does not parse.
+pub(crate) fn unix_ms(rfc3339: &str) -> Option<i64> {
+    OffsetDateTime::parse(rfc3339, &Rfc3339)
+        .ok()
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+/// Unix milliseconds for a timestamp the pipeline produced. A malformed one must not
+/// cost the row, so it is logged and replaced by the time of writing.
+fn unix_ms_or_now(rfc3339: &str, what: &str) -> i64 {
+    unix_ms(rfc3339).unwrap_or_else(|| {
+        tracing::warn!(
+            value = rfc3339,
+            field = what,
+            "archive got a malformed RFC 3339 time; storing the write time instead"
+        );
+        (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+    })
+}
+
+/// Writes one op on `conn` (which the caller holds inside a transaction).
+pub(crate) fn apply(conn: &Connection, op: &ArchiveOp) -> rusqlite::Result<()> {
+    match op {
+        ArchiveOp::CallStarted {
+            call_id,
+            source,
+            agent_id,
+            queue,
+            started_at,
+            metadata,
+        } => {
+            // The row may already exist, made on demand by an utterance that arrived
+            // first; the announced start is authoritative, so it overwrites.
+            conn.prepare_cached(
+                "INSERT INTO calls (id, source, agent_id, queue, started_at, started_at_ms, metadata)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(id) DO UPDATE SET
+                    source = excluded.source, agent_id = excluded.agent_id, queue = excluded.queue,
+                    started_at = excluded.started_at, started_at_ms = excluded.started_at_ms,
+                    metadata = excluded.metadata",
+            )?
+            .execute(params![
+                call_id,
+                source,
+                agent_id,
+                queue,
+                started_at,
+                unix_ms_or_now(started_at, "started_at"),
+                metadata.to_string()
+            ])?;
+        }
+        ArchiveOp::LegStarted {
+            call_id,
+            leg,
+            speaker,
+            participant,
+            started_at,
+        } => {
+            ensure_call(conn, call_id, started_at)?;
+            conn.prepare_cached(
+                "INSERT INTO legs (call_id, leg, speaker, participant, started_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(call_id, leg) DO UPDATE SET
+                    speaker = excluded.speaker, participant = excluded.participant,
+                    started_at = excluded.started_at",
+            )?
+            .execute(params![
+                call_id,
+                leg,
+                speaker.as_str(),
+                participant,
+                started_at
+            ])?;
+        }
+        ArchiveOp::Utterance(u) => insert_utterance(conn, u)?,
+        ArchiveOp::Hit(h) => insert_hit(conn, h)?,
+        ArchiveOp::CallEnded {
+            call_id,
+            ended_at,
+            reason,
+            duration_ms,
+        } => {
+            ensure_call(conn, call_id, ended_at)?;
+            conn.prepare_cached(
+                "UPDATE calls SET ended_at = ?2, end_reason = ?3, duration_ms = ?4 WHERE id = ?1",
+            )?
+            .execute(params![call_id, ended_at, reason, duration_ms])?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates a placeholder call row when a later op arrives before `CallStarted`;
+/// `seen_at` stands in for the start time until the real one is written.
+fn ensure_call(conn: &Connection, call_id: &str, seen_at: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO calls (id, started_at, started_at_ms) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![
+        call_id,
+        seen_at,
+        unix_ms_or_now(seen_at, "started_at")
+    ])?;
+    Ok(())
+}
+
+/// Like [`ensure_call`], for the leg an utterance or hit belongs to.
+fn ensure_leg(
+    conn: &Connection,
+    call_id: &str,
+    leg: &str,
+    speaker: Speaker,
+    seen_at: &str,
+) -> rusqlite::Result<()> {
+    ensure_call(conn, call_id, seen_at)?;
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO legs (call_id, leg, speaker, started_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![call_id, leg, speaker.as_str(), seen_at])?;
+    Ok(())
+}
+
+fn insert_utterance(conn: &Connection, u: &UtteranceRecord) -> rusqlite::Result<()> {
+    ensure_leg(conn, &u.call_id, &u.leg, u.speaker, &u.created_at)?;
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO utterances
+            (id, call_id, leg, speaker, start_ms, end_ms, language, text, segments, created_at, created_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        u.id,
+        u.call_id,
+        u.leg,
+        u.speaker.as_str(),
+        u.start_ms,
+        u.end_ms,
+        u.language,
+        u.text,
+        u.segments.to_string(),
+        u.created_at,
+        unix_ms_or_now(&u.created_at, "created_at"),
+    ])?;
+    Ok(())
+}
+
+fn insert_hit(conn: &Connection, h: &HitRecord) -> rusqlite::Result<()> {
+    ensure_leg(conn, &h.call_id, &h.leg, h.speaker, &h.created_at)?;
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO hits
+            (id, call_id, leg, speaker, utterance_id, term, category, severity, matched,
+             span_start, span_end, start_ms, end_ms, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?
+    .execute(params![
+        h.id,
+        h.call_id,
+        h.leg,
+        h.speaker.as_str(),
+        h.utterance_id,
+        h.term,
+        h.category,
+        h.severity,
+        h.matched,
+        h.span_start,
+        h.span_end,
+        h.start_ms,
+        h.end_ms,
+        h.created_at,
+    ])?;
+    Ok(())
+}
+
+/// Keeps an op SQLite refused for good, with the reason, so it is never silently lost.
+pub(crate) fn reject(conn: &Connection, op: &ArchiveOp, error: &str) -> rusqlite::Result<()> {
+    let json = serde_json::to_string(op).unwrap_or_else(|e| format!("{op:?} (not JSON: {e})"));
+    conn.prepare_cached("INSERT INTO rejected_ops (op, error, rejected_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![
+            json,
+            error,
+            crate::clock::rfc3339(OffsetDateTime::now_utc())
+        ])?;
+    Ok(())
+}

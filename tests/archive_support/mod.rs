@@ -1,0 +1,159 @@
+//! Builders of archive ops shared by the archive integration tests.
+#![allow(dead_code)]
+
+use callwatch::call::Speaker;
+use callwatch::sinks::archive::{ArchiveOp, HitRecord, UtteranceRecord};
+use serde_json::json;
+
+/// `2024-05-01T09:MM:00+08:00`-style times a minute apart, so ordering is visible.
+pub fn at(minute: u32) -> String {
+    format!(
+        "2024-05-01T{:02}:{:02}:00+08:00",
+        9 + minute / 60,
+        minute % 60
+    )
+}
+
+pub fn call_started(call_id: &str, agent: &str, minute: u32) -> ArchiveOp {
+    ArchiveOp::CallStarted {
+        call_id: call_id.into(),
+        source: "audio_fork".into(),
+        agent_id: Some(agent.into()),
+        queue: Some("cards".into()),
+        started_at: at(minute),
+        metadata: json!({"ani": "+8613800000000"}),
+    }
+}
+
+pub fn leg(
+    call_id: &str,
+    leg: &str,
+    speaker: Speaker,
+    participant: &str,
+    minute: u32,
+) -> ArchiveOp {
+    ArchiveOp::LegStarted {
+        call_id: call_id.into(),
+        leg: leg.into(),
+        speaker,
+        participant: Some(participant.into()),
+        started_at: at(minute),
+    }
+}
+
+pub fn utterance(
+    id: &str,
+    call_id: &str,
+    leg: &str,
+    speaker: Speaker,
+    start_ms: u64,
+    text: &str,
+    minute: u32,
+) -> UtteranceRecord {
+    UtteranceRecord {
+        id: id.into(),
+        call_id: call_id.into(),
+        leg: leg.into(),
+        speaker,
+        start_ms,
+        end_ms: start_ms + 1500,
+        language: if text.is_ascii() {
+            "en".into()
+        } else {
+            "zh".into()
+        },
+        text: text.into(),
+        segments: json!([{"start_ms": start_ms, "end_ms": start_ms + 1500, "text": text}]),
+        created_at: at(minute),
+    }
+}
+
+pub fn hit(id: &str, u: &UtteranceRecord, term: &str, category: &str) -> HitRecord {
+    let start = u
+        .text
+        .find(term)
+        .map(|b| u.text[..b].chars().count())
+        .unwrap_or(0);
+    HitRecord {
+        id: id.into(),
+        call_id: u.call_id.clone(),
+        leg: u.leg.clone(),
+        speaker: u.speaker,
+        utterance_id: u.id.clone(),
+        term: term.into(),
+        category: category.into(),
+        severity: "high".into(),
+        matched: term.into(),
+        span_start: start,
+        span_end: start + term.chars().count(),
+        start_ms: u.start_ms,
+        end_ms: u.end_ms,
+        created_at: u.created_at.clone(),
+    }
+}
+
+pub fn call_ended(call_id: &str, minute: u32, duration_ms: u64) -> ArchiveOp {
+    ArchiveOp::CallEnded {
+        call_id: call_id.into(),
+        ended_at: at(minute),
+        reason: "hangup".into(),
+        duration_ms,
+    }
+}
+
+/// A complete two-leg call: agent promises guaranteed returns, customer threatens a complaint.
+pub fn sample_call(call_id: &str, agent: &str, minute: u32) -> Vec<ArchiveOp> {
+    let u1 = utterance(
+        &format!("{call_id}-u1"),
+        call_id,
+        "left",
+        Speaker::Agent,
+        1000,
+        "这个产品保本保息，收益很高",
+        minute,
+    );
+    let u2 = utterance(
+        &format!("{call_id}-u2"),
+        call_id,
+        "right",
+        Speaker::Customer,
+        4000,
+        "我要投诉你们",
+        minute,
+    );
+    let u3 = utterance(
+        &format!("{call_id}-u3"),
+        call_id,
+        "left",
+        Speaker::Agent,
+        8000,
+        "We offer a full Refund, guaranteed returns.",
+        minute,
+    );
+    let h1 = hit(&format!("{call_id}-h1"), &u1, "保本保息", "guarantee");
+    let h2 = hit(&format!("{call_id}-h2"), &u2, "投诉", "complaint");
+    let h3 = hit(
+        &format!("{call_id}-h3"),
+        &u3,
+        "guaranteed returns",
+        "guarantee",
+    );
+    vec![
+        call_started(call_id, agent, minute),
+        leg(call_id, "left", Speaker::Agent, agent, minute),
+        leg(
+            call_id,
+            "right",
+            Speaker::Customer,
+            "sip:+8613800000000@pstn",
+            minute,
+        ),
+        ArchiveOp::Utterance(u1),
+        ArchiveOp::Hit(h1),
+        ArchiveOp::Utterance(u2),
+        ArchiveOp::Hit(h2),
+        ArchiveOp::Utterance(u3),
+        ArchiveOp::Hit(h3),
+        call_ended(call_id, minute + 1, 60_000),
+    ]
+}
