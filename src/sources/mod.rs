@@ -1,4 +1,5 @@
 //! Inputs: one module per protocol.
 pub mod audio_fork;
 pub mod file;
+pub mod fork;
 pub mod twilio;
