@@ -11,3 +11,6 @@ pub mod shutdown;
 pub mod sinks;
 pub mod sources;
 pub mod transforms;
+pub mod http {
+    pub mod archive_api;
+}

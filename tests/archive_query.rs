@@ -5,66 +5,9 @@ mod archive_support;
 use archive_support::*;
 use callwatch::call::Speaker;
 use callwatch::sinks::archive::{
-    ArchiveError, ArchiveOp, ArchiveReader, ArchiveWriter, CallFilter, SearchQuery,
+    ArchiveError, ArchiveReader, ArchiveWriter, CallFilter, SearchQuery,
 };
 use std::collections::HashSet;
-use std::path::Path;
-
-/// Four calls, newest first: `legonly` (30), `en1` (20), `zh2` (10), `zh1` (0).
-fn fixture(path: &Path) -> ArchiveReader {
-    let (tx, handle) = ArchiveWriter::spawn(path).unwrap();
-    let mut ops = sample_call("zh1", "agent-7", 0);
-    ops.push(call_started("zh2", "agent-8", 10));
-    ops.push(leg("zh2", "left", Speaker::Agent, "agent-8", 10));
-    ops.push(leg("zh2", "right", Speaker::Customer, "sip:carol", 10));
-    let z1 = utterance(
-        "zh2-u1",
-        "zh2",
-        "left",
-        Speaker::Agent,
-        0,
-        "您好，请问有什么可以帮您",
-        10,
-    );
-    let z2 = utterance(
-        "zh2-u2",
-        "zh2",
-        "right",
-        Speaker::Customer,
-        3000,
-        "我想查询账单",
-        10,
-    );
-    ops.extend([ArchiveOp::Utterance(z1), ArchiveOp::Utterance(z2)]);
-    ops.push(call_started("en1", "agent-8", 20));
-    ops.push(leg("en1", "out", Speaker::Agent, "agent-8", 20));
-    ops.push(leg("en1", "in", Speaker::Customer, "sip:alice", 20));
-    let e1 = utterance(
-        "en1-u1",
-        "en1",
-        "in",
-        Speaker::Customer,
-        500,
-        "I want to file a complaint about the refund",
-        20,
-    );
-    ops.push(ArchiveOp::Hit(hit("en1-h1", &e1, "complaint", "complaint")));
-    ops.push(ArchiveOp::Utterance(e1));
-    ops.push(ArchiveOp::CallStarted {
-        call_id: "legonly".into(),
-        source: "twilio".into(),
-        agent_id: None,
-        queue: None,
-        started_at: at(30),
-        metadata: serde_json::json!({}),
-    });
-    ops.push(leg("legonly", "left", Speaker::Agent, "agent-9", 30));
-    for op in ops {
-        tx.send(op).unwrap();
-    }
-    handle.close().unwrap();
-    ArchiveReader::open(path).unwrap()
-}
 
 fn ids<T>(items: &[T], id: impl Fn(&T) -> &str) -> Vec<String> {
     items.iter().map(|i| id(i).to_string()).collect()
