@@ -310,3 +310,81 @@ fn bad_queries_are_refused_with_a_reason() {
         4
     );
 }
+
+/// Timing of the two search paths on 100 000 utterances; run with
+/// `cargo test --release --test archive_query -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement, takes a while"]
+fn search_latency_on_100k_utterances() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let (tx, handle) = ArchiveWriter::spawn(&path).unwrap();
+    let fillers = [
+        "您好，请问有什么可以帮您",
+        "我想查询一下信用卡的账单",
+        "好的，请稍等，我帮您看一下",
+        "Thank you for calling, how can I help",
+        "I would like to check my balance",
+    ];
+    let t0 = std::time::Instant::now();
+    for c in 0..1000u32 {
+        let call = format!("c{c}");
+        tx.send(call_started(&call, "a", c / 60)).unwrap();
+        for i in 0..100u32 {
+            let text = if i == 50 && c % 100 == 0 {
+                "我要投诉，保本保息是假的"
+            } else {
+                fillers[(i as usize + c as usize) % fillers.len()]
+            };
+            let u = utterance(
+                &format!("{call}-{i}"),
+                &call,
+                "left",
+                Speaker::Agent,
+                i as u64 * 2000,
+                text,
+                c / 60,
+            );
+            tx.send(callwatch::sinks::archive::ArchiveOp::Utterance(u))
+                .unwrap();
+        }
+    }
+    handle.close().unwrap();
+    println!("wrote 100000 utterances in {:?}", t0.elapsed());
+    let reader = ArchiveReader::open(&path).unwrap();
+    for (q, want) in [
+        ("投诉", 10),
+        ("保本保息", 10),
+        ("账单", 20_000),
+        ("balance", 20_000),
+    ] {
+        let t = std::time::Instant::now();
+        let page = reader
+            .search(&SearchQuery {
+                q: q.into(),
+                limit: Some(50),
+                ..Default::default()
+            })
+            .unwrap();
+        let first = t.elapsed();
+        let mut total = page.items.len();
+        let mut cursor = page.next_cursor;
+        while let Some(c) = cursor {
+            let p = reader
+                .search(&SearchQuery {
+                    q: q.into(),
+                    limit: Some(500),
+                    cursor: Some(c),
+                    ..Default::default()
+                })
+                .unwrap();
+            total += p.items.len();
+            cursor = p.next_cursor;
+        }
+        println!(
+            "q={q}: first page {first:?}, all {total} in {:?}",
+            t.elapsed()
+        );
+        assert_eq!(total, want, "q={q}");
+    }
+}
