@@ -2,8 +2,11 @@
 #![allow(dead_code)]
 
 use callwatch::call::Speaker;
-use callwatch::sinks::archive::{ArchiveOp, HitRecord, UtteranceRecord};
+use callwatch::sinks::archive::{
+    ArchiveOp, ArchiveReader, ArchiveWriter, HitRecord, UtteranceRecord,
+};
 use serde_json::json;
+use std::path::Path;
 
 /// `2024-05-01T09:MM:00+08:00`-style times a minute apart, so ordering is visible.
 pub fn at(minute: u32) -> String {
@@ -156,4 +159,60 @@ pub fn sample_call(call_id: &str, agent: &str, minute: u32) -> Vec<ArchiveOp> {
         ArchiveOp::Hit(h3),
         call_ended(call_id, minute + 1, 60_000),
     ]
+}
+
+/// Four calls, newest first: `legonly` (30), `en1` (20), `zh2` (10), `zh1` (0).
+pub fn fixture(path: &Path) -> ArchiveReader {
+    let (tx, handle) = ArchiveWriter::spawn(path).unwrap();
+    let mut ops = sample_call("zh1", "agent-7", 0);
+    ops.push(call_started("zh2", "agent-8", 10));
+    ops.push(leg("zh2", "left", Speaker::Agent, "agent-8", 10));
+    ops.push(leg("zh2", "right", Speaker::Customer, "sip:carol", 10));
+    let z1 = utterance(
+        "zh2-u1",
+        "zh2",
+        "left",
+        Speaker::Agent,
+        0,
+        "您好，请问有什么可以帮您",
+        10,
+    );
+    let z2 = utterance(
+        "zh2-u2",
+        "zh2",
+        "right",
+        Speaker::Customer,
+        3000,
+        "我想查询账单",
+        10,
+    );
+    ops.extend([ArchiveOp::Utterance(z1), ArchiveOp::Utterance(z2)]);
+    ops.push(call_started("en1", "agent-8", 20));
+    ops.push(leg("en1", "out", Speaker::Agent, "agent-8", 20));
+    ops.push(leg("en1", "in", Speaker::Customer, "sip:alice", 20));
+    let e1 = utterance(
+        "en1-u1",
+        "en1",
+        "in",
+        Speaker::Customer,
+        500,
+        "I want to file a complaint about the refund",
+        20,
+    );
+    ops.push(ArchiveOp::Hit(hit("en1-h1", &e1, "complaint", "complaint")));
+    ops.push(ArchiveOp::Utterance(e1));
+    ops.push(ArchiveOp::CallStarted {
+        call_id: "legonly".into(),
+        source: "twilio".into(),
+        agent_id: None,
+        queue: None,
+        started_at: at(30),
+        metadata: serde_json::json!({}),
+    });
+    ops.push(leg("legonly", "left", Speaker::Agent, "agent-9", 30));
+    for op in ops {
+        tx.send(op).unwrap();
+    }
+    handle.close().unwrap();
+    ArchiveReader::open(path).unwrap()
 }

@@ -210,7 +210,7 @@ mod tests {
             Terms::parse(&long),
             Err(ArchiveError::BadQuery(_))
         ));
-        let crowded = vec!["ab"; MAX_TERMS + 1].join(" ");
+        let crowded = ["ab"; MAX_TERMS + 1].join(" ");
         assert!(matches!(
             Terms::parse(&crowded),
             Err(ArchiveError::BadQuery(_))

@@ -65,6 +65,9 @@ struct Counters {
     rejected_ops: AtomicU64,
 }
 
+// Almost every message is an op, so boxing it would cost an allocation per op to
+// shrink the rare barrier messages.
+#[allow(clippy::large_enum_variant)]
 enum Msg {
     Op(ArchiveOp),
     /// Answered once everything queued before it is committed.

@@ -1,0 +1,390 @@
+//! Reader behaviour: call filters, transcript search (Chinese and English), paging, bad queries.
+
+mod archive_support;
+
+use archive_support::*;
+use callwatch::call::Speaker;
+use callwatch::sinks::archive::{
+    ArchiveError, ArchiveReader, ArchiveWriter, CallFilter, SearchQuery,
+};
+use std::collections::HashSet;
+
+fn ids<T>(items: &[T], id: impl Fn(&T) -> &str) -> Vec<String> {
+    items.iter().map(|i| id(i).to_string()).collect()
+}
+
+#[test]
+fn call_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let reader = fixture(&dir.path().join("a.db"));
+    let f = |s: &str| -> CallFilter { serde_urlencoded_like(s) };
+    let cases: &[(&str, &[&str])] = &[
+        ("", &["legonly", "en1", "zh2", "zh1"]),
+        (&format!("from={}", at(10)), &["legonly", "en1", "zh2"]),
+        (&format!("to={}", at(10)), &["zh1"]),
+        (&format!("from={}&to={}", at(5), at(25)), &["en1", "zh2"]),
+        // Same instant as at(10), written in UTC.
+        ("from=2024-05-01T01:10:00Z", &["legonly", "en1", "zh2"]),
+        ("agent_id=agent-8", &["en1", "zh2"]),
+        ("agent_id=agent-9", &["legonly"]),
+        ("participant=sip:alice", &["en1"]),
+        ("category=guarantee", &["zh1"]),
+        ("category=complaint", &["en1", "zh1"]),
+        ("has_hits=true", &["en1", "zh1"]),
+        ("has_hits=false", &["legonly", "zh2"]),
+        ("speaker=customer", &["en1", "zh2", "zh1"]),
+        ("speaker=customer&category=complaint", &["en1", "zh1"]),
+        ("speaker=agent&category=complaint", &[]),
+        ("speaker=agent&has_hits=true", &["zh1"]),
+        ("agent_id=agent-8&has_hits=true", &["en1"]),
+    ];
+    for (query, want) in cases {
+        let page = reader.list_calls(&f(query)).unwrap();
+        assert_eq!(ids(&page.items, |c| &c.id), *want, "filter {query}");
+        assert_eq!(page.next_cursor, None);
+    }
+    let zh1 = reader
+        .list_calls(&f("category=guarantee"))
+        .unwrap()
+        .items
+        .remove(0);
+    assert_eq!(
+        (zh1.utterance_count, zh1.hit_count, zh1.legs.len()),
+        (3, 3, 2)
+    );
+}
+
+/// Parses `k=v&k=v` (values written unencoded, for readability) the way the HTTP layer parses a query string.
+fn serde_urlencoded_like<T: serde::de::DeserializeOwned>(q: &str) -> T {
+    let encoded: Vec<String> = q
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap();
+            let v: String = v
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            format!("{k}={v}")
+        })
+        .collect();
+    let uri: axum::http::Uri = format!("/?{}", encoded.join("&")).parse().unwrap();
+    axum::extract::Query::<T>::try_from_uri(&uri).unwrap().0
+}
+
+#[test]
+fn search_chinese_and_english() {
+    let dir = tempfile::tempdir().unwrap();
+    let reader = fixture(&dir.path().join("a.db"));
+    let cases: &[(&str, &[&str])] = &[
+        ("q=投诉", &["zh1-u2"]),
+        ("q=保本保息", &["zh1-u1"]),
+        ("q=本保", &["zh1-u1"]),
+        ("q=账单", &["zh2-u2"]),
+        ("q=单", &["zh2-u2"]),
+        ("q=refund", &["en1-u1", "zh1-u3"]),
+        ("q=REFUND", &["en1-u1", "zh1-u3"]),
+        ("q=refund complaint", &["en1-u1"]),
+        ("q=\"full refund\"", &["zh1-u3"]),
+        ("q=\"refund full\"", &[]),
+        ("q=您好 账单", &[]),
+        ("q=投诉 你们", &["zh1-u2"]),
+        ("q=投诉&speaker=agent", &[]),
+        ("q=refund&speaker=customer", &["en1-u1"]),
+        ("q=refund&call_id=zh1", &["zh1-u3"]),
+        (&format!("q=refund&from={}", at(15)), &["en1-u1"]),
+        (&format!("q=refund&to={}", at(15)), &["zh1-u3"]),
+        ("q=50% off", &[]),
+        ("q=_", &[]),
+        ("q=xyz123", &[]),
+    ];
+    for (query, want) in cases {
+        let q: SearchQuery = serde_urlencoded_like(query);
+        let page = reader.search(&q).unwrap();
+        assert_eq!(
+            ids(&page.items, |h| &h.utterance_id),
+            *want,
+            "search {query}"
+        );
+    }
+    let hit = reader
+        .search(&SearchQuery {
+            q: "投诉".into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .items
+        .remove(0);
+    assert_eq!(hit.snippet, "我要<mark>投诉</mark>你们");
+    assert_eq!(hit.highlights, vec![[2, 4]]);
+    assert_eq!(
+        (hit.call_id.as_str(), hit.leg.as_str(), hit.speaker),
+        ("zh1", "right", Speaker::Customer)
+    );
+    assert_eq!((hit.start_ms, hit.end_ms), (4000, 5500));
+    let hit = reader
+        .search(&SearchQuery {
+            q: "refund".into(),
+            call_id: Some("zh1".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .items
+        .remove(0);
+    assert_eq!(
+        hit.snippet,
+        "We offer a full <mark>Refund</mark>, guaranteed returns."
+    );
+}
+
+#[test]
+fn paging_by_cursor_and_offset_visits_every_row_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let (tx, handle) = ArchiveWriter::spawn(&path).unwrap();
+    // Pairs of calls share a start time so the cursor's id tie-break is exercised.
+    for i in 0..120 {
+        for op in sample_call(&format!("call-{i:03}"), "a", i / 2) {
+            tx.send(op).unwrap();
+        }
+    }
+    handle.close().unwrap();
+    let reader = ArchiveReader::open(&path).unwrap();
+
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = reader
+            .list_calls(&CallFilter {
+                cursor: cursor.take(),
+                ..Default::default()
+            })
+            .unwrap();
+        pages += 1;
+        seen.extend(ids(&page.items, |c| &c.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    let want: Vec<String> = (0..120).rev().map(|i| format!("call-{i:03}")).collect();
+    assert_eq!(seen, want);
+
+    let page = reader
+        .list_calls(&CallFilter {
+            offset: Some(100),
+            limit: Some(50),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(page.items.len(), 20);
+    assert_eq!(page.items[0].id, "call-019");
+
+    let mut found = HashSet::new();
+    let mut cursor = None;
+    loop {
+        let page = reader
+            .search(&SearchQuery {
+                q: "投诉".into(),
+                limit: Some(7),
+                cursor: cursor.take(),
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(page.items.len() <= 7);
+        for h in page.items {
+            assert!(found.insert(h.utterance_id), "duplicate across pages");
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(found.len(), 120);
+}
+
+#[test]
+fn bad_queries_are_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let reader = fixture(&dir.path().join("a.db"));
+    let calls: &[CallFilter] = &[
+        CallFilter {
+            limit: Some(0),
+            ..Default::default()
+        },
+        CallFilter {
+            limit: Some(501),
+            ..Default::default()
+        },
+        CallFilter {
+            from: Some("yesterday".into()),
+            ..Default::default()
+        },
+        CallFilter {
+            to: Some("2024-05-01".into()),
+            ..Default::default()
+        },
+        CallFilter {
+            cursor: Some("garbage".into()),
+            ..Default::default()
+        },
+        CallFilter {
+            offset: Some(u64::MAX),
+            ..Default::default()
+        },
+    ];
+    for f in calls {
+        let e = reader.list_calls(f).unwrap_err();
+        assert!(matches!(e, ArchiveError::BadQuery(_)), "{f:?}: {e}");
+    }
+    let call_cursor = reader
+        .list_calls(&CallFilter {
+            limit: Some(1),
+            ..Default::default()
+        })
+        .unwrap()
+        .next_cursor
+        .unwrap();
+    let searches: &[SearchQuery] = &[
+        SearchQuery::default(),
+        SearchQuery {
+            q: "   ".into(),
+            ..Default::default()
+        },
+        SearchQuery {
+            q: "字".repeat(201),
+            ..Default::default()
+        },
+        SearchQuery {
+            q: "x".into(),
+            limit: Some(1000),
+            ..Default::default()
+        },
+        SearchQuery {
+            q: "x".into(),
+            from: Some("now".into()),
+            ..Default::default()
+        },
+        SearchQuery {
+            q: "x".into(),
+            cursor: Some(call_cursor),
+            ..Default::default()
+        },
+    ];
+    for q in searches {
+        let e = reader.search(q).unwrap_err();
+        assert!(matches!(e, ArchiveError::BadQuery(_)), "{q:?}: {e}");
+    }
+    // Input that looks like FTS5 syntax is searched for literally.
+    for q in [
+        "\"",
+        "AND OR NOT",
+        "col:foo*",
+        "NEAR(a b)",
+        "(((",
+        "^abc",
+        "'; DROP TABLE calls; --",
+    ] {
+        let page = reader.search(&SearchQuery {
+            q: q.into(),
+            ..Default::default()
+        });
+        assert!(
+            page.is_ok() || matches!(page, Err(ArchiveError::BadQuery(_))),
+            "{q}: {page:?}"
+        );
+    }
+    assert_eq!(
+        reader
+            .list_calls(&CallFilter::default())
+            .unwrap()
+            .items
+            .len(),
+        4
+    );
+}
+
+/// Timing of the two search paths on 100 000 utterances; run with
+/// `cargo test --release --test archive_query -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement, takes a while"]
+fn search_latency_on_100k_utterances() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let (tx, handle) = ArchiveWriter::spawn(&path).unwrap();
+    let fillers = [
+        "您好，请问有什么可以帮您",
+        "我想查询一下信用卡的账单",
+        "好的，请稍等，我帮您看一下",
+        "Thank you for calling, how can I help",
+        "I would like to check my balance",
+    ];
+    let t0 = std::time::Instant::now();
+    for c in 0..1000u32 {
+        let call = format!("c{c}");
+        tx.send(call_started(&call, "a", c / 60)).unwrap();
+        for i in 0..100u32 {
+            let text = if i == 50 && c % 100 == 0 {
+                "我要投诉，保本保息是假的"
+            } else {
+                fillers[(i as usize + c as usize) % fillers.len()]
+            };
+            let u = utterance(
+                &format!("{call}-{i}"),
+                &call,
+                "left",
+                Speaker::Agent,
+                i as u64 * 2000,
+                text,
+                c / 60,
+            );
+            tx.send(callwatch::sinks::archive::ArchiveOp::Utterance(u))
+                .unwrap();
+        }
+    }
+    handle.close().unwrap();
+    println!("wrote 100000 utterances in {:?}", t0.elapsed());
+    let reader = ArchiveReader::open(&path).unwrap();
+    for (q, want) in [
+        ("投诉", 10),
+        ("保本保息", 10),
+        ("账单", 20_000),
+        ("balance", 20_000),
+    ] {
+        let t = std::time::Instant::now();
+        let page = reader
+            .search(&SearchQuery {
+                q: q.into(),
+                limit: Some(50),
+                ..Default::default()
+            })
+            .unwrap();
+        let first = t.elapsed();
+        let mut total = page.items.len();
+        let mut cursor = page.next_cursor;
+        while let Some(c) = cursor {
+            let p = reader
+                .search(&SearchQuery {
+                    q: q.into(),
+                    limit: Some(500),
+                    cursor: Some(c),
+                    ..Default::default()
+                })
+                .unwrap();
+            total += p.items.len();
+            cursor = p.next_cursor;
+        }
+        println!(
+            "q={q}: first page {first:?}, all {total} in {:?}",
+            t.elapsed()
+        );
+        assert_eq!(total, want, "q={q}");
+    }
+}
