@@ -14,6 +14,3 @@ pub mod shutdown;
 pub mod sinks;
 pub mod sources;
 pub mod transforms;
-pub mod http {
-    pub mod archive_api;
-}

@@ -4,37 +4,13 @@
 use super::AppState;
 use crate::pipeline::{spawn_leg, LegInput};
 use crate::sources::audio_fork::AudioForkSession;
-use crate::sources::fork::{ForkError, ForkOutput};
+use crate::sources::fork::{ForkOutput, ForkSession};
 use crate::sources::twilio::TwilioSession;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
 use std::collections::HashMap;
 use tokio::sync::mpsc;
-
-/// A fork wire format, fed whole WebSocket messages.
-pub trait ForkProtocol: Send + 'static {
-    fn on_text(&mut self, text: &str) -> Result<Vec<ForkOutput>, ForkError>;
-    fn on_binary(&mut self, data: &[u8]) -> Result<Vec<ForkOutput>, ForkError>;
-}
-
-impl ForkProtocol for TwilioSession {
-    fn on_text(&mut self, text: &str) -> Result<Vec<ForkOutput>, ForkError> {
-        TwilioSession::on_text(self, text)
-    }
-    fn on_binary(&mut self, data: &[u8]) -> Result<Vec<ForkOutput>, ForkError> {
-        TwilioSession::on_binary(self, data)
-    }
-}
-
-impl ForkProtocol for AudioForkSession {
-    fn on_text(&mut self, text: &str) -> Result<Vec<ForkOutput>, ForkError> {
-        AudioForkSession::on_text(self, text)
-    }
-    fn on_binary(&mut self, data: &[u8]) -> Result<Vec<ForkOutput>, ForkError> {
-        AudioForkSession::on_binary(self, data)
-    }
-}
 
 /// `GET /v1/fork/twilio`: Twilio Media Streams.
 pub async fn twilio(State(app): State<AppState>, ws: WebSocketUpgrade) -> Response {
@@ -65,23 +41,24 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
         .await;
 }
 
-async fn drive<P: ForkProtocol>(mut socket: WebSocket, mut session: P, app: AppState, kind: &str) {
+async fn drive<P: ForkSession + Send + 'static>(mut socket: WebSocket, mut session: P, app: AppState, kind: &str) {
     let Some(mut guard) = app.shutdown.subscribe() else {
         close(&mut socket, 1001, "server shutting down").await;
         return;
     };
     let mut legs: HashMap<String, mpsc::Sender<LegInput>> = HashMap::new();
     let mut call_id = String::new();
-    loop {
+    let mut closed = false;
+    while !closed {
         let outputs = tokio::select! {
             _ = guard.recv() => {
                 close(&mut socket, 1001, "server shutting down").await;
                 break;
             }
             msg = socket.recv() => match msg {
-                None => { tracing::info!(kind, call_id, "fork connection vanished"); break; }
-                Some(Err(e)) => { tracing::info!(kind, call_id, error = %e, "fork connection broke"); break; }
-                Some(Ok(Message::Close(_))) => break,
+                None => { tracing::info!(kind, call_id, "fork connection vanished"); closed = true; Ok(session.on_close()) }
+                Some(Err(e)) => { tracing::info!(kind, call_id, error = %e, "fork connection broke"); closed = true; Ok(session.on_close()) }
+                Some(Ok(Message::Close(_))) => { closed = true; Ok(session.on_close()) }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 Some(Ok(Message::Text(t))) => session.on_text(t.as_str()),
                 Some(Ok(Message::Binary(b))) => session.on_binary(&b),
