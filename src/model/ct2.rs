@@ -277,7 +277,7 @@ impl Ct2Model {
             return Ok(raw);
         };
         let rows = v.shape.first().copied().unwrap_or(1);
-        let row_len = if rows == 0 { 0 } else { raw.len() / rows };
+        let row_len = raw.len().checked_div(rows).unwrap_or(0);
         let per_row = match scale.len() {
             1 => vec![scale[0]; rows],
             n if n == rows => scale,

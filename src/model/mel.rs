@@ -83,7 +83,7 @@ mod tests {
 
     /// (mel row, fft bin, value) from librosa 0.x as shipped in openai-whisper's
     /// `assets/mel_filters.npz` (`mel_80`).
-    const LIBROSA_MEL80: &[(usize, usize, f32)] = &[
+    const LIBROSA_MEL80: &[(usize, usize, f64)] = &[
         (0, 1, 0.024_862_595),
         (0, 2, 0.0),
         (1, 1, 0.001_990_821_9),
@@ -112,7 +112,7 @@ mod tests {
         for &(i, k, want) in LIBROSA_MEL80 {
             let got = m[i * N_FREQS + k];
             assert!(
-                (got - want).abs() <= 2e-9,
+                (got as f64 - want).abs() <= 2e-9,
                 "mel[{i}][{k}] = {got}, librosa {want}"
             );
         }

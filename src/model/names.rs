@@ -227,7 +227,8 @@ pub fn plan(n_audio_layer: usize, n_text_layer: usize) -> Vec<TensorPlan> {
 
 /// Rows `k` of `n` equal row blocks of a row-major tensor of `rows` rows.
 pub fn split_rows(data: &[f32], rows: usize, k: usize, n: usize) -> Option<&[f32]> {
-    if n == 0 || rows % n != 0 || k >= n || rows == 0 || data.len() % rows != 0 {
+    if n == 0 || k >= n || rows == 0 || !rows.is_multiple_of(n) || !data.len().is_multiple_of(rows)
+    {
         return None;
     }
     let block = data.len() / n;
@@ -263,7 +264,8 @@ mod tests {
                 .unwrap_or_else(|| panic!("{g} not planned"))
                 .clone()
         };
-        let cases: &[(&str, &str, Option<(usize, usize)>, Kind)] = &[
+        type Case = (&'static str, &'static str, Option<(usize, usize)>, Kind);
+        let cases: &[Case] = &[
             (
                 "encoder.conv1.weight",
                 "encoder/conv1/weight",
