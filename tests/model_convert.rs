@@ -55,8 +55,10 @@ struct Segment {
 /// The whisper-rs 0.16 calls the service uses: one context per model, one
 /// state per worker, greedy decoding pinned to a language.
 fn transcribe(model: &Path, audio: &[f32]) -> Vec<Segment> {
+    let started = Instant::now();
     let ctx = WhisperContext::new_with_params(model, WhisperContextParameters::default())
         .expect("whisper.cpp loads the converted model");
+    eprintln!("model loaded in {:.2}s", started.elapsed().as_secs_f64());
     let mut state = ctx.create_state().expect("state");
     let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
     params.set_language(Some("en"));
@@ -65,7 +67,9 @@ fn transcribe(model: &Path, audio: &[f32]) -> Vec<Segment> {
     params.set_print_realtime(false);
     params.set_print_special(false);
     params.set_print_timestamps(false);
+    let started = Instant::now();
     state.full(params, audio).expect("transcription");
+    eprintln!("full() took {:.2}s", started.elapsed().as_secs_f64());
     state
         .as_iter()
         .map(|seg| Segment {
