@@ -89,27 +89,33 @@ pub async fn run_leg(
             return LegSummary::default();
         }
     };
-    let mut segmenter = Segmenter::new(shared.segmenter.clone());
+    let mut segmenter = match Segmenter::new(shared.segmenter.clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot segment leg");
+            return LegSummary::default();
+        }
+    };
     let policy = shared.language.with_override(leg.language.as_deref());
     let mut state = LegState {
         shared,
         leg,
         policy,
         utterances: HashMap::new(),
-        finals: FuturesOrdered::new(),
-        partial: None,
         summary: LegSummary::default(),
         samples_16k: 0,
     };
+    let mut finals: FuturesOrdered<FinalFuture> = FuturesOrdered::new();
+    let mut partial: Option<PartialFuture> = None;
     let mut input_open = true;
     loop {
         tokio::select! {
             biased;
-            Some((n, start_ms, end_ms, result)) = state.finals.next(), if !state.finals.is_empty() => {
+            Some((n, start_ms, end_ms, result)) = finals.next(), if !finals.is_empty() => {
                 state.on_final(n, start_ms, end_ms, result);
             }
-            (n, end_ms, result) = async { state.partial.as_mut().unwrap().await }, if state.partial.is_some() => {
-                state.partial = None;
+            (n, end_ms, result) = async { partial.as_mut().unwrap().await }, if partial.is_some() => {
+                partial = None;
                 state.on_partial(n, end_ms, result);
             }
             msg = rx.recv(), if input_open => {
@@ -129,12 +135,12 @@ pub async fn run_leg(
                     }
                 };
                 for ev in events {
-                    state.on_segment(ev).await;
+                    state.on_segment(ev, &mut finals, &mut partial).await;
                 }
             }
             else => break,
         }
-        if !input_open && state.finals.is_empty() {
+        if !input_open && finals.is_empty() {
             break;
         }
     }
@@ -147,29 +153,31 @@ struct LegState<'a> {
     leg: &'a LegInfo,
     policy: LanguagePolicy,
     utterances: HashMap<u64, Utterance>,
-    finals: FuturesOrdered<FinalFuture>,
-    partial: Option<PartialFuture>,
     summary: LegSummary,
     samples_16k: u64,
 }
 
 impl LegState<'_> {
-    async fn on_segment(&mut self, ev: SegmentEvent) {
+    async fn on_segment(
+        &mut self,
+        ev: SegmentEvent,
+        finals: &mut FuturesOrdered<FinalFuture>,
+        partial: &mut Option<PartialFuture>,
+    ) {
         match ev {
             SegmentEvent::Partial {
                 utterance,
                 start_ms,
+                end_ms,
                 audio_so_far,
             } => {
                 self.utterance(utterance, start_ms);
-                if self.partial.is_some() || !self.shared.partials {
+                if partial.is_some() || !self.shared.partials {
                     return;
                 }
-                let end_ms = start_ms + audio_so_far.len() as u64 / 16;
-                let audio: Arc<[f32]> = audio_so_far.into();
-                match self.shared.asr.try_submit_partial(audio, self.policy.clone()) {
+                match self.shared.asr.try_submit_partial(audio_so_far, self.policy.clone()) {
                     Ok(rx) => {
-                        self.partial = Some(Box::pin(async move {
+                        *partial = Some(Box::pin(async move {
                             let r = rx.await.unwrap_or(Err(AsrError::Stopped));
                             (utterance, end_ms, r)
                         }));
@@ -193,7 +201,7 @@ impl LegState<'_> {
                 }
                 let audio: Arc<[f32]> = audio.into();
                 match self.shared.asr.submit_final(audio, self.policy.clone()).await {
-                    Ok(rx) => self.finals.push_back(Box::pin(async move {
+                    Ok(rx) => finals.push_back(Box::pin(async move {
                         let r = rx.await.unwrap_or(Err(AsrError::Stopped));
                         (utterance, start_ms, end_ms, r)
                     })),
