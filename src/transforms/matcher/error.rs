@@ -38,7 +38,9 @@ pub enum Problem {
     UnknownSeverity(String),
     #[error("unknown speaker `{0}` (expected agent|customer|any)")]
     UnknownSpeaker(String),
-    #[error("invalid category `{0}` (use lower-case letters, digits and `_`, e.g. `sales_promise`)")]
+    #[error(
+        "invalid category `{0}` (use lower-case letters, digits and `_`, e.g. `sales_promise`)"
+    )]
     BadCategory(String),
     #[error("empty language tag (use e.g. `zh` or `en`, or leave `lang` out)")]
     EmptyLanguage,
@@ -46,9 +48,13 @@ pub enum Problem {
     EmptyTerm,
     #[error("term `{0}` has no letters, digits or CJK characters, so it can never match")]
     NothingToMatch(String),
-    #[error("term `{term}` has no category; set `category` on the term, its [[group]] or in [defaults]")]
+    #[error(
+        "term `{term}` has no category; set `category` on the term, its [[group]] or in [defaults]"
+    )]
     MissingCategory { term: String },
-    #[error("term `{term}` has no severity; set `severity` on the term, its [[group]] or in [defaults]")]
+    #[error(
+        "term `{term}` has no severity; set `severity` on the term, its [[group]] or in [defaults]"
+    )]
     MissingSeverity { term: String },
     #[error("duplicate term `{term}` in category `{category}` (first at {first}); terms are compared after normalisation (width, case, punctuation, Traditional/Simplified)")]
     DuplicateTerm {

@@ -88,7 +88,12 @@ struct Source<'a> {
 
 impl Source<'_> {
     fn line_of(&self, byte: usize) -> usize {
-        let byte = byte.min(self.src.len());
+        let mut byte = byte.min(self.src.len());
+        // Errors at end of input (an unclosed array) belong to the last line, not the empty
+        // "line" after the final newline.
+        if byte == self.src.len() && self.src.ends_with('\n') {
+            byte -= 1;
+        }
         self.src.as_bytes()[..byte]
             .iter()
             .filter(|&&b| b == b'\n')
@@ -124,7 +129,10 @@ impl Source<'_> {
         }
         if let Some(s) = severity {
             out.severity = Some(Severity::parse(s.get_ref()).ok_or_else(|| {
-                self.error(s.span().start, Problem::UnknownSeverity(s.get_ref().clone()))
+                self.error(
+                    s.span().start,
+                    Problem::UnknownSeverity(s.get_ref().clone()),
+                )
             })?);
         }
         if let Some(s) = speaker {
@@ -150,12 +158,12 @@ impl Source<'_> {
         if normalize(raw).text.is_empty() {
             return Err(self.error(at, Problem::NothingToMatch(raw.clone())));
         }
-        let category = attrs.category.ok_or_else(|| {
-            self.error(at, Problem::MissingCategory { term: raw.clone() })
-        })?;
-        let severity = attrs.severity.ok_or_else(|| {
-            self.error(at, Problem::MissingSeverity { term: raw.clone() })
-        })?;
+        let category = attrs
+            .category
+            .ok_or_else(|| self.error(at, Problem::MissingCategory { term: raw.clone() }))?;
+        let severity = attrs
+            .severity
+            .ok_or_else(|| self.error(at, Problem::MissingSeverity { term: raw.clone() }))?;
         Ok(Term {
             id: 0,
             text: raw.clone(),
@@ -178,7 +186,8 @@ impl Lexicon {
         };
         let doc: FileDoc = toml::from_str(src).map_err(|e| {
             let at = e.span().map_or(0, |s| s.start);
-            source.error(at, Problem::Syntax(e.message().trim().to_string()))
+            let message = e.message().trim().lines().collect::<Vec<_>>().join("; ");
+            source.error(at, Problem::Syntax(message))
         })?;
         let defaults = match &doc.defaults {
             Some(d) => source.resolve(&d.category, &d.severity, &d.speaker, &d.lang)?,

@@ -134,7 +134,11 @@ impl Matcher {
 }
 
 impl Scoped {
-    fn build(terms: &[Term], normalized: &[String], speaker: Speaker) -> Result<Scoped, LexiconError> {
+    fn build(
+        terms: &[Term],
+        normalized: &[String],
+        speaker: Speaker,
+    ) -> Result<Scoped, LexiconError> {
         let mut patterns: Vec<Pattern> = Vec::new();
         let mut by_text: HashMap<String, usize> = HashMap::new();
         for (term, norm) in terms.iter().zip(normalized) {
