@@ -170,7 +170,13 @@ fn regression_huge_sequence_numbers_do_not_overflow() {
 }
 
 /// Name, setup frame, frame under test, expected error kind, expected close code.
-type ErrorCase = (&'static str, Option<String>, String, fn(&ForkError) -> bool, u16);
+type ErrorCase = (
+    &'static str,
+    Option<String>,
+    String,
+    fn(&ForkError) -> bool,
+    u16,
+);
 
 #[test]
 fn errors_carry_close_codes() {
