@@ -175,9 +175,12 @@ fn roles_and_speaker_overrides() {
     }
 }
 
+/// Query pairs, text frame, expected close code, text the message must contain.
+type ErrorCase<'a> = (&'a [(&'a str, &'a str)], &'a str, u16, &'a str);
+
 #[test]
 fn errors_carry_close_codes() {
-    let cases: &[(&[(&str, &str)], &str, u16, &str)] = &[
+    let cases: &[ErrorCase] = &[
         (&[], r#"{"callId":"x"}"#, 1008, "sample rate unknown"),
         (&[], r#"{"sampleRate":11025}"#, 1003, "11025"),
         (&[], r#"{"sampleRate":96000}"#, 1003, "96000"),

@@ -169,6 +169,15 @@ fn regression_huge_sequence_numbers_do_not_overflow() {
     assert_eq!(s.sequence_gaps(), u64::MAX);
 }
 
+/// Name, setup frame, frame under test, expected error kind, expected close code.
+type ErrorCase = (
+    &'static str,
+    Option<String>,
+    String,
+    fn(&ForkError) -> bool,
+    u16,
+);
+
 #[test]
 fn errors_carry_close_codes() {
     let inbound_only =
@@ -183,7 +192,7 @@ fn errors_carry_close_codes() {
         json!({"event":"media","media":{"track":"inbound","timestamp":"soon","payload":""}})
             .to_string();
     let stop = r#"{"event":"stop"}"#.to_string();
-    let cases: Vec<(&str, Option<String>, String, fn(&ForkError) -> bool, u16)> = vec![
+    let cases: Vec<ErrorCase> = vec![
         (
             "invalid json",
             None,

@@ -158,7 +158,7 @@ fn silence_and_noise_give_no_utterances() {
     let cases = [
         ("digital silence", vec![0.0f32; n]),
         ("dither", white_noise(n, -70.0, 1)),
-        // The fixture's speech is around -20 dBFS RMS, so -35 dBFS noise is a 15 dB SNR.
+        // The fixture's speech is about -25 dBFS RMS, so -35 dBFS noise is a 10 dB SNR.
         ("white -35 dBFS", white_noise(n, -35.0, 2)),
         ("pink -35 dBFS", pink_noise(n, -35.0, 3)),
         ("white -40 dBFS", white_noise(n, -40.0, 4)),

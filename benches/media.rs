@@ -1,0 +1,125 @@
+//! Media path throughput: G.711 8 kHz stream -> mu-law decode -> 16 kHz resample -> VAD segmentation.
+//!
+//! Besides criterion's timings, prints how many concurrent real-time 8 kHz streams one core
+//! sustains (audio seconds processed per wall-clock second).
+
+use callwatch::transforms::decode::g711::linear_to_ulaw;
+use callwatch::transforms::decode::{decode_ulaw, LegDecoder};
+use callwatch::transforms::segment::{Segmenter, SegmenterConfig};
+use criterion::{black_box, criterion_group, BenchmarkId, Criterion, Throughput};
+use std::time::{Duration, Instant};
+
+/// 20 ms of 8 kHz mu-law, as Twilio and most SIP trunks send it.
+const CHUNK: usize = 160;
+
+/// The speech fixture taken down to an 8 kHz mu-law byte stream.
+fn ulaw_stream() -> Vec<u8> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/segment/two_utterances.wav"
+    );
+    let pcm16k: Vec<i16> = hound::WavReader::open(path)
+        .expect("speech fixture present")
+        .samples::<i16>()
+        .map(|s| s.expect("valid WAV"))
+        .collect();
+    // Averaging pairs is a crude low-pass, enough for a realistic load.
+    pcm16k
+        .chunks_exact(2)
+        .map(|p| linear_to_ulaw(((p[0] as i32 + p[1] as i32) / 2) as i16))
+        .collect()
+}
+
+/// Runs one whole stream through the leg pipeline; returns the number of utterances.
+fn process_stream(ulaw: &[u8]) -> usize {
+    let mut decoder = LegDecoder::new(8_000).expect("8 kHz is supported");
+    let mut segmenter =
+        Segmenter::new(SegmenterConfig::default()).expect("default config is valid");
+    let mut utterances = 0;
+    for chunk in ulaw.chunks(CHUNK) {
+        let pcm = decode_ulaw(chunk);
+        let audio = decoder.push(&pcm);
+        utterances += segmenter.push(&audio).len();
+    }
+    let tail = decoder.flush();
+    utterances += segmenter.push(&tail).len();
+    utterances + segmenter.finish().len()
+}
+
+fn bench_pipeline(c: &mut Criterion) {
+    let ulaw = ulaw_stream();
+    let seconds = ulaw.len() as f64 / 8_000.0;
+    let mut group = c.benchmark_group("media");
+    group.throughput(Throughput::Elements(ulaw.len() as u64));
+    group.bench_with_input(
+        BenchmarkId::new("stream_decode_resample_segment", format!("{seconds:.1}s")),
+        &ulaw,
+        |b, ulaw| b.iter(|| process_stream(black_box(ulaw))),
+    );
+    group.bench_with_input(
+        BenchmarkId::new("ulaw_decode", "stream"),
+        &ulaw,
+        |b, ulaw| {
+            b.iter(|| {
+                ulaw.chunks(CHUNK)
+                    .map(|c| decode_ulaw(black_box(c)).len())
+                    .sum::<usize>()
+            })
+        },
+    );
+    let pcm = decode_ulaw(&ulaw);
+    group.bench_with_input(
+        BenchmarkId::new("resample_8k_to_16k", "stream"),
+        &pcm,
+        |b, pcm| {
+            b.iter(|| {
+                let mut d = LegDecoder::new(8_000).unwrap();
+                let n: usize = pcm.chunks(CHUNK).map(|c| d.push(black_box(c)).len()).sum();
+                n + d.flush().len()
+            })
+        },
+    );
+    let mut d = LegDecoder::new(8_000).unwrap();
+    let mut audio16k = d.push(&pcm);
+    audio16k.extend(d.flush());
+    group.bench_with_input(
+        BenchmarkId::new("segment_16k", "stream"),
+        &audio16k,
+        |b, audio| {
+            b.iter(|| {
+                let mut s = Segmenter::new(SegmenterConfig::default()).unwrap();
+                let n: usize = audio
+                    .chunks(2 * CHUNK)
+                    .map(|c| s.push(black_box(c)).len())
+                    .sum();
+                n + s.finish().len()
+            })
+        },
+    );
+    group.finish();
+}
+
+/// Real-time streams one core keeps up with, measured over a few seconds of repeated runs.
+fn report_streams_per_core() {
+    let ulaw = ulaw_stream();
+    let audio_seconds = ulaw.len() as f64 / 8_000.0;
+    let started = Instant::now();
+    let mut runs = 0u32;
+    while started.elapsed() < Duration::from_secs(3) {
+        black_box(process_stream(black_box(&ulaw)));
+        runs += 1;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    println!(
+        "media: {:.0} concurrent real-time 8 kHz G.711 streams per core (decode + resample + VAD segment; {runs} x {audio_seconds:.1} s of audio in {wall:.2} s)",
+        runs as f64 * audio_seconds / wall
+    );
+}
+
+criterion_group!(benches, bench_pipeline);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    report_streams_per_core();
+}
