@@ -105,6 +105,10 @@ pub struct AsrConfig {
     pub zh_prompt: String,
     /// Segments with a higher no-speech probability are dropped.
     pub no_speech_threshold: f32,
+    /// Segment timestamps inside an utterance from Whisper (slower); otherwise the VAD's bounds.
+    pub timestamps: bool,
+    /// Re-decode at higher temperatures when greedy output looks degenerate (slower).
+    pub temperature_fallback: bool,
     /// Utterances whose VAD speech fraction is below this never reach Whisper.
     pub min_speech_ratio: f32,
     /// Finals that may wait for a worker before sources are slowed down.
@@ -124,6 +128,8 @@ impl Default for AsrConfig {
             short_audio_ctx: true,
             zh_prompt: "以下是普通话的句子。".into(),
             no_speech_threshold: 0.6,
+            timestamps: false,
+            temperature_fallback: false,
             min_speech_ratio: 0.3,
             final_inbox: 64,
             partial_inbox: 2,
@@ -205,6 +211,9 @@ impl Config {
             ));
         }
         self.model.resolved_path()?;
+        self.segment
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("segment: {e}")))?;
         Ok(())
     }
 

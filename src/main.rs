@@ -229,6 +229,8 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn init_tracing(json: bool) {
+    // whisper.cpp and ggml log through tracing (target `whisper_rs`) instead of raw stderr.
+    whisper_rs::install_logging_hooks();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,whisper_rs=warn"));
     let b = tracing_subscriber::fmt()
@@ -287,6 +289,8 @@ fn build_shared(
                 short_audio_ctx: cfg.asr.short_audio_ctx,
                 zh_prompt: cfg.asr.zh_prompt.clone(),
                 no_speech_threshold: cfg.asr.no_speech_threshold,
+                timestamps: cfg.asr.timestamps,
+                temperature_fallback: cfg.asr.temperature_fallback,
             },
             ..PoolConfig::default()
         },

@@ -32,6 +32,9 @@ fn squash(s: &str) -> String {
 
 /// True when `text` is only a known hallucination (or an echo of the initial prompt).
 pub fn is_known_hallucination(text: &str, prompt: &str) -> bool {
+    if is_annotation(text) {
+        return true;
+    }
     let t = squash(text);
     if t.is_empty() {
         return true;
@@ -42,6 +45,17 @@ pub fn is_known_hallucination(text: &str, prompt: &str) -> bool {
     KNOWN_HALLUCINATIONS.iter().any(|h| t == *h)
         || (t.contains("amara.org") && t.len() < 60)
         || t.contains("明镜与点点")
+}
+
+/// Whisper describes non-speech in brackets (`[Music]`, `(coughing)`, `[BLANK_AUDIO]`,
+/// `*noise*`, `【音乐】`); such text is never speech.
+fn is_annotation(text: &str) -> bool {
+    let t = text.trim().trim_end_matches(['.', '。']);
+    let pairs = [('[', ']'), ('(', ')'), ('（', '）'), ('【', '】'), ('*', '*'), ('♪', '♪')];
+    !t.is_empty()
+        && pairs.iter().any(|(open, close)| {
+            t.starts_with(*open) && t.ends_with(*close) && t.chars().count() >= 2
+        })
 }
 
 /// True when an utterance had too little voiced audio for its text to be trusted.
@@ -68,6 +82,13 @@ mod tests {
             ("您好，很高兴为您服务", false),
             ("Thanks for calling, how can I help you?", false),
             ("我要投诉", false),
+            ("[distant sound]", true),
+            ("(coughing)", true),
+            ("[BLANK_AUDIO]", true),
+            ("【音乐】", true),
+            ("*noise*", true),
+            ("♪", false),
+            ("(that is) what I said", false),
         ];
         for (text, want) in cases {
             assert_eq!(is_known_hallucination(text, prompt), *want, "{text:?}");

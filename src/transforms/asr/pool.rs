@@ -105,6 +105,13 @@ impl AsrPool {
             let handle = std::thread::Builder::new()
                 .name(format!("asr-{i}"))
                 .spawn(move || {
+                    // The first decode on a state allocates its buffers and is several times
+                    // slower; pay that before the first caller waits.
+                    let warm = vec![0.0f32; super::engine::SAMPLE_RATE];
+                    let policy = LanguagePolicy::new(vec!["en".into()], None);
+                    if let Err(e) = transcribe(&model, &mut state, &warm, &policy, &cfg.decode) {
+                        tracing::warn!(error = %e, "recogniser warm-up failed");
+                    }
                     while let Some(job) = next_job(&frx, &prx) {
                         run_job(&model, &mut state, job, &cfg, &stats);
                     }

@@ -4,7 +4,8 @@ use thiserror::Error;
 
 /// How eagerly the WebRTC VAD calls a frame non-speech; higher modes reject more noise
 /// and also miss more quiet speech.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum VadAggressiveness {
     Quality,
     LowBitrate,
@@ -14,7 +15,8 @@ pub enum VadAggressiveness {
 }
 
 /// Segmenter settings. All durations are media time in milliseconds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SegmenterConfig {
     /// VAD frame length: 10, 20 or 30.
     pub frame_ms: u32,
