@@ -79,10 +79,12 @@ impl ModelConfig {
         if !self.path.as_os_str().is_empty() {
             return Ok(self.path.clone());
         }
-        let size: crate::model::ModelSize = self
-            .size
-            .parse()
-            .map_err(|_| ConfigError::Invalid(format!("unknown model size `{}` (use base or tiny.en)", self.size)))?;
+        let size: crate::model::ModelSize = self.size.parse().map_err(|_| {
+            ConfigError::Invalid(format!(
+                "unknown model size `{}` (use base or tiny.en)",
+                self.size
+            ))
+        })?;
         Ok(self.models_dir.join(size.file_name()))
     }
 }
@@ -236,7 +238,10 @@ mod tests {
         let c = Config::parse("", "x.toml").unwrap();
         assert_eq!(c.server.http.to_string(), "127.0.0.1:8080");
         assert_eq!(c.archive_path(), PathBuf::from("data/callwatch.db"));
-        assert_eq!(c.model.resolved_path().unwrap(), PathBuf::from("models/ggml-base.bin"));
+        assert_eq!(
+            c.model.resolved_path().unwrap(),
+            PathBuf::from("models/ggml-base.bin")
+        );
     }
 
     #[test]
@@ -247,11 +252,17 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        let e = Config::parse("[server]\nhttp = 5\n", "c.toml").unwrap_err().to_string();
+        let e = Config::parse("[server]\nhttp = 5\n", "c.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("c.toml") && e.contains("http"), "{e}");
-        let e = Config::parse("[asr]\nlanguages = [\"xx\"]\n", "c.toml").unwrap_err().to_string();
+        let e = Config::parse("[asr]\nlanguages = [\"xx\"]\n", "c.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("xx"), "{e}");
-        let e = Config::parse("[bogus]\n", "c.toml").unwrap_err().to_string();
+        let e = Config::parse("[bogus]\n", "c.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bogus"), "{e}");
     }
 }

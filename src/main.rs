@@ -11,7 +11,9 @@ use callwatch::pipeline::{ArchiveSink, CallRegistry, Shared};
 use callwatch::shutdown::ShutdownController;
 use callwatch::sinks::archive::{ArchiveReader, ArchiveWriter};
 use callwatch::sinks::events::EventBus;
-use callwatch::transforms::asr::{AsrPool, DecodeOptions, LanguagePolicy, PoolConfig, WhisperModel};
+use callwatch::transforms::asr::{
+    AsrPool, DecodeOptions, LanguagePolicy, PoolConfig, WhisperModel,
+};
 use callwatch::transforms::matcher::{Lexicon, Matcher};
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
@@ -20,7 +22,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "callwatch", version, about = "Live speech analytics for bank contact centers")]
+#[command(
+    name = "callwatch",
+    version,
+    about = "Live speech analytics for bank contact centers"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -183,9 +189,9 @@ fn main() -> Result<()> {
         }
         Cmd::Search(a) => search(a),
         Cmd::Model(ModelCmd::Fetch { size, models_dir }) => {
-            let size: ModelSize = size
-                .parse()
-                .map_err(|_| anyhow::anyhow!("unknown model size `{size}` (use base or tiny.en)"))?;
+            let size: ModelSize = size.parse().map_err(|_| {
+                anyhow::anyhow!("unknown model size `{size}` (use base or tiny.en)")
+            })?;
             let path = model::fetch(size, &models_dir)?;
             println!("{}", path.display());
             Ok(())
@@ -258,7 +264,11 @@ fn ensure_model(cfg: &Config, explicit: Option<&Path>, fetch: bool) -> Result<Pa
     }
     let path = cfg.model.resolved_path()?;
     if !path.exists() && fetch && cfg.model.path.as_os_str().is_empty() {
-        let size: ModelSize = cfg.model.size.parse().map_err(|_| anyhow::anyhow!("bad model size"))?;
+        let size: ModelSize = cfg
+            .model
+            .size
+            .parse()
+            .map_err(|_| anyhow::anyhow!("bad model size"))?;
         eprintln!("model {} missing: fetching it", path.display());
         return Ok(model::fetch(size, &cfg.model.models_dir)?);
     }
@@ -384,8 +394,9 @@ async fn wait_for_signal() {
 async fn transcribe(a: TranscribeArgs) -> Result<()> {
     let cfg = load_config(&a.common)?;
     let model_path = ensure_model(&cfg, a.model.as_deref(), true)?;
-    let mono_speaker = Speaker::parse(&a.speaker)
-        .ok_or_else(|| anyhow::anyhow!("unknown speaker `{}` (agent, customer, unknown)", a.speaker))?;
+    let mono_speaker = Speaker::parse(&a.speaker).ok_or_else(|| {
+        anyhow::anyhow!("unknown speaker `{}` (agent, customer, unknown)", a.speaker)
+    })?;
     let (archive, writer) = if a.archive {
         std::fs::create_dir_all(&cfg.server.data_dir)?;
         let (tx, w) = ArchiveWriter::spawn(&cfg.archive_path())?;
@@ -393,7 +404,14 @@ async fn transcribe(a: TranscribeArgs) -> Result<()> {
     } else {
         (ArchiveSink::disabled(), None)
     };
-    let shared = build_shared(&cfg, &model_path, archive, EventBus::new(65536), false, None)?;
+    let shared = build_shared(
+        &cfg,
+        &model_path,
+        archive,
+        EventBus::new(65536),
+        false,
+        None,
+    )?;
     let opts = OfflineOptions {
         json: a.json,
         progress: std::io::stderr().is_terminal(),

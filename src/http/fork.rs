@@ -41,7 +41,12 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
         .await;
 }
 
-async fn drive<P: ForkSession + Send + 'static>(mut socket: WebSocket, mut session: P, app: AppState, kind: &str) {
+async fn drive<P: ForkSession + Send + 'static>(
+    mut socket: WebSocket,
+    mut session: P,
+    app: AppState,
+    kind: &str,
+) {
     let Some(mut guard) = app.shutdown.subscribe() else {
         close(&mut socket, 1001, "server shutting down").await;
         return;

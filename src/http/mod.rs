@@ -37,7 +37,9 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn stats(axum::extract::State(app): axum::extract::State<AppState>) -> Json<serde_json::Value> {
+async fn stats(
+    axum::extract::State(app): axum::extract::State<AppState>,
+) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "live_calls": app.shared.registry.live_calls(),
         "event_subscribers": app.shared.events.subscriber_count(),

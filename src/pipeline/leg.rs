@@ -44,7 +44,8 @@ struct Utterance {
     finalized: bool,
 }
 
-type FinalFuture = Pin<Box<dyn Future<Output = (u64, u64, u64, Result<Transcript, AsrError>)> + Send>>;
+type FinalFuture =
+    Pin<Box<dyn Future<Output = (u64, u64, u64, Result<Transcript, AsrError>)> + Send>>;
 type PartialFuture = Pin<Box<dyn Future<Output = (u64, u64, Result<Transcript, AsrError>)> + Send>>;
 
 /// Spawns the leg task; the returned sender feeds it, and dropping the sender ends the leg.
@@ -55,7 +56,8 @@ pub fn spawn_leg(
     reason_rx: Option<oneshot::Receiver<String>>,
 ) -> (mpsc::Sender<LegInput>, tokio::task::JoinHandle<LegSummary>) {
     let (tx, rx) = mpsc::channel(LEG_INBOX);
-    let span = tracing::info_span!("leg", call_id = %leg.call_id, leg = %leg.leg, speaker = %leg.speaker);
+    let span =
+        tracing::info_span!("leg", call_id = %leg.call_id, leg = %leg.leg, speaker = %leg.speaker);
     let guard = shared.shutdown_guard();
     let handle = tokio::spawn(
         async move {
@@ -175,7 +177,11 @@ impl LegState<'_> {
                 if partial.is_some() || !self.shared.partials {
                     return;
                 }
-                match self.shared.asr.try_submit_partial(audio_so_far, self.policy.clone()) {
+                match self
+                    .shared
+                    .asr
+                    .try_submit_partial(audio_so_far, self.policy.clone())
+                {
                     Ok(rx) => {
                         *partial = Some(Box::pin(async move {
                             let r = rx.await.unwrap_or(Err(AsrError::Stopped));
@@ -200,7 +206,12 @@ impl LegState<'_> {
                     return;
                 }
                 let audio: Arc<[f32]> = audio.into();
-                match self.shared.asr.submit_final(audio, self.policy.clone()).await {
+                match self
+                    .shared
+                    .asr
+                    .submit_final(audio, self.policy.clone())
+                    .await
+                {
                     Ok(rx) => finals.push_back(Box::pin(async move {
                         let r = rx.await.unwrap_or(Err(AsrError::Stopped));
                         (utterance, start_ms, end_ms, r)
@@ -265,7 +276,13 @@ impl LegState<'_> {
         }
     }
 
-    fn on_final(&mut self, n: u64, start_ms: u64, end_ms: u64, result: Result<Transcript, AsrError>) {
+    fn on_final(
+        &mut self,
+        n: u64,
+        start_ms: u64,
+        end_ms: u64,
+        result: Result<Transcript, AsrError>,
+    ) {
         let Some(mut u) = self.utterances.remove(&n) else {
             return;
         };
@@ -290,18 +307,20 @@ impl LegState<'_> {
             })
             .collect();
         let now = rfc3339(self.shared.clock.now());
-        self.shared.archive.send(ArchiveOp::Utterance(UtteranceRecord {
-            id: u.id.clone(),
-            call_id: self.leg.call_id.clone(),
-            leg: self.leg.leg.clone(),
-            speaker: self.leg.speaker,
-            start_ms,
-            end_ms,
-            language: t.language.clone(),
-            text: t.text.clone(),
-            segments: serde_json::to_value(&segments).unwrap_or_default(),
-            created_at: now.clone(),
-        }));
+        self.shared
+            .archive
+            .send(ArchiveOp::Utterance(UtteranceRecord {
+                id: u.id.clone(),
+                call_id: self.leg.call_id.clone(),
+                leg: self.leg.leg.clone(),
+                speaker: self.leg.speaker,
+                start_ms,
+                end_ms,
+                language: t.language.clone(),
+                text: t.text.clone(),
+                segments: serde_json::to_value(&segments).unwrap_or_default(),
+                created_at: now.clone(),
+            }));
         self.shared.events.publish(self.event(
             Payload::TranscriptFinal {
                 utterance_id: u.id.clone(),
@@ -320,7 +339,14 @@ impl LegState<'_> {
         }
     }
 
-    fn archive_hit(&mut self, utterance_id: &str, m: &Match, start_ms: u64, end_ms: u64, now: &str) {
+    fn archive_hit(
+        &mut self,
+        utterance_id: &str,
+        m: &Match,
+        start_ms: u64,
+        end_ms: u64,
+        now: &str,
+    ) {
         self.summary.hits += 1;
         let term = self.shared.matcher.term(m.term_id);
         self.shared.archive.send(ArchiveOp::Hit(HitRecord {
@@ -341,7 +367,15 @@ impl LegState<'_> {
         }));
     }
 
-    fn publish_hit(&self, utterance_id: &str, text: &str, m: &Match, start_ms: u64, end_ms: u64, partial: bool) {
+    fn publish_hit(
+        &self,
+        utterance_id: &str,
+        text: &str,
+        m: &Match,
+        start_ms: u64,
+        end_ms: u64,
+        partial: bool,
+    ) {
         let term = self.shared.matcher.term(m.term_id);
         tracing::info!(term = %term.text, category = %term.category, partial, "phrase hit");
         self.shared.events.publish(self.event(

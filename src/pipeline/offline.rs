@@ -138,7 +138,12 @@ fn leg(call_id: &str, name: &str, speaker: Speaker, opts: &OfflineOptions) -> Le
 }
 
 fn clock(ms: u64) -> String {
-    format!("{:02}:{:02}.{:02}", ms / 60_000, (ms / 1000) % 60, (ms % 1000) / 10)
+    format!(
+        "{:02}:{:02}.{:02}",
+        ms / 60_000,
+        (ms / 1000) % 60,
+        (ms % 1000) / 10
+    )
 }
 
 fn render(e: &crate::sinks::events::Event, json: &str, as_json: bool) -> Option<String> {
@@ -171,9 +176,11 @@ fn render(e: &crate::sinks::events::Event, json: &str, as_json: bool) -> Option<
         } => Some(format!(
             "{span} {who:>8} !! {category}/{severity}: \"{matched}\" (term {term})"
         )),
-        Payload::CallEnded { duration_ms, .. } => {
-            Some(format!("-- call {} ended, {} s", e.call_id, duration_ms / 1000))
-        }
+        Payload::CallEnded { duration_ms, .. } => Some(format!(
+            "-- call {} ended, {} s",
+            e.call_id,
+            duration_ms / 1000
+        )),
         _ => None,
     }
 }

@@ -29,7 +29,9 @@ pub struct CallRegistry {
 /// Why a leg could not be opened.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum RegistryError {
-    #[error("leg `{leg}` of call `{call_id}` is already streaming; use a distinct leg name per track")]
+    #[error(
+        "leg `{leg}` of call `{call_id}` is already streaming; use a distinct leg name per track"
+    )]
     DuplicateLeg { call_id: String, leg: String },
 }
 

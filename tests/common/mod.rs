@@ -133,14 +133,23 @@ pub fn run_fork_client(
 ) -> Vec<serde_json::Value> {
     let mut cmd = Command::new("python3");
     cmd.arg(root().join("tests/clients/fork_client.py"))
-        .args(["--base", &server.ws(), "--format", format, "--call-id", call_id])
+        .args([
+            "--base",
+            &server.ws(),
+            "--format",
+            format,
+            "--call-id",
+            call_id,
+        ])
         .arg("--wav")
         .arg(wav)
         .args(["--speed", &speed.to_string()]);
     for (k, v) in params {
         cmd.args(["--param", &format!("{k}={v}")]);
     }
-    let out = cmd.output().expect("python3 fork client (pip install websockets)");
+    let out = cmd
+        .output()
+        .expect("python3 fork client (pip install websockets)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -63,7 +63,12 @@ pub fn decode_file(path: &Path) -> Result<DecodedFile, FileError> {
         reason: e.to_string(),
     };
     let probed = symphonia::default::get_probe()
-        .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
+        .format(
+            &hint,
+            mss,
+            &FormatOptions::default(),
+            &MetadataOptions::default(),
+        )
         .map_err(format_err)?;
     let mut format = probed.format;
     let track = format
@@ -156,7 +161,8 @@ mod tests {
         let mut w = hound::WavWriter::create(path, spec).unwrap();
         for i in 0..frames {
             for c in 0..channels {
-                w.write_sample(((i as i32 * (c as i32 + 1)) % 1000) as i16).unwrap();
+                w.write_sample(((i as i32 * (c as i32 + 1)) % 1000) as i16)
+                    .unwrap();
             }
         }
         w.finalize().unwrap();
@@ -190,7 +196,9 @@ mod tests {
         std::fs::write(&cut, &bytes[..30]).unwrap();
         assert!(decode_file(&cut).is_err());
 
-        let missing = decode_file(Path::new("no/such/file.wav")).unwrap_err().to_string();
+        let missing = decode_file(Path::new("no/such/file.wav"))
+            .unwrap_err()
+            .to_string();
         assert!(missing.contains("cannot open"), "{missing}");
     }
 }

@@ -14,7 +14,9 @@ pub const SAMPLE_RATE: usize = 16_000;
 /// Errors of the recogniser.
 #[derive(Debug, thiserror::Error)]
 pub enum AsrError {
-    #[error("cannot load Whisper model {path}: {reason}; run `callwatch model fetch` or pass --model")]
+    #[error(
+        "cannot load Whisper model {path}: {reason}; run `callwatch model fetch` or pass --model"
+    )]
     Load { path: String, reason: String },
     #[error("whisper failed on a {secs:.1} s utterance: {reason}")]
     Inference { secs: f32, reason: String },

@@ -51,7 +51,14 @@ pub fn is_known_hallucination(text: &str, prompt: &str) -> bool {
 /// `*noise*`, `【音乐】`); such text is never speech.
 fn is_annotation(text: &str) -> bool {
     let t = text.trim().trim_end_matches(['.', '。']);
-    let pairs = [('[', ']'), ('(', ')'), ('（', '）'), ('【', '】'), ('*', '*'), ('♪', '♪')];
+    let pairs = [
+        ('[', ']'),
+        ('(', ')'),
+        ('（', '）'),
+        ('【', '】'),
+        ('*', '*'),
+        ('♪', '♪'),
+    ];
     !t.is_empty()
         && pairs.iter().any(|(open, close)| {
             t.starts_with(*open) && t.ends_with(*close) && t.chars().count() >= 2

@@ -161,10 +161,7 @@ impl AsrPool {
             span: tracing::Span::current(),
             _permit: Some(permit),
         };
-        self.inner
-            .finals
-            .send(job)
-            .map_err(|_| AsrError::Stopped)?;
+        self.inner.finals.send(job).map_err(|_| AsrError::Stopped)?;
         Ok(rx)
     }
 
@@ -187,7 +184,10 @@ impl AsrPool {
         match self.inner.partials.try_send(job) {
             Ok(()) => Ok(rx),
             Err(crossbeam_channel::TrySendError::Full(_)) => {
-                self.inner.stats.partials_shed.fetch_add(1, Ordering::Relaxed);
+                self.inner
+                    .stats
+                    .partials_shed
+                    .fetch_add(1, Ordering::Relaxed);
                 Err(AsrError::Shed)
             }
             Err(crossbeam_channel::TrySendError::Disconnected(_)) => Err(AsrError::Stopped),
