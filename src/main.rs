@@ -399,7 +399,7 @@ async fn transcribe(a: TranscribeArgs) -> Result<()> {
     })?;
     let (archive, writer) = if a.archive {
         std::fs::create_dir_all(&cfg.server.data_dir)?;
-        let (tx, w) = ArchiveWriter::spawn(&cfg.archive_path())?;
+        let (tx, w) = ArchiveWriter::spawn(cfg.archive_path())?;
         (ArchiveSink::new(tx), Some(w))
     } else {
         (ArchiveSink::disabled(), None)

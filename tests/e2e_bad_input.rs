@@ -49,6 +49,9 @@ async fn close_after(url: &str, protocol: Option<&str>, frames: Vec<Send>) -> (u
     }
 }
 
+/// What is sent, where, and the close code and reason words expected back.
+type BadCase<'a> = (&'a str, &'a str, Option<&'a str>, Vec<Send>, u16, &'a str);
+
 const START_ALAW: &str = r#"{"event":"start","streamSid":"MZ1","start":{"streamSid":"MZ1","callSid":"CAbad","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-alaw","sampleRate":16000,"channels":1}}}"#;
 
 #[test]
@@ -71,7 +74,7 @@ fn bad_frames_get_close_codes_and_the_service_keeps_serving() {
         });
         let twilio = format!("{ws}/v1/fork/twilio");
         let audio = format!("{ws}/v1/fork/audio");
-        let cases: Vec<(&str, &str, Option<&str>, Vec<Send>, u16, &str)> = vec![
+        let cases: Vec<BadCase> = vec![
             (
                 "not JSON",
                 &twilio,

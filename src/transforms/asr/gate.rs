@@ -22,7 +22,7 @@ const KNOWN_HALLUCINATIONS: &[&str] = &[
 
 fn squash(s: &str) -> String {
     s.chars()
-        .filter(|c| !c.is_whitespace() && !(c.is_ascii_punctuation() && *c != '.'))
+        .filter(|c| !(c.is_whitespace() || (c.is_ascii_punctuation() && *c != '.')))
         .filter(|c| !"，。！？、；：“”‘’（）《》…·,!?".contains(*c))
         .flat_map(char::to_lowercase)
         .collect::<String>()
