@@ -20,14 +20,24 @@ pub struct AppState {
     pub shutdown: ShutdownHandle,
 }
 
+/// Paths served by the live side (the archive side lists its own in `archive_api::routes`).
+pub const LIVE_PATHS: [&str; 5] = [
+    "/healthz",
+    "/v1/stats",
+    "/v1/events",
+    "/v1/fork/twilio",
+    "/v1/fork/audio",
+];
+
 /// The whole HTTP surface.
 pub fn router(app: AppState, archive: ArchiveReader) -> Router {
+    let [health, stats_path, events, twilio, audio] = LIVE_PATHS;
     let live = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/v1/stats", get(stats))
-        .route("/v1/events", get(events_ws::events))
-        .route("/v1/fork/twilio", get(fork::twilio))
-        .route("/v1/fork/audio", get(fork::audio_fork))
+        .route(health, get(healthz))
+        .route(stats_path, get(stats))
+        .route(events, get(events_ws::events))
+        .route(twilio, get(fork::twilio))
+        .route(audio, get(fork::audio_fork))
         .with_state(app);
     live.merge(archive_api::router(archive))
         .layer(tower_http::cors::CorsLayer::permissive())
@@ -54,4 +64,22 @@ pub fn json_error(status: StatusCode, error: &str, detail: &str) -> Response {
         Json(serde_json::json!({ "error": error, "detail": detail })),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn openapi_documents_exactly_the_served_paths() {
+        let doc: serde_json::Value = serde_json::from_str(archive_api::OPENAPI_JSON).unwrap();
+        let documented: BTreeSet<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+        let served: BTreeSet<String> = LIVE_PATHS
+            .iter()
+            .map(|p| p.to_string())
+            .chain(archive_api::routes().into_iter().map(|(p, _)| p.to_string()))
+            .collect();
+        assert_eq!(documented, served);
+    }
 }
