@@ -74,11 +74,16 @@ mod tests {
     #[test]
     fn openapi_documents_exactly_the_served_paths() {
         let doc: serde_json::Value = serde_json::from_str(archive_api::OPENAPI_JSON).unwrap();
-        let documented: BTreeSet<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+        let documented: BTreeSet<String> =
+            doc["paths"].as_object().unwrap().keys().cloned().collect();
         let served: BTreeSet<String> = LIVE_PATHS
             .iter()
             .map(|p| p.to_string())
-            .chain(archive_api::routes().into_iter().map(|(p, _)| p.to_string()))
+            .chain(
+                archive_api::routes()
+                    .into_iter()
+                    .map(|(p, _)| p.to_string()),
+            )
             .collect();
         assert_eq!(documented, served);
     }
