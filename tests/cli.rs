@@ -1,0 +1,91 @@
+//! The command line as a QA reviewer uses it: transcribe a recording into the archive, then
+//! list, open and search it.
+
+mod common;
+
+use common::{model, root};
+use serde_json::Value;
+use std::process::Command;
+
+fn callwatch(data_dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_callwatch"))
+        .current_dir(root())
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn transcribe_archive_then_query_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = model("ggml-tiny.en.bin");
+    let wav = root().join("fixtures/calls/call_en.wav");
+    let (ok, stdout, stderr) = callwatch(
+        dir.path(),
+        &[
+            "transcribe",
+            "--json",
+            "--archive",
+            "--model",
+            tiny.to_str().unwrap(),
+            wav.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let events: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let hits: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "phrase.hit")
+        .collect();
+    assert!(
+        hits.iter()
+            .any(|h| h["category"] == "sales_promise" && h["speaker"] == "agent"),
+        "{stdout}"
+    );
+    assert!(hits
+        .iter()
+        .any(|h| h["category"] == "complaint" && h["speaker"] == "customer"));
+    let call_id = events.last().unwrap()["call_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(events.last().unwrap()["type"], "call.ended");
+
+    let (ok, stdout, stderr) = callwatch(dir.path(), &["calls", "--category", "complaint"]);
+    assert!(ok, "{stderr}");
+    let page: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(page["items"][0]["id"], call_id.as_str(), "{page}");
+    assert_eq!(page["items"][0]["source"], "file");
+
+    let (ok, stdout, stderr) = callwatch(dir.path(), &["call", &call_id]);
+    assert!(ok, "{stderr}");
+    let detail: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(detail["legs"].as_array().unwrap().len(), 2);
+    assert!(!detail["hits"].as_array().unwrap().is_empty());
+
+    let (ok, stdout, stderr) =
+        callwatch(dir.path(), &["search", "guaranteed", "--speaker", "agent"]);
+    assert!(ok, "{stderr}");
+    let found: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(found["items"][0]["call_id"], call_id.as_str(), "{found}");
+    assert_eq!(found["items"][0]["speaker"], "agent");
+
+    // Bad queries are errors with a message, not crashes.
+    let (ok, _, stderr) = callwatch(dir.path(), &["calls", "--from", "last tuesday"]);
+    assert!(!ok && stderr.contains("from"), "{stderr}");
+    let (ok, _, stderr) = callwatch(dir.path(), &["call", "no-such-call"]);
+    assert!(!ok && stderr.contains("no-such-call"), "{stderr}");
+    let empty = tempfile::tempdir().unwrap();
+    let (ok, _, stderr) = callwatch(empty.path(), &["search", "x"]);
+    assert!(!ok && stderr.contains("no archive"), "{stderr}");
+}
