@@ -106,13 +106,13 @@ pub struct AsrConfig {
     /// Initial prompt for Mandarin (keeps Simplified characters).
     pub zh_prompt: String,
     /// Segments with a higher no-speech probability are dropped.
-    pub no_speech_threshold: f32,
+    pub no_speech_threshold: f64,
     /// Segment timestamps inside an utterance from Whisper (slower); otherwise the VAD's bounds.
     pub timestamps: bool,
     /// Re-decode at higher temperatures when greedy output looks degenerate (slower).
     pub temperature_fallback: bool,
     /// Utterances whose VAD speech fraction is below this never reach Whisper.
-    pub min_speech_ratio: f32,
+    pub min_speech_ratio: f64,
     /// Finals that may wait for a worker before sources are slowed down.
     pub final_inbox: usize,
     /// Partials that may wait for a worker before new ones are shed.

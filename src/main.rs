@@ -298,7 +298,7 @@ fn build_shared(
                 threads: cfg.asr.threads,
                 short_audio_ctx: cfg.asr.short_audio_ctx,
                 zh_prompt: cfg.asr.zh_prompt.clone(),
-                no_speech_threshold: cfg.asr.no_speech_threshold,
+                no_speech_threshold: cfg.asr.no_speech_threshold as f32,
                 timestamps: cfg.asr.timestamps,
                 temperature_fallback: cfg.asr.temperature_fallback,
             },
@@ -322,7 +322,7 @@ fn build_shared(
         clock,
         segmenter: cfg.segment.clone(),
         language: LanguagePolicy::new(cfg.asr.languages.clone(), None),
-        min_speech_ratio: cfg.asr.min_speech_ratio,
+        min_speech_ratio: cfg.asr.min_speech_ratio as f32,
         partials,
         shutdown,
     }))
