@@ -124,7 +124,10 @@ pub fn decode_file(path: &Path) -> Result<DecodedFile, FileError> {
             *b = SampleBuffer::new(decoded.capacity() as u64, spec);
         }
         b.copy_interleaved_ref(decoded);
-        for frame in b.samples().chunks_exact(n_ch) {
+        let frames = b.samples().len() / n_ch;
+        let skip_start = (packet.trim_start() as usize).min(frames);
+        let keep_end = frames.saturating_sub(packet.trim_end() as usize).max(skip_start);
+        for frame in b.samples()[skip_start * n_ch..keep_end * n_ch].chunks_exact(n_ch) {
             for (c, s) in frame.iter().enumerate() {
                 channels[c].push(*s);
             }
@@ -179,6 +182,34 @@ mod tests {
         assert_eq!(d.channels[0].len(), 8000);
         assert_eq!(d.channels[1][3], 6);
         assert_eq!(d.duration_ms(), 1000);
+    }
+
+    #[test]
+    fn compressed_formats_decode_to_the_same_duration() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let wav = decode_file(&root.join("en/agent_greeting.wav")).unwrap();
+        for name in [
+            "agent_greeting.flac",
+            "agent_greeting.mp3",
+            "agent_greeting.ogg",
+        ] {
+            let d = decode_file(&root.join("formats").join(name)).unwrap();
+            assert_eq!(d.channels.len(), 1, "{name}");
+            assert_eq!(d.sample_rate, 16_000, "{name}");
+            // Lossy codecs pad to whole frames (MP3: 1152 samples, 72 ms here) and add encoder
+            // delay where the file carries no gapless information.
+            let diff = d.duration_ms().abs_diff(wav.duration_ms());
+            assert!(
+                diff <= 150,
+                "{name}: {} ms vs {} ms",
+                d.duration_ms(),
+                wav.duration_ms()
+            );
+            let energy =
+                |c: &[i16]| c.iter().map(|s| (*s as f64).powi(2)).sum::<f64>() / c.len() as f64;
+            let ratio = energy(&d.channels[0]) / energy(&wav.channels[0]);
+            assert!((0.7..1.3).contains(&ratio), "{name}: energy ratio {ratio}");
+        }
     }
 
     #[test]
