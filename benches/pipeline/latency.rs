@@ -43,6 +43,10 @@ pub struct CallLatency {
     pub partials_received: usize,
     pub partials_done: u64,
     pub partials_shed: u64,
+    /// Time the recogniser spent inside whisper during the call (finals and partials).
+    pub whisper_busy_s: f64,
+    /// Audio whisper was given during the call (partials re-send their utterance so far).
+    pub whisper_audio_s: f64,
 }
 
 /// Latency percentiles over a set of finals.
@@ -238,5 +242,7 @@ pub async fn stream_call(shared: Arc<Shared>, call: &CallFixture) -> CallLatency
         partials_received,
         partials_done: stats_after.partials_done - stats_before.partials_done,
         partials_shed: stats_after.partials_shed - stats_before.partials_shed,
+        whisper_busy_s: (stats_after.busy_ms - stats_before.busy_ms) as f64 / 1000.0,
+        whisper_audio_s: (stats_after.audio_ms - stats_before.audio_ms) as f64 / 1000.0,
     }
 }

@@ -37,6 +37,8 @@ pub struct FileRow {
     pub audio_s: f64,
     pub pipeline_s: f64,
     pub bare_s: f64,
+    pub pipeline_best_s: f64,
+    pub bare_best_s: f64,
     pub pipeline_whisper_busy_s: f64,
     pub pipeline_whisper_audio_s: f64,
     pub pipeline_whisper_calls: u64,
@@ -55,6 +57,8 @@ pub struct Side {
     pub whisper_calls: u64,
     /// Processing time / duration of the fixture audio.
     pub rtf: f64,
+    /// Sum over files of the per-file fastest time: the least noisy estimate on a busy machine.
+    pub best_s: f64,
     /// Sum per round, to show the spread the medians smooth over.
     pub round_totals_s: Vec<f64>,
 }
@@ -72,6 +76,8 @@ pub struct OverheadReport {
     /// pipeline.total_s / bare.total_s.
     pub ratio: f64,
     pub overhead_pct: f64,
+    /// pipeline.best_s / bare.best_s.
+    pub ratio_best: f64,
     /// Files whose final transcript is identical on both sides.
     pub same_text: usize,
     pub per_file: Vec<FileRow>,
@@ -164,6 +170,8 @@ pub fn run(
             audio_s: f.duration_s,
             pipeline_s: median(&p.iter().map(|r| r.secs).collect::<Vec<_>>()),
             bare_s: median(&b.iter().map(|r| r.secs).collect::<Vec<_>>()),
+            pipeline_best_s: p.iter().map(|r| r.secs).fold(f64::INFINITY, f64::min),
+            bare_best_s: b.iter().map(|r| r.secs).fold(f64::INFINITY, f64::min),
             pipeline_whisper_busy_s: median(
                 &p.iter().map(|r| r.whisper_busy_s).collect::<Vec<_>>(),
             ),
@@ -193,6 +201,7 @@ pub fn run(
             whisper_audio_s: per_file.iter().map(|r| r.pipeline_whisper_audio_s).sum(),
             whisper_calls: per_file.iter().map(|r| r.pipeline_whisper_calls).sum(),
             rtf: pipeline_total / audio_s,
+            best_s: per_file.iter().map(|r| r.pipeline_best_s).sum(),
             round_totals_s: round_totals(&|i, r| pipe[i][r].secs),
         },
         bare: Side {
@@ -200,11 +209,14 @@ pub fn run(
             whisper_audio_s: per_file.iter().map(|r| r.bare_whisper_audio_s).sum(),
             whisper_calls: files.len() as u64,
             rtf: bare_total / audio_s,
+            best_s: per_file.iter().map(|r| r.bare_best_s).sum(),
             round_totals_s: round_totals(&|i, r| bar[i][r].secs),
         },
         pipeline_whisper_busy_s: per_file.iter().map(|r| r.pipeline_whisper_busy_s).sum(),
         ratio,
         overhead_pct: (ratio - 1.0) * 100.0,
+        ratio_best: per_file.iter().map(|r| r.pipeline_best_s).sum::<f64>()
+            / per_file.iter().map(|r| r.bare_best_s).sum::<f64>(),
         same_text: per_file
             .iter()
             .filter(|r| r.pipeline_text == r.bare_text)

@@ -64,19 +64,20 @@ pub fn table(r: &BenchReport) -> String {
     );
     let _ = writeln!(
         s,
-        "\n1. overhead vs bare whisper-rs (sum of per-file medians; audio = seconds sent to whisper)"
+        "\n1. overhead vs bare whisper-rs (sums of per-file medians over the rounds; \
+         audio = seconds sent to whisper; outside = pipeline time not inside whisper)"
     );
     let _ = writeln!(
         s,
-        "{:<8} {:>5} {:>7} | {:>8} {:>7} {:>5} {:>6} | {:>8} {:>7} {:>5} {:>6} | {:>6} {:>8} {:>9} {:>5}",
-        "model", "files", "audio", "pipe s", "audio", "calls", "RTF", "bare s", "audio", "calls",
-        "RTF", "ratio", "overhead", "in-whisp", "same"
+        "{:<8} {:>5} {:>6} | {:>7} {:>6} {:>5} {:>5} {:>7} | {:>7} {:>6} {:>5} {:>5} | {:>6} {:>8} {:>9} {:>5}",
+        "model", "files", "audio", "pipe s", "audio", "calls", "RTF", "outside", "bare s", "audio",
+        "calls", "RTF", "ratio", "overhead", "ratio-min", "same"
     );
     for m in &r.models {
         let Some(o) = &m.overhead else { continue };
         let _ = writeln!(
             s,
-            "{:<8} {:>5} {:>7.2} | {:>8.3} {:>7.2} {:>5} {:>6.3} | {:>8.3} {:>7.2} {:>5} {:>6.3} | {:>6.3} {:>7.1}% {:>8.3}s {:>2}/{:<2}",
+            "{:<8} {:>5} {:>6.2} | {:>7.3} {:>6.2} {:>5} {:>5.3} {:>7.3} | {:>7.3} {:>6.2} {:>5} {:>5.3} | {:>6.3} {:>7.1}% {:>9.3} {:>2}/{:<2}",
             m.model,
             o.files,
             o.audio_s,
@@ -84,13 +85,14 @@ pub fn table(r: &BenchReport) -> String {
             o.pipeline.whisper_audio_s,
             o.pipeline.whisper_calls,
             o.pipeline.rtf,
+            o.pipeline.total_s - o.pipeline_whisper_busy_s,
             o.bare.total_s,
             o.bare.whisper_audio_s,
             o.bare.whisper_calls,
             o.bare.rtf,
             o.ratio,
             o.overhead_pct,
-            o.pipeline_whisper_busy_s,
+            o.ratio_best,
             o.same_text,
             o.files
         );
@@ -101,7 +103,7 @@ pub fn table(r: &BenchReport) -> String {
     );
     let _ = writeln!(
         s,
-        "{:<8} {:<8} {:>6} {:>7} {:>7} {:>7} | {:>8} {:>8} | {:>5} | {:>9} {:>5}",
+        "{:<8} {:<8} {:>6} {:>7} {:>7} {:>7} | {:>8} {:>8} | {:>5} | {:>8} {:>5} | {:>6} {:>7}",
         "model",
         "call",
         "finals",
@@ -112,7 +114,9 @@ pub fn table(r: &BenchReport) -> String {
         "asr+q95",
         "seg",
         "partials",
-        "shed"
+        "shed",
+        "wall s",
+        "busy s"
     );
     for m in &r.models {
         let mut rows: Vec<(String, LatencySummary, String)> = m
@@ -122,7 +126,10 @@ pub fn table(r: &BenchReport) -> String {
                 (
                     c.call.clone(),
                     LatencySummary::of(&c.finals),
-                    format!("{:>9} {:>5}", c.partials_received, c.partials_shed),
+                    format!(
+                        "{:>8} {:>5} | {:>6.1} {:>7.1}",
+                        c.partials_received, c.partials_shed, c.wall_s, c.whisper_busy_s
+                    ),
                 )
             })
             .collect();
