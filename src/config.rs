@@ -139,6 +139,31 @@ impl Default for AsrConfig {
     }
 }
 
+impl AsrConfig {
+    /// Decoding options for the recogniser (shared by the pool, benchmarks and tests).
+    pub fn decode_options(&self) -> crate::transforms::asr::DecodeOptions {
+        crate::transforms::asr::DecodeOptions {
+            threads: self.threads,
+            short_audio_ctx: self.short_audio_ctx,
+            zh_prompt: self.zh_prompt.clone(),
+            no_speech_threshold: self.no_speech_threshold as f32,
+            timestamps: self.timestamps,
+            temperature_fallback: self.temperature_fallback,
+        }
+    }
+
+    /// Sizes and decoding options of the recogniser pool.
+    pub fn pool_config(&self) -> crate::transforms::asr::PoolConfig {
+        crate::transforms::asr::PoolConfig {
+            workers: self.workers,
+            final_inbox: self.final_inbox,
+            partial_inbox: self.partial_inbox,
+            decode: self.decode_options(),
+            ..Default::default()
+        }
+    }
+}
+
 /// `[lexicons]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -7,13 +7,11 @@ use callwatch::config::Config;
 use callwatch::http::{router, AppState};
 use callwatch::model::{self, ModelSize};
 use callwatch::pipeline::offline::{transcribe_file, OfflineOptions};
-use callwatch::pipeline::{ArchiveSink, CallRegistry, Shared};
+use callwatch::pipeline::{ArchiveSink, Shared};
 use callwatch::shutdown::ShutdownController;
 use callwatch::sinks::archive::{ArchiveReader, ArchiveWriter};
 use callwatch::sinks::events::EventBus;
-use callwatch::transforms::asr::{
-    AsrPool, DecodeOptions, LanguagePolicy, PoolConfig, WhisperModel,
-};
+use callwatch::transforms::asr::{AsrPool, WhisperModel};
 use callwatch::transforms::matcher::{Lexicon, Matcher};
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
@@ -288,23 +286,7 @@ fn build_shared(
     let n_terms = lexicon.terms.len();
     let matcher = Matcher::new(lexicon)?;
     let model = WhisperModel::load(model_path)?;
-    let pool = AsrPool::start(
-        model,
-        PoolConfig {
-            workers: cfg.asr.workers,
-            final_inbox: cfg.asr.final_inbox,
-            partial_inbox: cfg.asr.partial_inbox,
-            decode: DecodeOptions {
-                threads: cfg.asr.threads,
-                short_audio_ctx: cfg.asr.short_audio_ctx,
-                zh_prompt: cfg.asr.zh_prompt.clone(),
-                no_speech_threshold: cfg.asr.no_speech_threshold as f32,
-                timestamps: cfg.asr.timestamps,
-                temperature_fallback: cfg.asr.temperature_fallback,
-            },
-            ..PoolConfig::default()
-        },
-    )?;
+    let pool = AsrPool::start(model, cfg.asr.pool_config())?;
     tracing::info!(
         model = %model_path.display(),
         multilingual = pool.is_multilingual(),
@@ -312,20 +294,9 @@ fn build_shared(
         "recogniser and matcher ready"
     );
     let clock: SharedClock = Arc::new(SystemClock);
-    let registry = CallRegistry::new(events.clone(), archive.clone(), clock.clone());
-    Ok(Arc::new(Shared {
-        asr: pool,
-        matcher: Arc::new(matcher),
-        events,
-        archive,
-        registry,
-        clock,
-        segmenter: cfg.segment.clone(),
-        language: LanguagePolicy::new(cfg.asr.languages.clone(), None),
-        min_speech_ratio: cfg.asr.min_speech_ratio as f32,
-        partials,
-        shutdown,
-    }))
+    Ok(Arc::new(Shared::new(
+        cfg, pool, matcher, events, archive, clock, partials, shutdown,
+    )))
 }
 
 async fn serve(a: ServeArgs) -> Result<()> {

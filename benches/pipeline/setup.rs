@@ -4,11 +4,9 @@
 use callwatch::clock::{SharedClock, SystemClock};
 use callwatch::config::Config;
 use callwatch::model::ModelSize;
-use callwatch::pipeline::{ArchiveSink, CallRegistry, Shared};
+use callwatch::pipeline::{ArchiveSink, Shared};
 use callwatch::sinks::events::EventBus;
-use callwatch::transforms::asr::{
-    AsrPool, DecodeOptions, LanguagePolicy, PoolConfig, WhisperModel,
-};
+use callwatch::transforms::asr::{AsrPool, DecodeOptions, WhisperModel};
 use callwatch::transforms::matcher::{Lexicon, Matcher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,14 +21,7 @@ pub fn config(threads: usize) -> Config {
 
 /// The decoding options the pool gets from `cfg`, which the bare side copies.
 pub fn decode_options(cfg: &Config) -> DecodeOptions {
-    DecodeOptions {
-        threads: cfg.asr.threads,
-        short_audio_ctx: cfg.asr.short_audio_ctx,
-        zh_prompt: cfg.asr.zh_prompt.clone(),
-        no_speech_threshold: cfg.asr.no_speech_threshold,
-        timestamps: cfg.asr.timestamps,
-        temperature_fallback: cfg.asr.temperature_fallback,
-    }
+    cfg.asr.decode_options()
 }
 
 /// The model file of `size` in `dir`; exits with instructions when it is missing, since
@@ -52,17 +43,8 @@ pub fn model_path(dir: &Path, size: ModelSize) -> PathBuf {
 
 /// Starts the recogniser pool over `model` with the sizes and decoding options of `cfg`.
 pub fn start_pool(model: WhisperModel, cfg: &Config) -> AsrPool {
-    AsrPool::start(
-        model,
-        PoolConfig {
-            workers: cfg.asr.workers,
-            final_inbox: cfg.asr.final_inbox,
-            partial_inbox: cfg.asr.partial_inbox,
-            decode: decode_options(cfg),
-            ..PoolConfig::default()
-        },
-    )
-    .unwrap_or_else(|e| panic!("recogniser pool did not start: {e}"))
+    AsrPool::start(model, cfg.asr.pool_config())
+        .unwrap_or_else(|e| panic!("recogniser pool did not start: {e}"))
 }
 
 /// Shared state for legs: no archive, a fresh event bus of `bus_capacity`, partials as given.
@@ -74,20 +56,14 @@ pub fn shared(cfg: &Config, pool: AsrPool, bus_capacity: usize, partials: bool) 
         )
     });
     let matcher = Matcher::new(lexicon).unwrap_or_else(|e| panic!("matcher: {e}"));
-    let events = EventBus::new(bus_capacity);
-    let archive = ArchiveSink::disabled();
-    let clock: SharedClock = Arc::new(SystemClock);
-    Arc::new(Shared {
-        asr: pool,
-        matcher: Arc::new(matcher),
-        registry: CallRegistry::new(events.clone(), archive.clone(), clock.clone()),
-        events,
-        archive,
-        clock,
-        segmenter: cfg.segment.clone(),
-        language: LanguagePolicy::new(cfg.asr.languages.clone(), None),
-        min_speech_ratio: cfg.asr.min_speech_ratio,
+    Arc::new(Shared::new(
+        cfg,
+        pool,
+        matcher,
+        EventBus::new(bus_capacity),
+        ArchiveSink::disabled(),
+        Arc::new(SystemClock) as SharedClock,
         partials,
-        shutdown: None,
-    })
+        None,
+    ))
 }

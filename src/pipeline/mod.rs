@@ -55,6 +55,33 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Assembles the shared state from the configuration and the loaded components.
+    #[allow(clippy::too_many_arguments)] // each is a distinct component; a builder would only rename them
+    pub fn new(
+        cfg: &crate::config::Config,
+        asr: AsrPool,
+        matcher: Matcher,
+        events: EventBus,
+        archive: ArchiveSink,
+        clock: SharedClock,
+        partials: bool,
+        shutdown: Option<ShutdownHandle>,
+    ) -> Shared {
+        Shared {
+            asr,
+            matcher: Arc::new(matcher),
+            registry: CallRegistry::new(events.clone(), archive.clone(), clock.clone()),
+            events,
+            archive,
+            clock,
+            segmenter: cfg.segment.clone(),
+            language: LanguagePolicy::new(cfg.asr.languages.clone(), None),
+            min_speech_ratio: cfg.asr.min_speech_ratio as f32,
+            partials,
+            shutdown,
+        }
+    }
+
     pub(crate) fn shutdown_guard(&self) -> Option<Shutdown> {
         self.shutdown.as_ref().and_then(|h| h.subscribe())
     }

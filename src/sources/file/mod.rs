@@ -126,7 +126,9 @@ pub fn decode_file(path: &Path) -> Result<DecodedFile, FileError> {
         b.copy_interleaved_ref(decoded);
         let frames = b.samples().len() / n_ch;
         let skip_start = (packet.trim_start() as usize).min(frames);
-        let keep_end = frames.saturating_sub(packet.trim_end() as usize).max(skip_start);
+        let keep_end = frames
+            .saturating_sub(packet.trim_end() as usize)
+            .max(skip_start);
         for frame in b.samples()[skip_start * n_ch..keep_end * n_ch].chunks_exact(n_ch) {
             for (c, s) in frame.iter().enumerate() {
                 channels[c].push(*s);
