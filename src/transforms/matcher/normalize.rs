@@ -74,12 +74,72 @@ impl Normalized {
 /// are lower-cased; everything that is not a letter or digit (punctuation, symbols, whitespace,
 /// marks) is dropped, except that a gap between two words of a space-separated script (Latin,
 /// digits, Cyrillic, ...) becomes a single space so English terms still match whole words only;
-/// finally Traditional Chinese is converted to Simplified with the MediaWiki `zh-Hans` tables,
-/// phrase rules included.
+/// then Traditional Chinese is converted to Simplified with the MediaWiki `zh-Hans` tables,
+/// phrase rules included; finally digit strings spoken as Chinese numerals (一二三七八, with
+/// 幺 for 1 as on phone lines) become Arabic digits, so 12378 matches however it was written.
 pub fn normalize(text: &str) -> Normalized {
     let folded = fold(text);
     let converter = get_builtin_converter(Variant::ZhHans);
-    to_simplified(folded, converter, text.len())
+    fold_numerals(to_simplified(folded, converter, text.len()))
+}
+
+/// The digit a Chinese numeral stands for when digits are read out one by one.
+fn numeral_digit(c: char) -> Option<char> {
+    Some(match c {
+        '零' | '〇' => '0',
+        '一' | '幺' => '1',
+        '二' => '2',
+        '三' => '3',
+        '四' => '4',
+        '五' => '5',
+        '六' => '6',
+        '七' => '7',
+        '八' => '8',
+        '九' => '9',
+        _ => return None,
+    })
+}
+
+/// Runs shorter than this stay as words: 一下, 三八 and 九五 are ordinary vocabulary, while
+/// numbers read digit by digit (hotlines, card and phone numbers, codes) are longer.
+const MIN_NUMERAL_RUN: usize = 3;
+
+fn fold_numerals(n: Normalized) -> Normalized {
+    let chars: Vec<char> = n.text.chars().collect();
+    let mut digit = vec![false; chars.len()];
+    let mut i = 0;
+    while i < chars.len() {
+        let run = chars[i..]
+            .iter()
+            .take_while(|c| numeral_digit(**c).is_some())
+            .count();
+        if run >= MIN_NUMERAL_RUN {
+            digit[i..i + run].iter_mut().for_each(|d| *d = true);
+        }
+        i += run.max(1);
+    }
+    if !digit.contains(&true) {
+        return n;
+    }
+    let mut text = String::with_capacity(n.text.len());
+    let mut map = Vec::with_capacity(n.map.len());
+    for ((c, origin), is_digit) in chars.iter().zip(&n.map).zip(&digit) {
+        let out = if *is_digit {
+            numeral_digit(*c).unwrap_or(*c)
+        } else {
+            *c
+        };
+        map.push(CharOrigin {
+            norm: text.len(),
+            ..*origin
+        });
+        text.push(out);
+    }
+    Normalized {
+        text,
+        map,
+        original_len: n.original_len,
+    }
 }
 
 /// Output of the first pass, before script conversion.

@@ -47,6 +47,24 @@ use Speaker::{Agent, Customer, Unknown};
 
 const SHIPPED_TESTS: &[SearchTest] = &[
     t(
+        "hotline-spoken-as-numerals",
+        "我要打一二三七八",
+        Customer,
+        &[("12378", "complaint", "一二三七八")],
+    ),
+    t(
+        "hotline-with-yao-for-one",
+        "我打幺二三六三问问",
+        Customer,
+        &[("12363", "complaint", "幺二三六三")],
+    ),
+    t(
+        "short-numeral-words-stay-words",
+        "等一下，三八节",
+        Customer,
+        &[],
+    ),
+    t(
         "leftmost-longest",
         "我们这款产品保本保息的",
         Agent,
@@ -240,6 +258,26 @@ fn run_table(matcher: &Matcher, tests: &[SearchTest]) {
             .collect();
         assert_eq!(got, want, "test `{}` on {:?}", test.name, test.haystack);
     }
+}
+
+#[test]
+fn numeral_runs_fold_to_digits_and_map_back() {
+    let cases: &[(&str, &str)] = &[
+        ("一二三七八", "12378"),
+        ("卡号六二二二零幺", "卡号622201"),
+        ("打一下", "打一下"),
+        ("一二三4", "1234"),
+        ("壹贰叁", "壹贰叁"),
+    ];
+    for (input, want) in cases {
+        let n = normalize(input);
+        assert_eq!(n.text, *want, "{input}");
+    }
+    let text = "请拨打一二三六三。";
+    let n = normalize(text);
+    let at = n.text.find("12363").unwrap();
+    let r = n.original_range(at, at + 5);
+    assert_eq!(&text[r], "一二三六三");
 }
 
 #[test]
