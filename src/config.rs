@@ -122,16 +122,23 @@ pub struct AsrConfig {
 impl Default for AsrConfig {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // Decoding defaults live in one place: the recogniser's own.
+        let decode = crate::transforms::asr::DecodeOptions::default();
         AsrConfig {
             workers: 1,
             threads: cores.min(4),
             languages: vec!["zh".into(), "en".into()],
             partials: true,
-            short_audio_ctx: true,
-            zh_prompt: "以下是普通话的句子。".into(),
-            no_speech_threshold: 0.6,
-            timestamps: false,
-            temperature_fallback: false,
+            short_audio_ctx: decode.short_audio_ctx,
+            zh_prompt: decode.zh_prompt,
+            // Through its shortest decimal form, so the file shows 0.6 rather than 0.6000000238.
+            no_speech_threshold: decode
+                .no_speech_threshold
+                .to_string()
+                .parse()
+                .unwrap_or(0.6),
+            timestamps: decode.timestamps,
+            temperature_fallback: decode.temperature_fallback,
             min_speech_ratio: 0.3,
             final_inbox: 64,
             partial_inbox: 2,

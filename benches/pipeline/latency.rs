@@ -203,7 +203,7 @@ pub async fn stream_call(shared: Arc<Shared>, call: &CallFixture) -> CallLatency
             .registry
             .open_leg(&info, &leg)
             .unwrap_or_else(|e| panic!("leg not opened: {e}"));
-        let (tx, handle) = spawn_leg(shared.clone(), leg, rate, None);
+        let (tx, handle) = spawn_leg(shared.clone(), leg, rate);
         pacers.push((tokio::spawn(pace(tx, pcm, start)), handle));
     }
     let mut pushed = Vec::new();

@@ -92,7 +92,7 @@ async fn drive<P: ForkSession + Send + 'static>(
                             return;
                         }
                         let name = leg.leg.clone();
-                        let (tx, _task) = spawn_leg(app.shared.clone(), leg, sample_rate, None);
+                        let (tx, _task) = spawn_leg(app.shared.clone(), leg, sample_rate);
                         legs.insert(name, tx);
                     }
                     tracing::info!(kind, call_id, legs = legs.len(), "fork started");

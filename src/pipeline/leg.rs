@@ -1,7 +1,7 @@
 //! One leg's journey: decoded PCM -> VAD utterances -> Whisper partials/finals -> matcher ->
 //! events and archive. Runs as one async task per leg; inference happens on the ASR pool.
 
-use super::{ArchiveSink, Shared};
+use super::Shared;
 use crate::call::LegInfo;
 use crate::clock::rfc3339;
 use crate::sinks::archive::{ArchiveOp, HitRecord, UtteranceRecord};
@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tracing::Instrument;
 
 /// What a source feeds into a leg.
@@ -53,7 +53,6 @@ pub fn spawn_leg(
     shared: Arc<Shared>,
     leg: LegInfo,
     input_rate: u32,
-    reason_rx: Option<oneshot::Receiver<String>>,
 ) -> (mpsc::Sender<LegInput>, tokio::task::JoinHandle<LegSummary>) {
     let (tx, rx) = mpsc::channel(LEG_INBOX);
     let span =
@@ -63,13 +62,9 @@ pub fn spawn_leg(
         async move {
             let _guard = guard;
             let summary = run_leg(&shared, &leg, input_rate, rx).await;
-            let reason = match reason_rx {
-                Some(r) => r.await.unwrap_or_else(|_| "hangup".into()),
-                None => "hangup".into(),
-            };
             shared
                 .registry
-                .close_leg(&leg.call_id, summary.media_ms, &reason);
+                .close_leg(&leg.call_id, summary.media_ms, "hangup");
             summary
         }
         .instrument(span),
@@ -393,12 +388,5 @@ impl LegState<'_> {
             start_ms,
             end_ms,
         ));
-    }
-}
-
-impl ArchiveSink {
-    /// Convenience for stages that archive nothing.
-    pub fn is_enabled(&self) -> bool {
-        self.0.is_some()
     }
 }

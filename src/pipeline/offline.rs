@@ -74,7 +74,7 @@ pub async fn transcribe_file(
             tracing::error!(error = %e, "leg not opened");
             continue;
         }
-        let (tx, handle) = spawn_leg(shared.clone(), info, decoded.sample_rate, None);
+        let (tx, handle) = spawn_leg(shared.clone(), info, decoded.sample_rate);
         let bar = bar.clone();
         let chunk = (decoded.sample_rate / 10).max(1) as usize; // 100 ms
         tasks.push(tokio::spawn(async move {

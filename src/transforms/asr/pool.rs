@@ -74,6 +74,29 @@ struct Job {
     _permit: Option<OwnedSemaphorePermit>,
 }
 
+type Reply = oneshot::Receiver<Result<Transcript, AsrError>>;
+
+impl Job {
+    fn new(
+        audio: Arc<[f32]>,
+        policy: LanguagePolicy,
+        partial: bool,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> (Job, Reply) {
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            audio,
+            policy,
+            reply,
+            enqueued: Instant::now(),
+            partial,
+            span: tracing::Span::current(),
+            _permit: permit,
+        };
+        (job, rx)
+    }
+}
+
 /// Handle to the pool; cheap to clone.
 #[derive(Clone)]
 pub struct AsrPool {
@@ -143,7 +166,7 @@ impl AsrPool {
         &self,
         audio: Arc<[f32]>,
         policy: LanguagePolicy,
-    ) -> Result<oneshot::Receiver<Result<Transcript, AsrError>>, AsrError> {
+    ) -> Result<Reply, AsrError> {
         let permit = self
             .inner
             .final_permits
@@ -151,16 +174,7 @@ impl AsrPool {
             .acquire_owned()
             .await
             .map_err(|_| AsrError::Stopped)?;
-        let (tx, rx) = oneshot::channel();
-        let job = Job {
-            audio,
-            policy,
-            reply: tx,
-            enqueued: Instant::now(),
-            partial: false,
-            span: tracing::Span::current(),
-            _permit: Some(permit),
-        };
+        let (job, rx) = Job::new(audio, policy, false, Some(permit));
         self.inner.finals.send(job).map_err(|_| AsrError::Stopped)?;
         Ok(rx)
     }
@@ -170,17 +184,8 @@ impl AsrPool {
         &self,
         audio: Arc<[f32]>,
         policy: LanguagePolicy,
-    ) -> Result<oneshot::Receiver<Result<Transcript, AsrError>>, AsrError> {
-        let (tx, rx) = oneshot::channel();
-        let job = Job {
-            audio,
-            policy,
-            reply: tx,
-            enqueued: Instant::now(),
-            partial: true,
-            span: tracing::Span::current(),
-            _permit: None,
-        };
+    ) -> Result<Reply, AsrError> {
+        let (job, rx) = Job::new(audio, policy, true, None);
         match self.inner.partials.try_send(job) {
             Ok(()) => Ok(rx),
             Err(crossbeam_channel::TrySendError::Full(_)) => {
