@@ -310,9 +310,7 @@ fn parse_start_line(line: &str) -> Result<StartLine, SipParseError> {
     let mut it = line.split(' ');
     match (it.next(), it.next(), it.next(), it.next()) {
         (Some(m), Some(uri), Some("SIP/2.0"), None)
-            if !m.is_empty()
-                && m.bytes().all(|b| b.is_ascii_alphabetic())
-                && !uri.is_empty() =>
+            if !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphabetic()) && !uri.is_empty() =>
         {
             Ok(StartLine::Request {
                 method: m.to_ascii_uppercase(),
@@ -393,8 +391,8 @@ impl StreamFramer {
                 }
                 return Ok(out);
             };
-            let head = std::str::from_utf8(&self.buf[..head_len])
-                .map_err(|_| SipParseError::NotUtf8)?;
+            let head =
+                std::str::from_utf8(&self.buf[..head_len]).map_err(|_| SipParseError::NotUtf8)?;
             let mut len = 0usize;
             for line in head.split('\n') {
                 if let Some((n, v)) = line.split_once(':') {

@@ -16,7 +16,9 @@ use thiserror::Error;
 pub enum MetadataError {
     #[error("recording metadata is not well-formed XML: {0}")]
     Xml(String),
-    #[error("recording metadata root is `{0}`; expected `recording` (RFC 7865) or `recording_metadata`")]
+    #[error(
+        "recording metadata root is `{0}`; expected `recording` (RFC 7865) or `recording_metadata`"
+    )]
     WrongRoot(String),
     #[error("recording metadata is empty")]
     Empty,

@@ -304,8 +304,7 @@ impl Srs {
         if let Some(s) = self.sessions.get(&call_id) {
             // A retransmission of the INVITE being (or last) answered gets the same answer.
             if let Some(p) = &s.pending {
-                if p.request.branch() == msg.branch() && p.request.cseq().ok() == msg.cseq().ok()
-                {
+                if p.request.branch() == msg.branch() && p.request.cseq().ok() == msg.cseq().ok() {
                     send(out, from, msg.response(100, "Trying", None));
                     return;
                 }
@@ -333,7 +332,9 @@ impl Srs {
             return;
         }
         let contact = msg.header("Contact").unwrap_or("");
-        let is_siprec = msg.header_values("Require").any(|v| v.eq_ignore_ascii_case("siprec"))
+        let is_siprec = msg
+            .header_values("Require")
+            .any(|v| v.eq_ignore_ascii_case("siprec"))
             || has_flag(contact, "+sip.src")
             || has_flag(contact, "src");
         let tag = self.next_token();
@@ -367,7 +368,11 @@ impl Srs {
                     Refusal::Sdp(SdpError::NoMedia) => 488,
                     _ => 400,
                 };
-                let reason = if code == 400 { "Bad Request" } else { "Not Acceptable Here" };
+                let reason = if code == 400 {
+                    "Bad Request"
+                } else {
+                    "Not Acceptable Here"
+                };
                 let mut resp = msg.response(code, reason, Some(&tag));
                 resp.push("Warning", warning(&r.to_string()));
                 send(out, from, resp);
@@ -378,7 +383,9 @@ impl Srs {
             let mut r = msg.response(488, "Not Acceptable Here", Some(&tag));
             r.push(
                 "Warning",
-                warning("the recording INVITE carries no SDP offer; send application/sdp in the INVITE"),
+                warning(
+                    "the recording INVITE carries no SDP offer; send application/sdp in the INVITE",
+                ),
             );
             send(out, from, r);
             return;
@@ -582,9 +589,14 @@ impl Srs {
                     Ok(_) => "media side returned the wrong number of ports".into(),
                 };
                 tracing::error!(call_id = session, error = %why, "cannot receive media");
-                let mut r = p.request.response(503, "Service Unavailable", Some(&s.local_tag));
+                let mut r = p
+                    .request
+                    .response(503, "Service Unavailable", Some(&s.local_tag));
                 r.push("Retry-After", self.cfg.retry_after_s.to_string());
-                r.push("Warning", warning(&format!("media ports unavailable: {why}")));
+                r.push(
+                    "Warning",
+                    warning(&format!("media ports unavailable: {why}")),
+                );
                 send(&mut out, s.peer, r);
                 if !s.established {
                     self.end(session, "media unavailable", &mut out);
@@ -935,7 +947,10 @@ impl Srs {
             }
         }
         for id in give_up {
-            tracing::warn!(call_id = id, "no ACK for the 2xx within 64*T1; ending the session");
+            tracing::warn!(
+                call_id = id,
+                "no ACK for the 2xx within 64*T1; ending the session"
+            );
             self.send_bye(&id, &mut out);
             self.end(&id, "no ack", &mut out);
         }
@@ -968,7 +983,10 @@ impl Srs {
         };
         bye.push(
             "Via",
-            format!("SIP/2.0/{} {adv}:{port};branch={branch}", s.peer.transport.via()),
+            format!(
+                "SIP/2.0/{} {adv}:{port};branch={branch}",
+                s.peer.transport.via()
+            ),
         );
         bye.push("Max-Forwards", "70");
         bye.push("From", s.local_to.clone());
