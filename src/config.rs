@@ -30,6 +30,7 @@ pub struct Config {
     pub lexicons: LexiconConfig,
     pub events: EventsConfig,
     pub archive: ArchiveConfig,
+    pub sip: SipConfig,
 }
 
 /// `[server]`
@@ -209,6 +210,82 @@ pub struct ArchiveConfig {
     pub path: PathBuf,
 }
 
+/// `[sip]`: the SIPREC recording server (RFC 7866).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipConfig {
+    /// Listen for recording sessions (also turned on by `serve --sip ADDR`).
+    pub enabled: bool,
+    /// SIP listen address, UDP and TCP.
+    pub listen: SocketAddr,
+    /// Address put in SDP answers and Contact (where the SBC sends RTP); empty = the listen
+    /// address, or 127.0.0.1 when that is unspecified.
+    pub advertise: String,
+    /// Concurrent recording sessions; more are refused with 503 and Retry-After.
+    pub max_sessions: usize,
+    /// Which stream is the agent: `first`, `second` or `aor:REGEX` (matched on the sender's AOR).
+    pub agent: String,
+    /// Where the queue label comes from: `header:NAME`, `metadata:ELEMENT` or empty.
+    pub queue_from: String,
+    /// Largest session interval granted (RFC 4028 Session-Expires), seconds.
+    pub session_expires_s: u32,
+    /// Smallest session interval accepted (Min-SE), seconds.
+    pub min_se_s: u32,
+    /// RTP port range for recorded streams (even RTP port, RTCP on the next).
+    pub rtp_ports: [u16; 2],
+    /// No RTP for this long ends the session (BYE sent, everything received archived).
+    pub rtp_timeout_s: u32,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            enabled: false,
+            listen: "0.0.0.0:5060".parse().unwrap(),
+            advertise: String::new(),
+            max_sessions: 200,
+            agent: "second".into(),
+            queue_from: String::new(),
+            session_expires_s: 1800,
+            min_se_s: 90,
+            rtp_ports: [20000, 29999],
+            rtp_timeout_s: 30,
+        }
+    }
+}
+
+impl SipConfig {
+    /// Checks the rules and ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        crate::sources::siprec::RoleRule::parse(&self.agent)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        crate::sources::siprec::QueueSource::parse(&self.queue_from).map_err(ConfigError::Invalid)?;
+        let [first, last] = self.rtp_ports;
+        if first >= last || first < 1024 {
+            return Err(ConfigError::Invalid(format!(
+                "sip.rtp_ports [{first}, {last}] must be an increasing range above 1023"
+            )));
+        }
+        if self.max_sessions == 0 || self.min_se_s < 90 || self.session_expires_s < self.min_se_s {
+            return Err(ConfigError::Invalid(
+                "sip: max_sessions must be at least 1, min_se_s at least 90 (RFC 4028) and session_expires_s at least min_se_s".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The address written into SDP and Contact.
+    pub fn advertised(&self) -> String {
+        if !self.advertise.is_empty() {
+            self.advertise.clone()
+        } else if self.listen.ip().is_unspecified() {
+            "127.0.0.1".into()
+        } else {
+            self.listen.ip().to_string()
+        }
+    }
+}
+
 impl Config {
     /// Reads a TOML file; a missing `path` means all defaults.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
@@ -248,6 +325,7 @@ impl Config {
         self.segment
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("segment: {e}")))?;
+        self.sip.validate()?;
         Ok(())
     }
 
@@ -292,6 +370,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("xx"), "{e}");
+        let e = Config::parse("[sip]\nagent = \"aor:(\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sip.agent"), "{e}");
         let e = Config::parse("[bogus]\n", "c.toml")
             .unwrap_err()
             .to_string();

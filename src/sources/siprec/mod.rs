@@ -10,6 +10,7 @@ pub mod metadata;
 pub mod multipart;
 pub mod roles;
 pub mod sdp;
+pub mod server;
 pub mod srs;
 
 pub use message::{SipMessage, SipParseError, StreamFramer};

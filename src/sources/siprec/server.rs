@@ -1,0 +1,261 @@
+//! The SIP edge: UDP and TCP sockets around the sans-IO [`Srs`], and the media plane it drives.
+//! This is the only file of the recording server that does I/O.
+
+use super::message::StreamFramer;
+use super::srs::{MediaCommand, MediaStream, Output, Peer, Srs, Transport};
+use crate::call::CallInfo;
+use crate::shutdown::Shutdown;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+/// How often retransmission, expiry and RTP inactivity are checked.
+const TICK: Duration = Duration::from_millis(50);
+/// Messages from TCP connections waiting for the state machine. Backpressure: block — a
+/// connection whose messages are not taken stops being read.
+const INBOX: usize = 1024;
+/// Messages waiting to be written to one TCP connection. Backpressure: a connection that
+/// stops reading while this fills is closed (its SRC reconnects and retransmits).
+const CONN_OUTBOX: usize = 256;
+
+/// The media side of the recording server: receives the RTP streams the SRS answers for.
+pub trait MediaPlane: Send + 'static {
+    /// Reserves one RTP/RTCP port pair per stream (consecutive even ports, in order), starts
+    /// receiving each into its leg, and returns the RTP ports.
+    fn open(
+        &mut self,
+        session: &str,
+        call: &CallInfo,
+        streams: &[MediaStream],
+    ) -> Result<Vec<u16>, String>;
+    /// Hold: keep the ports, forward nothing, do not count silence as inactivity.
+    fn pause(&mut self, session: &str, label: &str);
+    fn resume(&mut self, session: &str, label: &str);
+    /// Ends one stream's leg and frees its ports.
+    fn stop(&mut self, session: &str, label: &str);
+    /// Ends every leg of the session (their audio so far is transcribed and archived).
+    fn close(&mut self, session: &str, reason: &str);
+    /// Sessions whose active streams all went quiet past the inactivity timeout.
+    fn inactive(&mut self) -> Vec<String>;
+}
+
+/// Why the SIP edge could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SipServerError {
+    #[error("cannot bind SIP {transport} on {addr}: {source}; pick another [sip] listen address or free the port")]
+    Bind {
+        transport: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Bound SIP sockets (UDP and TCP on the same port).
+pub struct SipSockets {
+    udp: UdpSocket,
+    tcp: TcpListener,
+}
+
+impl SipSockets {
+    /// Binds UDP then TCP on the same port (port 0 picks a free one for both).
+    pub async fn bind(addr: SocketAddr) -> Result<SipSockets, SipServerError> {
+        let udp = UdpSocket::bind(addr)
+            .await
+            .map_err(|source| SipServerError::Bind {
+                transport: "UDP",
+                addr,
+                source,
+            })?;
+        let bound = udp.local_addr().map_err(|source| SipServerError::Bind {
+            transport: "UDP",
+            addr,
+            source,
+        })?;
+        let tcp = TcpListener::bind(bound)
+            .await
+            .map_err(|source| SipServerError::Bind {
+                transport: "TCP",
+                addr: bound,
+                source,
+            })?;
+        Ok(SipSockets { udp, tcp })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.udp.local_addr()
+    }
+}
+
+enum Inbound {
+    Message(Vec<u8>, Peer),
+    Connected(SocketAddr, mpsc::Sender<Vec<u8>>),
+    Disconnected(SocketAddr),
+}
+
+/// Runs the recording server until shutdown; then ends every session's legs.
+pub async fn run<M: MediaPlane>(
+    sockets: SipSockets,
+    mut srs: Srs,
+    mut media: M,
+    mut shutdown: Shutdown,
+) {
+    let SipSockets { udp, tcp } = sockets;
+    let (in_tx, mut in_rx) = mpsc::channel::<Inbound>(INBOX);
+    let mut conns: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut buf = vec![0u8; 65_536];
+    let mut live: Vec<String> = Vec::new();
+    loop {
+        let outputs = tokio::select! {
+            _ = shutdown.recv() => break,
+            r = udp.recv_from(&mut buf) => match r {
+                Ok((n, addr)) => srs.on_message(&buf[..n], Peer { transport: Transport::Udp, addr }),
+                Err(e) => {
+                    // ICMP port-unreachable from an earlier send surfaces here on some systems.
+                    tracing::debug!(error = %e, "SIP UDP receive error");
+                    continue;
+                }
+            },
+            r = tcp.accept() => match r {
+                Ok((stream, addr)) => {
+                    tokio::spawn(connection(stream, addr, in_tx.clone()));
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "SIP TCP accept failed");
+                    continue;
+                }
+            },
+            Some(msg) = in_rx.recv() => match msg {
+                Inbound::Message(bytes, peer) => srs.on_message(&bytes, peer),
+                Inbound::Connected(addr, tx) => { conns.insert(addr, tx); continue; }
+                Inbound::Disconnected(addr) => { conns.remove(&addr); continue; }
+            },
+            _ = tick.tick() => {
+                let mut out = srs.tick();
+                for session in media.inactive() {
+                    out.extend(srs.media_inactive(&session));
+                }
+                out
+            }
+        };
+        let mut queue = outputs;
+        while !queue.is_empty() {
+            let mut next = Vec::new();
+            for o in queue {
+                match o {
+                    Output::Send { to, message } => {
+                        let bytes = message.to_bytes();
+                        match to.transport {
+                            Transport::Udp => {
+                                if let Err(e) = udp.send_to(&bytes, to.addr).await {
+                                    tracing::warn!(peer = %to.addr, error = %e, "SIP UDP send failed");
+                                }
+                            }
+                            Transport::Tcp => match conns.get(&to.addr) {
+                                Some(tx) => {
+                                    if tx.try_send(bytes).is_err() {
+                                        tracing::warn!(peer = %to.addr, "SIP TCP connection not reading; closing it");
+                                        conns.remove(&to.addr);
+                                    }
+                                }
+                                None => tracing::warn!(peer = %to.addr, "SIP TCP connection gone; message not sent"),
+                            },
+                        }
+                    }
+                    Output::Media(cmd) => next.extend(execute(&mut srs, &mut media, cmd, &mut live)),
+                }
+            }
+            queue = next;
+        }
+    }
+    for session in live.drain(..) {
+        media.close(&session, "shutdown");
+    }
+}
+
+fn execute<M: MediaPlane>(
+    srs: &mut Srs,
+    media: &mut M,
+    cmd: MediaCommand,
+    live: &mut Vec<String>,
+) -> Vec<Output> {
+    match cmd {
+        MediaCommand::Open {
+            session,
+            call,
+            streams,
+        } => {
+            let ports = media.open(&session, &call, &streams);
+            if ports.is_ok() && !live.contains(&session) {
+                live.push(session.clone());
+            }
+            tracing::info!(call_id = %session, streams = streams.len(), ok = ports.is_ok(), "recording streams opened");
+            srs.media_opened(&session, ports)
+        }
+        MediaCommand::Pause { session, label } => {
+            media.pause(&session, &label);
+            Vec::new()
+        }
+        MediaCommand::Resume { session, label } => {
+            media.resume(&session, &label);
+            Vec::new()
+        }
+        MediaCommand::Stop { session, label } => {
+            media.stop(&session, &label);
+            Vec::new()
+        }
+        MediaCommand::Close { session, reason } => {
+            tracing::info!(call_id = %session, reason, "recording session ended");
+            live.retain(|s| *s != session);
+            media.close(&session, &reason);
+            Vec::new()
+        }
+    }
+}
+
+async fn connection(stream: TcpStream, addr: SocketAddr, inbox: mpsc::Sender<Inbound>) {
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(CONN_OUTBOX);
+    if inbox.send(Inbound::Connected(addr, tx)).await.is_err() {
+        return;
+    }
+    let writer = tokio::spawn(async move {
+        while let Some(bytes) = rx.recv().await {
+            if wr.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut framer = StreamFramer::new();
+    let mut buf = vec![0u8; 16_384];
+    let peer = Peer {
+        transport: Transport::Tcp,
+        addr,
+    };
+    loop {
+        let n = match rd.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        match framer.push(&buf[..n]) {
+            Ok(frames) => {
+                for f in frames {
+                    if inbox.send(Inbound::Message(f, peer)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(peer = %addr, error = %e, "SIP TCP stream unreadable; closing");
+                break;
+            }
+        }
+    }
+    let _ = inbox.send(Inbound::Disconnected(addr)).await;
+    writer.abort();
+}
