@@ -1,0 +1,20 @@
+//! Arbitrary text as an SDP offer, answered when it parses: never panics.
+#![no_main]
+
+use callwatch::sources::siprec::sdp::{answer, parse_offer, Codec, StreamAnswer};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(offer) = parse_offer(&text) {
+        let answers: Vec<StreamAnswer> = offer
+            .media
+            .iter()
+            .map(|m| match m.choose_codec(&[Codec::Pcmu, Codec::Pcma, Codec::Opus]) {
+                Some((pt, codec)) => StreamAnswer::Accept { port: 20000, pt, codec },
+                None => StreamAnswer::Decline,
+            })
+            .collect();
+        let _ = answer(&offer, &answers, "127.0.0.1", 1, 1);
+    }
+});

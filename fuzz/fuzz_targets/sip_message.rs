@@ -1,0 +1,44 @@
+//! Arbitrary bytes as SIP datagrams and as a TCP stream into the recording server: never panics.
+#![no_main]
+
+use callwatch::clock::{ManualClock, SharedClock};
+use callwatch::sources::siprec::{
+    Codec, MediaCommand, Output, Peer, RoleRule, Srs, SrsConfig, StreamFramer, Transport,
+};
+use libfuzzer_sys::fuzz_target;
+use std::sync::Arc;
+
+fuzz_target!(|data: &[u8]| {
+    let clock = ManualClock::starting_at(time::OffsetDateTime::UNIX_EPOCH);
+    let shared: SharedClock = Arc::new(clock.clone());
+    let mut srs = Srs::new(
+        SrsConfig {
+            advertise: "127.0.0.1".into(),
+            sip_port: 5060,
+            max_sessions: 4,
+            roles: RoleRule::Second,
+            queue_from: None,
+            session_expires_s: 1800,
+            min_se_s: 90,
+            codecs: vec![Codec::Pcmu, Codec::Pcma],
+            retry_after_s: 30,
+        },
+        shared,
+    );
+    let peer = Peer {
+        transport: Transport::Udp,
+        addr: "127.0.0.1:5060".parse().unwrap(),
+    };
+    // Datagrams are separated by a NUL byte so one input can drive a whole dialog.
+    for datagram in data.split(|b| *b == 0) {
+        for out in srs.on_message(datagram, peer) {
+            if let Output::Media(MediaCommand::Open { session, streams, .. }) = out {
+                let ports = (0..streams.len() as u16).map(|i| 20000 + 2 * i).collect();
+                let _ = srs.media_opened(&session, Ok(ports));
+            }
+        }
+        clock.advance_ms(700);
+        let _ = srs.tick();
+    }
+    let _ = StreamFramer::new().push(data);
+});
