@@ -82,6 +82,9 @@ struct ServeArgs {
     /// Do not fetch the model when it is missing.
     #[arg(long)]
     no_fetch: bool,
+    /// Run the SIPREC recording server on this address (UDP and TCP); overrides [sip].
+    #[arg(long)]
+    sip: Option<SocketAddr>,
     /// Log as JSON lines.
     #[arg(long)]
     log_json: bool,
@@ -304,6 +307,10 @@ async fn serve(a: ServeArgs) -> Result<()> {
     if let Some(h) = a.http {
         cfg.server.http = h;
     }
+    if let Some(sip) = a.sip {
+        cfg.sip.listen = sip;
+        cfg.sip.enabled = true;
+    }
     let model_path = ensure_model(&cfg, a.model.as_deref(), !a.no_fetch)?;
     std::fs::create_dir_all(&cfg.server.data_dir)
         .with_context(|| format!("creating data dir {}", cfg.server.data_dir.display()))?;
@@ -323,6 +330,12 @@ async fn serve(a: ServeArgs) -> Result<()> {
         shared: shared.clone(),
         shutdown: controller.handle(),
     };
+    if cfg.sip.enabled {
+        let addr =
+            callwatch::sources::siprec::media::serve(&cfg.sip, shared.clone(), controller.subscribe())
+                .await?;
+        tracing::info!(addr = %addr, advertise = %cfg.sip.advertised(), "SIPREC recording server listening (UDP and TCP)");
+    }
     let listener = tokio::net::TcpListener::bind(cfg.server.http)
         .await
         .with_context(|| format!("binding {}", cfg.server.http))?;

@@ -5,6 +5,7 @@
 //! Everything here except `server.rs` is sans-IO: parsers, the SDP answerer and the [`Srs`]
 //! state machine take bytes and time and return messages and media commands.
 
+pub mod media;
 pub mod message;
 pub mod metadata;
 pub mod multipart;
