@@ -65,3 +65,18 @@ pub struct CallInfo {
     /// Free-form metadata from the source, kept for the archive.
     pub metadata: serde_json::Value,
 }
+
+impl CallInfo {
+    /// Participants named in `metadata.participants` (strings), as SIPREC sessions record them.
+    pub fn participants(&self) -> Vec<String> {
+        self.metadata
+            .get("participants")
+            .and_then(|p| p.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}

@@ -259,7 +259,8 @@ impl SipConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         crate::sources::siprec::RoleRule::parse(&self.agent)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        crate::sources::siprec::QueueSource::parse(&self.queue_from).map_err(ConfigError::Invalid)?;
+        crate::sources::siprec::QueueSource::parse(&self.queue_from)
+            .map_err(ConfigError::Invalid)?;
         let [first, last] = self.rtp_ports;
         if first >= last || first < 1024 {
             return Err(ConfigError::Invalid(format!(

@@ -331,9 +331,12 @@ async fn serve(a: ServeArgs) -> Result<()> {
         shutdown: controller.handle(),
     };
     if cfg.sip.enabled {
-        let addr =
-            callwatch::sources::siprec::media::serve(&cfg.sip, shared.clone(), controller.subscribe())
-                .await?;
+        let addr = callwatch::sources::siprec::media::serve(
+            &cfg.sip,
+            shared.clone(),
+            controller.subscribe(),
+        )
+        .await?;
         tracing::info!(addr = %addr, advertise = %cfg.sip.advertised(), "SIPREC recording server listening (UDP and TCP)");
     }
     let listener = tokio::net::TcpListener::bind(cfg.server.http)

@@ -79,6 +79,7 @@ impl CallRegistry {
                     source: call.source.clone(),
                     agent_id: call.agent_id.clone(),
                     queue: call.queue.clone(),
+                    participants: call.participants(),
                 },
                 call_id: call.call_id.clone(),
                 leg: None,

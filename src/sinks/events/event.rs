@@ -41,6 +41,9 @@ pub enum Payload {
         agent_id: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none", default)]
         queue: Option<String>,
+        /// Participants (AOR or name) when the source tells them (SIPREC metadata).
+        #[serde(skip_serializing_if = "Vec::is_empty", default)]
+        participants: Vec<String>,
     },
     #[serde(rename = "transcript.partial")]
     TranscriptPartial {

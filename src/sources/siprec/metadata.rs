@@ -163,6 +163,8 @@ impl Metadata {
                         "aor" if participant.is_some() => {
                             md.participants[participant.unwrap()].aor = Some(text)
                         }
+                        // Receive associations say nothing about who is speaking on a stream.
+                        "recv" => {}
                         _ if !text.is_empty() => md.extra.push((top.clone(), text)),
                         _ => {}
                     }

@@ -163,11 +163,15 @@ pub async fn run<M: MediaPlane>(
                                         conns.remove(&to.addr);
                                     }
                                 }
-                                None => tracing::warn!(peer = %to.addr, "SIP TCP connection gone; message not sent"),
+                                None => {
+                                    tracing::warn!(peer = %to.addr, "SIP TCP connection gone; message not sent")
+                                }
                             },
                         }
                     }
-                    Output::Media(cmd) => next.extend(execute(&mut srs, &mut media, cmd, &mut live)),
+                    Output::Media(cmd) => {
+                        next.extend(execute(&mut srs, &mut media, cmd, &mut live))
+                    }
                 }
             }
             queue = next;
