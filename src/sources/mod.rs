@@ -2,5 +2,6 @@
 pub mod audio_fork;
 pub mod file;
 pub mod fork;
+pub mod rtp;
 pub mod siprec;
 pub mod twilio;
