@@ -1,57 +1,51 @@
-//! The recording server's media plane: one UDP port pair per recorded stream, RTP payloads
-//! (PCMU/PCMA) decoded into the stream's leg of the pipeline.
+//! The recording server's media plane: one RTP/RTCP port pair per recorded stream from the
+//! shared [`RtpPortPool`], each received by an RTP receiver task (jitter buffer, decoding) into
+//! the stream's leg of the pipeline.
 //!
-//! Sessions open and close from the SIP loop; each stream's receive task owns its sockets.
+//! Inactivity is judged here rather than by the receivers: a stream on hold sends nothing
+//! and must not end, so the receivers run with a long timeout and this plane watches their
+//! packet counters, skipping paused streams.
 
 use super::sdp::Codec;
 use super::server::MediaPlane;
 use super::srs::MediaStream;
 use crate::call::CallInfo;
-use crate::pipeline::{spawn_leg, LegInput, Shared};
-use crate::transforms::decode::{decode_alaw, decode_ulaw};
+use crate::pipeline::{spawn_leg, Shared};
+use crate::sources::rtp::payload::Codec as RtpCodec;
+use crate::sources::rtp::{
+    net::spawn_receiver, ReceiverHandle, ReceiverOptions, RtpPortPool, RtpStream, StreamConfig,
+};
 use std::collections::HashMap;
-use std::net::{IpAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
+
+/// Receivers outlive any real hold; the plane ends sessions by its own inactivity rule.
+const RECEIVER_IDLE: Duration = Duration::from_secs(24 * 3600);
 
 struct StreamTask {
     label: String,
-    paused: Arc<AtomicBool>,
-    /// Milliseconds (by the shared clock) of the last packet, or of the open.
-    last_packet_ms: Arc<AtomicI64>,
-    stop: Option<oneshot::Sender<()>>,
-    ports: (u16, u16),
-}
-
-impl Drop for StreamTask {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-    }
+    paused: bool,
+    handle: ReceiverHandle,
+    /// Packets seen at the last check, and when that count last changed (clock ms).
+    packets: u64,
+    changed_ms: i64,
 }
 
 /// RTP reception for SIPREC sessions, feeding [`spawn_leg`].
 pub struct RtpMedia {
     shared: Arc<Shared>,
-    bind: IpAddr,
-    range: (u16, u16),
-    next: u16,
+    pool: RtpPortPool,
     inactivity_ms: i64,
     sessions: HashMap<String, Vec<StreamTask>>,
 }
 
 impl RtpMedia {
-    /// Ports are taken from `range` (even RTP port, RTCP on the next) on `bind`.
-    pub fn new(shared: Arc<Shared>, bind: IpAddr, range: [u16; 2], inactivity: Duration) -> Self {
-        let first = range[0] + range[0] % 2;
+    /// Streams get port pairs from `pool`; a session whose active streams receive nothing
+    /// for `inactivity` is reported by [`MediaPlane::inactive`].
+    pub fn new(shared: Arc<Shared>, pool: RtpPortPool, inactivity: Duration) -> Self {
         RtpMedia {
             shared,
-            bind,
-            range: (first, range[1]),
-            next: first,
+            pool,
             inactivity_ms: inactivity.as_millis() as i64,
             sessions: HashMap::new(),
         }
@@ -61,49 +55,22 @@ impl RtpMedia {
         (self.shared.clock.now().unix_timestamp_nanos() / 1_000_000) as i64
     }
 
-    fn in_use(&self, port: u16) -> bool {
-        self.sessions
-            .values()
-            .flatten()
-            .any(|s| s.ports.0 == port || s.ports.1 == port)
-    }
-
-    /// Binds `n` consecutive even/odd pairs, scanning the range round-robin.
-    fn bind_pairs(&mut self, n: usize) -> Result<Vec<(UdpSocket, UdpSocket)>, String> {
-        let span = (self.range.1 - self.range.0) as usize / 2;
-        for _ in 0..span {
-            let start = self.next;
-            let end = start as usize + 2 * n;
-            self.next = if end + 1 > self.range.1 as usize {
-                self.range.0
-            } else {
-                end as u16
-            };
-            if end > self.range.1 as usize + 1 {
-                continue;
-            }
-            let mut pairs = Vec::new();
-            for i in 0..n {
-                let p = start + 2 * i as u16;
-                if self.in_use(p) {
-                    break;
-                }
-                match (
-                    UdpSocket::bind((self.bind, p)),
-                    UdpSocket::bind((self.bind, p + 1)),
-                ) {
-                    (Ok(a), Ok(b)) => pairs.push((a, b)),
-                    _ => break,
-                }
-            }
-            if pairs.len() == n {
-                return Ok(pairs);
+    fn set_paused(&mut self, session: &str, label: &str, paused: bool) {
+        let now = self.now_ms();
+        if let Some(s) = self.sessions.get_mut(session) {
+            for t in s.iter_mut().filter(|t| t.label == label) {
+                t.paused = paused;
+                t.changed_ms = now;
             }
         }
-        Err(format!(
-            "no {n} consecutive free RTP port pairs in {}-{}; widen [sip] rtp_ports",
-            self.range.0, self.range.1
-        ))
+    }
+}
+
+fn rtp_codec(c: Codec) -> RtpCodec {
+    match c {
+        Codec::Pcmu => RtpCodec::Pcmu,
+        Codec::Pcma => RtpCodec::Pcma,
+        Codec::Opus => RtpCodec::Opus,
     }
 }
 
@@ -114,68 +81,42 @@ impl MediaPlane for RtpMedia {
         call: &CallInfo,
         streams: &[MediaStream],
     ) -> Result<Vec<u16>, String> {
-        let pairs = self.bind_pairs(streams.len())?;
-        let mut ports = Vec::new();
+        let pairs = self
+            .pool
+            .allocate(streams.len())
+            .map_err(|e| e.to_string())?;
+        let mut decoders = Vec::new();
+        for st in streams {
+            let cfg =
+                StreamConfig::single(st.pt as u16, rtp_codec(st.codec), st.codec.clock_rate())
+                    .map_err(|e| e.to_string())?;
+            decoders.push(RtpStream::new(cfg).map_err(|e| e.to_string())?);
+        }
         let now = self.now_ms();
-        for (st, (rtp, rtcp)) in streams.iter().zip(pairs) {
-            let port = rtp.local_addr().map_err(|e| e.to_string())?.port();
-            let codec = st.codec;
-            if codec == Codec::Opus {
-                return Err("opus is not decoded by this media plane".into());
-            }
+        let mut ports = Vec::new();
+        for ((st, pair), decoder) in streams.iter().zip(pairs).zip(decoders) {
+            let port = pair.lease.rtp_port();
             self.shared
                 .registry
                 .open_leg(call, &st.leg)
                 .map_err(|e| e.to_string())?;
-            let (tx, _task) = spawn_leg(self.shared.clone(), st.leg.clone(), 8000);
-            let paused = Arc::new(AtomicBool::new(st.paused));
-            let last = Arc::new(AtomicI64::new(now));
-            let (stop_tx, stop_rx) = oneshot::channel();
-            rtp.set_nonblocking(true).map_err(|e| e.to_string())?;
-            let sock = tokio::net::UdpSocket::from_std(rtp).map_err(|e| e.to_string())?;
-            let clock = self.shared.clock.clone();
-            let (p2, l2, pt) = (paused.clone(), last.clone(), st.pt);
-            tokio::spawn(async move {
-                // RTCP is not read; holding the socket keeps the port reserved.
-                let _rtcp = rtcp;
-                let mut stop_rx = stop_rx;
-                let mut buf = vec![0u8; 2048];
-                loop {
-                    let n = tokio::select! {
-                        _ = &mut stop_rx => break,
-                        r = sock.recv(&mut buf) => match r { Ok(n) => n, Err(_) => continue },
-                    };
-                    let Some(payload) = rtp_payload(&buf[..n], pt) else {
-                        continue;
-                    };
-                    l2.store(
-                        (clock.now().unix_timestamp_nanos() / 1_000_000) as i64,
-                        Ordering::Relaxed,
-                    );
-                    if p2.load(Ordering::Relaxed) {
-                        continue;
-                    }
-                    let pcm = match codec {
-                        Codec::Pcma => decode_alaw(payload),
-                        _ => decode_ulaw(payload),
-                    };
-                    // Backpressure: waits for the leg (socket reads stop; the kernel buffer
-                    // absorbs what it can, RTP has no flow control).
-                    if tx.send(LegInput::Audio(pcm)).await.is_err() {
-                        break;
-                    }
-                }
-            });
+            let (tx, _task) = spawn_leg(self.shared.clone(), st.leg.clone(), decoder.output_rate());
+            let opts = ReceiverOptions {
+                inactivity: RECEIVER_IDLE,
+                label: format!("{}/{}", st.leg.call_id, st.leg.leg),
+            };
+            let handle = spawn_receiver(pair, decoder, tx, opts, self.shared.shutdown_guard())
+                .map_err(|e| e.to_string())?;
             ports.push(port);
             self.sessions
                 .entry(session.to_string())
                 .or_default()
                 .push(StreamTask {
                     label: st.label.clone(),
-                    paused,
-                    last_packet_ms: last,
-                    stop: Some(stop_tx),
-                    ports: (port, port + 1),
+                    paused: st.paused,
+                    handle,
+                    packets: 0,
+                    changed_ms: now,
                 });
         }
         Ok(ports)
@@ -186,72 +127,53 @@ impl MediaPlane for RtpMedia {
     }
 
     fn resume(&mut self, session: &str, label: &str) {
-        let now = self.now_ms();
-        if let Some(s) = self.sessions.get(session) {
-            for t in s.iter().filter(|t| t.label == label) {
-                t.last_packet_ms.store(now, Ordering::Relaxed);
-            }
-        }
         self.set_paused(session, label, false);
     }
 
     fn stop(&mut self, session: &str, label: &str) {
         if let Some(s) = self.sessions.get_mut(session) {
+            for t in s.iter_mut().filter(|t| t.label == label) {
+                t.handle.close();
+            }
             s.retain(|t| t.label != label);
         }
     }
 
     fn close(&mut self, session: &str, _reason: &str) {
-        self.sessions.remove(session);
+        // Closing a receiver plays out what it holds and ends the leg's input; the leg then
+        // transcribes and archives its last utterance.
+        for mut t in self.sessions.remove(session).unwrap_or_default() {
+            t.handle.close();
+        }
     }
 
     fn inactive(&mut self) -> Vec<String> {
         let now = self.now_ms();
-        self.sessions
-            .iter()
-            .filter(|(_, streams)| {
-                let active: Vec<&StreamTask> = streams
-                    .iter()
-                    .filter(|t| !t.paused.load(Ordering::Relaxed))
-                    .collect();
-                !active.is_empty()
-                    && active.iter().all(|t| {
-                        now - t.last_packet_ms.load(Ordering::Relaxed) > self.inactivity_ms
-                    })
-            })
-            .map(|(id, _)| id.clone())
-            .collect()
-    }
-}
-
-impl RtpMedia {
-    fn set_paused(&mut self, session: &str, label: &str, paused: bool) {
-        if let Some(s) = self.sessions.get(session) {
-            for t in s.iter().filter(|t| t.label == label) {
-                t.paused.store(paused, Ordering::Relaxed);
+        let limit = self.inactivity_ms;
+        let mut quiet = Vec::new();
+        for (id, streams) in self.sessions.iter_mut() {
+            let mut any_active = false;
+            let mut all_idle = true;
+            for t in streams.iter_mut() {
+                let packets = t.handle.report().stats.rtp_packets;
+                if packets != t.packets {
+                    t.packets = packets;
+                    t.changed_ms = now;
+                }
+                if t.paused {
+                    continue;
+                }
+                any_active = true;
+                if now - t.changed_ms <= limit && !t.handle.is_finished() {
+                    all_idle = false;
+                }
+            }
+            if any_active && all_idle {
+                quiet.push(id.clone());
             }
         }
+        quiet
     }
-}
-
-/// The payload of an RTP packet (RFC 3550 §5.1) with payload type `pt`; other packets
-/// (RTCP muxed in, telephone-event, comfort noise) yield `None`.
-pub fn rtp_payload(packet: &[u8], pt: u8) -> Option<&[u8]> {
-    if packet.len() < 12 || packet[0] >> 6 != 2 || packet[1] & 0x7f != pt {
-        return None;
-    }
-    let cc = (packet[0] & 0x0f) as usize;
-    let mut off = 12 + 4 * cc;
-    if packet[0] & 0x10 != 0 {
-        let ext = packet.get(off + 2..off + 4)?;
-        off += 4 + 4 * u16::from_be_bytes([ext[0], ext[1]]) as usize;
-    }
-    let mut end = packet.len();
-    if packet[0] & 0x20 != 0 {
-        let pad = *packet.last()? as usize;
-        end = end.checked_sub(pad)?;
-    }
-    packet.get(off..end)
 }
 
 /// Starts the recording server: binds SIP, and runs it on the current runtime until shutdown.
@@ -271,15 +193,16 @@ pub async fn serve(
             queue_from: super::QueueSource::parse(&cfg.queue_from).unwrap_or(None),
             session_expires_s: cfg.session_expires_s,
             min_se_s: cfg.min_se_s,
-            codecs: vec![Codec::Pcmu, Codec::Pcma],
+            codecs: vec![Codec::Pcmu, Codec::Pcma, Codec::Opus],
             retry_after_s: 30,
         },
         shared.clock.clone(),
     );
+    let pool = RtpPortPool::new(cfg.listen.ip(), cfg.rtp_ports[0], cfg.rtp_ports[1])
+        .map_err(super::server::SipServerError::Ports)?;
     let media = RtpMedia::new(
         shared.clone(),
-        cfg.listen.ip(),
-        cfg.rtp_ports,
+        pool,
         Duration::from_secs(cfg.rtp_timeout_s as u64),
     );
     tokio::spawn(super::server::run(sockets, srs, media, shutdown));

@@ -51,6 +51,8 @@ pub enum SipServerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("[sip] rtp_ports: {0}")]
+    Ports(crate::sources::rtp::PortError),
 }
 
 /// Bound SIP sockets (UDP and TCP on the same port).
