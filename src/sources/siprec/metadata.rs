@@ -237,7 +237,7 @@ impl Metadata {
             .find(|s| s.label.as_deref() == Some(label))?;
         self.participants
             .iter()
-            .find(|p| p.sends.iter().any(|s| *s == stream.id))
+            .find(|p| p.sends.contains(&stream.id))
     }
 
     /// Text of the first extra element with this local name.

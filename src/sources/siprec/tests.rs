@@ -393,7 +393,8 @@ fn refusals_table() {
         .replace("</recording>", "</recordinx>")
         .into_bytes();
     let orphan = with_header(&c, "To", Some("<sip:srs@203.0.113.5>;tag=nope"));
-    let cases: Vec<(&str, Vec<u8>, u16, Option<(&str, &str)>)> = vec![
+    type Case<'a> = (&'a str, Vec<u8>, u16, Option<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
         (
             "unknown Require",
             with_header(&c, "Require", Some("siprec, 100rel, foo")),
