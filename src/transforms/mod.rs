@@ -2,4 +2,5 @@
 pub mod asr;
 pub mod decode;
 pub mod matcher;
+pub mod scorecard;
 pub mod segment;
