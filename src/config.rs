@@ -30,6 +30,38 @@ pub struct Config {
     pub lexicons: LexiconConfig,
     pub events: EventsConfig,
     pub archive: ArchiveConfig,
+    pub qa: QaConfig,
+}
+
+/// `[qa]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QaConfig {
+    /// Scorecard every call is scored against when it ends. Empty: no scoring.
+    pub scorecard: PathBuf,
+}
+
+impl Default for QaConfig {
+    fn default() -> Self {
+        QaConfig {
+            scorecard: PathBuf::from("lexicons/scorecards/retail_banking.toml"),
+        }
+    }
+}
+
+impl QaConfig {
+    /// The configured scorecard, or `None` when scoring is off.
+    pub fn load(
+        &self,
+    ) -> Result<
+        Option<crate::transforms::scorecard::Scorecard>,
+        crate::transforms::scorecard::ScorecardError,
+    > {
+        if self.scorecard.as_os_str().is_empty() {
+            return Ok(None);
+        }
+        crate::transforms::scorecard::Scorecard::load_file(&self.scorecard).map(Some)
+    }
 }
 
 /// `[server]`

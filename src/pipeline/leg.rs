@@ -9,6 +9,7 @@ use crate::sinks::events::{Event, Payload, SegmentTiming};
 use crate::transforms::asr::{gate, AsrError, LanguagePolicy, Transcript};
 use crate::transforms::decode::LegDecoder;
 use crate::transforms::matcher::{HitTracker, Match};
+use crate::transforms::scorecard::{LedgerHit, LedgerUtterance};
 use crate::transforms::segment::{SegmentEvent, Segmenter};
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use std::collections::HashMap;
@@ -326,12 +327,33 @@ impl LegState<'_> {
             start_ms,
             end_ms,
         ));
+        let mut ledger_hits = Vec::new();
         for m in self.shared.matcher.find(&t.text, self.leg.speaker) {
             self.archive_hit(&u.id, &m, start_ms, end_ms, &now);
+            let term = self.shared.matcher.term(m.term_id);
+            ledger_hits.push(LedgerHit {
+                speaker: self.leg.speaker,
+                term: term.text.clone(),
+                category: term.category.clone(),
+                severity: term.severity,
+                start_ms,
+            });
             if u.tracker.admit(&m) {
                 self.publish_hit(&u.id, &t.text, &m, start_ms, end_ms, false);
             }
         }
+        self.shared.registry.record_final(
+            &self.leg.call_id,
+            LedgerUtterance {
+                id: u.id.clone(),
+                speaker: self.leg.speaker,
+                start_ms,
+                end_ms,
+                language: t.language.clone(),
+                text: t.text.clone(),
+            },
+            ledger_hits,
+        );
     }
 
     fn archive_hit(

@@ -2,6 +2,7 @@
 
 pub mod leg;
 pub mod offline;
+pub mod qa;
 pub mod registry;
 
 pub use leg::{run_leg, spawn_leg, LegInput, LegSummary, LEG_INBOX};
@@ -80,6 +81,15 @@ impl Shared {
             partials,
             shutdown,
         }
+    }
+
+    /// Scores every call against `card` when it ends (`None`: no scoring).
+    pub fn with_scorecard(
+        mut self,
+        card: Option<crate::transforms::scorecard::Scorecard>,
+    ) -> Shared {
+        self.registry = self.registry.with_scorecard(card);
+        self
     }
 
     pub(crate) fn shutdown_guard(&self) -> Option<Shutdown> {
