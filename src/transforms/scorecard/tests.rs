@@ -296,3 +296,62 @@ fn shipped_scorecards_load() {
     }
     assert!(n > 0);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn utterance() -> impl Strategy<Value = LedgerUtterance> {
+        (
+            prop_oneof![Just(Speaker::Agent), Just(Speaker::Customer)],
+            0u64..120_000,
+            0u64..20_000,
+            prop::sample::select(vec![
+                "您好",
+                "还有什么可以帮您",
+                "我要投诉",
+                "anything else",
+                "ok",
+                "",
+            ]),
+        )
+            .prop_map(|(speaker, start_ms, len, text)| LedgerUtterance {
+                id: format!("{start_ms}"),
+                speaker,
+                start_ms,
+                end_ms: start_ms + len,
+                language: if text.is_ascii() { "en" } else { "zh" }.into(),
+                text: text.into(),
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn scores_are_consistent_with_their_items(
+            utterances in prop::collection::vec(utterance(), 0..30),
+            duration_ms in 0u64..150_000,
+        ) {
+            let ledger = CallLedger { call_id: "p".into(), duration_ms, utterances, hits: vec![] };
+            let r = score(&card(), &ledger);
+            prop_assert!((0.0..=100.0).contains(&r.score));
+            prop_assert_eq!(r.passed, r.score >= 80.0);
+            let failed: Vec<String> = r.items.iter().filter(|i| i.outcome == Outcome::Fail).map(|i| i.id.clone()).collect();
+            prop_assert_eq!(&r.failed_items, &failed);
+            for i in &r.items {
+                if let Some(v) = i.value {
+                    prop_assert!(v >= 0.0 && v.is_finite(), "{:?}", i);
+                }
+            }
+            let all = ledger.speech(|_| true);
+            prop_assert!(all.windows(2).all(|w| w[0].1 < w[1].0), "merged spans overlap: {:?}", all);
+            let a = ledger.speech(|u| u.speaker == Speaker::Agent);
+            let c = ledger.speech(|u| u.speaker == Speaker::Customer);
+            let both = super::super::ledger::overlap(&a, &c);
+            prop_assert!(both <= super::super::ledger::total(&a).min(super::super::ledger::total(&c)));
+            prop_assert_eq!(
+                super::super::ledger::total(&all),
+                super::super::ledger::total(&a) + super::super::ledger::total(&c) - both
+            );
+        }
+    }
+}
