@@ -31,6 +31,7 @@ pub struct Config {
     pub events: EventsConfig,
     pub archive: ArchiveConfig,
     pub qa: QaConfig,
+    pub redact: crate::transforms::redact::RedactConfig,
 }
 
 /// `[qa]`
@@ -277,6 +278,9 @@ impl Config {
             ));
         }
         self.model.resolved_path()?;
+        self.redact
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         self.segment
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("segment: {e}")))?;
@@ -312,6 +316,28 @@ mod tests {
     fn default_round_trips_through_toml() {
         let text = toml::to_string(&Config::default()).unwrap();
         Config::parse(&text, "default.toml").unwrap();
+    }
+
+    #[test]
+    fn redact_section_parses_and_is_on_by_default() {
+        use crate::transforms::redact::Category;
+        let c = Config::parse("", "x.toml").unwrap();
+        assert!(c.redact.enabled && !c.redact.categories.contains(&Category::Amount));
+        let c = Config::parse(
+            "[redact]\ncategories = [\"card\", \"amount\"]\nlabels = \"en\"\n[redact.custom_labels]\ncard = \"<card>\"\n",
+            "c.toml",
+        )
+        .unwrap();
+        assert_eq!(c.redact.categories, [Category::Card, Category::Amount]);
+        assert_eq!(c.redact.custom_labels[&Category::Card], "<card>");
+        let e = Config::parse("[redact]\ncategories = [\"iban\"]\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("iban"), "{e}");
+        let e = Config::parse("[redact.custom_labels]\ncode = \"[code 2]\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("digit"), "{e}");
     }
 
     #[test]
