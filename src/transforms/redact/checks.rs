@@ -16,7 +16,7 @@ pub fn luhn_valid(digits: &str) -> bool {
         }
         sum += d;
     }
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 /// The Luhn check digit that completes `body` (ASCII digits).
@@ -77,7 +77,7 @@ fn birth_date_plausible(yyyymmdd: &str) -> bool {
     if !(1900..=2099).contains(&y) || !(1..=12).contains(&m) || d == 0 {
         return false;
     }
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let leap = (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
     let days = match m {
         2 if leap => 29,
         2 => 28,

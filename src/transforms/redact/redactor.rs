@@ -334,7 +334,8 @@ const CARRY_MAX: usize = 19;
 /// nothing are [`Category::Number`], since one misheard digit must not let the others through.
 pub(crate) fn classify(digits: &str) -> Option<Category> {
     let n = digits.len();
-    if (n == 18 && resident_id_valid(digits)) || (n == 18 && digits.ends_with('X')) {
+    // An X after 17 digits is an ID even when a misheard digit breaks its checksum.
+    if n == 18 && (digits.ends_with('X') || resident_id_valid(digits)) {
         return Some(Category::IdNumber);
     }
     if mobile_valid(digits) {
