@@ -74,6 +74,8 @@ pub struct Redactor {
     custom: BTreeMap<Category, String>,
     /// Every label this redactor may write, so a second pass leaves them alone.
     all_labels: Vec<Vec<char>>,
+    /// [`CODE_KEYWORDS`] as chars, built once.
+    code_keywords: Vec<Vec<char>>,
 }
 
 impl Default for Redactor {
@@ -104,6 +106,7 @@ impl Redactor {
             labels: cfg.labels,
             custom: cfg.custom_labels.clone(),
             all_labels,
+            code_keywords: CODE_KEYWORDS.iter().map(|k| k.chars().collect()).collect(),
         })
     }
 
@@ -178,7 +181,7 @@ impl Redactor {
             .into_iter()
             .filter(|r| !in_label[r.start])
             .collect();
-        let keywords = code_keywords(&chars, &in_label);
+        let keywords = code_keywords(&chars, &in_label, &self.code_keywords);
         let leading = |r: &DigitRun| chars[..r.start].iter().all(|c| is_filler(*c));
         let trailing = |r: &DigitRun| chars[r.end..].iter().all(|c| is_filler(*c));
 
@@ -365,16 +368,15 @@ fn near_code_keyword(
 }
 
 /// Char ranges of the code keywords outside labels.
-fn code_keywords(chars: &[char], in_label: &[bool]) -> Vec<(usize, usize)> {
+fn code_keywords(chars: &[char], in_label: &[bool], keywords: &[Vec<char>]) -> Vec<(usize, usize)> {
     let lower: Vec<char> = chars.iter().map(|c| c.to_ascii_lowercase()).collect();
     let mut out = Vec::new();
     for i in 0..lower.len() {
         if in_label[i] {
             continue;
         }
-        for k in CODE_KEYWORDS {
-            let kc: Vec<char> = k.chars().collect();
-            if !lower[i..].starts_with(&kc) {
+        for kc in keywords {
+            if lower[i] != kc[0] || !lower[i..].starts_with(kc) {
                 continue;
             }
             let latin = kc[0].is_ascii_alphabetic();
