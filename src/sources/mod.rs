@@ -2,4 +2,5 @@
 pub mod audio_fork;
 pub mod file;
 pub mod fork;
+pub mod rtp;
 pub mod twilio;

@@ -1,0 +1,315 @@
+//! One task per received stream: UDP socket -> [`RtpStream`] (jitter buffer, decode) -> the
+//! leg's inbox. Ends on close, inactivity, shutdown, or when the leg goes away.
+
+use super::ports::{PortLease, PortPair};
+use crate::pipeline::LegInput;
+use crate::shutdown::Shutdown;
+use crate::sources::rtp::stream::{RtpStream, StreamStats};
+use serde::Serialize;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+/// How a receiver behaves.
+#[derive(Debug, Clone)]
+pub struct ReceiverOptions {
+    /// No RTP or RTCP for this long ends the stream (counted from the start until the first packet).
+    pub inactivity: Duration,
+    /// Names the stream in logs (call id and leg).
+    pub label: String,
+}
+
+impl Default for ReceiverOptions {
+    fn default() -> Self {
+        ReceiverOptions {
+            inactivity: Duration::from_secs(30),
+            label: String::new(),
+        }
+    }
+}
+
+/// Why a receiver stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// [`ReceiverHandle::close`] was called or the handle dropped.
+    Closed,
+    /// Nothing arrived within the inactivity timeout.
+    Inactive,
+    /// The server is shutting down.
+    Shutdown,
+    /// The leg task stopped taking audio.
+    LegGone,
+    /// The socket failed.
+    SocketError,
+}
+
+/// A receiver's state, readable while it runs and final once it ends.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceiverReport {
+    pub rtp_port: u16,
+    pub rtcp_port: u16,
+    /// Address the first RTP packet came from.
+    pub remote: Option<String>,
+    pub ended: Option<EndReason>,
+    pub stats: StreamStats,
+}
+
+/// Controls a running receiver. Dropping it closes the receiver.
+pub struct ReceiverHandle {
+    close: Option<oneshot::Sender<()>>,
+    report: Arc<Mutex<ReceiverReport>>,
+    task: Option<tokio::task::JoinHandle<ReceiverReport>>,
+}
+
+impl ReceiverHandle {
+    /// Asks the receiver to stop; it plays out what it holds and ends the leg's input.
+    pub fn close(&mut self) {
+        if let Some(tx) = self.close.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// The current report.
+    pub fn report(&self) -> ReceiverReport {
+        self.report.lock().expect("receiver report lock").clone()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Waits for the receiver to end and returns its final report.
+    pub async fn join(mut self) -> ReceiverReport {
+        match self.task.take() {
+            Some(t) => match t.await {
+                Ok(r) => r,
+                Err(_) => self.report(),
+            },
+            None => self.report(),
+        }
+    }
+}
+
+/// Starts receiving on `pair` into `leg`. Must be called inside a tokio runtime.
+///
+/// Backpressure: when the leg's inbox is full the task waits and stops reading the socket;
+/// the kernel's receive buffer absorbs what it can and drops the rest (RTP has no flow control).
+pub fn spawn_receiver(
+    pair: PortPair,
+    stream: RtpStream,
+    leg: mpsc::Sender<LegInput>,
+    opts: ReceiverOptions,
+    shutdown: Option<Shutdown>,
+) -> Result<ReceiverHandle, super::PortError> {
+    let addr = |s: &std::net::UdpSocket| s.local_addr().ok();
+    let to_tokio = |s: std::net::UdpSocket| {
+        let a = addr(&s);
+        UdpSocket::from_std(s).map_err(|source| super::PortError::Socket {
+            addr: a.unwrap_or_else(|| ([0, 0, 0, 0], 0).into()),
+            source,
+        })
+    };
+    let PortPair { rtp, rtcp, lease } = pair;
+    let rtp = to_tokio(rtp)?;
+    let rtcp = to_tokio(rtcp)?;
+    let report = Arc::new(Mutex::new(ReceiverReport {
+        rtp_port: lease.rtp_port(),
+        rtcp_port: lease.rtcp_port(),
+        remote: None,
+        ended: None,
+        stats: stream.stats(),
+    }));
+    let (close_tx, close_rx) = oneshot::channel();
+    let task = tokio::spawn(run(
+        Sockets { rtp, rtcp, lease },
+        stream,
+        leg,
+        opts,
+        shutdown,
+        close_rx,
+        report.clone(),
+    ));
+    Ok(ReceiverHandle {
+        close: Some(close_tx),
+        report,
+        task: Some(task),
+    })
+}
+
+struct Sockets {
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    /// Held so the ports stay reserved until the sockets close.
+    lease: PortLease,
+}
+
+async fn run(
+    sockets: Sockets,
+    mut stream: RtpStream,
+    leg: mpsc::Sender<LegInput>,
+    opts: ReceiverOptions,
+    mut shutdown: Option<Shutdown>,
+    mut close_rx: oneshot::Receiver<()>,
+    report: Arc<Mutex<ReceiverReport>>,
+) -> ReceiverReport {
+    let started = Instant::now();
+    let label = opts.label.as_str();
+    let mut buf = vec![0u8; 65_536];
+    let mut rtcp_buf = vec![0u8; 2048];
+    let mut remote_logged = false;
+    let mut errors_logged = false;
+    let reason = loop {
+        let now = started.elapsed();
+        let last = stream.last_activity().unwrap_or_default();
+        let idle_deadline = last + opts.inactivity;
+        let wake = stream
+            .next_deadline()
+            .map_or(idle_deadline, |d| d.min(idle_deadline));
+        let pcm = tokio::select! {
+            biased;
+            _ = &mut close_rx => break EndReason::Closed,
+            _ = async { match shutdown.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => break EndReason::Shutdown,
+            r = sockets.rtp.recv_from(&mut buf) => match r {
+                Ok((n, from)) => {
+                    let pcm = stream.on_datagram(&buf[..n], started.elapsed());
+                    if !remote_logged && stream.last_activity().is_some() {
+                        remote_logged = true;
+                        tracing::info!(stream = label, port = sockets.lease.rtp_port(), %from, "RTP stream started");
+                        report.lock().expect("receiver report lock").remote = Some(from.to_string());
+                    }
+                    pcm
+                }
+                Err(e) => {
+                    tracing::warn!(stream = label, error = %e, "RTP socket failed");
+                    break EndReason::SocketError;
+                }
+            },
+            r = sockets.rtcp.recv_from(&mut rtcp_buf) => {
+                if let Ok((n, _)) = r {
+                    stream.on_rtcp_datagram(&rtcp_buf[..n], started.elapsed());
+                }
+                Vec::new()
+            }
+            _ = tokio::time::sleep_until(started + wake.max(now)) => {
+                let now = started.elapsed();
+                if now >= idle_deadline {
+                    tracing::info!(stream = label, idle_s = opts.inactivity.as_secs_f32(), "RTP stream inactive; ending it");
+                    break EndReason::Inactive;
+                }
+                stream.on_timer(now)
+            }
+        };
+        if !errors_logged {
+            if let Some(e) = stream.take_first_error() {
+                errors_logged = true;
+                tracing::warn!(stream = label, error = %e, "bad datagram ignored (further ones only counted)");
+            }
+        }
+        report.lock().expect("receiver report lock").stats = stream.stats();
+        if !pcm.is_empty() && leg.send(LegInput::Audio(pcm)).await.is_err() {
+            break EndReason::LegGone;
+        }
+    };
+    let tail = stream.finish();
+    if !tail.is_empty() {
+        let _ = leg.send(LegInput::Audio(tail)).await;
+    }
+    drop(leg);
+    let stats = stream.stats();
+    tracing::info!(
+        stream = label,
+        ?reason,
+        packets = stats.rtp_packets,
+        lost = stats.jitter.lost,
+        late = stats.jitter.late,
+        malformed = stats.malformed,
+        "RTP stream ended"
+    );
+    let mut r = report.lock().expect("receiver report lock");
+    r.stats = stats;
+    r.ended = Some(reason);
+    r.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::rtp::packet::build_rtp;
+    use crate::sources::rtp::payload::Codec;
+    use crate::sources::rtp::stream::StreamConfig;
+    use crate::sources::rtp::RtpPortPool;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn pool() -> RtpPortPool {
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let p = probe.local_addr().unwrap().port();
+        drop(probe);
+        let base = (p - p % 2).min(65000);
+        RtpPortPool::new(IpAddr::V4(Ipv4Addr::LOCALHOST), base, base + 19).unwrap()
+    }
+
+    fn pcmu() -> RtpStream {
+        RtpStream::new(StreamConfig::single(0, Codec::Pcmu, 8000).unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn packets_become_leg_audio_and_garbage_does_not_stop_it() {
+        let pool = pool();
+        let pair = pool.allocate(1).unwrap().pop().unwrap();
+        let port = pair.rtp_port();
+        let (tx, mut rx) = mpsc::channel(64);
+        let mut handle =
+            spawn_receiver(pair, pcmu(), tx, ReceiverOptions::default(), None).unwrap();
+        let sender = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let to = ("127.0.0.1", port);
+        for i in 0..10u16 {
+            if i == 4 {
+                sender.send_to(b"\x00garbage", to).await.unwrap();
+                sender
+                    .send_to(&[0x81, 0xc9, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2], to)
+                    .await
+                    .unwrap(); // RTCP RR on the RTP port
+            }
+            let d = build_rtp(0, false, i, i as u32 * 160, 42, &[0xff; 160]);
+            sender.send_to(&d, to).await.unwrap();
+        }
+        let mut samples = 0;
+        while samples < 1600 {
+            let Some(LegInput::Audio(pcm)) = rx.recv().await else {
+                break;
+            };
+            samples += pcm.len();
+        }
+        assert_eq!(samples, 1600);
+        let live = handle.report();
+        assert_eq!(live.stats.malformed, 1);
+        assert_eq!(live.stats.rtcp_packets, 1);
+        assert!(live.remote.is_some() && live.ended.is_none());
+        handle.close();
+        let report = handle.join().await;
+        assert_eq!(report.ended, Some(EndReason::Closed));
+        assert_eq!(report.stats.rtp_packets, 10);
+        assert!(rx.recv().await.is_none(), "leg input not closed");
+        assert_eq!(pool.in_use(), 0, "ports not released");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn silence_on_the_wire_ends_the_stream_after_the_timeout() {
+        let pool = pool();
+        let pair = pool.allocate(1).unwrap().pop().unwrap();
+        let (tx, mut rx) = mpsc::channel(8);
+        let opts = ReceiverOptions {
+            inactivity: Duration::from_secs(30),
+            label: "t".into(),
+        };
+        let t0 = Instant::now();
+        let handle = spawn_receiver(pair, pcmu(), tx, opts, None).unwrap();
+        let report = handle.join().await;
+        assert_eq!(report.ended, Some(EndReason::Inactive));
+        assert!(t0.elapsed() >= Duration::from_secs(30));
+        assert!(rx.recv().await.is_none());
+    }
+}
