@@ -63,6 +63,8 @@ impl QaConfig {
         }
         crate::transforms::scorecard::Scorecard::load_file(&self.scorecard).map(Some)
     }
+    pub rtp: RtpConfig,
+    pub audiosocket: AudioSocketConfig,
 }
 
 /// `[server]`
@@ -242,6 +244,70 @@ pub struct ArchiveConfig {
     pub path: PathBuf,
 }
 
+/// `[rtp]`: plain RTP sessions (and every other RTP-based source) receive on these ports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RtpConfig {
+    /// Address the RTP/RTCP sockets bind to.
+    pub bind: std::net::IpAddr,
+    /// Host senders are told to send to; empty: the bind address.
+    pub advertise: String,
+    /// First and last port of the range; each stream takes an even RTP port and the next one for RTCP.
+    pub port_min: u16,
+    pub port_max: u16,
+    /// A stream with no RTP or RTCP for this long ends.
+    pub inactivity_timeout_ms: u64,
+    /// How long a packet waits for a missing predecessor before the gap counts as lost.
+    pub jitter_ms: u64,
+}
+
+impl Default for RtpConfig {
+    fn default() -> Self {
+        RtpConfig {
+            bind: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            advertise: String::new(),
+            port_min: 20000,
+            port_max: 20999,
+            inactivity_timeout_ms: 30_000,
+            jitter_ms: 60,
+        }
+    }
+}
+
+impl RtpConfig {
+    /// Parses `FIRST-LAST` (the `--rtp-ports` form) into the range.
+    pub fn set_ports(&mut self, range: &str) -> Result<(), ConfigError> {
+        let bad = || {
+            ConfigError::Invalid(format!(
+                "RTP port range `{range}` is not FIRST-LAST, e.g. 20000-20999"
+            ))
+        };
+        let (a, b) = range.split_once('-').ok_or_else(bad)?;
+        self.port_min = a.trim().parse().map_err(|_| bad())?;
+        self.port_max = b.trim().parse().map_err(|_| bad())?;
+        Ok(())
+    }
+
+    /// The host to tell senders: `advertise`, else the bind address (loopback when unspecified).
+    pub fn advertised_host(&self) -> String {
+        if !self.advertise.is_empty() {
+            self.advertise.clone()
+        } else if self.bind.is_unspecified() {
+            "127.0.0.1".into()
+        } else {
+            self.bind.to_string()
+        }
+    }
+}
+
+/// `[audiosocket]`: Asterisk AudioSocket over TCP.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AudioSocketConfig {
+    /// TCP listen address, e.g. `127.0.0.1:9092`; empty: off.
+    pub listen: String,
+}
+
 impl Config {
     /// Reads a TOML file; a missing `path` means all defaults.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
@@ -281,6 +347,21 @@ impl Config {
         self.redact
             .validate()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        crate::sources::rtp::RtpPortPool::new(self.rtp.bind, self.rtp.port_min, self.rtp.port_max)
+            .map_err(|e| ConfigError::Invalid(format!("rtp: {e}")))?;
+        if self.rtp.inactivity_timeout_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "rtp.inactivity_timeout_ms must be at least 1".into(),
+            ));
+        }
+        if !self.audiosocket.listen.is_empty()
+            && self.audiosocket.listen.parse::<SocketAddr>().is_err()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "audiosocket.listen `{}` is not an address like 127.0.0.1:9092 (empty turns it off)",
+                self.audiosocket.listen
+            )));
+        }
         self.segment
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("segment: {e}")))?;
@@ -350,6 +431,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("xx"), "{e}");
+        let e = Config::parse("[rtp]\nport_min = 20000\nport_max = 20000\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rtp") && e.contains("20000"), "{e}");
+        let e = Config::parse("[audiosocket]\nlisten = \"nowhere\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nowhere"), "{e}");
+        let mut r = RtpConfig::default();
+        r.set_ports("30000-30099").unwrap();
+        assert_eq!((r.port_min, r.port_max), (30000, 30099));
+        assert!(r.set_ports("30000").is_err());
         let e = Config::parse("[bogus]\n", "c.toml")
             .unwrap_err()
             .to_string();

@@ -99,6 +99,12 @@ struct ServeArgs {
     /// GGML model file (default: models/ggml-<size>.bin).
     #[arg(long)]
     model: Option<PathBuf>,
+    /// RTP port range FIRST-LAST (overrides [rtp] port_min/port_max).
+    #[arg(long, value_name = "FIRST-LAST")]
+    rtp_ports: Option<String>,
+    /// Asterisk AudioSocket TCP listen address (overrides [audiosocket] listen).
+    #[arg(long, value_name = "ADDR")]
+    audiosocket: Option<SocketAddr>,
     /// Do not fetch the model when it is missing.
     #[arg(long)]
     no_fetch: bool,
@@ -341,6 +347,13 @@ async fn serve(a: ServeArgs) -> Result<()> {
     if let Some(h) = a.http {
         cfg.server.http = h;
     }
+    if let Some(r) = &a.rtp_ports {
+        cfg.rtp.set_ports(r)?;
+    }
+    if let Some(addr) = a.audiosocket {
+        cfg.audiosocket.listen = addr.to_string();
+    }
+    cfg.validate()?;
     let model_path = ensure_model(&cfg, a.model.as_deref(), !a.no_fetch)?;
     std::fs::create_dir_all(&cfg.server.data_dir)
         .with_context(|| format!("creating data dir {}", cfg.server.data_dir.display()))?;
@@ -356,9 +369,23 @@ async fn serve(a: ServeArgs) -> Result<()> {
         cfg.asr.partials,
         Some(controller.handle()),
     )?;
+    let rtp_pool = callwatch::sources::rtp::RtpPortPool::new(
+        cfg.rtp.bind,
+        cfg.rtp.port_min,
+        cfg.rtp.port_max,
+    )?;
+    let rtp = callwatch::sources::rtp::sessions::RtpSessions::new(
+        rtp_pool,
+        callwatch::sources::rtp::sessions::SessionSettings {
+            host: cfg.rtp.advertised_host(),
+            inactivity: std::time::Duration::from_millis(cfg.rtp.inactivity_timeout_ms),
+            jitter: std::time::Duration::from_millis(cfg.rtp.jitter_ms),
+        },
+    );
     let app = AppState {
         shared: shared.clone(),
         shutdown: controller.handle(),
+        rtp,
     };
     let listener = tokio::net::TcpListener::bind(cfg.server.http)
         .await
