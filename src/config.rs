@@ -64,7 +64,6 @@ impl QaConfig {
         crate::transforms::scorecard::Scorecard::load_file(&self.scorecard).map(Some)
     }
     pub rtp: RtpConfig,
-    pub audiosocket: AudioSocketConfig,
 }
 
 /// `[server]`
@@ -300,14 +299,6 @@ impl RtpConfig {
     }
 }
 
-/// `[audiosocket]`: Asterisk AudioSocket over TCP.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct AudioSocketConfig {
-    /// TCP listen address, e.g. `127.0.0.1:9092`; empty: off.
-    pub listen: String,
-}
-
 impl Config {
     /// Reads a TOML file; a missing `path` means all defaults.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
@@ -353,14 +344,6 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "rtp.inactivity_timeout_ms must be at least 1".into(),
             ));
-        }
-        if !self.audiosocket.listen.is_empty()
-            && self.audiosocket.listen.parse::<SocketAddr>().is_err()
-        {
-            return Err(ConfigError::Invalid(format!(
-                "audiosocket.listen `{}` is not an address like 127.0.0.1:9092 (empty turns it off)",
-                self.audiosocket.listen
-            )));
         }
         self.segment
             .validate()
@@ -435,10 +418,6 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("rtp") && e.contains("20000"), "{e}");
-        let e = Config::parse("[audiosocket]\nlisten = \"nowhere\"\n", "c.toml")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("nowhere"), "{e}");
         let mut r = RtpConfig::default();
         r.set_ports("30000-30099").unwrap();
         assert_eq!((r.port_min, r.port_max), (30000, 30099));

@@ -102,9 +102,6 @@ struct ServeArgs {
     /// RTP port range FIRST-LAST (overrides [rtp] port_min/port_max).
     #[arg(long, value_name = "FIRST-LAST")]
     rtp_ports: Option<String>,
-    /// Asterisk AudioSocket TCP listen address (overrides [audiosocket] listen).
-    #[arg(long, value_name = "ADDR")]
-    audiosocket: Option<SocketAddr>,
     /// Do not fetch the model when it is missing.
     #[arg(long)]
     no_fetch: bool,
@@ -349,9 +346,6 @@ async fn serve(a: ServeArgs) -> Result<()> {
     }
     if let Some(r) = &a.rtp_ports {
         cfg.rtp.set_ports(r)?;
-    }
-    if let Some(addr) = a.audiosocket {
-        cfg.audiosocket.listen = addr.to_string();
     }
     cfg.validate()?;
     let model_path = ensure_model(&cfg, a.model.as_deref(), !a.no_fetch)?;
