@@ -32,6 +32,7 @@ pub struct Config {
     pub archive: ArchiveConfig,
     pub qa: QaConfig,
     pub redact: crate::transforms::redact::RedactConfig,
+    pub rtp: RtpConfig,
 }
 
 /// `[qa]`
@@ -63,7 +64,6 @@ impl QaConfig {
         }
         crate::transforms::scorecard::Scorecard::load_file(&self.scorecard).map(Some)
     }
-    pub rtp: RtpConfig,
 }
 
 /// `[server]`
