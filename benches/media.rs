@@ -3,6 +3,8 @@
 //! Besides criterion's timings, prints how many concurrent real-time 8 kHz streams one core
 //! sustains (audio seconds processed per wall-clock second).
 
+use callwatch::sources::rtp::packet::build_rtp;
+use callwatch::sources::rtp::{Codec, RtpStream, StreamConfig};
 use callwatch::transforms::decode::g711::linear_to_ulaw;
 use callwatch::transforms::decode::{decode_ulaw, LegDecoder};
 use callwatch::transforms::segment::{Segmenter, SegmenterConfig};
@@ -46,6 +48,39 @@ fn process_stream(ulaw: &[u8]) -> usize {
     utterances + segmenter.finish().len()
 }
 
+/// The stream as 20 ms RTP datagrams, every 50th pair swapped (reordering) and every 97th lost.
+fn rtp_datagrams(ulaw: &[u8]) -> Vec<Vec<u8>> {
+    let mut packets: Vec<Vec<u8>> = ulaw
+        .chunks(CHUNK)
+        .enumerate()
+        .filter(|(i, _)| i % 97 != 96)
+        .map(|(i, c)| build_rtp(0, false, i as u16, (i * CHUNK) as u32, 0x5eed, c))
+        .collect();
+    for i in (0..packets.len().saturating_sub(1)).step_by(50) {
+        packets.swap(i, i + 1);
+    }
+    packets
+}
+
+/// Runs one stream of RTP datagrams through parse, jitter buffer, decode, resample and VAD.
+fn process_rtp_stream(datagrams: &[Vec<u8>]) -> usize {
+    let mut rtp = RtpStream::new(StreamConfig::single(0, Codec::Pcmu, 8000).expect("PCMU maps"))
+        .expect("PCMU decodes");
+    let mut decoder = LegDecoder::new(8_000).expect("8 kHz is supported");
+    let mut segmenter =
+        Segmenter::new(SegmenterConfig::default()).expect("default config is valid");
+    let mut utterances = 0;
+    for (i, d) in datagrams.iter().enumerate() {
+        // Arrival time paced at 20 ms per packet, as on the wire.
+        let pcm = rtp.on_datagram(d, Duration::from_millis(20 * i as u64));
+        utterances += segmenter.push(&decoder.push(&pcm)).len();
+    }
+    let mut tail = decoder.push(&rtp.finish());
+    tail.extend(decoder.flush());
+    utterances += segmenter.push(&tail).len();
+    utterances + segmenter.finish().len()
+}
+
 fn bench_pipeline(c: &mut Criterion) {
     let ulaw = ulaw_stream();
     let seconds = ulaw.len() as f64 / 8_000.0;
@@ -64,6 +99,34 @@ fn bench_pipeline(c: &mut Criterion) {
                 ulaw.chunks(CHUNK)
                     .map(|c| decode_ulaw(black_box(c)).len())
                     .sum::<usize>()
+            })
+        },
+    );
+    let datagrams = rtp_datagrams(&ulaw);
+    group.bench_with_input(
+        BenchmarkId::new(
+            "rtp_jitter_decode_resample_segment",
+            format!("{seconds:.1}s"),
+        ),
+        &datagrams,
+        |b, d| b.iter(|| process_rtp_stream(black_box(d))),
+    );
+    group.bench_with_input(
+        BenchmarkId::new("rtp_parse_jitter_only", "stream"),
+        &datagrams,
+        |b, d| {
+            b.iter(|| {
+                let mut rtp =
+                    RtpStream::new(StreamConfig::single(0, Codec::Pcmu, 8000).unwrap()).unwrap();
+                let n: usize = d
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        rtp.on_datagram(black_box(p), Duration::from_millis(20 * i as u64))
+                            .len()
+                    })
+                    .sum();
+                n + rtp.finish().len()
             })
         },
     );
@@ -112,6 +175,18 @@ fn report_streams_per_core() {
     let wall = started.elapsed().as_secs_f64();
     println!(
         "media: {:.0} concurrent real-time 8 kHz G.711 streams per core (decode + resample + VAD segment; {runs} x {audio_seconds:.1} s of audio in {wall:.2} s)",
+        runs as f64 * audio_seconds / wall
+    );
+    let datagrams = rtp_datagrams(&ulaw);
+    let started = Instant::now();
+    let mut runs = 0u32;
+    while started.elapsed() < Duration::from_secs(3) {
+        black_box(process_rtp_stream(black_box(&datagrams)));
+        runs += 1;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    println!(
+        "media: {:.0} concurrent real-time G.711 RTP streams per core (RTP parse + jitter buffer + decode + resample + VAD segment; {runs} x {audio_seconds:.1} s of audio in {wall:.2} s)",
         runs as f64 * audio_seconds / wall
     );
 }

@@ -31,6 +31,40 @@ pub struct Config {
     pub events: EventsConfig,
     pub archive: ArchiveConfig,
     pub sip: SipConfig,
+    pub qa: QaConfig,
+    pub redact: crate::transforms::redact::RedactConfig,
+    pub rtp: RtpConfig,
+}
+
+/// `[qa]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QaConfig {
+    /// Scorecard every call is scored against when it ends. Empty: no scoring.
+    pub scorecard: PathBuf,
+}
+
+impl Default for QaConfig {
+    fn default() -> Self {
+        QaConfig {
+            scorecard: PathBuf::from("lexicons/scorecards/retail_banking.toml"),
+        }
+    }
+}
+
+impl QaConfig {
+    /// The configured scorecard, or `None` when scoring is off.
+    pub fn load(
+        &self,
+    ) -> Result<
+        Option<crate::transforms::scorecard::Scorecard>,
+        crate::transforms::scorecard::ScorecardError,
+    > {
+        if self.scorecard.as_os_str().is_empty() {
+            return Ok(None);
+        }
+        crate::transforms::scorecard::Scorecard::load_file(&self.scorecard).map(Some)
+    }
 }
 
 /// `[server]`
@@ -231,8 +265,6 @@ pub struct SipConfig {
     pub session_expires_s: u32,
     /// Smallest session interval accepted (Min-SE), seconds.
     pub min_se_s: u32,
-    /// RTP port range for recorded streams (even RTP port, RTCP on the next).
-    pub rtp_ports: [u16; 2],
     /// No RTP for this long ends the session (BYE sent, everything received archived).
     pub rtp_timeout_s: u32,
 }
@@ -248,8 +280,37 @@ impl Default for SipConfig {
             queue_from: String::new(),
             session_expires_s: 1800,
             min_se_s: 90,
-            rtp_ports: [20000, 29999],
             rtp_timeout_s: 30,
+        }
+    }
+}
+
+/// `[rtp]`: plain RTP sessions (and every other RTP-based source) receive on these ports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RtpConfig {
+    /// Address the RTP/RTCP sockets bind to.
+    pub bind: std::net::IpAddr,
+    /// Host senders are told to send to; empty: the bind address.
+    pub advertise: String,
+    /// First and last port of the range; each stream takes an even RTP port and the next one for RTCP.
+    pub port_min: u16,
+    pub port_max: u16,
+    /// A stream with no RTP or RTCP for this long ends.
+    pub inactivity_timeout_ms: u64,
+    /// How long a packet waits for a missing predecessor before the gap counts as lost.
+    pub jitter_ms: u64,
+}
+
+impl Default for RtpConfig {
+    fn default() -> Self {
+        RtpConfig {
+            bind: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            advertise: String::new(),
+            port_min: 20000,
+            port_max: 20999,
+            inactivity_timeout_ms: 30_000,
+            jitter_ms: 60,
         }
     }
 }
@@ -261,12 +322,6 @@ impl SipConfig {
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         crate::sources::siprec::QueueSource::parse(&self.queue_from)
             .map_err(ConfigError::Invalid)?;
-        let [first, last] = self.rtp_ports;
-        if first >= last || first < 1024 {
-            return Err(ConfigError::Invalid(format!(
-                "sip.rtp_ports [{first}, {last}] must be an increasing range above 1023"
-            )));
-        }
         if self.max_sessions == 0 || self.min_se_s < 90 || self.session_expires_s < self.min_se_s {
             return Err(ConfigError::Invalid(
                 "sip: max_sessions must be at least 1, min_se_s at least 90 (RFC 4028) and session_expires_s at least min_se_s".into(),
@@ -283,6 +338,32 @@ impl SipConfig {
             "127.0.0.1".into()
         } else {
             self.listen.ip().to_string()
+        }
+    }
+}
+
+impl RtpConfig {
+    /// Parses `FIRST-LAST` (the `--rtp-ports` form) into the range.
+    pub fn set_ports(&mut self, range: &str) -> Result<(), ConfigError> {
+        let bad = || {
+            ConfigError::Invalid(format!(
+                "RTP port range `{range}` is not FIRST-LAST, e.g. 20000-20999"
+            ))
+        };
+        let (a, b) = range.split_once('-').ok_or_else(bad)?;
+        self.port_min = a.trim().parse().map_err(|_| bad())?;
+        self.port_max = b.trim().parse().map_err(|_| bad())?;
+        Ok(())
+    }
+
+    /// The host to tell senders: `advertise`, else the bind address (loopback when unspecified).
+    pub fn advertised_host(&self) -> String {
+        if !self.advertise.is_empty() {
+            self.advertise.clone()
+        } else if self.bind.is_unspecified() {
+            "127.0.0.1".into()
+        } else {
+            self.bind.to_string()
         }
     }
 }
@@ -323,6 +404,16 @@ impl Config {
             ));
         }
         self.model.resolved_path()?;
+        self.redact
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        crate::sources::rtp::RtpPortPool::new(self.rtp.bind, self.rtp.port_min, self.rtp.port_max)
+            .map_err(|e| ConfigError::Invalid(format!("rtp: {e}")))?;
+        if self.rtp.inactivity_timeout_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "rtp.inactivity_timeout_ms must be at least 1".into(),
+            ));
+        }
         self.segment
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("segment: {e}")))?;
@@ -362,6 +453,28 @@ mod tests {
     }
 
     #[test]
+    fn redact_section_parses_and_is_on_by_default() {
+        use crate::transforms::redact::Category;
+        let c = Config::parse("", "x.toml").unwrap();
+        assert!(c.redact.enabled && !c.redact.categories.contains(&Category::Amount));
+        let c = Config::parse(
+            "[redact]\ncategories = [\"card\", \"amount\"]\nlabels = \"en\"\n[redact.custom_labels]\ncard = \"<card>\"\n",
+            "c.toml",
+        )
+        .unwrap();
+        assert_eq!(c.redact.categories, [Category::Card, Category::Amount]);
+        assert_eq!(c.redact.custom_labels[&Category::Card], "<card>");
+        let e = Config::parse("[redact]\ncategories = [\"iban\"]\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("iban"), "{e}");
+        let e = Config::parse("[redact.custom_labels]\ncode = \"[code 2]\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("digit"), "{e}");
+    }
+
+    #[test]
     fn errors_name_the_problem() {
         let e = Config::parse("[server]\nhttp = 5\n", "c.toml")
             .unwrap_err()
@@ -375,6 +488,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("sip.agent"), "{e}");
+        let e = Config::parse("[rtp]\nport_min = 20000\nport_max = 20000\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rtp") && e.contains("20000"), "{e}");
+        let mut r = RtpConfig::default();
+        r.set_ports("30000-30099").unwrap();
+        assert_eq!((r.port_min, r.port_max), (30000, 30099));
+        assert!(r.set_ports("30000").is_err());
         let e = Config::parse("[bogus]\n", "c.toml")
             .unwrap_err()
             .to_string();

@@ -57,6 +57,26 @@ enum Cmd {
     },
     /// Print the default configuration as TOML.
     Config,
+    /// Score archived calls again (after a scorecard change) and store the new scores.
+    Rescore(RescoreArgs),
+}
+
+#[derive(Args)]
+struct RescoreArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Scorecard file (default: the configured `[qa] scorecard`).
+    #[arg(long)]
+    scorecard: Option<PathBuf>,
+    /// Only these calls (repeatable); default: every ended call.
+    #[arg(long = "call")]
+    calls: Vec<String>,
+    /// Only calls started at or after (RFC 3339).
+    #[arg(long)]
+    from: Option<String>,
+    /// Only calls started before (RFC 3339).
+    #[arg(long)]
+    to: Option<String>,
 }
 
 #[derive(Args, Clone)]
@@ -79,6 +99,9 @@ struct ServeArgs {
     /// GGML model file (default: models/ggml-<size>.bin).
     #[arg(long)]
     model: Option<PathBuf>,
+    /// RTP port range FIRST-LAST (overrides [rtp] port_min/port_max).
+    #[arg(long, value_name = "FIRST-LAST")]
+    rtp_ports: Option<String>,
     /// Do not fetch the model when it is missing.
     #[arg(long)]
     no_fetch: bool,
@@ -130,6 +153,15 @@ struct CallsArgs {
     /// Only calls with a hit of this category.
     #[arg(long)]
     category: Option<String>,
+    /// Only calls with a QA score at least this.
+    #[arg(long)]
+    min_score: Option<f64>,
+    /// Only calls with a QA score at most this.
+    #[arg(long)]
+    max_score: Option<f64>,
+    /// Only calls that failed this scorecard item.
+    #[arg(long)]
+    failed_item: Option<String>,
     #[arg(long, default_value_t = 50)]
     limit: u32,
     #[arg(long, default_value_t = 0)]
@@ -226,6 +258,7 @@ fn main() -> Result<()> {
             print!("{}", toml::to_string_pretty(&Config::default())?);
             Ok(())
         }
+        Cmd::Rescore(a) => rescore(a),
     }
 }
 
@@ -296,10 +329,17 @@ fn build_shared(
         terms = n_terms,
         "recogniser and matcher ready"
     );
+    let scorecard = cfg
+        .qa
+        .load()
+        .context("loading the QA scorecard ([qa] scorecard)")?;
     let clock: SharedClock = Arc::new(SystemClock);
-    Ok(Arc::new(Shared::new(
-        cfg, pool, matcher, events, archive, clock, partials, shutdown,
-    )))
+    Ok(Arc::new(
+        Shared::new(
+            cfg, pool, matcher, events, archive, clock, partials, shutdown,
+        )
+        .with_scorecard(scorecard),
+    ))
 }
 
 async fn serve(a: ServeArgs) -> Result<()> {
@@ -311,6 +351,10 @@ async fn serve(a: ServeArgs) -> Result<()> {
         cfg.sip.listen = sip;
         cfg.sip.enabled = true;
     }
+    if let Some(r) = &a.rtp_ports {
+        cfg.rtp.set_ports(r)?;
+    }
+    cfg.validate()?;
     let model_path = ensure_model(&cfg, a.model.as_deref(), !a.no_fetch)?;
     std::fs::create_dir_all(&cfg.server.data_dir)
         .with_context(|| format!("creating data dir {}", cfg.server.data_dir.display()))?;
@@ -326,15 +370,30 @@ async fn serve(a: ServeArgs) -> Result<()> {
         cfg.asr.partials,
         Some(controller.handle()),
     )?;
+    let rtp_pool = callwatch::sources::rtp::RtpPortPool::new(
+        cfg.rtp.bind,
+        cfg.rtp.port_min,
+        cfg.rtp.port_max,
+    )?;
+    let rtp = callwatch::sources::rtp::sessions::RtpSessions::new(
+        rtp_pool.clone(),
+        callwatch::sources::rtp::sessions::SessionSettings {
+            host: cfg.rtp.advertised_host(),
+            inactivity: std::time::Duration::from_millis(cfg.rtp.inactivity_timeout_ms),
+            jitter: std::time::Duration::from_millis(cfg.rtp.jitter_ms),
+        },
+    );
     let app = AppState {
         shared: shared.clone(),
         shutdown: controller.handle(),
+        rtp,
     };
     if cfg.sip.enabled {
         let addr = callwatch::sources::siprec::media::serve(
             &cfg.sip,
             shared.clone(),
             controller.subscribe(),
+            rtp_pool,
         )
         .await?;
         tracing::info!(addr = %addr, advertise = %cfg.sip.advertised(), "SIPREC recording server listening (UDP and TCP)");
@@ -453,6 +512,7 @@ fn calls(a: CallsArgs) -> Result<()> {
     let reader = open_reader(&a.common)?;
     let filter = serde_json::from_value(serde_json::json!({
         "from": a.from, "to": a.to, "agent_id": a.agent_id, "category": a.category,
+        "min_score": a.min_score, "max_score": a.max_score, "failed_item": a.failed_item,
         "limit": a.limit, "offset": a.offset,
     }))?;
     print_json(&reader.list_calls(&filter)?)
@@ -464,4 +524,65 @@ fn search(a: SearchArgs) -> Result<()> {
         "q": a.q, "speaker": a.speaker, "limit": a.limit, "offset": a.offset,
     }))?;
     print_json(&reader.search(&q)?)
+}
+
+fn rescore(a: RescoreArgs) -> Result<()> {
+    use callwatch::pipeline::qa;
+    use callwatch::sinks::archive::{ArchiveOp, CallFilter};
+    use callwatch::transforms::scorecard::{score, Scorecard};
+    let cfg = load_config(&a.common)?;
+    let card = match &a.scorecard {
+        Some(p) => Scorecard::load_file(p)?,
+        None => cfg.qa.load()?.context(
+            "no scorecard: pass --scorecard FILE or set [qa] scorecard in the configuration",
+        )?,
+    };
+    let reader = open_reader(&a.common)?;
+    let (tx, writer) = ArchiveWriter::spawn(cfg.archive_path())?;
+    let mut ids = a.calls.clone();
+    if ids.is_empty() {
+        let mut filter = CallFilter {
+            from: a.from.clone(),
+            to: a.to.clone(),
+            limit: Some(callwatch::sinks::archive::MAX_LIMIT),
+            ..CallFilter::default()
+        };
+        loop {
+            let page = reader.list_calls(&filter)?;
+            ids.extend(page.items.into_iter().map(|c| c.id));
+            match page.next_cursor {
+                Some(c) => filter.cursor = Some(c),
+                None => break,
+            }
+        }
+    }
+    let now = callwatch::clock::rfc3339(time::OffsetDateTime::now_utc());
+    let (mut scored, mut passed, mut skipped) = (0, 0, 0);
+    for id in &ids {
+        let Some(call) = reader.get_call(id)? else {
+            bail!("no call `{id}` in the archive");
+        };
+        if call.call.ended_at.is_none() {
+            skipped += 1; // still live, or its end never reached the archive
+            continue;
+        }
+        let report = score(&card, &qa::ledger_of(&call));
+        println!(
+            "{id}\t{:.1}\t{}\t{}",
+            report.score,
+            if report.passed { "pass" } else { "fail" },
+            report.failed_items.join(",")
+        );
+        scored += 1;
+        passed += usize::from(report.passed);
+        tx.send(ArchiveOp::Score(qa::record(id, &report, &now)))?;
+    }
+    drop(tx);
+    writer.close()?;
+    eprintln!(
+        "rescored {scored} calls against `{}`: {passed} passed, {} failed; {skipped} not ended, left alone",
+        card.id,
+        scored - passed
+    );
+    Ok(())
 }

@@ -388,3 +388,72 @@ fn search_latency_on_100k_utterances() {
         assert_eq!(total, want, "q={q}");
     }
 }
+
+#[test]
+fn score_filters_follow_the_latest_score() {
+    use callwatch::sinks::archive::{ArchiveOp, ScoreRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let reader = fixture(&path);
+    let score = |call: &str, score: f64, failed: &[&str]| {
+        ArchiveOp::Score(ScoreRecord {
+            call_id: call.into(),
+            scorecard_id: "card".into(),
+            score,
+            passed: score >= 80.0,
+            failed_items: failed.iter().map(|s| s.to_string()).collect(),
+            report: serde_json::json!({"score": score}),
+            scored_at: at(30),
+        })
+    };
+    let write = |ops: Vec<ArchiveOp>| {
+        let (tx, handle) = ArchiveWriter::spawn(&path).unwrap();
+        for op in ops {
+            tx.send(op).unwrap();
+        }
+        drop(tx);
+        handle.close().unwrap();
+    };
+    write(vec![
+        score("zh1", 60.0, &["greeting", "no_sales_promise"]),
+        score("en1", 95.0, &[]),
+    ]);
+    let f = |s: &str| -> CallFilter { serde_urlencoded_like(s) };
+    let cases: &[(&str, &[&str])] = &[
+        ("min_score=90", &["en1"]),
+        ("max_score=80", &["zh1"]),
+        ("min_score=60&max_score=60", &["zh1"]),
+        ("passed=true", &["en1"]),
+        ("passed=false", &["zh1"]),
+        ("failed_item=greeting", &["zh1"]),
+        ("failed_item=closing", &[]),
+        ("failed_item=greeting&category=complaint", &["zh1"]),
+    ];
+    for (query, want) in cases {
+        let page = reader.list_calls(&f(query)).unwrap();
+        assert_eq!(ids(&page.items, |c| &c.id), *want, "filter {query}");
+    }
+    let zh1 = reader.get_call("zh1").unwrap().unwrap();
+    let qa = zh1.call.qa.as_ref().unwrap();
+    assert_eq!((qa.score, qa.passed), (60.0, false));
+    assert_eq!(qa.failed_items, ["greeting", "no_sales_promise"]);
+    assert_eq!(zh1.qa_report.unwrap()["score"], 60.0);
+    assert!(reader.get_call("zh2").unwrap().unwrap().call.qa.is_none());
+
+    // A re-score replaces the score and the failed items, it does not add to them.
+    write(vec![score("zh1", 85.0, &["closing"])]);
+    for (query, want) in [
+        ("failed_item=greeting", &[][..]),
+        ("failed_item=closing", &["zh1"][..]),
+        ("passed=true", &["en1", "zh1"][..]),
+    ] {
+        let page = reader.list_calls(&f(query)).unwrap();
+        assert_eq!(ids(&page.items, |c| &c.id), want, "after re-score: {query}");
+    }
+    for bad in ["min_score=101", "max_score=-1"] {
+        match reader.list_calls(&f(bad)) {
+            Err(ArchiveError::BadQuery(m)) => assert!(m.contains("score"), "{m}"),
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+}

@@ -80,6 +80,72 @@ fn transcribe_archive_then_query_from_the_cli() {
     assert_eq!(found["items"][0]["call_id"], call_id.as_str(), "{found}");
     assert_eq!(found["items"][0]["speaker"], "agent");
 
+    // The call was scored when it ended: the agent greeted and closed, but promised a
+    // guaranteed return and never verified the customer's identity.
+    let scored = events
+        .iter()
+        .find(|e| e["type"] == "qa.scored")
+        .expect("a qa.scored event");
+    assert_eq!(scored["scorecard_id"], "retail_banking_v1");
+    let failed: Vec<&str> = scored["failed_items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for item in ["no_sales_promise", "identity_verification"] {
+        assert!(failed.contains(&item), "{item} should fail: {scored}");
+    }
+    for item in ["greeting", "closing"] {
+        assert!(!failed.contains(&item), "{item} should pass: {scored}");
+    }
+    let (ok, stdout, stderr) =
+        callwatch(dir.path(), &["calls", "--failed-item", "no_sales_promise"]);
+    assert!(ok, "{stderr}");
+    let page: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(page["items"][0]["id"], call_id.as_str(), "{page}");
+    assert_eq!(page["items"][0]["qa"]["score"], scored["score"]);
+
+    // After a scorecard change, `rescore` replaces the stored score.
+    let card = dir.path().join("closing_only.toml");
+    std::fs::write(
+        &card,
+        "id = \"closing_only\"\n[[item]]\nid = \"closing\"\nweight = 1\nkind = \"said\"\nphrases = [\"anything else\"]\nwithin_last_s = 30\n",
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = callwatch(
+        dir.path(),
+        &["rescore", "--scorecard", card.to_str().unwrap()],
+    );
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.starts_with(&format!("{call_id}\t100.0\tpass")),
+        "{stdout}"
+    );
+    let (ok, stdout, _) = callwatch(dir.path(), &["calls", "--failed-item", "no_sales_promise"]);
+    assert!(ok);
+    let page: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(page["items"].as_array().unwrap().is_empty(), "{page}");
+    let (ok, stdout, _) = callwatch(dir.path(), &["call", &call_id]);
+    assert!(ok);
+    let detail: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(detail["qa"]["scorecard_id"], "closing_only", "{detail}");
+    assert_eq!(detail["qa_report"]["items"][0]["outcome"], "pass");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "id = \"x\"\n[[item]]\nid = \"a\"\nweight = 1\nkind = \"smile\"\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = callwatch(
+        dir.path(),
+        &["rescore", "--scorecard", bad.to_str().unwrap()],
+    );
+    assert!(
+        !ok && stderr.contains("bad.toml:2") && stderr.contains("smile"),
+        "{stderr}"
+    );
+
     // Bad queries are errors with a message, not crashes.
     let (ok, _, stderr) = callwatch(dir.path(), &["calls", "--from", "last tuesday"]);
     assert!(!ok && stderr.contains("from"), "{stderr}");

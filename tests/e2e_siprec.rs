@@ -27,7 +27,7 @@ fn start(model: &str, rtp_first: u16) -> (Server, u16, tempfile::TempDir) {
     std::fs::write(
         &cfg,
         format!(
-            "[sip]\nqueue_from = \"header:X-Queue\"\nagent = \"aor:^sip:8\\\\d{{3}}@\"\nrtp_ports = [{rtp_first}, {}]\n",
+            "[sip]\nqueue_from = \"header:X-Queue\"\nagent = \"aor:^sip:8\\\\d{{3}}@\"\n[rtp]\nport_min = {rtp_first}\nport_max = {}\n",
             rtp_first + 199
         ),
     )

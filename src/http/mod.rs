@@ -3,6 +3,7 @@
 pub mod archive_api;
 pub mod events_ws;
 pub mod fork;
+pub mod rtp_sessions;
 
 use crate::pipeline::Shared;
 use crate::shutdown::ShutdownHandle;
@@ -18,26 +19,35 @@ use std::sync::Arc;
 pub struct AppState {
     pub shared: Arc<Shared>,
     pub shutdown: ShutdownHandle,
+    /// Plain RTP sessions (and the RTP port pool behind them).
+    pub rtp: crate::sources::rtp::sessions::RtpSessions,
 }
 
 /// Paths served by the live side (the archive side lists its own in `archive_api::routes`).
-pub const LIVE_PATHS: [&str; 5] = [
+pub const LIVE_PATHS: [&str; 7] = [
     "/healthz",
     "/v1/stats",
     "/v1/events",
     "/v1/fork/twilio",
     "/v1/fork/audio",
+    "/v1/rtp-sessions",
+    "/v1/rtp-sessions/{id}",
 ];
 
 /// The whole HTTP surface.
 pub fn router(app: AppState, archive: ArchiveReader) -> Router {
-    let [health, stats_path, events, twilio, audio] = LIVE_PATHS;
+    let [health, stats_path, events, twilio, audio, rtp_sessions, rtp_session] = LIVE_PATHS;
     let live = Router::new()
         .route(health, get(healthz))
         .route(stats_path, get(stats))
         .route(events, get(events_ws::events))
         .route(twilio, get(fork::twilio))
         .route(audio, get(fork::audio_fork))
+        .route(rtp_sessions, axum::routing::post(rtp_sessions::create))
+        .route(
+            rtp_session,
+            get(rtp_sessions::get).delete(rtp_sessions::delete),
+        )
         .with_state(app);
     live.merge(archive_api::router(archive))
         .layer(tower_http::cors::CorsLayer::permissive())
@@ -54,6 +64,11 @@ async fn stats(
         "live_calls": app.shared.registry.live_calls(),
         "event_subscribers": app.shared.events.subscriber_count(),
         "asr": app.shared.asr.stats(),
+        "rtp": {
+            "sessions": app.rtp.count(),
+            "port_pairs_in_use": app.rtp.pool().in_use(),
+            "port_pairs": app.rtp.pool().capacity(),
+        },
     }))
 }
 

@@ -9,6 +9,8 @@ use crate::sinks::events::{Event, Payload, SegmentTiming};
 use crate::transforms::asr::{gate, AsrError, LanguagePolicy, Transcript};
 use crate::transforms::decode::LegDecoder;
 use crate::transforms::matcher::{HitTracker, Match};
+use crate::transforms::redact::LegRedactor;
+use crate::transforms::scorecard::{LedgerHit, LedgerUtterance};
 use crate::transforms::segment::{SegmentEvent, Segmenter};
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use std::collections::HashMap;
@@ -101,6 +103,7 @@ pub async fn run_leg(
         utterances: HashMap::new(),
         summary: LegSummary::default(),
         samples_16k: 0,
+        redact: LegRedactor::new(shared.redactor.clone()),
     };
     let mut finals: FuturesOrdered<FinalFuture> = FuturesOrdered::new();
     let mut partial: Option<PartialFuture> = None;
@@ -152,6 +155,8 @@ struct LegState<'a> {
     utterances: HashMap<u64, Utterance>,
     summary: LegSummary,
     samples_16k: u64,
+    /// Personal data leaves each transcript here, before events, archive, matcher and logs.
+    redact: LegRedactor,
 }
 
 impl LegState<'_> {
@@ -246,7 +251,7 @@ impl LegState<'_> {
             return; // the final is on its way; a late partial would only confuse subscribers
         }
         let t = match result {
-            Ok(t) if !t.text.is_empty() => t,
+            Ok(t) if !t.text.is_empty() => self.redact.partial_transcript(t),
             Ok(_) | Err(AsrError::Shed) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "partial failed");
@@ -282,7 +287,7 @@ impl LegState<'_> {
             return;
         };
         let t = match result {
-            Ok(t) => t,
+            Ok(t) => self.redact.final_transcript(t),
             Err(e) => {
                 tracing::error!(error = %e, start_ms, end_ms, "final transcription failed; utterance lost");
                 return;
@@ -326,12 +331,33 @@ impl LegState<'_> {
             start_ms,
             end_ms,
         ));
+        let mut ledger_hits = Vec::new();
         for m in self.shared.matcher.find(&t.text, self.leg.speaker) {
             self.archive_hit(&u.id, &m, start_ms, end_ms, &now);
+            let term = self.shared.matcher.term(m.term_id);
+            ledger_hits.push(LedgerHit {
+                speaker: self.leg.speaker,
+                term: term.text.clone(),
+                category: term.category.clone(),
+                severity: term.severity,
+                start_ms,
+            });
             if u.tracker.admit(&m) {
                 self.publish_hit(&u.id, &t.text, &m, start_ms, end_ms, false);
             }
         }
+        self.shared.registry.record_final(
+            &self.leg.call_id,
+            LedgerUtterance {
+                id: u.id.clone(),
+                speaker: self.leg.speaker,
+                start_ms,
+                end_ms,
+                language: t.language.clone(),
+                text: t.text.clone(),
+            },
+            ledger_hits,
+        );
     }
 
     fn archive_hit(

@@ -2,6 +2,7 @@
 
 pub mod leg;
 pub mod offline;
+pub mod qa;
 pub mod registry;
 
 pub use leg::{run_leg, spawn_leg, LegInput, LegSummary, LEG_INBOX};
@@ -13,6 +14,7 @@ use crate::sinks::archive::{ArchiveOp, ArchiveSender};
 use crate::sinks::events::EventBus;
 use crate::transforms::asr::{AsrPool, LanguagePolicy};
 use crate::transforms::matcher::Matcher;
+use crate::transforms::redact::Redactor;
 use crate::transforms::segment::SegmenterConfig;
 use std::sync::Arc;
 
@@ -52,6 +54,8 @@ pub struct Shared {
     /// Emit partial transcripts while an utterance is open.
     pub partials: bool,
     pub shutdown: Option<ShutdownHandle>,
+    /// Removes personal data from transcripts before anything else sees them.
+    pub redactor: Arc<Redactor>,
 }
 
 impl Shared {
@@ -79,7 +83,22 @@ impl Shared {
             min_speech_ratio: cfg.asr.min_speech_ratio as f32,
             partials,
             shutdown,
+            // Config::validate has checked the section; should it not have, redact with the
+            // defaults rather than let anything through.
+            redactor: Arc::new(Redactor::new(&cfg.redact).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "redaction configuration rejected; using the defaults");
+                Redactor::default()
+            })),
         }
+    }
+
+    /// Scores every call against `card` when it ends (`None`: no scoring).
+    pub fn with_scorecard(
+        mut self,
+        card: Option<crate::transforms::scorecard::Scorecard>,
+    ) -> Shared {
+        self.registry = self.registry.with_scorecard(card);
+        self
     }
 
     pub(crate) fn shutdown_guard(&self) -> Option<Shutdown> {

@@ -149,7 +149,10 @@ fn clock(ms: u64) -> String {
 fn render(e: &crate::sinks::events::Event, json: &str, as_json: bool) -> Option<String> {
     let keep = matches!(
         e.payload,
-        Payload::TranscriptFinal { .. } | Payload::PhraseHit { .. } | Payload::CallEnded { .. }
+        Payload::TranscriptFinal { .. }
+            | Payload::PhraseHit { .. }
+            | Payload::QaScored { .. }
+            | Payload::CallEnded { .. }
     );
     if !keep {
         return None;
@@ -175,6 +178,21 @@ fn render(e: &crate::sinks::events::Event, json: &str, as_json: bool) -> Option<
             ..
         } => Some(format!(
             "{span} {who:>8} !! {category}/{severity}: \"{matched}\" (term {term})"
+        )),
+        Payload::QaScored {
+            scorecard_id,
+            score,
+            passed,
+            failed_items,
+            ..
+        } => Some(format!(
+            "-- QA {scorecard_id}: {score:.1} ({}){}",
+            if *passed { "pass" } else { "fail" },
+            if failed_items.is_empty() {
+                String::new()
+            } else {
+                format!(", failed: {}", failed_items.join(", "))
+            }
         )),
         Payload::CallEnded { duration_ms, .. } => Some(format!(
             "-- call {} ended, {} s",

@@ -5,6 +5,7 @@ use crate::call::{CallInfo, LegInfo};
 use crate::clock::{rfc3339, SharedClock};
 use crate::sinks::archive::ArchiveOp;
 use crate::sinks::events::{Event, EventBus, Payload};
+use crate::transforms::scorecard::{CallLedger, LedgerHit, LedgerUtterance, Scorecard};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +16,8 @@ struct LiveCall {
     open_legs: usize,
     legs_seen: Vec<String>,
     media_ms: u64,
+    /// What the call said, for scoring when it ends.
+    ledger: CallLedger,
 }
 
 /// Live calls, shared by every source.
@@ -24,6 +27,7 @@ pub struct CallRegistry {
     events: EventBus,
     archive: ArchiveSink,
     clock: SharedClock,
+    scorecard: Option<Arc<Scorecard>>,
 }
 
 /// Why a leg could not be opened.
@@ -42,6 +46,24 @@ impl CallRegistry {
             events,
             archive,
             clock,
+            scorecard: None,
+        }
+    }
+
+    /// Scores every call against `card` when it ends.
+    pub fn with_scorecard(mut self, card: Option<Scorecard>) -> Self {
+        self.scorecard = card.map(Arc::new);
+        self
+    }
+
+    /// Adds a final utterance and its hits to the call's ledger (a no-op once the call ended).
+    pub fn record_final(&self, call_id: &str, utterance: LedgerUtterance, hits: Vec<LedgerHit>) {
+        if self.scorecard.is_none() {
+            return;
+        }
+        if let Some(live) = self.calls.lock().unwrap().get_mut(call_id) {
+            live.ledger.utterances.push(utterance);
+            live.ledger.hits.extend(hits);
         }
     }
 
@@ -55,6 +77,7 @@ impl CallRegistry {
             open_legs: 0,
             legs_seen: Vec::new(),
             media_ms: 0,
+            ledger: CallLedger::new(&call.call_id),
         });
         if live.legs_seen.contains(&leg.leg) && live.open_legs > 0 {
             return Err(RegistryError::DuplicateLeg {
@@ -111,9 +134,16 @@ impl CallRegistry {
             return;
         }
         let duration_ms = live.media_ms;
-        calls.remove(call_id);
+        let Some(live) = calls.remove(call_id) else {
+            return;
+        };
         drop(calls);
         let now = rfc3339(self.clock.now());
+        if let Some(card) = &self.scorecard {
+            let mut ledger = live.ledger;
+            ledger.duration_ms = duration_ms;
+            super::qa::publish_score(&self.events, &self.archive, card, &ledger, &now);
+        }
         self.archive.send(ArchiveOp::CallEnded {
             call_id: call_id.to_string(),
             ended_at: now.clone(),

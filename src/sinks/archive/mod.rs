@@ -13,9 +13,9 @@ pub mod writer;
 
 pub use error::ArchiveError;
 pub use query::{
-    CallDetail, CallFilter, CallSummary, LegSummary, Page, SearchHit, SearchQuery, DEFAULT_LIMIT,
-    MAX_LIMIT,
+    CallDetail, CallFilter, CallScore, CallSummary, LegSummary, Page, SearchHit, SearchQuery,
+    DEFAULT_LIMIT, MAX_LIMIT,
 };
 pub use reader::ArchiveReader;
-pub use record::{ArchiveOp, HitRecord, UtteranceRecord};
+pub use record::{ArchiveOp, HitRecord, ScoreRecord, UtteranceRecord};
 pub use writer::{ArchiveSender, ArchiveWriter, ArchiveWriterHandle, WriterConfig, WriterStats};

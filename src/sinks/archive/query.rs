@@ -31,6 +31,14 @@ pub struct CallFilter {
     pub category: Option<String>,
     /// `true`: calls with at least one hit; `false`: calls with none.
     pub has_hits: Option<bool>,
+    /// Calls whose QA score is at least this (0–100).
+    pub min_score: Option<f64>,
+    /// Calls whose QA score is at most this (0–100).
+    pub max_score: Option<f64>,
+    /// `true`: calls that passed their scorecard; `false`: calls that failed it.
+    pub passed: Option<bool>,
+    /// Calls that failed this scorecard item (its `id`).
+    pub failed_item: Option<String>,
     /// Page size, 1 to [`MAX_LIMIT`]; [`DEFAULT_LIMIT`] when absent.
     pub limit: Option<u32>,
     /// Rows to skip.
@@ -98,6 +106,18 @@ pub struct CallSummary {
     pub hit_count: u64,
     /// Hit counts keyed by category.
     pub hits_by_category: BTreeMap<String, u64>,
+    /// The QA score, once the call has been scored.
+    pub qa: Option<CallScore>,
+}
+
+/// A call's QA score as listed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallScore {
+    pub scorecard_id: String,
+    pub score: f64,
+    pub passed: bool,
+    pub failed_items: Vec<String>,
+    pub scored_at: String,
 }
 
 /// A call with everything archived about it.
@@ -109,6 +129,8 @@ pub struct CallDetail {
     pub utterances: Vec<UtteranceRecord>,
     /// Hits ordered by start time.
     pub hits: Vec<HitRecord>,
+    /// The full QA report (every item with its outcome and evidence), once scored.
+    pub qa_report: Option<serde_json::Value>,
 }
 
 /// An utterance matching a search.

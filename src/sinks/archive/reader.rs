@@ -4,8 +4,8 @@
 
 use super::error::ArchiveError;
 use super::query::{
-    CallDetail, CallFilter, CallSummary, LegSummary, Page, SearchHit, SearchQuery, DEFAULT_LIMIT,
-    MAX_LIMIT,
+    CallDetail, CallFilter, CallScore, CallSummary, LegSummary, Page, SearchHit, SearchQuery,
+    DEFAULT_LIMIT, MAX_LIMIT,
 };
 use super::record::{HitRecord, UtteranceRecord};
 use super::terms::{snippet, Terms};
@@ -99,6 +99,34 @@ impl ArchiveReader {
             };
             sql.push_str(&format!(" AND {negate}EXISTS ({hit})"));
         }
+        for (value, op, name) in [
+            (filter.min_score, ">=", "min_score"),
+            (filter.max_score, "<=", "max_score"),
+        ] {
+            if let Some(v) = value {
+                if !(0.0..=100.0).contains(&v) {
+                    return Err(ArchiveError::BadQuery(format!(
+                        "{name} must be a score between 0 and 100, got {v}"
+                    )));
+                }
+                sql.push_str(&format!(
+                    " AND EXISTS (SELECT 1 FROM scores s WHERE s.call_id = c.id AND s.score {op} ?)"
+                ));
+                args.push(v.into());
+            }
+        }
+        if let Some(p) = filter.passed {
+            sql.push_str(
+                " AND EXISTS (SELECT 1 FROM scores s WHERE s.call_id = c.id AND s.passed = ?)",
+            );
+            args.push(i64::from(p).into());
+        }
+        if let Some(item) = &filter.failed_item {
+            sql.push_str(
+                " AND EXISTS (SELECT 1 FROM score_failures f WHERE f.call_id = c.id AND f.item_id = ?)",
+            );
+            args.push(item.clone().into());
+        }
         if let Some(cursor) = &filter.cursor {
             let (ms, id) = decode_call_cursor(cursor)?;
             sql.push_str(" AND (c.started_at_ms < ? OR (c.started_at_ms = ? AND c.id < ?))");
@@ -191,10 +219,15 @@ impl ArchiveReader {
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
+            let qa_report = conn
+                .prepare_cached("SELECT report FROM scores WHERE call_id = ?1")?
+                .query_row([id], |r| json(r, 0))
+                .optional()?;
             Ok(Some(CallDetail {
                 call,
                 utterances,
                 hits,
+                qa_report,
             }))
         })
     }
@@ -322,6 +355,7 @@ fn call_row(r: &Row<'_>) -> rusqlite::Result<CallSummary> {
         utterance_count: 0,
         hit_count: 0,
         hits_by_category: Default::default(),
+        qa: None,
     })
 }
 
@@ -349,6 +383,28 @@ fn fill_summary(conn: &Connection, call: &mut CallSummary) -> rusqlite::Result<(
         .query_map(params![call.id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     call.hit_count = call.hits_by_category.values().sum();
+    call.qa = conn
+        .prepare_cached(
+            "SELECT scorecard_id, score, passed, scored_at FROM scores WHERE call_id = ?1",
+        )?
+        .query_row([&call.id], |r| {
+            Ok(CallScore {
+                scorecard_id: r.get(0)?,
+                score: r.get(1)?,
+                passed: r.get(2)?,
+                failed_items: Vec::new(),
+                scored_at: r.get(3)?,
+            })
+        })
+        .optional()?;
+    if let Some(qa) = &mut call.qa {
+        qa.failed_items = conn
+            .prepare_cached(
+                "SELECT item_id FROM score_failures WHERE call_id = ?1 ORDER BY item_id",
+            )?
+            .query_map([&call.id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+    }
     Ok(())
 }
 

@@ -30,6 +30,8 @@ pub enum ArchiveOp {
         reason: String,
         duration_ms: u64,
     },
+    /// A QA score; replaces the call's previous score (a re-score).
+    Score(ScoreRecord),
 }
 
 /// A final transcript of one utterance.
@@ -65,4 +67,17 @@ pub struct HitRecord {
     pub start_ms: u64,
     pub end_ms: u64,
     pub created_at: String,
+}
+
+/// A call's QA score against one scorecard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreRecord {
+    pub call_id: String,
+    pub scorecard_id: String,
+    pub score: f64,
+    pub passed: bool,
+    pub failed_items: Vec<String>,
+    /// The whole [`ScoreReport`](crate::transforms::scorecard::ScoreReport) as JSON.
+    pub report: serde_json::Value,
+    pub scored_at: String,
 }

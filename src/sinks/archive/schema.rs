@@ -9,7 +9,8 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Ordered migration steps; the schema version of a file is how many have been applied.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE calls (
     id            TEXT PRIMARY KEY,
     source        TEXT NOT NULL DEFAULT '',
@@ -106,7 +107,27 @@ CREATE TABLE rejected_ops (
     error       TEXT NOT NULL,
     rejected_at TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+-- QA scores: one per call (a re-score replaces it), and the failed items apart so
+-- `failed_item=` filters use an index instead of scanning report JSON.
+CREATE TABLE scores (
+    call_id      TEXT PRIMARY KEY REFERENCES calls(id) ON DELETE CASCADE,
+    scorecard_id TEXT NOT NULL,
+    score        REAL NOT NULL,
+    passed       INTEGER NOT NULL,
+    report       TEXT NOT NULL,
+    scored_at    TEXT NOT NULL
+);
+CREATE INDEX scores_by_score ON scores(score);
+CREATE TABLE score_failures (
+    call_id TEXT NOT NULL REFERENCES calls(id) ON DELETE CASCADE,
+    item_id TEXT NOT NULL,
+    PRIMARY KEY (call_id, item_id)
+);
+CREATE INDEX score_failures_by_item ON score_failures(item_id, call_id);
+"#,
+];
 
 /// Schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,7 +1,7 @@
 //! How each [`ArchiveOp`] becomes rows. Every statement is idempotent (insert-or-ignore or
 //! upsert by id) so a batch replayed after a failed commit cannot duplicate anything.
 
-use super::record::{ArchiveOp, HitRecord, UtteranceRecord};
+use super::record::{ArchiveOp, HitRecord, ScoreRecord, UtteranceRecord};
 use crate::call::Speaker;
 use rusqlite::{params, Connection};
 use time::format_description::well_known::Rfc3339;
@@ -95,6 +95,35 @@ pub(crate) fn apply(conn: &Connection, op: &ArchiveOp) -> rusqlite::Result<()> {
             )?
             .execute(params![call_id, ended_at, reason, duration_ms])?;
         }
+        ArchiveOp::Score(r) => insert_score(conn, r)?,
+    }
+    Ok(())
+}
+
+fn insert_score(conn: &Connection, r: &ScoreRecord) -> rusqlite::Result<()> {
+    ensure_call(conn, &r.call_id, &r.scored_at)?;
+    conn.prepare_cached(
+        "INSERT INTO scores (call_id, scorecard_id, score, passed, report, scored_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(call_id) DO UPDATE SET
+            scorecard_id = excluded.scorecard_id, score = excluded.score,
+            passed = excluded.passed, report = excluded.report, scored_at = excluded.scored_at",
+    )?
+    .execute(params![
+        r.call_id,
+        r.scorecard_id,
+        r.score,
+        r.passed,
+        r.report.to_string(),
+        r.scored_at
+    ])?;
+    conn.prepare_cached("DELETE FROM score_failures WHERE call_id = ?1")?
+        .execute([&r.call_id])?;
+    let mut insert = conn.prepare_cached(
+        "INSERT OR IGNORE INTO score_failures (call_id, item_id) VALUES (?1, ?2)",
+    )?;
+    for item in &r.failed_items {
+        insert.execute([&r.call_id, item])?;
     }
     Ok(())
 }

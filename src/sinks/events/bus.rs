@@ -93,6 +93,7 @@ const KNOWN_TYPES: &[&str] = &[
     "transcript.partial",
     "transcript.final",
     "phrase.hit",
+    "qa.scored",
     "call.ended",
 ];
 

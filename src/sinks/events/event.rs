@@ -75,6 +75,15 @@ pub enum Payload {
     },
     #[serde(rename = "call.ended")]
     CallEnded { reason: String, duration_ms: u64 },
+    /// The call's QA score, sent right before `call.ended` (which stays the call's last event).
+    #[serde(rename = "qa.scored")]
+    QaScored {
+        scorecard_id: String,
+        score: f64,
+        passed: bool,
+        failed_items: Vec<String>,
+        items: Vec<crate::transforms::scorecard::ItemResult>,
+    },
     /// Sent to a subscriber that fell behind and missed events.
     #[serde(rename = "events.lagged")]
     Lagged { missed: u64 },
@@ -89,6 +98,7 @@ impl Payload {
             Payload::TranscriptFinal { .. } => "transcript.final",
             Payload::PhraseHit { .. } => "phrase.hit",
             Payload::CallEnded { .. } => "call.ended",
+            Payload::QaScored { .. } => "qa.scored",
             Payload::Lagged { .. } => "events.lagged",
         }
     }

@@ -10,6 +10,7 @@ pub mod opus;
 pub mod packet;
 pub mod payload;
 pub mod rtcp;
+pub mod sessions;
 pub mod stream;
 
 pub use jitter::{JitterBuffer, JitterConfig, JitterStats};

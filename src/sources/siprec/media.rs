@@ -177,10 +177,12 @@ impl MediaPlane for RtpMedia {
 }
 
 /// Starts the recording server: binds SIP, and runs it on the current runtime until shutdown.
+/// Recorded streams take their ports from `pool`, shared with the other RTP sources.
 pub async fn serve(
     cfg: &crate::config::SipConfig,
     shared: Arc<Shared>,
     shutdown: crate::shutdown::Shutdown,
+    pool: RtpPortPool,
 ) -> Result<std::net::SocketAddr, super::server::SipServerError> {
     let sockets = super::server::SipSockets::bind(cfg.listen).await?;
     let addr = sockets.local_addr().unwrap_or(cfg.listen);
@@ -198,8 +200,6 @@ pub async fn serve(
         },
         shared.clock.clone(),
     );
-    let pool = RtpPortPool::new(cfg.listen.ip(), cfg.rtp_ports[0], cfg.rtp_ports[1])
-        .map_err(super::server::SipServerError::Ports)?;
     let media = RtpMedia::new(
         shared.clone(),
         pool,

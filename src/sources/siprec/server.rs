@@ -51,8 +51,6 @@ pub enum SipServerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("[sip] rtp_ports: {0}")]
-    Ports(crate::sources::rtp::PortError),
 }
 
 /// Bound SIP sockets (UDP and TCP on the same port).

@@ -1,0 +1,402 @@
+//! The stateless core: one text in, the redacted text and what was removed out.
+
+use super::amount::amount_spans;
+use super::checks::{luhn_valid, mobile_valid, resident_id_valid};
+use super::config::{LabelLanguage, RedactConfig, RedactConfigError};
+use super::scan::{digit_runs, DigitRun};
+use super::Category;
+use std::collections::BTreeMap;
+
+/// One removed piece of personal data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redaction {
+    pub category: Category,
+    /// Char range of the label in the redacted text.
+    pub start: usize,
+    pub end: usize,
+    /// Char range of the removed text in the input.
+    pub source_start: usize,
+    pub source_end: usize,
+}
+
+/// A redacted text.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Redacted {
+    pub text: String,
+    /// In text order, never overlapping.
+    pub redactions: Vec<Redaction>,
+}
+
+/// What a leg's earlier final leaves for its next utterance (see [`super::LegRedactor`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Carry {
+    /// Digits of the number the last final ended with, if it ended with one.
+    pub digits: String,
+    /// Those digits already validate as a whole card, ID or mobile number.
+    pub complete: bool,
+    /// The last final ended with a code keyword (验证码是…), the code may follow.
+    pub code_pending: bool,
+}
+
+/// Trailing runs this long are masked when the text may continue (partials, and finals whose
+/// speaker may go on in the next utterance). Five-digit service numbers (12378, 95588) stay
+/// readable for the matcher; at most five leading digits of a longer number ever show.
+pub const TAIL_DIGITS: usize = 6;
+
+/// Code keywords; Latin ones match whole words only, case-insensitively.
+const CODE_KEYWORDS: &[&str] = &[
+    "验证码",
+    "校验码",
+    "动态码",
+    "动态密码",
+    "短信码",
+    "密码",
+    "code",
+    "verification",
+    "otp",
+    "passcode",
+    "pin",
+];
+/// A code follows its keyword within this many chars (验证码是：…, code is …).
+const CODE_AFTER: usize = 12;
+/// Or precedes it within this many (…是您的验证码).
+const CODE_BEFORE: usize = 6;
+/// Code lengths.
+const CODE_LEN: std::ops::RangeInclusive<usize> = 4..=8;
+
+/// Removes bank card numbers, resident IDs, mobile numbers, verification codes and (when
+/// configured) amounts from transcripts, leaving a label of the category in their place.
+#[derive(Debug, Clone)]
+pub struct Redactor {
+    enabled: bool,
+    categories: [bool; Category::ALL.len()],
+    labels: LabelLanguage,
+    custom: BTreeMap<Category, String>,
+    /// Every label this redactor may write, so a second pass leaves them alone.
+    all_labels: Vec<Vec<char>>,
+    /// [`CODE_KEYWORDS`] as chars, built once.
+    code_keywords: Vec<Vec<char>>,
+}
+
+impl Default for Redactor {
+    fn default() -> Self {
+        Redactor::new(&RedactConfig::default()).expect("the default configuration is valid")
+    }
+}
+
+impl Redactor {
+    /// Builds a redactor from its configuration.
+    pub fn new(cfg: &RedactConfig) -> Result<Redactor, RedactConfigError> {
+        cfg.validate()?;
+        let mut categories = [false; Category::ALL.len()];
+        for c in &cfg.categories {
+            categories[*c as usize] = true;
+        }
+        let mut all_labels: Vec<Vec<char>> = Category::ALL
+            .iter()
+            .flat_map(|c| [c.zh_label(), c.en_label()])
+            .chain(cfg.custom_labels.values().map(String::as_str))
+            .map(|l| l.chars().collect())
+            .collect();
+        // Longest first, so `[身份证号]` is not read as something shorter.
+        all_labels.sort_by_key(|l| std::cmp::Reverse(l.len()));
+        Ok(Redactor {
+            enabled: cfg.enabled,
+            categories,
+            labels: cfg.labels,
+            custom: cfg.custom_labels.clone(),
+            all_labels,
+            code_keywords: CODE_KEYWORDS.iter().map(|k| k.chars().collect()).collect(),
+        })
+    }
+
+    /// A redactor that changes nothing.
+    pub fn disabled() -> Redactor {
+        Redactor::new(&RedactConfig {
+            enabled: false,
+            ..RedactConfig::default()
+        })
+        .expect("the default configuration is valid")
+    }
+
+    /// Whether redaction is on.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Whether `category` is redacted.
+    pub fn redacts(&self, category: Category) -> bool {
+        self.enabled && self.categories[category as usize]
+    }
+
+    /// Redacts one complete text. `language` (`zh`, `en`, or empty for unknown) picks the
+    /// label table when it is `auto`.
+    pub fn redact(&self, text: &str, language: &str) -> Redacted {
+        self.pass(text, language, &Carry::default(), false).0
+    }
+
+    /// The label written for `category` in text of `language`.
+    pub fn label(&self, category: Category, language: &str, text: &str) -> &str {
+        if let Some(l) = self.custom.get(&category) {
+            return l;
+        }
+        let zh = match self.labels {
+            LabelLanguage::Zh => true,
+            LabelLanguage::En => false,
+            LabelLanguage::Auto => match language {
+                "zh" => true,
+                "en" => false,
+                _ => text.chars().any(is_cjk),
+            },
+        };
+        if zh {
+            category.zh_label()
+        } else {
+            category.en_label()
+        }
+    }
+
+    /// One pass with what earlier text left behind; returns the carry for the next text.
+    /// `mask_tail`: the text may continue, so a long trailing digit run is masked even
+    /// though it does not validate yet.
+    pub(crate) fn pass(
+        &self,
+        text: &str,
+        language: &str,
+        carry: &Carry,
+        mask_tail: bool,
+    ) -> (Redacted, Carry) {
+        if !self.enabled {
+            return (
+                Redacted {
+                    text: text.to_string(),
+                    redactions: Vec::new(),
+                },
+                Carry::default(),
+            );
+        }
+        let chars: Vec<char> = text.chars().collect();
+        let in_label = self.label_mask(&chars);
+        let runs: Vec<DigitRun> = digit_runs(&chars)
+            .into_iter()
+            .filter(|r| !in_label[r.start])
+            .collect();
+        let keywords = code_keywords(&chars, &in_label, &self.code_keywords);
+        let leading = |r: &DigitRun| chars[..r.start].iter().all(|c| is_filler(*c));
+        let trailing = |r: &DigitRun| chars[r.end..].iter().all(|c| is_filler(*c));
+
+        let mut spans: Vec<(usize, usize, Category)> = Vec::new();
+        let mut joined_first: Option<(String, Option<Category>)> = None;
+        for (i, run) in runs.iter().enumerate() {
+            let mut cat = None;
+            if i == 0 && !carry.digits.is_empty() && leading(run) {
+                let joined = format!("{}{}", carry.digits, run.digits);
+                let c = classify(&joined)
+                    .filter(|c| !carry.complete || *c != Category::Number)
+                    .filter(|c| self.redacts(*c));
+                joined_first = Some((joined, c));
+                cat = c;
+            }
+            if cat.is_none() {
+                cat = classify(&run.digits).filter(|c| self.redacts(*c));
+            }
+            if cat.is_none() && CODE_LEN.contains(&run.len()) && self.redacts(Category::Code) {
+                let after_pending =
+                    i == 0 && carry.code_pending && run.start <= CODE_AFTER && leading(run);
+                if after_pending || near_code_keyword(&runs, i, &keywords, &in_label) {
+                    cat = Some(Category::Code);
+                }
+            }
+            if cat.is_none()
+                && mask_tail
+                && run.len() >= TAIL_DIGITS
+                && trailing(run)
+                && self.redacts(Category::Number)
+            {
+                cat = Some(Category::Number);
+            }
+            if let Some(c) = cat {
+                spans.push((run.start, run.end, c));
+            }
+        }
+        if self.redacts(Category::Amount) {
+            for (s, e) in amount_spans(&chars) {
+                let free = !spans.iter().any(|(a, b, _)| s < *b && *a < e)
+                    && !in_label[s..e].iter().any(|x| *x);
+                if free {
+                    spans.push((s, e, Category::Amount));
+                }
+            }
+            spans.sort();
+        }
+
+        let next = self.next_carry(&chars, &runs, &spans, joined_first, &keywords);
+        (self.render(&chars, text, language, &spans), next)
+    }
+
+    /// What this text leaves for the next utterance of the leg.
+    fn next_carry(
+        &self,
+        chars: &[char],
+        runs: &[DigitRun],
+        spans: &[(usize, usize, Category)],
+        joined_first: Option<(String, Option<Category>)>,
+        keywords: &[(usize, usize)],
+    ) -> Carry {
+        let tail_start = chars
+            .iter()
+            .rposition(|c| !is_filler(*c))
+            .map_or(0, |p| p + 1);
+        let mut next = Carry::default();
+        if let Some(last) = runs.last().filter(|r| r.end == tail_start) {
+            let whole = runs.len() == 1 && chars[..last.start].iter().all(|c| is_filler(*c));
+            let (digits, cat) = match joined_first {
+                // The utterance is nothing but the continuation of the previous one's number.
+                Some((joined, cat)) if whole => (joined, cat),
+                _ => (
+                    last.digits.clone(),
+                    spans.iter().find(|(s, _, _)| *s == last.start).map(|x| x.2),
+                ),
+            };
+            let skip = digits.len().saturating_sub(CARRY_MAX);
+            next.digits = digits[skip..].to_string();
+            next.complete = matches!(
+                cat,
+                Some(Category::Card | Category::IdNumber | Category::Mobile)
+            );
+        } else {
+            next.code_pending = keywords
+                .iter()
+                .any(|(_, e)| tail_start.saturating_sub(*e) <= 2);
+        }
+        next
+    }
+
+    /// Marks the chars that belong to a label an earlier pass wrote.
+    fn label_mask(&self, chars: &[char]) -> Vec<bool> {
+        let mut mask = vec![false; chars.len() + 1];
+        let mut i = 0;
+        while i < chars.len() {
+            if chars[i] == '[' {
+                if let Some(l) = self.all_labels.iter().find(|l| chars[i..].starts_with(l)) {
+                    mask[i..i + l.len()].iter_mut().for_each(|m| *m = true);
+                    i += l.len();
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        mask
+    }
+
+    fn render(
+        &self,
+        chars: &[char],
+        text: &str,
+        language: &str,
+        spans: &[(usize, usize, Category)],
+    ) -> Redacted {
+        if spans.is_empty() {
+            return Redacted {
+                text: text.to_string(),
+                redactions: Vec::new(),
+            };
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut out_chars = 0;
+        let mut redactions = Vec::with_capacity(spans.len());
+        let mut at = 0;
+        for &(s, e, category) in spans {
+            out.extend(&chars[at..s]);
+            out_chars += s - at;
+            let label = self.label(category, language, text);
+            let n = label.chars().count();
+            out.push_str(label);
+            redactions.push(Redaction {
+                category,
+                start: out_chars,
+                end: out_chars + n,
+                source_start: s,
+                source_end: e,
+            });
+            out_chars += n;
+            at = e;
+        }
+        out.extend(&chars[at..]);
+        Redacted {
+            text: out,
+            redactions,
+        }
+    }
+}
+
+/// Longest digit string kept between utterances: the longest card is 19 digits.
+const CARRY_MAX: usize = 19;
+
+/// The category a digit run validates as, if any; runs of 11 or more digits that validate as
+/// nothing are [`Category::Number`], since one misheard digit must not let the others through.
+pub(crate) fn classify(digits: &str) -> Option<Category> {
+    let n = digits.len();
+    // An X after 17 digits is an ID even when a misheard digit breaks its checksum.
+    if n == 18 && (digits.ends_with('X') || resident_id_valid(digits)) {
+        return Some(Category::IdNumber);
+    }
+    if mobile_valid(digits) {
+        return Some(Category::Mobile);
+    }
+    if (13..=19).contains(&n) && luhn_valid(digits) {
+        return Some(Category::Card);
+    }
+    (n >= 11).then_some(Category::Number)
+}
+
+/// A 4–8 digit run that is the first number after a code keyword, or the last before one.
+fn near_code_keyword(
+    runs: &[DigitRun],
+    i: usize,
+    keywords: &[(usize, usize)],
+    in_label: &[bool],
+) -> bool {
+    let run = &runs[i];
+    let nothing_between = |a: usize, b: usize| {
+        !runs.iter().any(|r| r.start >= a && r.end <= b) && !in_label[a..b].iter().any(|x| *x)
+    };
+    keywords.iter().any(|&(ks, ke)| {
+        (ke <= run.start && run.start - ke <= CODE_AFTER && nothing_between(ke, run.start))
+            || (run.end <= ks && ks - run.end <= CODE_BEFORE && nothing_between(run.end, ks))
+    })
+}
+
+/// Char ranges of the code keywords outside labels.
+fn code_keywords(chars: &[char], in_label: &[bool], keywords: &[Vec<char>]) -> Vec<(usize, usize)> {
+    let lower: Vec<char> = chars.iter().map(|c| c.to_ascii_lowercase()).collect();
+    let mut out = Vec::new();
+    for i in 0..lower.len() {
+        if in_label[i] {
+            continue;
+        }
+        for kc in keywords {
+            if lower[i] != kc[0] || !lower[i..].starts_with(kc) {
+                continue;
+            }
+            let latin = kc[0].is_ascii_alphabetic();
+            let end = i + kc.len();
+            let bounded = !latin
+                || ((i == 0 || !lower[i - 1].is_ascii_alphabetic())
+                    && lower.get(end).is_none_or(|c| !c.is_ascii_alphabetic()));
+            if bounded {
+                out.push((i, end));
+            }
+        }
+    }
+    out
+}
+
+/// Whitespace and punctuation: what may stand before a leading or after a trailing number.
+fn is_filler(c: char) -> bool {
+    !c.is_alphanumeric()
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}')
+}

@@ -1,0 +1,215 @@
+//! Finds digit runs however they were written: Arabic or full-width digits, Chinese numerals
+//! read digit by digit (六二二二, 幺 and 两 included), English digit words (`six two`, `oh`),
+//! in groups separated by spaces, dashes or commas.
+
+/// A number read out or written in a transcript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigitRun {
+    /// The digits as ASCII; an 18th character `X` when a resident ID's check character follows 17 digits.
+    pub digits: String,
+    /// Char range in the text, covering a leading `+` and everything up to the last digit.
+    pub start: usize,
+    pub end: usize,
+}
+
+impl DigitRun {
+    /// Number of digits (an `X` check character counts).
+    pub fn len(&self) -> usize {
+        self.digits.len()
+    }
+}
+
+/// The digit a single char stands for.
+fn char_digit(c: char) -> Option<char> {
+    Some(match c {
+        '0'..='9' => c,
+        '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32)?,
+        '零' | '〇' => '0',
+        '一' | '幺' => '1',
+        '二' | '两' => '2',
+        '三' => '3',
+        '四' => '4',
+        '五' => '5',
+        '六' => '6',
+        '七' => '7',
+        '八' => '8',
+        '九' => '9',
+        _ => return None,
+    })
+}
+
+/// The digit an English word stands for when digits are read out.
+fn word_digit(w: &str) -> Option<char> {
+    Some(match w.to_ascii_lowercase().as_str() {
+        "zero" | "oh" | "o" => '0',
+        "one" => '1',
+        "two" => '2',
+        "three" => '3',
+        "four" => '4',
+        "five" => '5',
+        "six" => '6',
+        "seven" => '7',
+        "eight" => '8',
+        "nine" => '9',
+        _ => return None,
+    })
+}
+
+/// Chars allowed between two groups of one number.
+fn is_separator(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '-' | '－' | '–' | '—' | ',' | '，' | '、' | '\u{3000}')
+}
+
+/// How many separator chars may stand between two groups of one number (", " is two).
+const MAX_GAP: usize = 3;
+
+/// One token: a digit (or `X`) and its char range.
+#[derive(Debug, Clone, Copy)]
+struct Token {
+    digit: char,
+    start: usize,
+    end: usize,
+}
+
+/// Splits `chars` into digit tokens and the positions where a number must end.
+fn tokens(chars: &[char]) -> Vec<Option<Token>> {
+    // `None` entries are hard breaks (any non-separator, non-digit text).
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if let Some(d) = char_digit(c) {
+            out.push(Some(Token {
+                digit: d,
+                start: i,
+                end: i + 1,
+            }));
+            i += 1;
+        } else if c.is_ascii_alphabetic() {
+            let j = i + chars[i..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .count();
+            let word: String = chars[i..j].iter().collect();
+            match word_digit(&word) {
+                Some(d) => out.push(Some(Token {
+                    digit: d,
+                    start: i,
+                    end: j,
+                })),
+                None if j - i == 1 && matches!(c, 'x' | 'X') => out.push(Some(Token {
+                    digit: 'X',
+                    start: i,
+                    end: j,
+                })),
+                None => out.push(None),
+            }
+            i = j;
+        } else if matches!(c, 'Ｘ' | 'ｘ' | '叉') {
+            out.push(Some(Token {
+                digit: 'X',
+                start: i,
+                end: i + 1,
+            }));
+            i += 1;
+        } else if is_separator(c) {
+            i += 1;
+        } else {
+            out.push(None);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Every digit run in `chars`, in order.
+pub fn digit_runs(chars: &[char]) -> Vec<DigitRun> {
+    let mut runs: Vec<DigitRun> = Vec::new();
+    let mut cur: Option<DigitRun> = None;
+    let close = |cur: &mut Option<DigitRun>, runs: &mut Vec<DigitRun>| {
+        if let Some(r) = cur.take() {
+            runs.push(r);
+        }
+    };
+    for t in tokens(chars) {
+        let Some(t) = t else {
+            close(&mut cur, &mut runs);
+            continue;
+        };
+        if t.digit == 'X' {
+            // Only a resident ID's 18th character; anywhere else it is an ordinary letter.
+            match cur.as_mut() {
+                Some(r) if r.digits.len() == 17 && t.start - r.end <= MAX_GAP => {
+                    r.digits.push('X');
+                    r.end = t.end;
+                }
+                _ => {}
+            }
+            close(&mut cur, &mut runs);
+            continue;
+        }
+        match cur.as_mut() {
+            Some(r) if t.start - r.end <= MAX_GAP && !r.digits.ends_with('X') => {
+                r.digits.push(t.digit);
+                r.end = t.end;
+            }
+            _ => {
+                close(&mut cur, &mut runs);
+                let start = if t.start > 0 && matches!(chars[t.start - 1], '+' | '＋') {
+                    t.start - 1
+                } else {
+                    t.start
+                };
+                cur = Some(DigitRun {
+                    digits: t.digit.to_string(),
+                    start,
+                    end: t.end,
+                });
+            }
+        }
+    }
+    close(&mut cur, &mut runs);
+    runs
+}
+
+/// Whether `text` holds anything that reads as a digit.
+pub fn has_number_token(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    tokens(&chars).iter().flatten().any(|t| t.digit != 'X')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs(s: &str) -> Vec<String> {
+        let chars: Vec<char> = s.chars().collect();
+        digit_runs(&chars).into_iter().map(|r| r.digits).collect()
+    }
+
+    #[test]
+    fn forms_of_one_number() {
+        for (text, want) in [
+            ("6222 0212 3456", vec!["622202123456"]),
+            ("六二二二，零二一二", vec!["62220212"]),
+            ("幺三八-两二", vec!["13822"]),
+            ("６２２２ 0212", vec!["62220212"]),
+            ("six two two two oh one", vec!["622201"]),
+            ("+86 138", vec!["86138"]),
+            ("11010519491231002X", vec!["11010519491231002X"]),
+            ("1101051949123100叉", vec!["1101051949123100"]),
+            ("3 个 5 个", vec!["3", "5"]),
+            ("text Oxford", vec![]),
+            ("box 4", vec!["4"]),
+        ] {
+            assert_eq!(runs(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn spans_cover_the_plus_and_the_words() {
+        let chars: Vec<char> = "call +86 one".chars().collect();
+        let r = &digit_runs(&chars)[0];
+        assert_eq!((r.start, r.end, r.digits.as_str()), (5, 12, "861"));
+    }
+}

@@ -1,0 +1,251 @@
+//! End to end with real RTP senders: `callwatch serve`, a plain RTP session created over HTTP,
+//! ffmpeg streaming the customer leg as PCMU and the agent leg as Opus, garbage datagrams in
+//! between, live events over `/v1/events`, DELETE, then the archive.
+
+mod common;
+
+use common::{get_json, root, Server};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// A free even port with 20 ports above it.
+fn free_rtp_range() -> (u16, u16) {
+    let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let p = probe.local_addr().unwrap().port().min(65000);
+    (p - p % 2, p - p % 2 + 19)
+}
+
+/// ffmpeg sending `wav` through `filter` (which picks the channel) as RTP; `codec_args` picks the encoding.
+fn ffmpeg_rtp(
+    wav: &std::path::Path,
+    filter: &str,
+    codec_args: &[&str],
+    port: u16,
+) -> std::process::Child {
+    Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-readrate", "2", "-i"])
+        .arg(wav)
+        .args(["-af", filter])
+        .args(codec_args)
+        .args(["-f", "rtp", &format!("rtp://127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ffmpeg (apt-get install -y ffmpeg)")
+}
+
+#[test]
+fn pcmu_and_opus_legs_from_ffmpeg() {
+    let (first, last) = free_rtp_range();
+    let server = Server::start(
+        "ggml-tiny.en.bin",
+        &["--rtp-ports", &format!("{first}-{last}")],
+    );
+    let call_id = "rtp-e2e-en";
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let base = server.http();
+
+    // Bad requests first: each gets its status and a JSON error naming the problem.
+    let bad = [
+        (json!({"call_id": "x", "legs": []}), 400, "1 to 8 legs"),
+        (
+            json!({"call_id": "x", "legs": [{"leg": "a", "speaker": "agent", "codec": "g729"}]}),
+            400,
+            "g729",
+        ),
+        (
+            json!({"call_id": "x", "legs": [{"leg": "a", "speaker": "boss", "codec": "pcmu"}]}),
+            400,
+            "boss",
+        ),
+        (json!({"call_id": "x"}), 400, "legs"),
+    ];
+    for (body, status, words) in bad {
+        let (s, v): (u16, Value) = rt.block_on(async {
+            let r = http
+                .post(format!("{base}/v1/rtp-sessions"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json().await.unwrap())
+        });
+        assert_eq!(s, status, "{body} -> {v}");
+        assert!(v["detail"].as_str().unwrap().contains(words), "{v}");
+    }
+    let (s, _) = get_json(&format!("{base}/v1/rtp-sessions/nope"));
+    assert_eq!(s, 404);
+
+    let events_url = format!("{}/v1/events?call_id={call_id}", server.ws());
+    let (mut ws, _) = rt
+        .block_on(tokio_tungstenite::connect_async(events_url))
+        .expect("events socket");
+
+    let created: Value = rt.block_on(async {
+        let r = http
+            .post(format!("{base}/v1/rtp-sessions"))
+            .json(&json!({
+                "call_id": call_id, "agent_id": "A7",
+                "legs": [
+                    {"leg": "caller", "speaker": "customer", "codec": "pcmu", "language": "en"},
+                    {"leg": "agent", "speaker": "agent", "codec": "opus", "payload_type": 111, "language": "en"}
+                ]
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+        r.json().await.unwrap()
+    });
+    let id = created["id"].as_str().unwrap().to_string();
+    let caller_port = created["legs"][0]["rtp_port"].as_u64().unwrap() as u16;
+    let agent_port = created["legs"][1]["rtp_port"].as_u64().unwrap() as u16;
+    assert_eq!(created["host"], "127.0.0.1");
+    assert_eq!(caller_port % 2, 0);
+    assert_eq!(
+        agent_port,
+        caller_port + 2,
+        "legs on consecutive pairs: {created}"
+    );
+    assert_eq!(created["legs"][0]["rtcp_port"], caller_port + 1);
+
+    // Same call again while live: conflict.
+    let dup = rt.block_on(async {
+        http.post(format!("{base}/v1/rtp-sessions"))
+            .json(&json!({"call_id": call_id, "legs": [{"leg": "x", "speaker": "agent", "codec": "pcma"}]}))
+            .send().await.unwrap().status().as_u16()
+    });
+    assert_eq!(dup, 409);
+
+    let wav = root().join("fixtures/calls/call_en_8k.wav");
+    let mut caller = ffmpeg_rtp(
+        &wav,
+        // 20 ms packets, as PBXes send them (ffmpeg's default is about 180 ms).
+        "pan=mono|c0=c0,asetnsamples=n=160:p=0",
+        &["-ar", "8000", "-acodec", "pcm_mulaw"],
+        caller_port,
+    );
+    let mut agent = ffmpeg_rtp(
+        &wav,
+        "pan=mono|c0=c1",
+        &[
+            "-ar",
+            "48000",
+            "-acodec",
+            "libopus",
+            "-b:a",
+            "32k",
+            "-payload_type",
+            "111",
+        ],
+        agent_port,
+    );
+    // Garbage into both ports while they stream: counted, never fatal.
+    let junk = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..20u8 {
+        std::thread::sleep(Duration::from_millis(100));
+        for port in [caller_port, agent_port] {
+            junk.send_to(&[i; 7], ("127.0.0.1", port)).unwrap();
+            junk.send_to(&[0x80, 0xc8, 0, 40, 1], ("127.0.0.1", port))
+                .unwrap();
+        }
+    }
+    for (name, child) in [("caller", &mut caller), ("agent", &mut agent)] {
+        let out = child.wait().unwrap();
+        assert!(out.success(), "ffmpeg {name} failed: {out}");
+    }
+
+    let (s, live) = get_json(&format!("{base}/v1/rtp-sessions/{id}"));
+    assert_eq!(s, 200, "{live}");
+    for leg in live["legs"].as_array().unwrap() {
+        let st = &leg["stats"];
+        assert!(st["rtp_packets"].as_u64().unwrap() > 500, "{leg}");
+        assert!(st["malformed"].as_u64().unwrap() >= 20, "{leg}");
+        assert!(leg["remote"].is_string() && leg["ended"].is_null(), "{leg}");
+    }
+    let ended: Value = rt.block_on(async {
+        let r = http
+            .delete(format!("{base}/v1/rtp-sessions/{id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        r.json().await.unwrap()
+    });
+    for leg in ended["legs"].as_array().unwrap() {
+        assert_eq!(leg["ended"], "closed", "{leg}");
+        // Media time covers the whole 24.5 s fixture (within a packet or two).
+        let rate = leg["sample_rate"].as_f64().unwrap();
+        let secs = leg["stats"]["samples_out"].as_f64().unwrap() / rate;
+        assert!((secs - 24.5).abs() < 0.2, "{secs} s on {leg}");
+    }
+    let (s, _) = get_json(&format!("{base}/v1/rtp-sessions/{id}"));
+    assert_eq!(s, 404);
+
+    let events: Vec<Value> = rt.block_on(async {
+        let mut out = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        while let Ok(Some(Ok(m))) = tokio::time::timeout_at(deadline, ws.next()).await {
+            let Ok(t) = m.into_text() else { continue };
+            let v: Value = serde_json::from_str(&t).unwrap();
+            let done = v["type"] == "call.ended";
+            out.push(v);
+            if done {
+                break;
+            }
+        }
+        out
+    });
+    let dump = || {
+        events
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        events.iter().any(|e| e["type"] == "call.ended"),
+        "{}",
+        dump()
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "call.started" && e["source"] == "rtp"),
+        "{}",
+        dump()
+    );
+    for (speaker, category) in [("customer", "complaint"), ("agent", "sales_promise")] {
+        assert!(
+            events.iter().any(|e| e["type"] == "phrase.hit"
+                && e["speaker"] == speaker
+                && e["category"] == category),
+            "no {category} hit for the {speaker}:\n{}\n{}",
+            dump(),
+            server.log_text()
+        );
+    }
+
+    let mut detail = Value::Null;
+    for _ in 0..50 {
+        let (s, d) = get_json(&format!("{base}/v1/calls/{call_id}"));
+        if s == 200 && d["ended_at"].is_string() {
+            detail = d;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let legs = detail["legs"].as_array().expect("archived call");
+    assert_eq!(legs.len(), 2, "{detail}");
+    assert!(detail["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["speaker"] == "agent"));
+}
