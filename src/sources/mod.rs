@@ -1,5 +1,6 @@
 //! Inputs: one module per protocol.
 pub mod audio_fork;
+pub mod audiosocket;
 pub mod file;
 pub mod fork;
 pub mod rtp;
