@@ -34,6 +34,7 @@ pub struct Config {
     pub qa: QaConfig,
     pub redact: crate::transforms::redact::RedactConfig,
     pub rtp: RtpConfig,
+    pub audiosocket: AudioSocketConfig,
 }
 
 /// `[qa]`
@@ -285,6 +286,29 @@ impl Default for SipConfig {
     }
 }
 
+/// `[audiosocket]`: Asterisk AudioSocket connections (`AudioSocket(uuid,host:port)`).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AudioSocketConfig {
+    /// TCP listen address, e.g. `0.0.0.0:9092`. Empty: AudioSocket is off.
+    pub listen: String,
+}
+
+impl AudioSocketConfig {
+    /// The listen address, `None` when AudioSocket is off.
+    pub fn listen_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        if self.listen.trim().is_empty() {
+            return Ok(None);
+        }
+        self.listen.trim().parse().map(Some).map_err(|_| {
+            ConfigError::Invalid(format!(
+                "audiosocket.listen `{}` is not HOST:PORT, e.g. 0.0.0.0:9092",
+                self.listen
+            ))
+        })
+    }
+}
+
 /// `[rtp]`: plain RTP sessions (and every other RTP-based source) receive on these ports.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -391,6 +415,7 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.audiosocket.listen_addr()?;
         crate::transforms::asr::language::validate_codes(&self.asr.languages)
             .map_err(ConfigError::Invalid)?;
         if self.asr.workers == 0 || self.asr.threads == 0 {
@@ -488,6 +513,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("sip.agent"), "{e}");
+        let e = Config::parse("[audiosocket]\nlisten = \"9092\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("audiosocket.listen") && e.contains("HOST:PORT"),
+            "{e}"
+        );
         let e = Config::parse("[rtp]\nport_min = 20000\nport_max = 20000\n", "c.toml")
             .unwrap_err()
             .to_string();

@@ -102,6 +102,9 @@ struct ServeArgs {
     /// RTP port range FIRST-LAST (overrides [rtp] port_min/port_max).
     #[arg(long, value_name = "FIRST-LAST")]
     rtp_ports: Option<String>,
+    /// Asterisk AudioSocket TCP listen address (overrides [audiosocket] listen).
+    #[arg(long, value_name = "ADDR")]
+    audiosocket: Option<SocketAddr>,
     /// Do not fetch the model when it is missing.
     #[arg(long)]
     no_fetch: bool,
@@ -354,6 +357,9 @@ async fn serve(a: ServeArgs) -> Result<()> {
     if let Some(r) = &a.rtp_ports {
         cfg.rtp.set_ports(r)?;
     }
+    if let Some(a) = a.audiosocket {
+        cfg.audiosocket.listen = a.to_string();
+    }
     cfg.validate()?;
     let model_path = ensure_model(&cfg, a.model.as_deref(), !a.no_fetch)?;
     std::fs::create_dir_all(&cfg.server.data_dir)
@@ -388,6 +394,18 @@ async fn serve(a: ServeArgs) -> Result<()> {
         shutdown: controller.handle(),
         rtp,
     };
+    // Bound before the HTTP listener, so a server that answers HTTP also takes AudioSocket.
+    if let Some(addr) = cfg.audiosocket.listen_addr()? {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the AudioSocket listener {addr}"))?;
+        tracing::info!(addr = %l.local_addr()?, "AudioSocket listening");
+        tokio::spawn(callwatch::sources::audiosocket::serve(
+            l,
+            shared.clone(),
+            controller.handle(),
+        ));
+    }
     if cfg.sip.enabled {
         let addr = callwatch::sources::siprec::media::serve(
             &cfg.sip,

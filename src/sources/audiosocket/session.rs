@@ -38,13 +38,17 @@ pub enum AudioSocketOutput {
 pub enum AudioSocketError {
     #[error("{kind} message before the UUID message; an AudioSocket stream must start with its call UUID (type 0x01)")]
     BeforeUuid { kind: &'static str },
-    #[error("UUID message carries {0} bytes; it must carry exactly the 16 raw bytes of the call UUID")]
+    #[error(
+        "UUID message carries {0} bytes; it must carry exactly the 16 raw bytes of the call UUID"
+    )]
     UuidLength(usize),
     #[error("second UUID message on one connection; open one connection per leg")]
     DuplicateUuid,
     #[error("unknown message type 0x{0:02x}; expected hangup (0x00), UUID (0x01), DTMF (0x03), audio (0x10) or error (0xff): set AudioSocket to 8 kHz signed linear")]
     UnknownType(u8),
-    #[error("audio payload of {0} bytes has an odd length; samples are 16-bit, so it must be even")]
+    #[error(
+        "audio payload of {0} bytes has an odd length; samples are 16-bit, so it must be even"
+    )]
     OddAudio(usize),
     #[error("audio payload of {len} bytes exceeds the {MAX_AUDIO_PAYLOAD}-byte limit; send 20 ms frames (320 bytes)")]
     OversizeAudio { len: usize },

@@ -56,8 +56,15 @@ fn valid_streams() {
         ("uuid only", uuid_msg(), vec![start.clone()]),
         (
             "audio is little-endian",
-            [uuid_msg(), encode(0x10, &[0x01, 0x00, 0xff, 0xff, 0x00, 0x80])].concat(),
-            vec![start.clone(), AudioSocketOutput::Audio(vec![1, -1, i16::MIN])],
+            [
+                uuid_msg(),
+                encode(0x10, &[0x01, 0x00, 0xff, 0xff, 0x00, 0x80]),
+            ]
+            .concat(),
+            vec![
+                start.clone(),
+                AudioSocketOutput::Audio(vec![1, -1, i16::MIN]),
+            ],
         ),
         (
             "empty audio",
@@ -188,7 +195,10 @@ fn failed_session_stays_failed() {
 fn pending_counts_a_truncated_tail() {
     let mut s = AudioSocketSession::new();
     s.feed(&[uuid_msg(), vec![0x10, 0x00]].concat());
-    assert!(matches!(s.poll(), Ok(Some(AudioSocketOutput::Start { .. }))));
+    assert!(matches!(
+        s.poll(),
+        Ok(Some(AudioSocketOutput::Start { .. }))
+    ));
     assert_eq!(s.poll(), Ok(None));
     assert_eq!(s.pending(), 2);
 }

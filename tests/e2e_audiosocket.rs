@@ -1,0 +1,162 @@
+//! End to end with a real AudioSocket client: `callwatch serve --audiosocket`, the Python client
+//! streaming both legs of a call as Asterisk does, a garbage connection and a third connection
+//! for the same call refused on the side, live events over `/v1/events`, then the archive.
+
+mod common;
+
+use common::{get_json, root, Server};
+use futures_util::StreamExt;
+use serde_json::Value;
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const CALL_ID: &str = "5f0c6f0e-2b7a-4c55-9a56-0d9f3c2e8a11";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn message(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut m = vec![kind];
+    m.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    m.extend_from_slice(payload);
+    m
+}
+
+/// Sends `bytes` and asserts the server closes the connection (rather than waiting for more).
+fn assert_closed_after(port: u16, bytes: &[u8], what: &str) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(bytes).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = [0u8; 64];
+    match s.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+        other => panic!("{what}: connection not closed: {other:?}"),
+    }
+}
+
+#[test]
+fn two_legs_from_the_python_client() {
+    let port = free_port();
+    let server = Server::start(
+        "ggml-tiny.en.bin",
+        &["--audiosocket", &format!("127.0.0.1:{port}")],
+    );
+    let base = server.http();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let events_url = format!("{}/v1/events?call_id={CALL_ID}", server.ws());
+    let (mut ws, _) = rt
+        .block_on(tokio_tungstenite::connect_async(events_url))
+        .expect("events socket");
+
+    // Audio before the UUID: refused before any call exists.
+    assert_closed_after(port, &message(0x10, &[0; 320]), "audio before UUID");
+
+    let mut client = Command::new("python3")
+        .arg(root().join("tests/clients/audiosocket_client.py"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--uuid",
+            CALL_ID,
+            "--speed",
+            "2",
+        ])
+        .arg("--wav")
+        .arg(root().join("fixtures/calls/call_en_8k.wav"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+
+    std::thread::sleep(Duration::from_secs(3));
+    // While both legs stream: a third connection for the call, and garbage on a fourth.
+    let uuid = uuid::Uuid::parse_str(CALL_ID).unwrap();
+    assert_closed_after(port, &message(0x01, uuid.as_bytes()), "third leg");
+    let garbage = [message(0x01, &[7; 16]), message(0x10, &[0; 3])].concat();
+    assert_closed_after(port, &garbage, "odd audio length");
+
+    let out = client.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "client failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.log_text()
+    );
+
+    let events: Vec<Value> = rt.block_on(async {
+        let mut out = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        while let Ok(Some(Ok(m))) = tokio::time::timeout_at(deadline, ws.next()).await {
+            let Ok(t) = m.into_text() else { continue };
+            let v: Value = serde_json::from_str(&t).unwrap();
+            let done = v["type"] == "call.ended";
+            out.push(v);
+            if done {
+                break;
+            }
+        }
+        out
+    });
+    let dump = || {
+        events
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "call.started" && e["source"] == "audiosocket"),
+        "{}",
+        dump()
+    );
+    assert!(
+        events.iter().any(|e| e["type"] == "call.ended"),
+        "{}",
+        dump()
+    );
+    for (speaker, category) in [("customer", "complaint"), ("agent", "sales_promise")] {
+        assert!(
+            events.iter().any(|e| e["type"] == "phrase.hit"
+                && e["speaker"] == speaker
+                && e["leg"] == speaker
+                && e["category"] == category),
+            "no {category} hit for the {speaker}:\n{}\n{}",
+            dump(),
+            server.log_text()
+        );
+    }
+
+    let mut detail = Value::Null;
+    for _ in 0..50 {
+        let (s, d) = get_json(&format!("{base}/v1/calls/{CALL_ID}"));
+        if s == 200 && d["ended_at"].is_string() {
+            detail = d;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let legs = detail["legs"].as_array().expect("archived call");
+    assert_eq!(legs.len(), 2, "{detail}");
+    let log = server.log_text();
+    assert!(log.contains("at most two legs"), "{log}");
+    assert!(log.contains("must be even"), "{log}");
+    // DTMF digits never reach info-level lines.
+    assert!(
+        !log.lines()
+            .any(|l| l.contains(" INFO ") && l.contains("digit")),
+        "{log}"
+    );
+}
