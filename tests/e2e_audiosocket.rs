@@ -62,7 +62,7 @@ fn two_legs_from_the_python_client() {
     // Audio before the UUID: refused before any call exists.
     assert_closed_after(port, &message(0x10, &[0; 320]), "audio before UUID");
 
-    let mut client = Command::new("python3")
+    let client = Command::new("python3")
         .arg(root().join("tests/clients/audiosocket_client.py"))
         .args([
             "--port",
