@@ -4,4 +4,5 @@ pub mod decode;
 pub mod matcher;
 pub mod redact;
 pub mod scorecard;
+pub mod rules;
 pub mod segment;
