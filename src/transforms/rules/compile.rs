@@ -74,6 +74,7 @@ pub(crate) struct Found {
 }
 
 /// Every rule of the rule files, compiled against one lexicon.
+#[derive(Default)]
 pub struct RuleSet {
     rules: Vec<Rule>,
     scopes: Vec<SpeakerScope>,
@@ -83,21 +84,6 @@ pub struct RuleSet {
     rules_by_set: Vec<Vec<usize>>,
     timed: Vec<usize>,
     deadlines: Vec<u64>,
-}
-
-impl Default for RuleSet {
-    fn default() -> Self {
-        RuleSet {
-            rules: Vec::new(),
-            scopes: Vec::new(),
-            term_sets: HashMap::new(),
-            inline_ac: None,
-            inline: Vec::new(),
-            rules_by_set: Vec::new(),
-            timed: Vec::new(),
-            deadlines: Vec::new(),
-        }
-    }
 }
 
 struct Builder<'m> {

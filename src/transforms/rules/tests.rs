@@ -102,6 +102,9 @@ fn run(insp: &Inspection, steps: &[Step]) -> Vec<Vec<Firing>> {
     out
 }
 
+/// Name, steps, and the (step index, rule id) pairs expected to fire.
+type Case = (&'static str, Vec<Step>, Vec<(usize, &'static str)>);
+
 fn fired_at(out: &[Vec<Firing>]) -> Vec<(usize, String)> {
     out.iter()
         .enumerate()
@@ -121,7 +124,7 @@ absent = { speaker = "agent", phrases = ["您好", "很高兴为您服务"], fir
 #[test]
 fn greeting_rule_fires_exactly_when_second_15_passes() {
     let insp = inspection(GREETING);
-    let table: Vec<(&str, Vec<Step>, Vec<(usize, &str)>)> = vec![
+    let table: Vec<Case> = vec![
         (
             "never greeted: fires on the advance past 15 s, not before",
             vec![
@@ -246,7 +249,7 @@ any = [
 #[test]
 fn rules_of_each_kind_fire_when_and_only_when_they_become_true() {
     let insp = inspection(RULES);
-    let table: Vec<(&str, Vec<Step>, Vec<(usize, &str)>)> = vec![
+    let table: Vec<Case> = vec![
         (
             "proximity in characters: close enough",
             vec![say("agent", "这个保本，我保证", 1_000, 3_000)],
