@@ -214,6 +214,9 @@ pub struct LexiconConfig {
     pub dir: PathBuf,
     /// Directory of composite rule `*.toml` files. Empty: `<dir>/rules` (no rules if missing).
     pub rules_dir: PathBuf,
+    /// Homophone terms also tolerate southern accents (z/zh, c/ch, s/sh, n/l, an/ang, en/eng,
+    /// in/ing). More recall, more false hits.
+    pub fuzzy_pinyin: bool,
 }
 
 impl Default for LexiconConfig {
@@ -221,6 +224,7 @@ impl Default for LexiconConfig {
         LexiconConfig {
             dir: PathBuf::from("lexicons"),
             rules_dir: PathBuf::new(),
+            fuzzy_pinyin: false,
         }
     }
 }
@@ -235,6 +239,7 @@ impl LexiconConfig {
             } else {
                 self.rules_dir.clone()
             },
+            fuzzy_pinyin: self.fuzzy_pinyin,
         }
     }
 }

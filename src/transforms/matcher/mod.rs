@@ -6,6 +6,7 @@
 
 mod dedup;
 mod error;
+mod homophone;
 mod lexicon;
 #[allow(clippy::module_inception)]
 mod matcher;

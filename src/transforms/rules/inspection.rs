@@ -30,6 +30,8 @@ pub struct InspectionSource {
     pub lexicon_dir: PathBuf,
     /// Directory of rule `*.toml` files; a missing one holds no rules.
     pub rules_dir: PathBuf,
+    /// Accent-tolerant homophone matching (see [`Matcher::with_fuzzy_pinyin`]).
+    pub fuzzy_pinyin: bool,
 }
 
 /// What a load found, for logs and the reload endpoint.
@@ -52,7 +54,10 @@ impl Inspection {
 
     /// Loads and compiles the lexicon directory and the rules directory.
     pub fn load(source: &InspectionSource) -> Result<Inspection, InspectionError> {
-        let matcher = Matcher::new(Lexicon::load_dir(&source.lexicon_dir)?)?;
+        let matcher = Matcher::with_fuzzy_pinyin(
+            Lexicon::load_dir(&source.lexicon_dir)?,
+            source.fuzzy_pinyin,
+        )?;
         let defs = file::load_dir(&source.rules_dir)?;
         let rules = RuleSet::compile(defs, &matcher)?;
         Ok(Inspection::new(matcher, rules))

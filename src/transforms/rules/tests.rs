@@ -486,6 +486,7 @@ fn shipped_rules_compile_against_shipped_lexicons() {
     let insp = Inspection::load(&InspectionSource {
         lexicon_dir: root.join("lexicons"),
         rules_dir: root.join("lexicons/rules"),
+        fuzzy_pinyin: false,
     })
     .unwrap();
     assert!(insp.rules.len() >= 6, "{}", insp.rules.len());
