@@ -199,6 +199,7 @@ fn lexicon() -> Lexicon {
             severity: Severity::Medium,
             speaker: SpeakerScope::Any,
             language: None,
+            homophones: false,
             file: "generated".to_string(),
             line: terms.len() + 1,
         });

@@ -213,12 +213,34 @@ impl AsrConfig {
 pub struct LexiconConfig {
     /// Directory of `*.toml` lexicon files.
     pub dir: PathBuf,
+    /// Directory of composite rule `*.toml` files. Empty: `<dir>/rules` (no rules if missing).
+    pub rules_dir: PathBuf,
+    /// Homophone terms also tolerate southern accents (z/zh, c/ch, s/sh, n/l, an/ang, en/eng,
+    /// in/ing). More recall, more false hits.
+    pub fuzzy_pinyin: bool,
 }
 
 impl Default for LexiconConfig {
     fn default() -> Self {
         LexiconConfig {
             dir: PathBuf::from("lexicons"),
+            rules_dir: PathBuf::new(),
+            fuzzy_pinyin: false,
+        }
+    }
+}
+
+impl LexiconConfig {
+    /// Where lexicons and rules are read from at start-up and on every reload.
+    pub fn source(&self) -> crate::transforms::rules::InspectionSource {
+        crate::transforms::rules::InspectionSource {
+            lexicon_dir: self.dir.clone(),
+            rules_dir: if self.rules_dir.as_os_str().is_empty() {
+                self.dir.join("rules")
+            } else {
+                self.rules_dir.clone()
+            },
+            fuzzy_pinyin: self.fuzzy_pinyin,
         }
     }
 }

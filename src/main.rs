@@ -13,6 +13,7 @@ use callwatch::sinks::archive::{ArchiveReader, ArchiveWriter};
 use callwatch::sinks::events::EventBus;
 use callwatch::transforms::asr::{AsrPool, WhisperModel};
 use callwatch::transforms::matcher::{Lexicon, Matcher};
+use callwatch::transforms::rules::{Inspection, InspectionSource};
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -49,11 +50,14 @@ enum Cmd {
     /// Obtain or convert Whisper models.
     #[command(subcommand)]
     Model(ModelCmd),
-    /// Check lexicon files and print a summary (exit 1 on the first error).
+    /// Check lexicon and rule files and print a summary (exit 1 on the first error).
     Lexicon {
         /// Directory of lexicon TOML files.
         #[arg(default_value = "lexicons")]
         dir: PathBuf,
+        /// Directory of rule TOML files (default: DIR/rules).
+        #[arg(long)]
+        rules: Option<PathBuf>,
     },
     /// Print the default configuration as TOML.
     Config,
@@ -244,7 +248,7 @@ fn main() -> Result<()> {
             );
             Ok(())
         }
-        Cmd::Lexicon { dir } => {
+        Cmd::Lexicon { dir, rules } => {
             let lex = Lexicon::load_dir(&dir)?;
             let mut by_cat = std::collections::BTreeMap::<String, usize>::new();
             for t in &lex.terms {
@@ -254,7 +258,10 @@ fn main() -> Result<()> {
             for (c, n) in by_cat {
                 println!("  {c}: {n}");
             }
-            Matcher::new(lex)?;
+            let matcher = Matcher::new(lex)?;
+            let rules_dir = rules.unwrap_or_else(|| dir.join("rules"));
+            let n = Inspection::check_rules(&rules_dir, &matcher)?;
+            println!("{}: {n} rules", rules_dir.display());
             Ok(())
         }
         Cmd::Config => {
@@ -320,17 +327,23 @@ fn build_shared(
     partials: bool,
     shutdown: Option<callwatch::shutdown::ShutdownHandle>,
 ) -> Result<Arc<Shared>> {
-    let lexicon = Lexicon::load_dir(&cfg.lexicons.dir)
-        .with_context(|| format!("loading lexicons from {}", cfg.lexicons.dir.display()))?;
-    let n_terms = lexicon.terms.len();
-    let matcher = Matcher::new(lexicon)?;
+    let source: InspectionSource = cfg.lexicons.source();
+    let inspection = Inspection::load(&source).with_context(|| {
+        format!(
+            "loading lexicons from {} and rules from {}",
+            source.lexicon_dir.display(),
+            source.rules_dir.display()
+        )
+    })?;
+    let summary = inspection.summary();
     let model = WhisperModel::load(model_path)?;
     let pool = AsrPool::start(model, cfg.asr.pool_config())?;
     tracing::info!(
         model = %model_path.display(),
         multilingual = pool.is_multilingual(),
-        terms = n_terms,
-        "recogniser and matcher ready"
+        terms = summary.terms,
+        rules = summary.rules,
+        "recogniser, matcher and rules ready"
     );
     let scorecard = cfg
         .qa
@@ -339,7 +352,7 @@ fn build_shared(
     let clock: SharedClock = Arc::new(SystemClock);
     Ok(Arc::new(
         Shared::new(
-            cfg, pool, matcher, events, archive, clock, partials, shutdown,
+            cfg, pool, inspection, events, archive, clock, partials, shutdown,
         )
         .with_scorecard(scorecard),
     ))
@@ -420,6 +433,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("binding {}", cfg.server.http))?;
     tracing::info!(addr = %listener.local_addr()?, db = %db.display(), "callwatch serving");
+    spawn_reload_on_sighup(shared.clone());
     let (sig_tx, sig_rx) = tokio::sync::oneshot::channel::<()>();
     let drained = tokio::spawn(async move {
         wait_for_signal().await;
@@ -439,6 +453,28 @@ async fn serve(a: ServeArgs) -> Result<()> {
     pool.join();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// SIGHUP re-reads lexicons and rules, as `POST /v1/admin/reload` does; errors are logged and
+/// the previous set stays in force.
+fn spawn_reload_on_sighup(shared: Arc<Shared>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; reload with POST /v1/admin/reload");
+            return;
+        };
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                let s = shared.clone();
+                // Shared::reload logs the outcome.
+                let _ = tokio::task::spawn_blocking(move || s.reload()).await;
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = shared;
 }
 
 async fn wait_for_signal() {

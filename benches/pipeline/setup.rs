@@ -59,7 +59,7 @@ pub fn shared(cfg: &Config, pool: AsrPool, bus_capacity: usize, partials: bool) 
     Arc::new(Shared::new(
         cfg,
         pool,
-        matcher,
+        matcher.into(),
         EventBus::new(bus_capacity),
         ArchiveSink::disabled(),
         Arc::new(SystemClock) as SharedClock,

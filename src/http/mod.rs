@@ -1,5 +1,6 @@
 //! The HTTP edge: media forks, live events and the archive API on one axum router.
 
+pub mod admin;
 pub mod archive_api;
 pub mod events_ws;
 pub mod fork;
@@ -24,7 +25,7 @@ pub struct AppState {
 }
 
 /// Paths served by the live side (the archive side lists its own in `archive_api::routes`).
-pub const LIVE_PATHS: [&str; 7] = [
+pub const LIVE_PATHS: [&str; 8] = [
     "/healthz",
     "/v1/stats",
     "/v1/events",
@@ -32,11 +33,12 @@ pub const LIVE_PATHS: [&str; 7] = [
     "/v1/fork/audio",
     "/v1/rtp-sessions",
     "/v1/rtp-sessions/{id}",
+    "/v1/admin/reload",
 ];
 
 /// The whole HTTP surface.
 pub fn router(app: AppState, archive: ArchiveReader) -> Router {
-    let [health, stats_path, events, twilio, audio, rtp_sessions, rtp_session] = LIVE_PATHS;
+    let [health, stats_path, events, twilio, audio, rtp_sessions, rtp_session, reload] = LIVE_PATHS;
     let live = Router::new()
         .route(health, get(healthz))
         .route(stats_path, get(stats))
@@ -48,6 +50,7 @@ pub fn router(app: AppState, archive: ArchiveReader) -> Router {
             rtp_session,
             get(rtp_sessions::get).delete(rtp_sessions::delete),
         )
+        .route(reload, axum::routing::post(admin::reload))
         .with_state(app);
     live.merge(archive_api::router(archive))
         .layer(tower_http::cors::CorsLayer::permissive())

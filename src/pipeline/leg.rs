@@ -8,8 +8,9 @@ use crate::sinks::archive::{ArchiveOp, HitRecord, UtteranceRecord};
 use crate::sinks::events::{Event, Payload, SegmentTiming};
 use crate::transforms::asr::{gate, AsrError, LanguagePolicy, Transcript};
 use crate::transforms::decode::LegDecoder;
-use crate::transforms::matcher::{HitTracker, Match};
+use crate::transforms::matcher::{normalize, HitTracker, Match, Matcher};
 use crate::transforms::redact::LegRedactor;
+use crate::transforms::rules::{Inspection, Observation};
 use crate::transforms::scorecard::{LedgerHit, LedgerUtterance};
 use crate::transforms::segment::{SegmentEvent, Segmenter};
 use futures_util::stream::{FuturesOrdered, StreamExt};
@@ -104,6 +105,7 @@ pub async fn run_leg(
         summary: LegSummary::default(),
         samples_16k: 0,
         redact: LegRedactor::new(shared.redactor.clone()),
+        settled_ms: 0,
     };
     let mut finals: FuturesOrdered<FinalFuture> = FuturesOrdered::new();
     let mut partial: Option<PartialFuture> = None;
@@ -140,10 +142,12 @@ pub async fn run_leg(
             }
             else => break,
         }
+        state.report_settled(segmenter.open_start_ms());
         if !input_open && finals.is_empty() {
             break;
         }
     }
+    shared.rules.close_leg(&leg.call_id, &leg.leg);
     state.summary.media_ms = state.samples_16k / 16;
     state.summary
 }
@@ -157,9 +161,60 @@ struct LegState<'a> {
     samples_16k: u64,
     /// Personal data leaves each transcript here, before events, archive, matcher and logs.
     redact: LegRedactor,
+    /// Media time up to which this leg's audio is heard and transcribed, last reported.
+    settled_ms: u64,
 }
 
 impl LegState<'_> {
+    /// Tells the call's rules how far this leg is settled: up to the start of the earliest
+    /// utterance still open or awaiting its final, else everything heard. Deadlines ("greeting
+    /// within 15 s") wait for this, not for the audio clock, so transcription lag cannot fire them.
+    fn report_settled(&mut self, open_start_ms: Option<u64>) {
+        let heard = self.samples_16k / 16;
+        let pending = self.utterances.values().map(|u| u.start_ms).min();
+        let settled = [Some(heard), open_start_ms, pending]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(heard);
+        if settled > self.settled_ms {
+            self.settled_ms = settled;
+            self.shared
+                .rules
+                .advance(&self.leg.call_id, &self.leg.leg, settled);
+        }
+    }
+
+    /// Hands a matched transcript to the call's rules.
+    #[allow(clippy::too_many_arguments)] // the fields of one observation
+    fn observe_rules(
+        &self,
+        insp: &Inspection,
+        utterance_id: &str,
+        text: &str,
+        normalized: &crate::transforms::matcher::Normalized,
+        hits: &[Match],
+        start_ms: u64,
+        end_ms: u64,
+        partial: bool,
+    ) {
+        self.shared.rules.observe(
+            &self.leg.call_id,
+            &Observation {
+                leg: &self.leg.leg,
+                speaker: self.leg.speaker,
+                utterance_id,
+                text,
+                normalized,
+                hits,
+                generation: insp.generation,
+                start_ms,
+                end_ms,
+                partial,
+            },
+        );
+    }
+
     async fn on_segment(
         &mut self,
         ev: SegmentEvent,
@@ -268,12 +323,17 @@ impl LegState<'_> {
             start_ms,
             end_ms,
         ));
-        let matches = self.shared.matcher.find(&t.text, self.leg.speaker);
-        for m in matches {
-            if self.utterances.get_mut(&n).unwrap().tracker.admit(&m) {
-                self.publish_hit(&id, &t.text, &m, start_ms, end_ms, true);
+        let insp = self.shared.inspection.load_full();
+        let norm = normalize(&t.text);
+        let matches = insp
+            .matcher
+            .find_normalized(&t.text, &norm, self.leg.speaker);
+        for m in &matches {
+            if self.utterances.get_mut(&n).unwrap().tracker.admit(m) {
+                self.publish_hit(&insp.matcher, &id, &t.text, m, start_ms, end_ms, true);
             }
         }
+        self.observe_rules(&insp, &id, &t.text, &norm, &matches, start_ms, end_ms, true);
     }
 
     fn on_final(
@@ -331,10 +391,15 @@ impl LegState<'_> {
             start_ms,
             end_ms,
         ));
+        let insp = self.shared.inspection.load_full();
+        let norm = normalize(&t.text);
+        let matches = insp
+            .matcher
+            .find_normalized(&t.text, &norm, self.leg.speaker);
         let mut ledger_hits = Vec::new();
-        for m in self.shared.matcher.find(&t.text, self.leg.speaker) {
-            self.archive_hit(&u.id, &m, start_ms, end_ms, &now);
-            let term = self.shared.matcher.term(m.term_id);
+        for m in &matches {
+            self.archive_hit(&insp.matcher, &u.id, m, start_ms, end_ms, &now);
+            let term = insp.matcher.term(m.term_id);
             ledger_hits.push(LedgerHit {
                 speaker: self.leg.speaker,
                 term: term.text.clone(),
@@ -342,8 +407,8 @@ impl LegState<'_> {
                 severity: term.severity,
                 start_ms,
             });
-            if u.tracker.admit(&m) {
-                self.publish_hit(&u.id, &t.text, &m, start_ms, end_ms, false);
+            if u.tracker.admit(m) {
+                self.publish_hit(&insp.matcher, &u.id, &t.text, m, start_ms, end_ms, false);
             }
         }
         self.shared.registry.record_final(
@@ -358,10 +423,14 @@ impl LegState<'_> {
             },
             ledger_hits,
         );
+        self.observe_rules(
+            &insp, &u.id, &t.text, &norm, &matches, start_ms, end_ms, false,
+        );
     }
 
     fn archive_hit(
         &mut self,
+        matcher: &Matcher,
         utterance_id: &str,
         m: &Match,
         start_ms: u64,
@@ -369,7 +438,7 @@ impl LegState<'_> {
         now: &str,
     ) {
         self.summary.hits += 1;
-        let term = self.shared.matcher.term(m.term_id);
+        let term = matcher.term(m.term_id);
         self.shared.archive.send(ArchiveOp::Hit(HitRecord {
             id: uuid::Uuid::new_v4().to_string(),
             call_id: self.leg.call_id.clone(),
@@ -388,8 +457,10 @@ impl LegState<'_> {
         }));
     }
 
+    #[allow(clippy::too_many_arguments)] // one hit's fields plus the matcher that found it
     fn publish_hit(
         &self,
+        matcher: &Matcher,
         utterance_id: &str,
         text: &str,
         m: &Match,
@@ -397,7 +468,7 @@ impl LegState<'_> {
         end_ms: u64,
         partial: bool,
     ) {
-        let term = self.shared.matcher.term(m.term_id);
+        let term = matcher.term(m.term_id);
         tracing::info!(term = %term.text, category = %term.category, partial, "phrase hit");
         self.shared.events.publish(self.event(
             Payload::PhraseHit {

@@ -4,17 +4,21 @@ pub mod leg;
 pub mod offline;
 pub mod qa;
 pub mod registry;
+pub mod rules;
 
 pub use leg::{run_leg, spawn_leg, LegInput, LegSummary, LEG_INBOX};
 pub use registry::{CallRegistry, RegistryError};
+pub use rules::RulesHub;
 
 use crate::clock::SharedClock;
 use crate::shutdown::{Shutdown, ShutdownHandle};
 use crate::sinks::archive::{ArchiveOp, ArchiveSender};
 use crate::sinks::events::EventBus;
 use crate::transforms::asr::{AsrPool, LanguagePolicy};
-use crate::transforms::matcher::Matcher;
 use crate::transforms::redact::Redactor;
+use crate::transforms::rules::{
+    Inspection, InspectionError, InspectionHandle, InspectionSource, InspectionSummary,
+};
 use crate::transforms::segment::SegmenterConfig;
 use std::sync::Arc;
 
@@ -42,7 +46,12 @@ impl ArchiveSink {
 /// Everything a leg needs, shared by all legs.
 pub struct Shared {
     pub asr: AsrPool,
-    pub matcher: Arc<Matcher>,
+    /// Lexicon and rules in force; a reload swaps them. Take one snapshot per utterance.
+    pub inspection: InspectionHandle,
+    /// Where a reload reads lexicons and rules from.
+    pub inspection_source: InspectionSource,
+    /// Per-call rule state.
+    pub rules: RulesHub,
     pub events: EventBus,
     pub archive: ArchiveSink,
     pub registry: CallRegistry,
@@ -64,17 +73,27 @@ impl Shared {
     pub fn new(
         cfg: &crate::config::Config,
         asr: AsrPool,
-        matcher: Matcher,
+        inspection: Inspection,
         events: EventBus,
         archive: ArchiveSink,
         clock: SharedClock,
         partials: bool,
         shutdown: Option<ShutdownHandle>,
     ) -> Shared {
+        let inspection: InspectionHandle = Arc::new(arc_swap::ArcSwap::from_pointee(inspection));
+        let rules = RulesHub::new(
+            inspection.clone(),
+            events.clone(),
+            archive.clone(),
+            clock.clone(),
+        );
         Shared {
             asr,
-            matcher: Arc::new(matcher),
-            registry: CallRegistry::new(events.clone(), archive.clone(), clock.clone()),
+            inspection,
+            inspection_source: cfg.lexicons.source(),
+            registry: CallRegistry::new(events.clone(), archive.clone(), clock.clone())
+                .with_rules(rules.clone()),
+            rules,
             events,
             archive,
             clock,
@@ -99,6 +118,24 @@ impl Shared {
     ) -> Shared {
         self.registry = self.registry.with_scorecard(card);
         self
+    }
+
+    /// Re-reads lexicons and rules from [`Shared::inspection_source`]; on error the set in
+    /// force stays and the error names the file and line. Live calls use the new set from
+    /// their next utterance on. Blocking (reads files): call it off the async workers.
+    pub fn reload(&self) -> Result<InspectionSummary, InspectionError> {
+        let result = crate::transforms::rules::reload(&self.inspection, &self.inspection_source);
+        match &result {
+            Ok(s) => tracing::info!(
+                terms = s.terms,
+                rules = s.rules,
+                "lexicons and rules reloaded"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "reload failed; the previous lexicons and rules stay in force")
+            }
+        }
+        result
     }
 
     pub(crate) fn shutdown_guard(&self) -> Option<Shutdown> {

@@ -28,6 +28,7 @@ pub struct CallRegistry {
     archive: ArchiveSink,
     clock: SharedClock,
     scorecard: Option<Arc<Scorecard>>,
+    rules: Option<super::RulesHub>,
 }
 
 /// Why a leg could not be opened.
@@ -47,6 +48,7 @@ impl CallRegistry {
             archive,
             clock,
             scorecard: None,
+            rules: None,
         }
     }
 
@@ -65,6 +67,12 @@ impl CallRegistry {
             live.ledger.utterances.push(utterance);
             live.ledger.hits.extend(hits);
         }
+    }
+
+    /// Tells `rules` when legs open and calls end, so call-wide rules can be decided.
+    pub fn with_rules(mut self, rules: super::RulesHub) -> Self {
+        self.rules = Some(rules);
+        self
     }
 
     /// Registers a leg; the first leg of a call announces the call.
@@ -88,6 +96,9 @@ impl CallRegistry {
         live.open_legs += 1;
         live.legs_seen.push(leg.leg.clone());
         drop(calls);
+        if let Some(rules) = &self.rules {
+            rules.open_leg(&call.call_id, &leg.leg, leg.speaker);
+        }
         if is_new {
             self.archive.send(ArchiveOp::CallStarted {
                 call_id: call.call_id.clone(),
@@ -138,6 +149,9 @@ impl CallRegistry {
             return;
         };
         drop(calls);
+        if let Some(rules) = &self.rules {
+            rules.end_call(call_id, duration_ms);
+        }
         let now = rfc3339(self.clock.now());
         if let Some(card) = &self.scorecard {
             let mut ledger = live.ledger;

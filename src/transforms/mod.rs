@@ -3,5 +3,6 @@ pub mod asr;
 pub mod decode;
 pub mod matcher;
 pub mod redact;
+pub mod rules;
 pub mod scorecard;
 pub mod segment;

@@ -17,5 +17,5 @@ pub use query::{
     DEFAULT_LIMIT, MAX_LIMIT,
 };
 pub use reader::ArchiveReader;
-pub use record::{ArchiveOp, HitRecord, ScoreRecord, UtteranceRecord};
+pub use record::{ArchiveOp, HitRecord, RuleFiringRecord, ScoreRecord, UtteranceRecord};
 pub use writer::{ArchiveSender, ArchiveWriter, ArchiveWriterHandle, WriterConfig, WriterStats};

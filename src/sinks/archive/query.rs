@@ -3,7 +3,7 @@
 //! Filters derive `Deserialize` so the HTTP API and the CLI can take them straight from a
 //! query string; unknown fields are refused so a misspelt filter is not silently ignored.
 
-use super::record::{HitRecord, UtteranceRecord};
+use super::record::{HitRecord, RuleFiringRecord, UtteranceRecord};
 use crate::call::Speaker;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -39,6 +39,8 @@ pub struct CallFilter {
     pub passed: Option<bool>,
     /// Calls that failed this scorecard item (its `id`).
     pub failed_item: Option<String>,
+    /// Calls a rule tagged with this tag (`tag_call`).
+    pub tag: Option<String>,
     /// Page size, 1 to [`MAX_LIMIT`]; [`DEFAULT_LIMIT`] when absent.
     pub limit: Option<u32>,
     /// Rows to skip.
@@ -108,6 +110,8 @@ pub struct CallSummary {
     pub hits_by_category: BTreeMap<String, u64>,
     /// The QA score, once the call has been scored.
     pub qa: Option<CallScore>,
+    /// Tags added by rules, sorted.
+    pub tags: Vec<String>,
 }
 
 /// A call's QA score as listed.
@@ -131,6 +135,8 @@ pub struct CallDetail {
     pub hits: Vec<HitRecord>,
     /// The full QA report (every item with its outcome and evidence), once scored.
     pub qa_report: Option<serde_json::Value>,
+    /// Composite rules that fired, ordered by media time.
+    pub rule_firings: Vec<RuleFiringRecord>,
 }
 
 /// An utterance matching a search.

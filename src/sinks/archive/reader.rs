@@ -7,7 +7,7 @@ use super::query::{
     CallDetail, CallFilter, CallScore, CallSummary, LegSummary, Page, SearchHit, SearchQuery,
     DEFAULT_LIMIT, MAX_LIMIT,
 };
-use super::record::{HitRecord, UtteranceRecord};
+use super::record::{HitRecord, RuleFiringRecord, UtteranceRecord};
 use super::terms::{snippet, Terms};
 use super::{schema, store};
 use crate::call::Speaker;
@@ -127,6 +127,12 @@ impl ArchiveReader {
             );
             args.push(item.clone().into());
         }
+        if let Some(tag) = &filter.tag {
+            sql.push_str(
+                " AND EXISTS (SELECT 1 FROM call_tags t WHERE t.call_id = c.id AND t.tag = ?)",
+            );
+            args.push(tag.clone().into());
+        }
         if let Some(cursor) = &filter.cursor {
             let (ms, id) = decode_call_cursor(cursor)?;
             sql.push_str(" AND (c.started_at_ms < ? OR (c.started_at_ms = ? AND c.id < ?))");
@@ -223,11 +229,34 @@ impl ArchiveReader {
                 .prepare_cached("SELECT report FROM scores WHERE call_id = ?1")?
                 .query_row([id], |r| json(r, 0))
                 .optional()?;
+            let rule_firings = conn
+                .prepare_cached(
+                    "SELECT id, call_id, rule_id, description, category, severity, actions, tags,
+                            at_ms, evidence, created_at
+                     FROM rule_firings WHERE call_id = ?1 ORDER BY at_ms, rule_id",
+                )?
+                .query_map([id], |r| {
+                    Ok(RuleFiringRecord {
+                        id: r.get(0)?,
+                        call_id: r.get(1)?,
+                        rule_id: r.get(2)?,
+                        description: r.get(3)?,
+                        category: r.get(4)?,
+                        severity: r.get(5)?,
+                        actions: serde_json::from_value(json(r, 6)?).unwrap_or_default(),
+                        tags: serde_json::from_value(json(r, 7)?).unwrap_or_default(),
+                        at_ms: r.get(8)?,
+                        evidence: json(r, 9)?,
+                        created_at: r.get(10)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(Some(CallDetail {
                 call,
                 utterances,
                 hits,
                 qa_report,
+                rule_firings,
             }))
         })
     }
@@ -356,6 +385,7 @@ fn call_row(r: &Row<'_>) -> rusqlite::Result<CallSummary> {
         hit_count: 0,
         hits_by_category: Default::default(),
         qa: None,
+        tags: Vec::new(),
     })
 }
 
@@ -405,6 +435,10 @@ fn fill_summary(conn: &Connection, call: &mut CallSummary) -> rusqlite::Result<(
             .query_map([&call.id], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
     }
+    call.tags = conn
+        .prepare_cached("SELECT tag FROM call_tags WHERE call_id = ?1 ORDER BY tag")?
+        .query_map([&call.id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(())
 }
 

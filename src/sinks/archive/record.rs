@@ -24,6 +24,7 @@ pub enum ArchiveOp {
     },
     Utterance(UtteranceRecord),
     Hit(HitRecord),
+    RuleFired(RuleFiringRecord),
     CallEnded {
         call_id: String,
         ended_at: String,
@@ -80,4 +81,22 @@ pub struct ScoreRecord {
     /// The whole [`ScoreReport`](crate::transforms::scorecard::ScoreReport) as JSON.
     pub report: serde_json::Value,
     pub scored_at: String,
+}
+
+/// A composite rule that fired on a call; its tags are added to the call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleFiringRecord {
+    pub id: String,
+    pub call_id: String,
+    pub rule_id: String,
+    pub description: String,
+    pub category: String,
+    pub severity: String,
+    pub actions: Vec<String>,
+    pub tags: Vec<String>,
+    /// Media time the rule became true.
+    pub at_ms: u64,
+    /// Evidence spans as JSON (`[{leg,speaker,utterance_id,matched,span_start,...}]`).
+    pub evidence: serde_json::Value,
+    pub created_at: String,
 }

@@ -126,6 +126,31 @@ CREATE TABLE score_failures (
     PRIMARY KEY (call_id, item_id)
 );
 CREATE INDEX score_failures_by_item ON score_failures(item_id, call_id);
+CREATE TABLE rule_firings (
+    id          TEXT PRIMARY KEY,
+    -- No foreign key to legs: a rule spans the legs of its call.
+    call_id     TEXT NOT NULL REFERENCES calls(id) ON DELETE CASCADE,
+    rule_id     TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    category    TEXT NOT NULL,
+    severity    TEXT NOT NULL,
+    actions     TEXT NOT NULL DEFAULT '[]',
+    tags        TEXT NOT NULL DEFAULT '[]',
+    at_ms       INTEGER NOT NULL,
+    evidence    TEXT NOT NULL DEFAULT '[]',
+    created_at  TEXT NOT NULL
+);
+CREATE INDEX rule_firings_by_call ON rule_firings(call_id, at_ms);
+CREATE INDEX rule_firings_by_rule ON rule_firings(rule_id, call_id);
+
+CREATE TABLE call_tags (
+    call_id TEXT NOT NULL REFERENCES calls(id) ON DELETE CASCADE,
+    tag     TEXT NOT NULL,
+    -- The rule that added the tag.
+    rule_id TEXT NOT NULL,
+    PRIMARY KEY (call_id, tag)
+);
+CREATE INDEX call_tags_by_tag ON call_tags(tag, call_id);
 "#,
 ];
 

@@ -1,7 +1,7 @@
 //! How each [`ArchiveOp`] becomes rows. Every statement is idempotent (insert-or-ignore or
 //! upsert by id) so a batch replayed after a failed commit cannot duplicate anything.
 
-use super::record::{ArchiveOp, HitRecord, ScoreRecord, UtteranceRecord};
+use super::record::{ArchiveOp, HitRecord, RuleFiringRecord, ScoreRecord, UtteranceRecord};
 use crate::call::Speaker;
 use rusqlite::{params, Connection};
 use time::format_description::well_known::Rfc3339;
@@ -83,6 +83,7 @@ pub(crate) fn apply(conn: &Connection, op: &ArchiveOp) -> rusqlite::Result<()> {
         }
         ArchiveOp::Utterance(u) => insert_utterance(conn, u)?,
         ArchiveOp::Hit(h) => insert_hit(conn, h)?,
+        ArchiveOp::RuleFired(r) => insert_rule_firing(conn, r)?,
         ArchiveOp::CallEnded {
             call_id,
             ended_at,
@@ -205,6 +206,37 @@ fn insert_hit(conn: &Connection, h: &HitRecord) -> rusqlite::Result<()> {
         h.end_ms,
         h.created_at,
     ])?;
+    Ok(())
+}
+
+fn insert_rule_firing(conn: &Connection, r: &RuleFiringRecord) -> rusqlite::Result<()> {
+    ensure_call(conn, &r.call_id, &r.created_at)?;
+    let json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO rule_firings
+            (id, call_id, rule_id, description, category, severity, actions, tags, at_ms, evidence,
+             created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        r.id,
+        r.call_id,
+        r.rule_id,
+        r.description,
+        r.category,
+        r.severity,
+        json(&r.actions),
+        json(&r.tags),
+        r.at_ms,
+        r.evidence.to_string(),
+        r.created_at,
+    ])?;
+    for tag in &r.tags {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO call_tags (call_id, tag, rule_id) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![r.call_id, tag, r.rule_id])?;
+    }
     Ok(())
 }
 

@@ -73,6 +73,22 @@ pub enum Payload {
         /// True when the hit was raised on a partial transcript.
         partial: bool,
     },
+    /// A composite inspection rule became true; fired once per rule per call.
+    #[serde(rename = "rule.fired")]
+    RuleFired {
+        rule_id: String,
+        description: String,
+        category: String,
+        severity: String,
+        /// `alert_agent`, `alert_supervisor`, `tag_call`.
+        actions: Vec<String>,
+        /// Tags added to the archived call (by `tag_call`).
+        tags: Vec<String>,
+        /// Media time the rule became true.
+        at_ms: u64,
+        /// What it fired on; empty for a required phrase that was never said.
+        evidence: Vec<crate::transforms::rules::Evidence>,
+    },
     #[serde(rename = "call.ended")]
     CallEnded { reason: String, duration_ms: u64 },
     /// The call's QA score, sent right before `call.ended` (which stays the call's last event).
@@ -97,6 +113,7 @@ impl Payload {
             Payload::TranscriptPartial { .. } => "transcript.partial",
             Payload::TranscriptFinal { .. } => "transcript.final",
             Payload::PhraseHit { .. } => "phrase.hit",
+            Payload::RuleFired { .. } => "rule.fired",
             Payload::CallEnded { .. } => "call.ended",
             Payload::QaScored { .. } => "qa.scored",
             Payload::Lagged { .. } => "events.lagged",

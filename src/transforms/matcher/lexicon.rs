@@ -36,6 +36,7 @@ struct Attrs {
     severity: Option<Spanned<String>>,
     speaker: Option<Spanned<String>>,
     lang: Option<Spanned<String>>,
+    homophones: Option<bool>,
 }
 
 // serde cannot combine `flatten` with `deny_unknown_fields`, hence the repeated attribute fields.
@@ -46,6 +47,7 @@ struct GroupDoc {
     severity: Option<Spanned<String>>,
     speaker: Option<Spanned<String>>,
     lang: Option<Spanned<String>>,
+    homophones: Option<bool>,
     terms: Vec<Spanned<String>>,
 }
 
@@ -57,6 +59,7 @@ struct TermDoc {
     severity: Option<Spanned<String>>,
     speaker: Option<Spanned<String>>,
     lang: Option<Spanned<String>>,
+    homophones: Option<bool>,
 }
 
 /// Attribute values after validation, each still optional until the layers are merged.
@@ -66,6 +69,7 @@ struct Resolved {
     severity: Option<Severity>,
     speaker: Option<SpeakerScope>,
     lang: Option<String>,
+    homophones: Option<bool>,
 }
 
 impl Resolved {
@@ -76,6 +80,7 @@ impl Resolved {
             severity: self.severity.or(outer.severity),
             speaker: self.speaker.or(outer.speaker),
             lang: self.lang.clone().or_else(|| outer.lang.clone()),
+            homophones: self.homophones.or(outer.homophones),
         }
     }
 }
@@ -171,6 +176,7 @@ impl Source<'_> {
             severity,
             speaker: attrs.speaker.unwrap_or_default(),
             language: attrs.lang,
+            homophones: attrs.homophones.unwrap_or(false),
             file: self.file.to_string(),
             line: self.line_of(at),
         })
@@ -190,22 +196,29 @@ impl Lexicon {
             source.error(at, Problem::Syntax(message))
         })?;
         let defaults = match &doc.defaults {
-            Some(d) => source.resolve(&d.category, &d.severity, &d.speaker, &d.lang)?,
+            Some(d) => Resolved {
+                homophones: d.homophones,
+                ..source.resolve(&d.category, &d.severity, &d.speaker, &d.lang)?
+            },
             None => Resolved::default(),
         };
         let mut terms = Vec::new();
         for g in &doc.group {
-            let group = source
-                .resolve(&g.category, &g.severity, &g.speaker, &g.lang)?
-                .over(&defaults);
+            let group = Resolved {
+                homophones: g.homophones,
+                ..source.resolve(&g.category, &g.severity, &g.speaker, &g.lang)?
+            }
+            .over(&defaults);
             for text in &g.terms {
                 terms.push(source.term(text, group.clone())?);
             }
         }
         for t in &doc.term {
-            let attrs = source
-                .resolve(&t.category, &t.severity, &t.speaker, &t.lang)?
-                .over(&defaults);
+            let attrs = Resolved {
+                homophones: t.homophones,
+                ..source.resolve(&t.category, &t.severity, &t.speaker, &t.lang)?
+            }
+            .over(&defaults);
             terms.push(source.term(&t.text, attrs)?);
         }
         // Groups and single terms are parsed in two passes; report and number them in file order.

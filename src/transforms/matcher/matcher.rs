@@ -1,6 +1,7 @@
 //! Aho-Corasick search of normalised transcripts for lexicon terms.
 
 use super::error::LexiconError;
+use super::homophone::{char_range_to_bytes, Syllables};
 use super::lexicon::Lexicon;
 use super::normalize::{is_word_char, normalize, Normalized};
 use super::term::Term;
@@ -24,11 +25,14 @@ pub struct Match {
     /// How many earlier matches of the same term the text holds (0 for the first); this is what
     /// [`HitTracker`](super::HitTracker) keys on.
     pub occurrence: usize,
+    /// True when the text only sounds like the term (toneless pinyin), for terms that opt in.
+    pub homophone: bool,
 }
 
 /// The compiled lexicon: finds terms in transcripts.
 pub struct Matcher {
     terms: Vec<Term>,
+    syllables: Syllables,
     agent: Scoped,
     customer: Scoped,
     unknown: Scoped,
@@ -43,6 +47,8 @@ struct Scoped {
     ac: AhoCorasick,
     patterns: Vec<Pattern>,
     by_text: HashMap<String, usize>,
+    /// Syllable automaton over the terms with `homophones = true`, and each pattern's term ids.
+    homophones: Option<(AhoCorasick, Vec<Vec<usize>>)>,
 }
 
 /// A distinct normalised phrase and the terms that share it (same phrase in several categories).
@@ -57,16 +63,32 @@ struct Pattern {
 impl Matcher {
     /// Compiles a lexicon. Term ids are renumbered to their positions in the lexicon.
     pub fn new(lexicon: Lexicon) -> Result<Matcher, LexiconError> {
+        Matcher::with_fuzzy_pinyin(lexicon, false)
+    }
+
+    /// Like [`Matcher::new`]; with `fuzzy_pinyin`, homophone terms also tolerate southern
+    /// accents (z/zh, c/ch, s/sh, n/l, an/ang, en/eng, in/ing).
+    pub fn with_fuzzy_pinyin(
+        lexicon: Lexicon,
+        fuzzy_pinyin: bool,
+    ) -> Result<Matcher, LexiconError> {
         let lexicon = Lexicon::from_terms(lexicon.terms);
         lexicon.check_duplicates()?;
         let terms = lexicon.terms;
         let normalized: Vec<String> = terms.iter().map(|t| normalize(&t.text).text).collect();
-        let build = |speaker: Speaker| Scoped::build(&terms, &normalized, speaker);
+        let mut syllables = Syllables::new(fuzzy_pinyin);
+        let encoded: Vec<Option<String>> = terms
+            .iter()
+            .zip(&normalized)
+            .map(|(t, n)| t.homophones.then(|| syllables.encode_term(n)).flatten())
+            .collect();
+        let build = |speaker: Speaker| Scoped::build(&terms, &normalized, &encoded, speaker);
         Ok(Matcher {
             agent: build(Speaker::Agent)?,
             customer: build(Speaker::Customer)?,
             unknown: build(Speaker::Unknown)?,
             terms,
+            syllables,
         })
     }
 
@@ -89,11 +111,38 @@ impl Matcher {
         };
         let mut matches = Vec::new();
         let mut occurrences: HashMap<usize, usize> = HashMap::new();
-        for (pattern, span) in scoped.search(&norm.text) {
+        let mut exact = scoped.search(&norm.text);
+        let mut heard: Vec<(&[usize], Range<usize>)> = Vec::new();
+        if let Some((ac, ids)) = &scoped.homophones {
+            let encoded = self.syllables.encode_text(&norm.text);
+            for m in ac.find_iter(encoded.as_str()) {
+                // Each encoded syllable is one 3-byte char, one per normalised char.
+                let chars = m.start() / 3..m.end() / 3;
+                let span = char_range_to_bytes(&norm.text, chars);
+                // Exact hits win, except a shorter one inside a longer sound-alike term
+                // (保本 inside 保本保锡 heard for 保本保息): leftmost-longest, as for exact terms.
+                let overlapping = |e: &Range<usize>| e.start < span.end && span.start < e.end;
+                let inside = |e: &Range<usize>| {
+                    span.start <= e.start && e.end <= span.end && e.len() < span.len()
+                };
+                if exact.iter().any(|(_, e)| overlapping(e) && !inside(e)) {
+                    continue;
+                }
+                exact.retain(|(_, e)| !inside(e));
+                heard.push((ids[m.pattern().as_usize()].as_slice(), span));
+            }
+        }
+        let mut found: Vec<(&[usize], Range<usize>, bool)> = exact
+            .iter()
+            .map(|(p, span)| (scoped.patterns[*p].term_ids.as_slice(), span.clone(), false))
+            .chain(heard.into_iter().map(|(ids, span)| (ids, span, true)))
+            .collect();
+        found.sort_by_key(|(_, span, _)| span.start);
+        for (term_ids, span, homophone) in found {
             let byte_range = norm.original_range(span.start, span.end);
             let char_start = text[..byte_range.start].chars().count();
             let char_end = char_start + text[byte_range.clone()].chars().count();
-            for &term_id in &scoped.patterns[pattern].term_ids {
+            for &term_id in term_ids {
                 let n = occurrences.entry(term_id).or_insert(0);
                 matches.push(Match {
                     term_id,
@@ -102,6 +151,7 @@ impl Matcher {
                     char_end,
                     matched: text[byte_range.clone()].to_string(),
                     occurrence: *n,
+                    homophone,
                 });
                 *n += 1;
             }
@@ -137,8 +187,37 @@ impl Scoped {
     fn build(
         terms: &[Term],
         normalized: &[String],
+        encoded: &[Option<String>],
         speaker: Speaker,
     ) -> Result<Scoped, LexiconError> {
+        let mut sounds: Vec<String> = Vec::new();
+        let mut sound_ids: Vec<Vec<usize>> = Vec::new();
+        let mut by_sound: HashMap<&str, usize> = HashMap::new();
+        for (term, enc) in terms.iter().zip(encoded) {
+            let Some(enc) = enc.as_ref().filter(|_| term.speaker.applies(speaker)) else {
+                continue;
+            };
+            match by_sound.get(enc.as_str()) {
+                Some(&i) => sound_ids[i].push(term.id),
+                None => {
+                    by_sound.insert(enc, sounds.len());
+                    sounds.push(enc.clone());
+                    sound_ids.push(vec![term.id]);
+                }
+            }
+        }
+        let homophones = if sounds.is_empty() {
+            None
+        } else {
+            let ac = AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&sounds)
+                .map_err(|e| LexiconError::Build {
+                    terms: terms.len(),
+                    reason: e.to_string(),
+                })?;
+            Some((ac, sound_ids))
+        };
         let mut patterns: Vec<Pattern> = Vec::new();
         let mut by_text: HashMap<String, usize> = HashMap::new();
         for (term, norm) in terms.iter().zip(normalized) {
@@ -169,6 +248,7 @@ impl Scoped {
             ac,
             patterns,
             by_text,
+            homophones,
         })
     }
 

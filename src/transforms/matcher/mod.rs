@@ -6,6 +6,7 @@
 
 mod dedup;
 mod error;
+mod homophone;
 mod lexicon;
 #[allow(clippy::module_inception)]
 mod matcher;
@@ -18,5 +19,6 @@ pub use dedup::HitTracker;
 pub use error::{LexiconError, Problem};
 pub use lexicon::Lexicon;
 pub use matcher::{Match, Matcher};
+pub(crate) use normalize::is_word_char;
 pub use normalize::{normalize, Normalized};
 pub use term::{Severity, SpeakerScope, Term};

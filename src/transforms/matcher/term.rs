@@ -114,6 +114,8 @@ pub struct Term {
     pub speaker: SpeakerScope,
     /// Language tag from the lexicon (`zh`, `en`), informational.
     pub language: Option<String>,
+    /// Also match text that sounds the same in toneless pinyin (`homophones = true`).
+    pub homophones: bool,
     /// Lexicon file the term was read from, as given to the loader.
     pub file: String,
     /// 1-based line of the term in `file`.

@@ -88,6 +88,11 @@ impl Segmenter {
         self.open.is_some()
     }
 
+    /// Media time the open utterance starts at (pre-roll included), if one is open.
+    pub fn open_start_ms(&self) -> Option<u64> {
+        self.open.as_ref().map(|o| o.start / SAMPLES_PER_MS)
+    }
+
     /// Feeds the next 16 kHz mono samples; returns the events they complete.
     pub fn push(&mut self, audio: &[f32]) -> Vec<SegmentEvent> {
         let mut events = Vec::new();

@@ -1,0 +1,209 @@
+//! End to end for composite rules and reload: `callwatch serve` with the English model, a
+//! two-leg fixture call streamed over the audio fork by the Python client, `rule.fired` events
+//! and the archive's rule firings and tags; then lexicons edited on disk and reloaded.
+
+mod common;
+
+use common::{get_json, root, run_fork_client, Server};
+use serde_json::Value;
+use std::path::Path;
+
+const RULES: &str = r#"
+[[rule]]
+id = "never_says_pineapple"
+category = "service_script"
+severity = "low"
+actions = ["tag_call"]
+tags = ["missing_pineapple"]
+absent = { speaker = "agent", phrases = ["pineapple"], first_s = 5 }
+
+[[rule]]
+id = "complaint_and_promise"
+category = "complaint"
+severity = "critical"
+actions = ["alert_supervisor", "tag_call"]
+all = [
+  { said = { speaker = "customer", categories = ["complaint"] } },
+  { said = { speaker = "agent", categories = ["sales_promise"] } },
+]
+"#;
+
+/// A lexicon directory of the shipped lexicons plus the test rules.
+fn lexicon_dir(dir: &Path) {
+    for entry in std::fs::read_dir(root().join("lexicons")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "toml") {
+            std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::create_dir_all(dir.join("rules")).unwrap();
+    std::fs::write(dir.join("rules/test.toml"), RULES).unwrap();
+}
+
+fn post(url: &str) -> (u16, Value) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = reqwest::Client::new().post(url).send().await.expect("POST");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    })
+}
+
+fn archived(server: &Server, call_id: &str) -> Value {
+    for _ in 0..50 {
+        let (status, d) = get_json(&format!("{}/v1/calls/{call_id}", server.http()));
+        if status == 200 && d["ended_at"].is_string() {
+            return d;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("call {call_id} not archived");
+}
+
+#[test]
+fn rules_fire_live_and_in_the_archive_and_reload_takes_effect() {
+    let lex = tempfile::tempdir().unwrap();
+    lexicon_dir(lex.path());
+    let conf_dir = tempfile::tempdir().unwrap();
+    let config = conf_dir.path().join("callwatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[lexicons]\ndir = {:?}\n[asr]\nlanguages = [\"en\"]\n",
+            lex.path().display().to_string()
+        ),
+    )
+    .unwrap();
+    let server = Server::start("ggml-tiny.en.bin", &["--config", config.to_str().unwrap()]);
+
+    let call_id = "fs-e2e-rules";
+    let events = run_fork_client(
+        &server,
+        "audio",
+        &root().join("fixtures/calls/call_en.wav"),
+        call_id,
+        2.0,
+        &[],
+    );
+    let dump = || {
+        events
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let fired: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "rule.fired")
+        .collect();
+    let ids: Vec<&str> = fired
+        .iter()
+        .map(|e| e["rule_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids.iter().filter(|i| **i == "never_says_pineapple").count(),
+        1,
+        "{}",
+        dump()
+    );
+    assert_eq!(
+        ids.iter()
+            .filter(|i| **i == "complaint_and_promise")
+            .count(),
+        1,
+        "{}",
+        dump()
+    );
+    let pineapple = fired
+        .iter()
+        .find(|e| e["rule_id"] == "never_says_pineapple")
+        .unwrap();
+    // Fired when the agent leg was settled past 5 s, long before the call ended at 24.5 s.
+    let at = pineapple["at_ms"].as_u64().unwrap();
+    assert!((5_000..20_000).contains(&at), "{pineapple}");
+    let composite = fired
+        .iter()
+        .find(|e| e["rule_id"] == "complaint_and_promise")
+        .unwrap();
+    let evidence = composite["evidence"].as_array().unwrap();
+    assert_eq!(evidence.len(), 2, "{composite}");
+    for e in evidence {
+        assert!(
+            e["matched"].is_string() && e["utterance_id"].is_string(),
+            "{e}"
+        );
+        assert!(e["span_start"].as_u64() < e["span_end"].as_u64(), "{e}");
+    }
+    let speakers: Vec<&str> = evidence
+        .iter()
+        .map(|e| e["speaker"].as_str().unwrap())
+        .collect();
+    assert!(
+        speakers.contains(&"agent") && speakers.contains(&"customer"),
+        "{composite}"
+    );
+
+    let detail = archived(&server, call_id);
+    let firings: Vec<&str> = detail["rule_firings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        firings.contains(&"never_says_pineapple") && firings.contains(&"complaint_and_promise"),
+        "{detail}"
+    );
+    let tags = detail["tags"].as_array().unwrap();
+    assert!(tags.contains(&Value::from("missing_pineapple")), "{detail}");
+    assert!(
+        tags.contains(&Value::from("complaint_and_promise")),
+        "{detail}"
+    );
+    let (status, list) = get_json(&format!("{}/v1/calls?tag=missing_pineapple", server.http()));
+    assert_eq!(status, 200);
+    assert!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == call_id),
+        "{list}"
+    );
+
+    // A new lexicon term, reloaded without a restart, hits on the next call.
+    let greeting = root().join("fixtures/en/agent_greeting.wav");
+    std::fs::write(
+        lex.path().join("zz_courtesy.toml"),
+        "[defaults]\ncategory = \"courtesy\"\nseverity = \"low\"\n\n[[group]]\nterms = [\"thank you for calling\"]\n",
+    )
+    .unwrap();
+    let (status, body) = post(&format!("{}/v1/admin/reload", server.http()));
+    assert_eq!(status, 200, "{body}");
+    assert!(body["rules"].as_u64() == Some(2), "{body}");
+    let courtesy = |call_id: &str| {
+        run_fork_client(&server, "audio", &greeting, call_id, 2.0, &[])
+            .into_iter()
+            .filter(|e| e["type"] == "phrase.hit" && e["category"] == "courtesy")
+            .count()
+    };
+    assert_eq!(courtesy("fs-e2e-reload-1"), 1);
+
+    // A broken edit is refused with its file and line; the set in force keeps working.
+    std::fs::write(
+        lex.path().join("zz_courtesy.toml"),
+        "[defaults]\ncategory = \"courtesy\"\nseverity = \"hgh\"\n\n[[group]]\nterms = [\"thank you for calling\"]\n",
+    )
+    .unwrap();
+    let (status, body) = post(&format!("{}/v1/admin/reload", server.http()));
+    assert_eq!(status, 400, "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("zz_courtesy.toml:3:") && detail.contains("hgh"),
+        "{body}"
+    );
+    assert_eq!(courtesy("fs-e2e-reload-2"), 1);
+}
