@@ -8,7 +8,7 @@ use crate::sinks::archive::{ArchiveOp, HitRecord, UtteranceRecord};
 use crate::sinks::events::{Event, Payload, SegmentTiming};
 use crate::transforms::asr::{gate, AsrError, LanguagePolicy, Transcript};
 use crate::transforms::decode::LegDecoder;
-use crate::transforms::matcher::{normalize, HitTracker, Match, Matcher};
+use crate::transforms::matcher::{normalize, HitTracker, Match, Matcher, Normalized};
 use crate::transforms::redact::LegRedactor;
 use crate::transforms::rules::{Inspection, Observation};
 use crate::transforms::scorecard::{LedgerHit, LedgerUtterance};
@@ -298,6 +298,19 @@ impl LegState<'_> {
         }
     }
 
+    /// Lexicon hits in a (redacted) transcript; a redaction label is not speech, so hits
+    /// inside one are left out.
+    fn find_matches(&self, matcher: &Matcher, text: &str, norm: &Normalized) -> Vec<Match> {
+        let mut matches = matcher.find_normalized(text, norm, self.leg.speaker);
+        matches.retain(|m| {
+            !self
+                .shared
+                .redactor
+                .within_label(text, m.char_start, m.char_end)
+        });
+        matches
+    }
+
     fn on_partial(&mut self, n: u64, end_ms: u64, result: Result<Transcript, AsrError>) {
         let Some(u) = self.utterances.get(&n) else {
             return;
@@ -325,9 +338,7 @@ impl LegState<'_> {
         ));
         let insp = self.shared.inspection.load_full();
         let norm = normalize(&t.text);
-        let matches = insp
-            .matcher
-            .find_normalized(&t.text, &norm, self.leg.speaker);
+        let matches = self.find_matches(&insp.matcher, &t.text, &norm);
         for m in &matches {
             if self.utterances.get_mut(&n).unwrap().tracker.admit(m) {
                 self.publish_hit(&insp.matcher, &id, &t.text, m, start_ms, end_ms, true);
@@ -393,9 +404,7 @@ impl LegState<'_> {
         ));
         let insp = self.shared.inspection.load_full();
         let norm = normalize(&t.text);
-        let matches = insp
-            .matcher
-            .find_normalized(&t.text, &norm, self.leg.speaker);
+        let matches = self.find_matches(&insp.matcher, &t.text, &norm);
         let mut ledger_hits = Vec::new();
         for m in &matches {
             self.archive_hit(&insp.matcher, &u.id, m, start_ms, end_ms, &now);

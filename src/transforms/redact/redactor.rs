@@ -135,6 +135,29 @@ impl Redactor {
         self.pass(text, language, &Carry::default(), false).0
     }
 
+    /// Whether the characters `char_start..char_end` of `text` lie inside a label this redactor
+    /// writes. A phrase matcher run on redacted text must not count its own labels as speech:
+    /// `[验证码]` would otherwise be a hit on the fraud term 验证码.
+    pub fn within_label(&self, text: &str, char_start: usize, char_end: usize) -> bool {
+        if !self.enabled || char_start >= char_end {
+            return false;
+        }
+        let labels = Category::ALL.iter().flat_map(|&c| {
+            [
+                self.custom.get(&c).map(String::as_str),
+                Some(c.zh_label()),
+                Some(c.en_label()),
+            ]
+        });
+        labels.flatten().any(|label| {
+            text.match_indices(label).any(|(at, _)| {
+                let start = text[..at].chars().count();
+                let end = start + label.chars().count();
+                start <= char_start && char_end <= end
+            })
+        })
+    }
+
     /// The label written for `category` in text of `language`.
     pub fn label(&self, category: Category, language: &str, text: &str) -> &str {
         if let Some(l) = self.custom.get(&category) {

@@ -365,3 +365,34 @@ proptest! {
         prop_assert_eq!(leg().partial(&text, "").text, text);
     }
 }
+
+/// Regression: the `[验证码]` label contains the fraud term 验证码, so a redacted code was
+/// reported as a second hit on that term.
+#[test]
+fn labels_are_recognised_so_the_matcher_can_skip_them() {
+    use crate::call::Speaker;
+    use crate::transforms::matcher::{Lexicon, Matcher};
+    let r = Redactor::default();
+    let red = r.redact("您的验证码是四七二九一八，请不要告诉别人", "zh");
+    assert!(red.text.contains("[验证码]"), "{}", red.text);
+    let lexicon = Lexicon::parse(
+        "[[term]]\ntext = \"验证码\"\ncategory = \"fraud\"\nseverity = \"high\"\n",
+        "t.toml",
+    )
+    .unwrap();
+    let matches = Matcher::new(lexicon)
+        .unwrap()
+        .find(&red.text, Speaker::Customer);
+    assert_eq!(
+        matches.len(),
+        2,
+        "the spoken term and the label both match the raw matcher"
+    );
+    let spoken: Vec<_> = matches
+        .iter()
+        .filter(|m| !r.within_label(&red.text, m.char_start, m.char_end))
+        .collect();
+    assert_eq!(spoken.len(), 1);
+    assert_eq!(spoken[0].char_start, 2);
+    assert!(!Redactor::disabled().within_label(&red.text, 7, 10));
+}
