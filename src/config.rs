@@ -31,6 +31,8 @@ pub struct Config {
     pub events: EventsConfig,
     pub archive: ArchiveConfig,
     pub sip: SipConfig,
+    pub surge: crate::transforms::surge::SurgeConfig,
+    pub assist: crate::transforms::assist::AssistConfig,
     pub qa: QaConfig,
     pub redact: crate::transforms::redact::RedactConfig,
     pub rtp: RtpConfig,
@@ -451,6 +453,8 @@ impl Config {
             ));
         }
         self.model.resolved_path()?;
+        self.surge.validate().map_err(ConfigError::Invalid)?;
+        self.assist.validate().map_err(ConfigError::Invalid)?;
         self.redact
             .validate()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;

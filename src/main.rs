@@ -12,8 +12,10 @@ use callwatch::shutdown::ShutdownController;
 use callwatch::sinks::archive::{ArchiveReader, ArchiveWriter};
 use callwatch::sinks::events::EventBus;
 use callwatch::transforms::asr::{AsrPool, WhisperModel};
+use callwatch::transforms::assist::{Assistant, Knowledge};
 use callwatch::transforms::matcher::{Lexicon, Matcher};
 use callwatch::transforms::rules::{Inspection, InspectionSource};
+use callwatch::transforms::surge::{SurgeHub, TopicSet};
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -326,6 +328,7 @@ fn build_shared(
     events: EventBus,
     partials: bool,
     shutdown: Option<callwatch::shutdown::ShutdownHandle>,
+    live: bool,
 ) -> Result<Arc<Shared>> {
     let source: InspectionSource = cfg.lexicons.source();
     let inspection = Inspection::load(&source).with_context(|| {
@@ -350,12 +353,43 @@ fn build_shared(
         .load()
         .context("loading the QA scorecard ([qa] scorecard)")?;
     let clock: SharedClock = Arc::new(SystemClock);
-    Ok(Arc::new(
-        Shared::new(
-            cfg, pool, inspection, events, archive, clock, partials, shutdown,
-        )
-        .with_scorecard(scorecard),
-    ))
+    let mut shared = Shared::new(
+        cfg,
+        pool,
+        inspection,
+        events,
+        archive,
+        clock.clone(),
+        partials,
+        shutdown,
+    )
+    .with_scorecard(scorecard);
+    // Surges are about live traffic; recordings transcribed offline are not arrivals.
+    if live && cfg.surge.enabled {
+        let topics = TopicSet::load_dir(&cfg.surge.topics_dir).with_context(|| {
+            format!(
+                "loading inquiry topics from {}",
+                cfg.surge.topics_dir.display()
+            )
+        })?;
+        tracing::info!(topics = topics.topics().len(), "surge detector ready");
+        shared = shared.with_surge(SurgeHub::new(cfg.surge.clone(), topics, clock.now()));
+    }
+    if live && cfg.assist.enabled {
+        let kb = Knowledge::load_dir(&cfg.assist.dir).with_context(|| {
+            format!(
+                "loading the knowledge base from {}",
+                cfg.assist.dir.display()
+            )
+        })?;
+        tracing::info!(
+            articles = kb.articles().len(),
+            signals = kb.signals().len(),
+            "agent assist ready"
+        );
+        shared = shared.with_assist(Assistant::new(kb, cfg.assist.min_confidence));
+    }
+    Ok(Arc::new(shared))
 }
 
 async fn serve(a: ServeArgs) -> Result<()> {
@@ -388,6 +422,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         EventBus::new(cfg.events.buffer),
         cfg.asr.partials,
         Some(controller.handle()),
+        true,
     )?;
     let rtp_pool = callwatch::sources::rtp::RtpPortPool::new(
         cfg.rtp.bind,
@@ -401,6 +436,10 @@ async fn serve(a: ServeArgs) -> Result<()> {
             inactivity: std::time::Duration::from_millis(cfg.rtp.inactivity_timeout_ms),
             jitter: std::time::Duration::from_millis(cfg.rtp.jitter_ms),
         },
+    );
+    let _ticker = callwatch::pipeline::surge_ticker::spawn_surge_ticker(
+        shared.clone(),
+        std::time::Duration::from_secs(cfg.surge.tick_s),
     );
     let app = AppState {
         shared: shared.clone(),
@@ -511,6 +550,7 @@ async fn transcribe(a: TranscribeArgs) -> Result<()> {
         EventBus::new(65536),
         false,
         None,
+        false,
     )?;
     let opts = OfflineOptions {
         json: a.json,

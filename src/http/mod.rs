@@ -5,6 +5,7 @@ pub mod archive_api;
 pub mod events_ws;
 pub mod fork;
 pub mod rtp_sessions;
+pub mod surge_api;
 
 use crate::pipeline::Shared;
 use crate::shutdown::ShutdownHandle;
@@ -39,6 +40,7 @@ pub const LIVE_PATHS: [&str; 8] = [
 /// The whole HTTP surface.
 pub fn router(app: AppState, archive: ArchiveReader) -> Router {
     let [health, stats_path, events, twilio, audio, rtp_sessions, rtp_session, reload] = LIVE_PATHS;
+    let surge_state = app.shared.clone();
     let live = Router::new()
         .route(health, get(healthz))
         .route(stats_path, get(stats))
@@ -52,7 +54,13 @@ pub fn router(app: AppState, archive: ArchiveReader) -> Router {
         )
         .route(reload, axum::routing::post(admin::reload))
         .with_state(app);
+    let surges = surge_api::router(surge_api::SurgeApi {
+        hub: surge_state.surge.clone(),
+        archive: archive.clone(),
+        clock: surge_state.clock.clone(),
+    });
     live.merge(archive_api::router(archive))
+        .merge(surges)
         .layer(tower_http::cors::CorsLayer::permissive())
 }
 
@@ -97,6 +105,7 @@ mod tests {
         let served: BTreeSet<String> = LIVE_PATHS
             .iter()
             .map(|p| p.to_string())
+            .chain(surge_api::PATHS.iter().map(|p| p.to_string()))
             .chain(
                 archive_api::routes()
                     .into_iter()

@@ -435,6 +435,18 @@ impl LegState<'_> {
         self.observe_rules(
             &insp, &u.id, &t.text, &norm, &matches, start_ms, end_ms, false,
         );
+        let categories = matches
+            .iter()
+            .map(|m| insp.matcher.term(m.term_id).category.as_str())
+            .collect();
+        let final_u = super::insight::FinalUtterance {
+            utterance_id: &u.id,
+            text: &t.text,
+            start_ms,
+            end_ms,
+            categories,
+        };
+        super::insight::on_final(self.shared, self.leg, final_u);
     }
 
     fn archive_hit(

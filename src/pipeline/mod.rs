@@ -1,10 +1,12 @@
 //! Wiring of the stages for live and offline legs.
 
+mod insight;
 pub mod leg;
 pub mod offline;
 pub mod qa;
 pub mod registry;
 pub mod rules;
+pub mod surge_ticker;
 
 pub use leg::{run_leg, spawn_leg, LegInput, LegSummary, LEG_INBOX};
 pub use registry::{CallRegistry, RegistryError};
@@ -20,6 +22,7 @@ use crate::transforms::rules::{
     Inspection, InspectionError, InspectionHandle, InspectionSource, InspectionSummary,
 };
 use crate::transforms::segment::SegmenterConfig;
+use crate::transforms::surge::SurgeHub;
 use std::sync::Arc;
 
 /// Where archive writes go; disabled for offline runs without `--archive`.
@@ -65,6 +68,11 @@ pub struct Shared {
     pub shutdown: Option<ShutdownHandle>,
     /// Removes personal data from transcripts before anything else sees them.
     pub redactor: Arc<Redactor>,
+    /// Surge and topic detector fed by the registry and the legs (disabled until
+    /// [`Shared::with_surge`]).
+    pub surge: SurgeHub,
+    /// Live agent assist and complaint early warning (none until [`Shared::with_assist`]).
+    pub assist: Option<Arc<crate::transforms::assist::Assistant>>,
 }
 
 impl Shared {
@@ -94,6 +102,8 @@ impl Shared {
             registry: CallRegistry::new(events.clone(), archive.clone(), clock.clone())
                 .with_rules(rules.clone()),
             rules,
+            surge: SurgeHub::disabled(clock.now()),
+            assist: None,
             events,
             archive,
             clock,
@@ -136,6 +146,19 @@ impl Shared {
             }
         }
         result
+    }
+
+    /// Installs the surge detector: call arrivals, customer finals and hits feed it from now on.
+    pub fn with_surge(mut self, hub: SurgeHub) -> Shared {
+        self.registry = self.registry.with_surge(hub.clone());
+        self.surge = hub;
+        self
+    }
+
+    /// Installs the assistant: customer finals get article suggestions and escalation warnings.
+    pub fn with_assist(mut self, assistant: crate::transforms::assist::Assistant) -> Shared {
+        self.assist = Some(Arc::new(assistant));
+        self
     }
 
     pub(crate) fn shutdown_guard(&self) -> Option<Shutdown> {

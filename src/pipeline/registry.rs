@@ -6,6 +6,7 @@ use crate::clock::{rfc3339, SharedClock};
 use crate::sinks::archive::ArchiveOp;
 use crate::sinks::events::{Event, EventBus, Payload};
 use crate::transforms::scorecard::{CallLedger, LedgerHit, LedgerUtterance, Scorecard};
+use crate::transforms::surge::SurgeHub;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -18,6 +19,8 @@ struct LiveCall {
     media_ms: u64,
     /// What the call said, for scoring when it ends.
     ledger: CallLedger,
+    /// The agent's leg, where assist suggestions for this call are sent.
+    agent_leg: Option<String>,
 }
 
 /// Live calls, shared by every source.
@@ -29,6 +32,7 @@ pub struct CallRegistry {
     clock: SharedClock,
     scorecard: Option<Arc<Scorecard>>,
     rules: Option<super::RulesHub>,
+    surge: Option<SurgeHub>,
 }
 
 /// Why a leg could not be opened.
@@ -49,6 +53,7 @@ impl CallRegistry {
             clock,
             scorecard: None,
             rules: None,
+            surge: None,
         }
     }
 
@@ -75,9 +80,25 @@ impl CallRegistry {
         self
     }
 
+    /// Feeds call arrivals to `hub`.
+    pub fn with_surge(mut self, hub: SurgeHub) -> Self {
+        self.surge = Some(hub);
+        self
+    }
+
+    /// The agent leg of a live call, if it has one.
+    pub fn agent_leg(&self, call_id: &str) -> Option<String> {
+        self.calls
+            .lock()
+            .unwrap()
+            .get(call_id)
+            .and_then(|c| c.agent_leg.clone())
+    }
+
     /// Registers a leg; the first leg of a call announces the call.
     pub fn open_leg(&self, call: &CallInfo, leg: &LegInfo) -> Result<(), RegistryError> {
-        let now = rfc3339(self.clock.now());
+        let now_t = self.clock.now();
+        let now = rfc3339(now_t);
         let mut calls = self.calls.lock().unwrap();
         let entry = calls.entry(call.call_id.clone());
         let is_new = matches!(entry, std::collections::hash_map::Entry::Vacant(_));
@@ -86,6 +107,7 @@ impl CallRegistry {
             legs_seen: Vec::new(),
             media_ms: 0,
             ledger: CallLedger::new(&call.call_id),
+            agent_leg: None,
         });
         if live.legs_seen.contains(&leg.leg) && live.open_legs > 0 {
             return Err(RegistryError::DuplicateLeg {
@@ -95,11 +117,17 @@ impl CallRegistry {
         }
         live.open_legs += 1;
         live.legs_seen.push(leg.leg.clone());
+        if leg.speaker == crate::call::Speaker::Agent {
+            live.agent_leg = Some(leg.leg.clone());
+        }
         drop(calls);
         if let Some(rules) = &self.rules {
             rules.open_leg(&call.call_id, &leg.leg, leg.speaker);
         }
         if is_new {
+            if let Some(s) = &self.surge {
+                s.call_started(&call.call_id, call.queue.as_deref(), now_t);
+            }
             self.archive.send(ArchiveOp::CallStarted {
                 call_id: call.call_id.clone(),
                 source: call.source.clone(),

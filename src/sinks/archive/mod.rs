@@ -3,6 +3,7 @@
 //! The pipeline sends [`ArchiveOp`]s through an [`ArchiveSender`]; one writer thread
 //! commits them. Reviewers and the CLI query it through an [`ArchiveReader`].
 pub mod error;
+pub mod insights;
 pub mod query;
 pub mod reader;
 pub mod record;
@@ -12,6 +13,7 @@ pub mod terms;
 pub mod writer;
 
 pub use error::ArchiveError;
+pub use insights::{CallWarning, SurgeFilter};
 pub use query::{
     CallDetail, CallFilter, CallScore, CallSummary, LegSummary, Page, SearchHit, SearchQuery,
     DEFAULT_LIMIT, MAX_LIMIT,

@@ -137,6 +137,9 @@ pub struct CallDetail {
     pub qa_report: Option<serde_json::Value>,
     /// Composite rules that fired, ordered by media time.
     pub rule_firings: Vec<RuleFiringRecord>,
+    /// Complaint early warnings with their evidence, oldest first; absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub warnings: Vec<super::insights::CallWarning>,
 }
 
 /// An utterance matching a search.

@@ -251,12 +251,14 @@ impl ArchiveReader {
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
+            let warnings = super::insights::warnings_of(conn, id)?;
             Ok(Some(CallDetail {
                 call,
                 utterances,
                 hits,
                 qa_report,
                 rule_firings,
+                warnings,
             }))
         })
     }
@@ -345,7 +347,7 @@ impl ArchiveReader {
 
     /// Runs `f` on a pooled connection inside one read transaction, so a page and the
     /// per-call counts it carries come from the same snapshot.
-    fn with_snapshot<T>(
+    pub(super) fn with_snapshot<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, ArchiveError>,
     ) -> Result<T, ArchiveError> {
@@ -454,7 +456,7 @@ fn json(r: &Row<'_>, i: usize) -> rusqlite::Result<serde_json::Value> {
     })
 }
 
-fn limit(limit: Option<u32>) -> Result<u32, ArchiveError> {
+pub(super) fn limit(limit: Option<u32>) -> Result<u32, ArchiveError> {
     match limit.unwrap_or(DEFAULT_LIMIT) {
         n @ 1..=MAX_LIMIT => Ok(n),
         n => Err(ArchiveError::bad(format!(
@@ -463,12 +465,12 @@ fn limit(limit: Option<u32>) -> Result<u32, ArchiveError> {
     }
 }
 
-fn offset(offset: Option<u64>) -> Result<i64, ArchiveError> {
+pub(super) fn offset(offset: Option<u64>) -> Result<i64, ArchiveError> {
     i64::try_from(offset.unwrap_or(0))
         .map_err(|_| ArchiveError::bad("offset is too large; page with cursor instead"))
 }
 
-fn time_arg(name: &str, value: &str) -> Result<i64, ArchiveError> {
+pub(super) fn time_arg(name: &str, value: &str) -> Result<i64, ArchiveError> {
     store::unix_ms(value).ok_or_else(|| {
         ArchiveError::bad(format!(
             "{name} {value:?} is not an RFC 3339 time; write it like 2024-05-01T09:30:00+08:00"

@@ -33,6 +33,10 @@ pub enum ArchiveOp {
     },
     /// A QA score; replaces the call's previous score (a re-score).
     Score(ScoreRecord),
+    /// A surge was raised or cleared.
+    Surge(crate::transforms::surge::SurgeAlert),
+    /// A complaint early warning on a call (also tags the call).
+    CallWarning(super::insights::CallWarning),
 }
 
 /// A final transcript of one utterance.

@@ -152,6 +152,37 @@ CREATE TABLE call_tags (
 );
 CREATE INDEX call_tags_by_tag ON call_tags(tag, call_id);
 "#,
+    // 3: surge alerts and complaint early warnings (their tags go to call_tags).
+    r#"
+CREATE TABLE surges (
+    seq           INTEGER PRIMARY KEY,
+    surge_id      TEXT NOT NULL,
+    metric        TEXT NOT NULL,
+    key           TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    window_s      INTEGER NOT NULL,
+    observed      INTEGER NOT NULL,
+    expected      REAL NOT NULL,
+    ratio         REAL NOT NULL,
+    p_value       REAL NOT NULL,
+    window_end    TEXT NOT NULL,
+    window_end_ms INTEGER NOT NULL,
+    raised_at     TEXT NOT NULL,
+    UNIQUE (surge_id, state)
+);
+CREATE INDEX surges_by_time ON surges(window_end_ms DESC, seq DESC);
+CREATE INDEX surges_by_key ON surges(metric, key, window_end_ms);
+
+CREATE TABLE call_warnings (
+    call_id   TEXT NOT NULL REFERENCES calls(id) ON DELETE CASCADE,
+    tag       TEXT NOT NULL,
+    level     TEXT NOT NULL,
+    reason    TEXT NOT NULL,
+    evidence  TEXT NOT NULL DEFAULT '[]',
+    tagged_at TEXT NOT NULL,
+    PRIMARY KEY (call_id, tag)
+);
+"#,
 ];
 
 /// Schema version this build writes and reads.

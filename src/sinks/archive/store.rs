@@ -96,6 +96,8 @@ pub(crate) fn apply(conn: &Connection, op: &ArchiveOp) -> rusqlite::Result<()> {
             )?
             .execute(params![call_id, ended_at, reason, duration_ms])?;
         }
+        ArchiveOp::Surge(a) => super::insights::insert_surge(conn, a)?,
+        ArchiveOp::CallWarning(t) => super::insights::insert_warning(conn, t)?,
         ArchiveOp::Score(r) => insert_score(conn, r)?,
     }
     Ok(())
@@ -131,7 +133,7 @@ fn insert_score(conn: &Connection, r: &ScoreRecord) -> rusqlite::Result<()> {
 
 /// Creates a placeholder call row when a later op arrives before `CallStarted`;
 /// `seen_at` stands in for the start time until the real one is written.
-fn ensure_call(conn: &Connection, call_id: &str, seen_at: &str) -> rusqlite::Result<()> {
+pub(super) fn ensure_call(conn: &Connection, call_id: &str, seen_at: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT OR IGNORE INTO calls (id, started_at, started_at_ms) VALUES (?1, ?2, ?3)",
     )?

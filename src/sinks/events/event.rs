@@ -30,6 +30,17 @@ pub struct SegmentTiming {
     pub text: String,
 }
 
+/// An utterance that contributed to an [`Payload::Alert`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertEvidence {
+    pub utterance_id: String,
+    pub text: String,
+    /// The signal phrases heard in it.
+    pub matched: Vec<String>,
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
 /// Type-specific part of an [`Event`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
@@ -100,6 +111,35 @@ pub enum Payload {
         failed_items: Vec<String>,
         items: Vec<crate::transforms::scorecard::ItemResult>,
     },
+    /// A surge of calls, topics or phrase categories began or ended. Not about one call:
+    /// `call_id` is empty.
+    #[serde(rename = "surge.alert")]
+    SurgeAlert(crate::transforms::surge::SurgeAlert),
+    /// A knowledge-base article for what the customer just asked; sent on the agent's leg.
+    #[serde(rename = "assist.suggestion")]
+    AssistSuggestion {
+        intent: String,
+        article_id: String,
+        title: String,
+        answer: String,
+        /// 0 to 1; several suggestions from one utterance come highest first.
+        confidence: f64,
+        /// The customer's words that triggered it.
+        triggers: Vec<String>,
+        utterance_id: String,
+        /// The customer leg the utterance was heard on.
+        customer_leg: String,
+    },
+    /// An early warning for supervisors (complaint escalation); `call_id` and the customer leg
+    /// say where, `evidence` what was said.
+    #[serde(rename = "alert")]
+    Alert {
+        kind: String,
+        signal: String,
+        level: String,
+        reason: String,
+        evidence: Vec<AlertEvidence>,
+    },
     /// Sent to a subscriber that fell behind and missed events.
     #[serde(rename = "events.lagged")]
     Lagged { missed: u64 },
@@ -116,6 +156,9 @@ impl Payload {
             Payload::RuleFired { .. } => "rule.fired",
             Payload::CallEnded { .. } => "call.ended",
             Payload::QaScored { .. } => "qa.scored",
+            Payload::SurgeAlert(_) => "surge.alert",
+            Payload::AssistSuggestion { .. } => "assist.suggestion",
+            Payload::Alert { .. } => "alert",
             Payload::Lagged { .. } => "events.lagged",
         }
     }

@@ -2,4 +2,4 @@
 pub mod bus;
 pub mod event;
 pub use bus::{Delivery, EventBus, EventFilter, Published, Subscription};
-pub use event::{Event, Payload, SegmentTiming};
+pub use event::{AlertEvidence, Event, Payload, SegmentTiming};

@@ -1,0 +1,290 @@
+//! `GET /v1/surges` (current and archived surge alerts) and `GET /v1/topics` (inquiry-topic
+//! counts against their baseline).
+
+use super::json_error;
+use crate::clock::{rfc3339, SharedClock};
+use crate::sinks::archive::{ArchiveReader, SurgeFilter};
+use crate::transforms::surge::{Metric, SurgeHub};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+/// Paths this module serves.
+pub const PATHS: [&str; 2] = ["/v1/surges", "/v1/topics"];
+
+/// What the handlers read.
+#[derive(Clone)]
+pub struct SurgeApi {
+    pub hub: SurgeHub,
+    pub archive: ArchiveReader,
+    pub clock: SharedClock,
+}
+
+/// The routes of [`PATHS`].
+pub fn router(state: SurgeApi) -> Router {
+    let [surges_path, topics_path] = PATHS;
+    Router::new()
+        .route(surges_path, get(surges))
+        .route(topics_path, get(topics))
+        .with_state(state)
+}
+
+/// `window=15m`, `1h` or plain minutes, as whole minutes.
+pub fn parse_window(s: &str) -> Result<u32, String> {
+    let s = s.trim();
+    let (num, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&s[..i], &s[i..]),
+        None => (s, "m"),
+    };
+    let n: u32 = num
+        .parse()
+        .map_err(|_| format!("window {s:?} is not a duration; write e.g. 15m or 1h"))?;
+    let minutes = match unit {
+        "m" | "min" => Some(n),
+        "h" => n.checked_mul(60),
+        _ => None,
+    }
+    .ok_or_else(|| format!("window {s:?}: use minutes (15m) or hours (1h)"))?;
+    if minutes == 0 {
+        return Err("window must be at least 1m".into());
+    }
+    Ok(minutes)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SurgeQuery {
+    metric: Option<String>,
+    key: Option<String>,
+    state: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct ActiveSurge {
+    surge_id: String,
+    metric: Metric,
+    key: String,
+    raised_at: String,
+    /// Numbers over the detector's window ending now.
+    count: u64,
+    expected: f64,
+    ratio: f64,
+}
+
+async fn surges(
+    State(api): State<SurgeApi>,
+    query: Result<Query<SurgeQuery>, QueryRejection>,
+) -> Response {
+    let q = match query {
+        Ok(Query(q)) => q,
+        Err(r) => return json_error(StatusCode::BAD_REQUEST, "bad_query", &r.body_text()),
+    };
+    let now = api.clock.now();
+    let window = api.hub.window_min();
+    let status = api.hub.status(None, window, now);
+    let active: Vec<ActiveSurge> = api
+        .hub
+        .active()
+        .into_iter()
+        .filter(|(m, k, _, _)| {
+            q.metric.as_deref().is_none_or(|x| x == m.as_str())
+                && q.key.as_deref().is_none_or(|x| x == k)
+        })
+        .map(|(metric, key, surge_id, raised_at)| {
+            let s = status.iter().find(|s| s.metric == metric && s.key == key);
+            ActiveSurge {
+                surge_id,
+                metric,
+                raised_at,
+                count: s.map_or(0, |s| s.count),
+                expected: s.map_or(0.0, |s| s.expected),
+                ratio: s.map_or(0.0, |s| s.ratio),
+                key,
+            }
+        })
+        .collect();
+    let filter = SurgeFilter {
+        metric: q.metric,
+        key: q.key,
+        state: q.state,
+        from: q.from,
+        to: q.to,
+        limit: q.limit,
+        offset: q.offset,
+    };
+    let archive = api.archive.clone();
+    let items = match tokio::task::spawn_blocking(move || archive.list_surges(&filter)).await {
+        Ok(Ok(items)) => items,
+        Ok(Err(crate::sinks::archive::ArchiveError::BadQuery(m))) => {
+            return json_error(StatusCode::BAD_REQUEST, "bad_query", &m)
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "surge query failed");
+            return json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                &e.to_string(),
+            );
+        }
+        Err(e) => {
+            return json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                &e.to_string(),
+            )
+        }
+    };
+    Json(serde_json::json!({ "active": active, "items": items })).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopicQuery {
+    window: Option<String>,
+    metric: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TopicRow {
+    key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+    count: u64,
+    expected: f64,
+    ratio: f64,
+    /// `up` (ratio at least 1.5), `down` (at most 0.67), `flat`, or `learning` while the
+    /// baseline has not watched enough days.
+    trend: &'static str,
+    p_value: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    surge_id: Option<String>,
+}
+
+async fn topics(
+    State(api): State<SurgeApi>,
+    query: Result<Query<TopicQuery>, QueryRejection>,
+) -> Response {
+    let q = match query {
+        Ok(Query(q)) => q,
+        Err(r) => return json_error(StatusCode::BAD_REQUEST, "bad_query", &r.body_text()),
+    };
+    let window = match q.window.as_deref().map(parse_window) {
+        None => api.hub.window_min(),
+        Some(Ok(w)) if w <= api.hub.history_min() => w,
+        Some(Ok(w)) => {
+            let detail = format!(
+                "window of {w} minutes is longer than the {} minutes kept; raise [surge] history_min or ask for less",
+                api.hub.history_min()
+            );
+            return json_error(StatusCode::BAD_REQUEST, "bad_query", &detail);
+        }
+        Some(Err(e)) => return json_error(StatusCode::BAD_REQUEST, "bad_query", &e),
+    };
+    let metric = match q.metric.as_deref() {
+        None => Metric::Topic,
+        Some(m) => match Metric::parse(m) {
+            Some(m) => m,
+            None => {
+                let detail = format!("metric {m:?} is unknown; use topic, phrase or calls");
+                return json_error(StatusCode::BAD_REQUEST, "bad_query", &detail);
+            }
+        },
+    };
+    let now = api.clock.now();
+    let mut rows: Vec<TopicRow> = api
+        .hub
+        .status(Some(metric), window, now)
+        .into_iter()
+        .map(|s| TopicRow {
+            title: api
+                .hub
+                .topic_title(&s.key)
+                .filter(|_| metric == Metric::Topic),
+            trend: if !s.learned {
+                "learning"
+            } else if s.ratio >= 1.5 {
+                "up"
+            } else if s.ratio <= 0.67 {
+                "down"
+            } else {
+                "flat"
+            },
+            key: s.key,
+            count: s.count,
+            expected: s.expected,
+            ratio: s.ratio,
+            p_value: s.p_value,
+            surge_id: s.surge_id,
+        })
+        .collect();
+    if metric == Metric::Topic {
+        // Topics nobody has raised yet are listed too, at zero.
+        for (id, title) in api.hub.topic_list() {
+            if !rows.iter().any(|r| r.key == id) {
+                rows.push(TopicRow {
+                    key: id,
+                    title: Some(title),
+                    count: 0,
+                    expected: 0.0,
+                    ratio: 0.0,
+                    trend: "flat",
+                    p_value: 1.0,
+                    surge_id: None,
+                });
+            }
+        }
+    }
+    rows.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+    Json(serde_json::json!({
+        "metric": metric,
+        "window_s": window as u64 * 60,
+        "at": rfc3339(now),
+        "items": rows,
+    }))
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn windows() {
+        let table = [
+            ("15m", Ok(15)),
+            ("15", Ok(15)),
+            ("1h", Ok(60)),
+            ("2min", Ok(2)),
+            ("0m", Err("at least")),
+            ("15s", Err("minutes")),
+            ("abc", Err("not a duration")),
+            ("", Err("not a duration")),
+        ];
+        for (s, want) in table {
+            match (parse_window(s), want) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{s}"),
+                (Err(e), Err(w)) => assert!(e.contains(w), "{s}: {e}"),
+                (got, _) => panic!("{s}: {got:?}"),
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_string_parses_or_explains(s in ".{0,12}") {
+            match parse_window(&s) {
+                Ok(m) => prop_assert!(m >= 1),
+                Err(e) => prop_assert!(!e.is_empty()),
+            }
+        }
+    }
+}

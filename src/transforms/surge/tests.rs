@@ -1,0 +1,236 @@
+//! Synthetic traces through the detector with injected time (a simulated week runs in well
+//! under a second).
+
+use super::sim::{self, cleared, diurnal, raised, SimAlert};
+use super::*;
+use time::Duration;
+
+const DAY: i64 = 1440;
+
+fn cfg() -> SurgeConfig {
+    SurgeConfig::default()
+}
+
+fn after_warmup(alerts: &[SimAlert]) -> Vec<&SimAlert> {
+    alerts.iter().filter(|a| a.minute > DAY).collect()
+}
+
+#[test]
+fn flat_traffic_raises_nothing_in_a_week() {
+    for kind in [BaselineKind::Seasonal, BaselineKind::Ewma] {
+        for seed in 1..=3 {
+            let c = SurgeConfig {
+                baseline: kind,
+                ..cfg()
+            };
+            let alerts = sim::run(&c, 7 * DAY, seed, "cards", |_| 2.0);
+            assert!(alerts.is_empty(), "{kind:?} seed {seed}: {alerts:#?}");
+        }
+    }
+}
+
+#[test]
+fn sudden_surge_is_one_alert_and_one_all_clear_within_bounded_delay() {
+    // Three quiet days at 2 calls/min, then three times that for an hour from 10:00 on day 4.
+    let onset = 3 * DAY + 600;
+    let alerts = sim::run(&cfg(), 4 * DAY, 7, "cards", |m| {
+        if (onset..onset + 60).contains(&m) {
+            6.0
+        } else {
+            2.0
+        }
+    });
+    for key in ["cards", "all"] {
+        let r = raised(&alerts, key);
+        let c = cleared(&alerts, key);
+        assert_eq!((r.len(), c.len()), (1, 1), "{key}: {alerts:#?}");
+        let delay = r[0].minute - onset;
+        assert!(
+            (1..=10).contains(&delay),
+            "{key}: raised {delay} min after onset"
+        );
+        assert!(c[0].minute > onset + 60, "cleared during the surge: {c:#?}");
+        assert!(c[0].minute <= onset + 60 + 30, "all-clear late: {c:#?}");
+        assert_eq!(r[0].alert.surge_id, c[0].alert.surge_id);
+        assert!(
+            r[0].alert.p_value < 1e-5 && r[0].alert.ratio >= 1.5,
+            "{r:#?}"
+        );
+        assert_eq!(r[0].alert.window_s, 900);
+    }
+    assert_eq!(alerts.len(), 4, "{alerts:#?}");
+}
+
+#[test]
+fn slow_ramp_is_absorbed_but_a_fast_one_alerts_once() {
+    // Expected: traffic growing 3 % a day on the daily curve (it doubles in under four weeks)
+    // stays within what the seasonal baseline learns: the baseline lags about
+    // (1 - alpha) / alpha = 4 days of growth, a 13 % excess, far under min_ratio 1.5, so it
+    // never alerts.
+    let slow = sim::run(&cfg(), 14 * DAY, 3, "cards", |m| {
+        diurnal(m % DAY) * 1.03f64.powf(m as f64 / DAY as f64)
+    });
+    assert!(after_warmup(&slow).is_empty(), "{slow:#?}");
+    // Expected: the same curve climbing from 1x to 3x within three hours of a morning alerts
+    // once, during the climb; the surge stays raised while the level holds.
+    let start = 5 * DAY + 8 * 60;
+    let fast = sim::run(&cfg(), 5 * DAY + 16 * 60, 3, "cards", |m| {
+        let k = ((m - start) as f64 / 180.0).clamp(0.0, 1.0);
+        diurnal(m % DAY) * (1.0 + 2.0 * k)
+    });
+    let r = raised(&fast, "cards");
+    assert_eq!(r.len(), 1, "{fast:#?}");
+    assert!(r[0].minute > start && r[0].minute <= start + 180, "{r:#?}");
+}
+
+#[test]
+fn seasonal_baseline_does_not_alert_on_the_daily_peak() {
+    for seed in 1..=3 {
+        let alerts = sim::run(&cfg(), 7 * DAY, seed, "cards", |m| 3.0 * diurnal(m % DAY));
+        assert!(after_warmup(&alerts).is_empty(), "seed {seed}: {alerts:#?}");
+    }
+    // A plain EWMA lags every morning climb and mistakes it for a surge: why seasonal is the default.
+    let c = SurgeConfig {
+        baseline: BaselineKind::Ewma,
+        ..cfg()
+    };
+    let ewma = sim::run(&c, 7 * DAY, 1, "cards", |m| 3.0 * diurnal(m % DAY));
+    assert!(after_warmup(&ewma).len() >= 6, "{ewma:#?}");
+}
+
+#[test]
+fn cooldown_suppresses_a_second_alert_right_after_the_all_clear() {
+    // A 30-minute surge, a 10-minute one within the cool-down after its all-clear (silent),
+    // and a third two hours later (alerts again).
+    let bursts = [
+        (3 * DAY + 600, 30),
+        (3 * DAY + 650, 10),
+        (3 * DAY + 800, 30),
+    ];
+    let alerts = sim::run(&cfg(), 4 * DAY, 11, "cards", |m| {
+        if bursts.iter().any(|&(b, len)| (b..b + len).contains(&m)) {
+            8.0
+        } else {
+            2.0
+        }
+    });
+    let r = raised(&alerts, "cards");
+    assert_eq!(r.len(), 2, "{alerts:#?}");
+    assert!(r[1].minute >= bursts[2].0, "{r:#?}");
+    assert_eq!(cleared(&alerts, "cards").len(), 2, "{alerts:#?}");
+}
+
+#[test]
+fn calls_without_a_queue_count_under_the_default_label_and_in_the_total() {
+    let t0 = sim::epoch();
+    let mut d = SurgeDetector::new(cfg(), t0);
+    d.call_started("a", None, t0);
+    d.call_started("b", Some("  "), t0);
+    d.call_started("c", Some("vip"), t0);
+    d.call_started("c", Some("vip"), t0); // the same call announced twice counts once
+    let s = d.status(Some(Metric::Calls), 15, t0);
+    let count = |k: &str| s.iter().find(|x| x.key == k).map(|x| x.count);
+    assert_eq!(count("default"), Some(2));
+    assert_eq!(count("vip"), Some(1));
+    assert_eq!(count("all"), Some(3));
+}
+
+/// Topic traffic: `calls` distinct calls per minute mention `topic`, each `repeats` times.
+fn topic_run(
+    d: &mut SurgeDetector,
+    t0: time::OffsetDateTime,
+    minutes: i64,
+    calls: u64,
+    repeats: u32,
+) -> Vec<SurgeAlert> {
+    let mut out = Vec::new();
+    for m in 0..minutes {
+        for c in 0..calls {
+            for r in 0..repeats {
+                let at = t0 + Duration::minutes(m) + Duration::seconds(r as i64);
+                d.record(Metric::Topic, "card_frozen", &format!("call-{c}"), at);
+            }
+        }
+        out.extend(d.tick(t0 + Duration::minutes(m + 1)));
+    }
+    out
+}
+
+#[test]
+fn one_call_repeating_a_word_is_not_a_topic_surge() {
+    let t0 = sim::epoch();
+    let quick = SurgeConfig {
+        warmup_days: 0,
+        min_count: 5,
+        ..cfg()
+    };
+    // One customer says 冻结 fifty times a minute for half an hour.
+    let mut d = SurgeDetector::new(quick.clone(), t0);
+    let alerts = topic_run(&mut d, t0, 30, 1, 50);
+    assert!(alerts.is_empty(), "{alerts:#?}");
+    let s = d.status(Some(Metric::Topic), 60, t0 + Duration::minutes(30));
+    assert_eq!(s[0].count, 1);
+    // Twenty different customers asking about it within minutes is a surge.
+    let mut d = SurgeDetector::new(quick, t0);
+    let mut alerts = Vec::new();
+    for c in 0..20 {
+        let at = t0 + Duration::seconds(c * 20);
+        d.record(Metric::Topic, "card_frozen", &format!("call-{c}"), at);
+        alerts.extend(d.tick(at));
+    }
+    alerts.extend(d.tick(t0 + Duration::minutes(8)));
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(
+        (alerts[0].metric, alerts[0].key.as_str()),
+        (Metric::Topic, "card_frozen")
+    );
+}
+
+#[test]
+fn a_topic_first_seen_today_is_judged_against_the_quiet_before_it() {
+    // After two days with no such calls, ten calls about a new problem in a few minutes alert,
+    // although the topic key itself is new.
+    let t0 = sim::epoch();
+    let mut d = SurgeDetector::new(cfg(), t0);
+    assert!(d.tick(t0 + Duration::days(2)).is_empty());
+    let base = t0 + Duration::days(2);
+    for c in 0..12 {
+        d.record(
+            Metric::Topic,
+            "transfer_failure",
+            &format!("c{c}"),
+            base + Duration::seconds(c * 15),
+        );
+    }
+    let alerts = d.tick(base + Duration::minutes(5));
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].state, SurgeState::Raised);
+}
+
+#[test]
+fn a_clock_jump_does_not_replay_weeks() {
+    let t0 = sim::epoch();
+    let mut d = SurgeDetector::new(cfg(), t0);
+    d.call_started("a", Some("q"), t0);
+    assert!(d.tick(t0 + Duration::days(365)).is_empty());
+    assert_eq!(d.active().len(), 0);
+}
+
+#[test]
+fn config_validation_names_the_key() {
+    type Edit = fn(&mut SurgeConfig);
+    let table: [(Edit, &str); 5] = [
+        (|c| c.slot_min = 7, "slot_min"),
+        (|c| c.p_raise = 0.5, "p_raise"),
+        (|c| c.window_min = 0, "window_min"),
+        (|c| c.alpha = 0.0, "alpha"),
+        (|c| c.min_ratio = 0.5, "min_ratio"),
+    ];
+    for (f, key) in table {
+        let mut c = cfg();
+        f(&mut c);
+        let e = c.validate().unwrap_err();
+        assert!(e.contains(key), "{e}");
+    }
+    cfg().validate().unwrap();
+}
