@@ -78,9 +78,27 @@ impl Normalized {
 /// phrase rules included; finally digit strings spoken as Chinese numerals (一二三七八, with
 /// 幺 for 1 as on phone lines) become Arabic digits, so 12378 matches however it was written.
 pub fn normalize(text: &str) -> Normalized {
-    let folded = fold(text);
     let converter = get_builtin_converter(Variant::ZhHans);
-    fold_numerals(to_simplified(folded, converter, text.len()))
+    let mut n = to_simplified(fold(text), converter, text.len());
+    // A few table entries map to a character that is itself converted again (戱 -> 戯 -> 戏);
+    // converting until nothing changes keeps normalisation idempotent, which matching a
+    // normalised term against a normalised transcript relies on. Two passes settle every
+    // entry seen; the bound only guards against a cyclic table.
+    for _ in 0..3 {
+        let again = to_simplified(
+            Folded {
+                text: n.text.clone(),
+                map: n.map.clone(),
+            },
+            converter,
+            text.len(),
+        );
+        if again.text == n.text {
+            break;
+        }
+        n = again;
+    }
+    fold_numerals(n)
 }
 
 /// The digit a Chinese numeral stands for when digits are read out one by one.
@@ -305,6 +323,15 @@ fn is_unspaced_script(c: char) -> bool {
 #[cfg(test)]
 mod unit {
     use super::*;
+
+    #[test]
+    fn chained_conversions_settle_in_one_normalisation() {
+        // Regression: 戱 converted to 戯, which the next normalisation turned into 戏.
+        let once = normalize("戱");
+        assert_eq!(once.text, "戏");
+        assert_eq!(once.text, normalize(&once.text).text);
+        assert_eq!(once.original_range(0, once.text.len()), 0..3);
+    }
 
     #[test]
     fn converts_traditional_bank_vocabulary() {

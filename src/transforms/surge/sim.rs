@@ -1,6 +1,6 @@
 //! Synthetic call traffic for judging detector settings faster than real time: arrivals drawn
 //! from a Poisson process whose rate follows a given curve, fed to a [`SurgeDetector`] minute
-//! by minute. `cargo run --example surge_sim` prints detection delays and false alerts.
+//! by minute. `cargo bench --bench surge_sim` prints detection delays and false alerts.
 
 use super::alert::{SurgeAlert, SurgeState};
 use super::config::SurgeConfig;

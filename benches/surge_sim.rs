@@ -1,5 +1,5 @@
 //! Detection delay and false alerts of the surge detector with its default settings, on
-//! synthetic Poisson traffic run faster than real time: `cargo run --example surge_sim`.
+//! synthetic Poisson traffic run faster than real time: `cargo bench --bench surge_sim`.
 
 use callwatch::transforms::surge::sim::{self, cleared, diurnal, raised};
 use callwatch::transforms::surge::{BaselineKind, SurgeConfig};
