@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{get_json, root, Server};
+use common::{archived_call, root, Server};
 use futures_util::StreamExt;
 use serde_json::Value;
 use std::io::{ErrorKind, Read, Write};
@@ -139,15 +139,7 @@ fn two_legs_from_the_python_client() {
         );
     }
 
-    let mut detail = Value::Null;
-    for _ in 0..50 {
-        let (s, d) = get_json(&format!("{base}/v1/calls/{CALL_ID}"));
-        if s == 200 && d["ended_at"].is_string() {
-            detail = d;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let detail = archived_call(&base, CALL_ID);
     let legs = detail["legs"].as_array().expect("archived call");
     assert_eq!(legs.len(), 2, "{detail}");
     let log = server.log_text();

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{get_json, root, run_fork_client, Server};
+use common::{archived_call, get_json, root, run_fork_client, Server};
 use serde_json::Value;
 
 fn sidecar(name: &str) -> Value {
@@ -92,16 +92,7 @@ fn check_call(
 
     // The archive has the call, both legs with their roles, the utterances and the hits.
     let base = server.http();
-    let mut detail = Value::Null;
-    for _ in 0..50 {
-        let (status, d) = get_json(&format!("{base}/v1/calls/{call_id}"));
-        if status == 200 && d["ended_at"].is_string() {
-            detail = d;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(detail.is_object(), "call {call_id} not archived");
+    let detail = archived_call(&base, call_id);
     let legs = detail["legs"].as_array().unwrap();
     assert_eq!(legs.len(), 2, "{detail}");
     let speakers: Vec<&str> = legs

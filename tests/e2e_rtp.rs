@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{get_json, root, Server};
+use common::{archived_call, get_json, root, Server};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};
@@ -232,15 +232,7 @@ fn pcmu_and_opus_legs_from_ffmpeg() {
         );
     }
 
-    let mut detail = Value::Null;
-    for _ in 0..50 {
-        let (s, d) = get_json(&format!("{base}/v1/calls/{call_id}"));
-        if s == 200 && d["ended_at"].is_string() {
-            detail = d;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let detail = archived_call(&base, call_id);
     let legs = detail["legs"].as_array().expect("archived call");
     assert_eq!(legs.len(), 2, "{detail}");
     assert!(detail["hits"]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{get_json, root, run_fork_client, Server};
+use common::{archived_call, get_json, root, run_fork_client, Server};
 use serde_json::Value;
 use std::path::Path;
 
@@ -53,14 +53,7 @@ fn post(url: &str) -> (u16, Value) {
 }
 
 fn archived(server: &Server, call_id: &str) -> Value {
-    for _ in 0..50 {
-        let (status, d) = get_json(&format!("{}/v1/calls/{call_id}", server.http()));
-        if status == 200 && d["ended_at"].is_string() {
-            return d;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("call {call_id} not archived");
+    archived_call(&server.http(), call_id)
 }
 
 #[test]

@@ -166,6 +166,18 @@ pub fn run_fork_client(
         .collect()
 }
 
+/// `/v1/calls/{call_id}` once the call has ended in the archive (polls for up to 5 s).
+pub fn archived_call(base: &str, call_id: &str) -> serde_json::Value {
+    for _ in 0..50 {
+        let (status, d) = get_json(&format!("{base}/v1/calls/{call_id}"));
+        if status == 200 && d["ended_at"].is_string() {
+            return d;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("call {call_id} not archived as ended");
+}
+
 /// GET a JSON document.
 pub fn get_json(url: &str) -> (u16, serde_json::Value) {
     let rt = tokio::runtime::Builder::new_current_thread()
