@@ -4,7 +4,9 @@
 //!
 //! Inactivity is judged here rather than by the receivers: a stream on hold sends nothing
 //! and must not end, so the receivers run with a long timeout and this plane watches their
-//! packet counters, skipping paused streams.
+//! packet counters, skipping paused streams. A paused stream's receiver is muted: what the
+//! SBC still sends on hold (music, comfort noise) reaches the leg as silence of the same
+//! length, so it is never transcribed and the legs keep one timeline.
 
 use super::sdp::Codec;
 use super::server::MediaPlane;
@@ -61,6 +63,7 @@ impl RtpMedia {
             for t in s.iter_mut().filter(|t| t.label == label) {
                 t.paused = paused;
                 t.changed_ms = now;
+                t.handle.set_muted(paused);
             }
         }
     }
@@ -107,6 +110,7 @@ impl MediaPlane for RtpMedia {
             };
             let handle = spawn_receiver(pair, decoder, tx, opts, self.shared.shutdown_guard())
                 .map_err(|e| e.to_string())?;
+            handle.set_muted(st.paused);
             ports.push(port);
             self.sessions
                 .entry(session.to_string())

@@ -122,7 +122,8 @@ pub enum MediaCommand {
         call: CallInfo,
         streams: Vec<MediaStream>,
     },
-    /// Stop forwarding a stream's audio (hold); packets may keep arriving.
+    /// Hold: the stream's audio reaches its leg as silence of the same length (music on hold
+    /// is not transcribed, media time is kept) and its silence is not inactivity.
     Pause { session: String, label: String },
     /// Forward again.
     Resume { session: String, label: String },
@@ -198,6 +199,18 @@ struct Ended {
     until_ms: i64,
     bye_cseq: Option<u32>,
     response: Option<SipMessage>,
+    /// Our own BYE while it is unanswered over UDP (RFC 3261 17.1.2: Timer E, Timer F).
+    our_bye: Option<OutgoingBye>,
+}
+
+/// A BYE we sent, retransmitted until a response arrives or 64*T1 has passed.
+#[derive(Debug)]
+struct OutgoingBye {
+    message: SipMessage,
+    peer: Peer,
+    cseq: u32,
+    next_ms: i64,
+    interval_ms: i64,
 }
 
 /// The recording server.
@@ -256,7 +269,8 @@ impl Srs {
             }
         };
         let StartLine::Request { method, .. } = &msg.start else {
-            // Responses answer our BYEs; nothing waits for them.
+            // The only requests we send are BYEs; their responses stop the retransmissions.
+            self.on_response(&msg);
             return Vec::new();
         };
         let method = method.clone();
@@ -282,6 +296,27 @@ impl Srs {
             }
         }
         out
+    }
+
+    /// A response to our BYE: a final one ends its retransmissions, a provisional one slows
+    /// them to T2 (RFC 3261 17.1.2.2).
+    fn on_response(&mut self, msg: &SipMessage) {
+        let (Some(code), Ok((cseq, method))) = (msg.code(), msg.cseq()) else {
+            return;
+        };
+        if method != "BYE" {
+            return;
+        }
+        let Some(e) = self.ended.get_mut(msg.call_id()) else {
+            return;
+        };
+        if e.our_bye.as_ref().is_some_and(|b| b.cseq == cseq) {
+            if code >= 200 {
+                e.our_bye = None;
+            } else if let Some(b) = e.our_bye.as_mut() {
+                b.interval_ms = T2_MS;
+            }
+        }
     }
 
     fn capabilities(&self, r: &mut SipMessage) {
@@ -915,8 +950,7 @@ impl Srs {
     pub fn media_inactive(&mut self, session: &str) -> Vec<Output> {
         let mut out = Vec::new();
         if self.sessions.contains_key(session) {
-            self.send_bye(session, &mut out);
-            self.end(session, "rtp timeout", &mut out);
+            self.bye_and_end(session, "rtp timeout", &mut out);
         }
         out
     }
@@ -926,6 +960,16 @@ impl Srs {
         let now = self.now_ms();
         let mut out = Vec::new();
         self.ended.retain(|_, e| e.until_ms > now);
+        for e in self.ended.values_mut() {
+            if let Some(b) = e.our_bye.as_mut().filter(|b| now >= b.next_ms) {
+                out.push(Output::Send {
+                    to: b.peer,
+                    message: b.message.clone(),
+                });
+                b.interval_ms = (b.interval_ms * 2).min(T2_MS);
+                b.next_ms = now + b.interval_ms;
+            }
+        }
         let mut give_up = Vec::new();
         let mut expired = Vec::new();
         for (id, s) in self.sessions.iter_mut() {
@@ -951,23 +995,38 @@ impl Srs {
                 call_id = id,
                 "no ACK for the 2xx within 64*T1; ending the session"
             );
-            self.send_bye(&id, &mut out);
-            self.end(&id, "no ack", &mut out);
+            self.bye_and_end(&id, "no ack", &mut out);
         }
         for id in expired {
             tracing::info!(call_id = id, "session not refreshed in time; ending it");
-            self.send_bye(&id, &mut out);
-            self.end(&id, "session expired", &mut out);
+            self.bye_and_end(&id, "session expired", &mut out);
         }
         out
     }
 
-    fn send_bye(&mut self, id: &str, out: &mut Vec<Output>) {
+    /// Sends our BYE, ends the session, and keeps the BYE for retransmission over UDP.
+    fn bye_and_end(&mut self, id: &str, reason: &str, out: &mut Vec<Output>) {
+        let bye = self.send_bye(id, out);
+        self.end(id, reason, out);
+        let now = self.now_ms();
+        if let (Some((message, peer, cseq)), Some(e)) = (bye, self.ended.get_mut(id)) {
+            // Reliable transports carry the BYE themselves (RFC 3261 17.1.2.2: no Timer E).
+            if peer.transport == Transport::Udp {
+                e.our_bye = Some(OutgoingBye {
+                    message,
+                    peer,
+                    cseq,
+                    next_ms: now + T1_MS,
+                    interval_ms: T1_MS,
+                });
+            }
+        }
+    }
+
+    fn send_bye(&mut self, id: &str, out: &mut Vec<Output>) -> Option<(SipMessage, Peer, u32)> {
         let branch = format!("z9hG4bK{}", self.next_token());
         let (adv, port) = (bracket(&self.cfg.advertise), self.cfg.sip_port);
-        let Some(s) = self.sessions.get_mut(id) else {
-            return;
-        };
+        let s = self.sessions.get_mut(id)?;
         s.local_cseq += 1;
         let mut bye = SipMessage {
             start: StartLine::Request {
@@ -993,7 +1052,8 @@ impl Srs {
         bye.push("To", s.remote_from.clone());
         bye.push("Call-ID", s.call_id.clone());
         bye.push("CSeq", format!("{} BYE", s.local_cseq));
-        send(out, s.peer, bye);
+        send(out, s.peer, bye.clone());
+        Some((bye, s.peer, s.local_cseq))
     }
 
     /// Removes a session and tells the media side.
@@ -1009,6 +1069,7 @@ impl Srs {
                     until_ms: self.now_ms() + ACK_WAIT_MS,
                     bye_cseq: None,
                     response: None,
+                    our_bye: None,
                 },
             );
         }

@@ -599,6 +599,84 @@ fn rtp_inactivity_ends_the_session_with_bye() {
     assert_eq!(srs.session_count(), 0);
 }
 
+/// Times (ms after the BYE) at which `srs` re-sends `bye` while ticking every 100 ms for
+/// `for_ms`; `answer` (when, status) is the SRC's response to it.
+fn bye_resends(
+    srs: &mut Srs,
+    c: &ManualClock,
+    bye: &SipMessage,
+    answer: Option<(i64, u16)>,
+    for_ms: i64,
+) -> Vec<i64> {
+    let mut at = Vec::new();
+    for ms in (100..=for_ms).step_by(100) {
+        c.advance_ms(100);
+        if let Some((_, code)) = answer.filter(|(when, _)| *when == ms) {
+            let r = bye.response(code, "Answer", Some("src-tag"));
+            assert!(srs.on_message(&r.to_bytes(), peer()).is_empty());
+        }
+        for m in sent(&srs.tick()) {
+            assert_eq!(m, bye, "the same BYE each time");
+            at.push(ms);
+        }
+    }
+    at
+}
+
+#[test]
+fn our_bye_is_resent_until_answered() {
+    // (response and when, retransmission times): Timer E doubling to T2 until Timer F
+    // (64*T1) without an answer; a final response stops it; a provisional one slows it to T2.
+    let table: [(Option<(i64, u16)>, &[i64]); 3] = [
+        (
+            None,
+            &[
+                500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500,
+            ],
+        ),
+        (Some((2000, 200)), &[500, 1500]),
+        (Some((1000, 100)), &[500, 1500, 5500, 9500]),
+    ];
+    for (answer, expected) in table {
+        let (c, clock) = clock();
+        let mut srs = Srs::new(config("second", ""), clock);
+        let ok = established(&mut srs);
+        let out = srs.media_inactive(ok.call_id());
+        let bye = sent(&out)[0].clone();
+        assert_eq!(bye.method(), "BYE");
+        let for_ms = if answer.is_some_and(|(_, code)| code == 100) {
+            10_000
+        } else {
+            40_000
+        };
+        let at = bye_resends(&mut srs, &c, &bye, answer, for_ms);
+        assert_eq!(at, expected, "answer {answer:?}");
+    }
+}
+
+#[test]
+fn our_bye_over_tcp_is_not_resent() {
+    let (c, clock) = clock();
+    let mut srs = Srs::new(config("second", ""), clock);
+    let tcp = Peer {
+        transport: Transport::Tcp,
+        ..peer()
+    };
+    let out = srs.on_message(&cisco(), tcp);
+    let Some(MediaCommand::Open { session, .. }) = media(&out).first().cloned() else {
+        panic!("no media open: {out:?}");
+    };
+    let answered = srs.media_opened(session, Ok(vec![30000, 30002]));
+    let ok = sent(&answered)[0].clone();
+    srs.on_message(&in_dialog(&ok, "ACK", 101, "z9hG4bKack1").to_bytes(), tcp);
+    let out = srs.media_inactive(ok.call_id());
+    assert_eq!(sent(&out)[0].method(), "BYE");
+    for _ in 0..400 {
+        c.advance_ms(100);
+        assert!(srs.tick().is_empty());
+    }
+}
+
 #[test]
 fn roles_by_aor_regex() {
     let (_c, clock) = clock();

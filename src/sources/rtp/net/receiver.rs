@@ -6,6 +6,7 @@ use crate::pipeline::LegInput;
 use crate::shutdown::Shutdown;
 use crate::sources::rtp::stream::{RtpStream, StreamStats};
 use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::UdpSocket;
@@ -60,6 +61,7 @@ pub struct ReceiverReport {
 /// Controls a running receiver. Dropping it closes the receiver.
 pub struct ReceiverHandle {
     close: Option<oneshot::Sender<()>>,
+    muted: Arc<AtomicBool>,
     report: Arc<Mutex<ReceiverReport>>,
     task: Option<tokio::task::JoinHandle<ReceiverReport>>,
 }
@@ -70,6 +72,13 @@ impl ReceiverHandle {
         if let Some(tx) = self.close.take() {
             let _ = tx.send(());
         }
+    }
+
+    /// Mutes or unmutes the stream. A muted stream (a SIPREC stream on hold) keeps its media
+    /// time: every sample still reaches the leg, as silence, so the legs of a call stay
+    /// aligned while music on hold or comfort noise never becomes an utterance.
+    pub fn set_muted(&self, muted: bool) {
+        self.muted.store(muted, Ordering::Relaxed);
     }
 
     /// The current report.
@@ -123,20 +132,31 @@ pub fn spawn_receiver(
         stats: stream.stats(),
     }));
     let (close_tx, close_rx) = oneshot::channel();
+    let muted = Arc::new(AtomicBool::new(false));
     let task = tokio::spawn(run(
         Sockets { rtp, rtcp, lease },
         stream,
         leg,
         opts,
         shutdown,
-        close_rx,
+        Control {
+            close_rx,
+            muted: muted.clone(),
+        },
         report.clone(),
     ));
     Ok(ReceiverHandle {
         close: Some(close_tx),
+        muted,
         report,
         task: Some(task),
     })
+}
+
+/// What the handle controls.
+struct Control {
+    close_rx: oneshot::Receiver<()>,
+    muted: Arc<AtomicBool>,
 }
 
 struct Sockets {
@@ -152,9 +172,13 @@ async fn run(
     leg: mpsc::Sender<LegInput>,
     opts: ReceiverOptions,
     mut shutdown: Option<Shutdown>,
-    mut close_rx: oneshot::Receiver<()>,
+    control: Control,
     report: Arc<Mutex<ReceiverReport>>,
 ) -> ReceiverReport {
+    let Control {
+        mut close_rx,
+        muted,
+    } = control;
     let started = Instant::now();
     let label = opts.label.as_str();
     let mut buf = vec![0u8; 65_536];
@@ -168,7 +192,7 @@ async fn run(
         let wake = stream
             .next_deadline()
             .map_or(idle_deadline, |d| d.min(idle_deadline));
-        let pcm = tokio::select! {
+        let mut pcm = tokio::select! {
             biased;
             _ = &mut close_rx => break EndReason::Closed,
             _ = async { match shutdown.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => break EndReason::Shutdown,
@@ -209,11 +233,17 @@ async fn run(
             }
         }
         report.lock().expect("receiver report lock").stats = stream.stats();
+        if muted.load(Ordering::Relaxed) {
+            pcm.fill(0);
+        }
         if !pcm.is_empty() && leg.send(LegInput::Audio(pcm)).await.is_err() {
             break EndReason::LegGone;
         }
     };
-    let tail = stream.finish();
+    let mut tail = stream.finish();
+    if muted.load(Ordering::Relaxed) {
+        tail.fill(0);
+    }
     if !tail.is_empty() {
         let _ = leg.send(LegInput::Audio(tail)).await;
     }
@@ -294,6 +324,45 @@ mod tests {
         assert_eq!(report.stats.rtp_packets, 10);
         assert!(rx.recv().await.is_none(), "leg input not closed");
         assert_eq!(pool.in_use(), 0, "ports not released");
+    }
+
+    /// Regression: a stream on hold fed music on hold into its leg, which became utterances.
+    #[tokio::test]
+    async fn muted_stream_delivers_silence_of_the_same_length() {
+        let pool = pool();
+        let pair = pool.allocate(1).unwrap().pop().unwrap();
+        let port = pair.rtp_port();
+        let (tx, mut rx) = mpsc::channel(64);
+        let mut handle =
+            spawn_receiver(pair, pcmu(), tx, ReceiverOptions::default(), None).unwrap();
+        let sender = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let to = ("127.0.0.1", port);
+        // mu-law 0x00 is a full-scale sample: loud unless muted.
+        let mut received = Vec::new();
+        for (i, muted) in [false, true, true, false].into_iter().enumerate() {
+            handle.set_muted(muted);
+            let i = i as u16;
+            let d = build_rtp(0, false, i, i as u32 * 160, 42, &[0x00; 160]);
+            sender.send_to(&d, to).await.unwrap();
+            let mut pcm = Vec::new();
+            while pcm.len() < 160 {
+                let Some(LegInput::Audio(p)) = rx.recv().await else {
+                    panic!("leg input closed");
+                };
+                pcm.extend(p);
+            }
+            received.push(pcm);
+        }
+        let loud: Vec<bool> = received
+            .iter()
+            .map(|p| {
+                assert_eq!(p.len(), 160, "media time kept");
+                p.iter().any(|s| *s != 0)
+            })
+            .collect();
+        assert_eq!(loud, [true, false, false, true]);
+        handle.close();
+        handle.join().await;
     }
 
     #[tokio::test(start_paused = true)]
