@@ -311,14 +311,31 @@ impl Default for SipConfig {
 }
 
 /// `[audiosocket]`: Asterisk AudioSocket connections (`AudioSocket(uuid,host:port)`).
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AudioSocketConfig {
     /// TCP listen address, e.g. `0.0.0.0:9092`. Empty: AudioSocket is off.
     pub listen: String,
+    /// A connection with nothing received for this long is closed (its leg ends and is
+    /// archived); Asterisk sends a frame every 20 ms while the channel is up.
+    pub idle_timeout_s: u64,
+}
+
+impl Default for AudioSocketConfig {
+    fn default() -> Self {
+        AudioSocketConfig {
+            listen: String::new(),
+            idle_timeout_s: 30,
+        }
+    }
 }
 
 impl AudioSocketConfig {
+    /// How long a connection may stay silent.
+    pub fn idle_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.idle_timeout_s)
+    }
+
     /// The listen address, `None` when AudioSocket is off.
     pub fn listen_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
         if self.listen.trim().is_empty() {
@@ -440,6 +457,11 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.audiosocket.listen_addr()?;
+        if self.audiosocket.idle_timeout_s == 0 {
+            return Err(ConfigError::Invalid(
+                "audiosocket.idle_timeout_s must be at least 1 (seconds without data before a connection is closed)".into(),
+            ));
+        }
         crate::transforms::asr::language::validate_codes(&self.asr.languages)
             .map_err(ConfigError::Invalid)?;
         if self.asr.workers == 0 || self.asr.threads == 0 {

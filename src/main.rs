@@ -456,6 +456,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
             l,
             shared.clone(),
             controller.handle(),
+            cfg.audiosocket.idle_timeout(),
         ));
     }
     if cfg.sip.enabled {

@@ -152,3 +152,69 @@ fn two_legs_from_the_python_client() {
         "{log}"
     );
 }
+
+/// Newer Asterisk sends the channel's own rate (0x12: 16 kHz); a peer that stops sending
+/// without hanging up is closed after `idle_timeout_s` and its leg is archived.
+#[test]
+fn wideband_leg_and_idle_timeout() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("callwatch.toml");
+    std::fs::write(&cfg, "[audiosocket]\nidle_timeout_s = 3\n").unwrap();
+    let server = Server::start(
+        "ggml-tiny.en.bin",
+        &[
+            "--audiosocket",
+            &format!("127.0.0.1:{port}"),
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+    );
+    let call_id = "0b4d8e3a-6c1f-4f2e-9d7a-3e5b1c9f2a40";
+    // The customer (left) channel of the 16 kHz English call, in 20 ms frames of type 0x12.
+    let mut wav = hound::WavReader::open(root().join("fixtures/calls/call_en.wav")).unwrap();
+    assert_eq!(wav.spec().sample_rate, 16_000);
+    let left: Vec<i16> = wav
+        .samples::<i16>()
+        .step_by(2)
+        .map(|s| s.unwrap())
+        .collect();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let uuid = uuid::Uuid::parse_str(call_id).unwrap();
+    s.write_all(&message(0x01, uuid.as_bytes())).unwrap();
+    for frame in left.chunks(320) {
+        let bytes: Vec<u8> = frame.iter().flat_map(|x| x.to_le_bytes()).collect();
+        s.write_all(&message(0x12, &bytes)).unwrap();
+    }
+    // Then nothing, without hanging up: the server must close the connection by itself.
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let mut buf = [0u8; 64];
+    match s.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+        other => panic!("idle connection not closed: {other:?}"),
+    }
+    // The leg's last utterances are transcribed after the close; give a loaded machine time.
+    let url = format!("{}/v1/calls/{call_id}", server.http());
+    let t0 = std::time::Instant::now();
+    let detail = loop {
+        let (code, d) = common::get_json(&url);
+        if code == 200 && d["ended_at"].is_string() {
+            break d;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "not archived: {d}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(detail["source"], "audiosocket");
+    assert_eq!(detail["legs"].as_array().unwrap().len(), 1, "{detail}");
+    assert!(
+        detail["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["speaker"] == "customer" && h["category"] == "complaint"),
+        "16 kHz audio not heard as such: {detail}"
+    );
+    let log = server.log_text();
+    assert!(log.contains("idle; closing it"), "{log}");
+}

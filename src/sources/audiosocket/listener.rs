@@ -1,8 +1,10 @@
 //! The AudioSocket TCP edge: accepts connections, reads them into [`AudioSocketSession`]s and
 //! feeds each one's audio to a leg. Connections that send the same UUID form one call: the
-//! first is the customer leg, the second the agent leg; a third is refused.
+//! first is the customer leg, the second the agent leg; a third is refused. A leg starts with
+//! the first audio message, whose type gives its sample rate; a connection silent for the idle
+//! timeout (Asterisk sends a frame every 20 ms while the channel is up) is a dead peer and ends.
 
-use super::session::{AudioSocketOutput, AudioSocketSession, AUDIOSOCKET_RATE};
+use super::session::{AudioSocketOutput, AudioSocketSession};
 use crate::call::{CallInfo, LegInfo, Speaker};
 use crate::pipeline::{spawn_leg, LegInput, Shared};
 use crate::shutdown::ShutdownHandle;
@@ -64,8 +66,14 @@ impl AudioSocketRoles {
     }
 }
 
-/// Accepts AudioSocket connections until shutdown.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: ShutdownHandle) {
+/// Accepts AudioSocket connections until shutdown; a connection with nothing to read for
+/// `idle_timeout` is closed.
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    shutdown: ShutdownHandle,
+    idle_timeout: Duration,
+) {
     let Some(mut guard) = shutdown.subscribe() else {
         return;
     };
@@ -75,7 +83,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: Shutdow
             _ = guard.recv() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let conn = Connection { shared: shared.clone(), roles: roles.clone(), peer };
+                    let conn = Connection { shared: shared.clone(), roles: roles.clone(), peer, idle_timeout };
                     tokio::spawn(conn.run(stream, shutdown.clone()));
                 }
                 Err(e) => {
@@ -92,12 +100,15 @@ struct Connection {
     shared: Arc<Shared>,
     roles: AudioSocketRoles,
     peer: SocketAddr,
+    idle_timeout: Duration,
 }
 
-/// A connection's leg, once its UUID arrived and it got a role.
+/// A connection's place in its call: the role claimed with its UUID, and the leg once the
+/// first audio message gave its rate.
 struct OpenLeg {
     call_id: String,
-    tx: mpsc::Sender<LegInput>,
+    speaker: Speaker,
+    tx: Option<mpsc::Sender<LegInput>>,
 }
 
 impl Connection {
@@ -112,7 +123,13 @@ impl Connection {
         let end = 'conn: loop {
             let read = tokio::select! {
                 _ = guard.recv() => break 'conn "shutdown",
-                r = stream.read(&mut buf) => r,
+                r = tokio::time::timeout(self.idle_timeout, stream.read(&mut buf)) => match r {
+                    Ok(r) => r,
+                    Err(_) => {
+                        tracing::info!(%peer, idle_s = self.idle_timeout.as_secs_f32(), "audiosocket connection idle; closing it");
+                        break 'conn "idle";
+                    }
+                },
             };
             match read {
                 Ok(0) => break 'conn "closed",
@@ -126,20 +143,37 @@ impl Connection {
                 match session.poll() {
                     Ok(None) => break,
                     Ok(Some(AudioSocketOutput::Start { uuid })) => {
-                        match self.open(&uuid.hyphenated().to_string()) {
-                            Ok(l) => leg = Some(l),
+                        let call_id = uuid.hyphenated().to_string();
+                        match self.roles.claim(&call_id) {
+                            Ok(speaker) => {
+                                leg = Some(OpenLeg {
+                                    call_id,
+                                    speaker,
+                                    tx: None,
+                                })
+                            }
                             Err(reason) => {
                                 tracing::warn!(%peer, call_id = %uuid, %reason, "audiosocket connection refused");
                                 break 'conn "refused";
                             }
                         }
                     }
-                    Ok(Some(AudioSocketOutput::Audio(samples))) => {
-                        if let Some(l) = &leg {
-                            // Blocks when the leg is behind: the socket stops being read.
-                            if l.tx.send(LegInput::Audio(samples)).await.is_err() {
-                                break 'conn "leg ended";
+                    Ok(Some(AudioSocketOutput::Audio { rate, samples })) => {
+                        // The session refuses audio before the UUID, so the role is claimed.
+                        let Some(l) = leg.as_mut() else { continue };
+                        if l.tx.is_none() {
+                            match self.start_leg(&l.call_id, l.speaker, rate) {
+                                Ok(tx) => l.tx = Some(tx),
+                                Err(reason) => {
+                                    tracing::warn!(%peer, call_id = %l.call_id, %reason, "audiosocket leg not started");
+                                    break 'conn "refused";
+                                }
                             }
+                        }
+                        let tx = l.tx.as_ref().expect("started above");
+                        // Blocks when the leg is behind: the socket stops being read.
+                        if tx.send(LegInput::Audio(samples)).await.is_err() {
+                            break 'conn "leg ended";
                         }
                     }
                     Ok(Some(AudioSocketOutput::Dtmf(digit))) => {
@@ -162,15 +196,20 @@ impl Connection {
                 tracing::info!(%peer, call_id = %l.call_id, end, "audiosocket leg ended");
                 // Dropping the sender ends the leg: it flushes its last utterance and archives it.
                 drop(l.tx);
+                // The role is held from the UUID on, even when no audio came.
                 self.roles.release(&l.call_id);
             }
             None => tracing::info!(%peer, end, "audiosocket connection ended without a leg"),
         }
     }
 
-    /// Gives the connection its role and starts its leg.
-    fn open(&self, call_id: &str) -> Result<OpenLeg, String> {
-        let speaker = self.roles.claim(call_id).map_err(|e| e.to_string())?;
+    /// Starts the connection's leg at the rate of its first audio message.
+    fn start_leg(
+        &self,
+        call_id: &str,
+        speaker: Speaker,
+        rate: u32,
+    ) -> Result<mpsc::Sender<LegInput>, String> {
         let call = CallInfo {
             call_id: call_id.to_string(),
             source: "audiosocket".into(),
@@ -184,16 +223,13 @@ impl Connection {
             participant: None,
             language: None,
         };
-        if let Err(e) = self.shared.registry.open_leg(&call, &info) {
-            self.roles.release(call_id);
-            return Err(e.to_string());
-        }
-        let (tx, _task) = spawn_leg(self.shared.clone(), info, AUDIOSOCKET_RATE);
-        tracing::info!(peer = %self.peer, call_id, %speaker, "audiosocket leg started");
-        Ok(OpenLeg {
-            call_id: call_id.to_string(),
-            tx,
-        })
+        self.shared
+            .registry
+            .open_leg(&call, &info)
+            .map_err(|e| e.to_string())?;
+        let (tx, _task) = spawn_leg(self.shared.clone(), info, rate);
+        tracing::info!(peer = %self.peer, call_id, %speaker, rate, "audiosocket leg started");
+        Ok(tx)
     }
 }
 

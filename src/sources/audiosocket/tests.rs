@@ -63,13 +63,22 @@ fn valid_streams() {
             .concat(),
             vec![
                 start.clone(),
-                AudioSocketOutput::Audio(vec![1, -1, i16::MIN]),
+                AudioSocketOutput::Audio {
+                    rate: 8000,
+                    samples: vec![1, -1, i16::MIN],
+                },
             ],
         ),
         (
             "empty audio",
             [uuid_msg(), encode(0x10, &[])].concat(),
-            vec![start.clone(), AudioSocketOutput::Audio(vec![])],
+            vec![
+                start.clone(),
+                AudioSocketOutput::Audio {
+                    rate: 8000,
+                    samples: vec![],
+                },
+            ],
         ),
         (
             "dtmf and hangup",
@@ -144,9 +153,24 @@ fn invalid_streams() {
         ),
         (
             "unknown type",
-            [uuid_msg(), encode(0x12, &[0; 640])].concat(),
-            E::UnknownType(0x12),
-            "0x12",
+            [uuid_msg(), encode(0x19, &[0; 640])].concat(),
+            E::UnknownType(0x19),
+            "0x19",
+        ),
+        (
+            "rate change",
+            [uuid_msg(), audio_msg(&[1]), encode(0x12, &[0; 640])].concat(),
+            E::RateChanged {
+                from: 8000,
+                to: 16000,
+            },
+            "keep the channel's signed-linear format fixed",
+        ),
+        (
+            "wideband audio before uuid",
+            encode(0x16, &[0; 4]),
+            E::BeforeUuid { kind: "audio" },
+            "must start with its call UUID",
         ),
         (
             "odd audio",
@@ -179,6 +203,34 @@ fn invalid_streams() {
         let err = err.unwrap_or_else(|| panic!("{name}: accepted"));
         assert_eq!(err, want, "{name}");
         assert!(err.to_string().contains(words), "{name}: {err}");
+    }
+}
+
+#[test]
+fn every_audio_type_carries_its_rate() {
+    let table = [
+        (0x10, 8_000),
+        (0x11, 12_000),
+        (0x12, 16_000),
+        (0x13, 24_000),
+        (0x14, 32_000),
+        (0x15, 44_100),
+        (0x16, 48_000),
+        (0x17, 96_000),
+        (0x18, 192_000),
+    ];
+    for (kind, rate) in table {
+        // 20 ms of audio at that rate (44.1 kHz: 882 samples), twice.
+        let n = rate as usize / 50;
+        let payload: Vec<u8> = (0..n as i16).flat_map(|s| s.to_le_bytes()).collect();
+        let bytes = [uuid_msg(), encode(kind, &payload), encode(kind, &payload)].concat();
+        let (out, err) = run(&bytes);
+        assert_eq!(err, None, "0x{kind:02x}");
+        let expected = AudioSocketOutput::Audio {
+            rate,
+            samples: (0..n as i16).collect(),
+        };
+        assert_eq!(out[1..], [expected.clone(), expected], "0x{kind:02x}");
     }
 }
 

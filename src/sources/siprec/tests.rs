@@ -627,7 +627,8 @@ fn bye_resends(
 fn our_bye_is_resent_until_answered() {
     // (response and when, retransmission times): Timer E doubling to T2 until Timer F
     // (64*T1) without an answer; a final response stops it; a provisional one slows it to T2.
-    let table: [(Option<(i64, u16)>, &[i64]); 3] = [
+    type Case = (Option<(i64, u16)>, &'static [i64]);
+    let table: [Case; 3] = [
         (
             None,
             &[
