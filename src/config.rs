@@ -37,6 +37,7 @@ pub struct Config {
     pub redact: crate::transforms::redact::RedactConfig,
     pub rtp: RtpConfig,
     pub audiosocket: AudioSocketConfig,
+    pub whip: WhipConfig,
 }
 
 /// `[qa]`
@@ -350,6 +351,71 @@ impl AudioSocketConfig {
     }
 }
 
+/// `[whip]`: WebRTC-HTTP ingestion (RFC 9725) of browser and SFU audio.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WhipConfig {
+    /// Serve `/v1/whip` (also turned on by `serve --whip`).
+    pub enabled: bool,
+    /// Local addresses offered as ICE host candidates; a UDP socket is bound on each.
+    pub hosts: Vec<std::net::IpAddr>,
+    /// UDP port range for media; 0 and 0 take any free port.
+    pub port_min: u16,
+    pub port_max: u16,
+    /// Publish and delete require `Authorization: Bearer <token>`; empty: no auth.
+    pub bearer_token: String,
+    /// A session without audio this long ends (the publisher vanished); its call is archived.
+    pub media_timeout_ms: u64,
+    /// Origins a browser page may publish from; `*` any.
+    pub cors_origins: Vec<String>,
+    /// Live sessions at most.
+    pub max_sessions: usize,
+}
+
+impl Default for WhipConfig {
+    fn default() -> Self {
+        WhipConfig {
+            enabled: false,
+            hosts: vec![std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)],
+            port_min: 0,
+            port_max: 0,
+            bearer_token: String::new(),
+            media_timeout_ms: 10_000,
+            cors_origins: vec!["*".into()],
+            max_sessions: 200,
+        }
+    }
+}
+
+impl WhipConfig {
+    /// Checks addresses and ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.hosts.is_empty() || self.hosts.iter().any(|h| h.is_unspecified()) {
+            return Err(ConfigError::Invalid(
+                "whip.hosts must list the local addresses publishers reach (e.g. [\"192.0.2.10\"]), not 0.0.0.0".into(),
+            ));
+        }
+        if (self.port_min == 0) != (self.port_max == 0) || self.port_min > self.port_max {
+            return Err(ConfigError::Invalid(
+                "whip.port_min..port_max must be a range (e.g. 21000..21999), or both 0 for any free port".into(),
+            ));
+        }
+        if self.media_timeout_ms == 0 || self.max_sessions == 0 {
+            return Err(ConfigError::Invalid(
+                "whip.media_timeout_ms and whip.max_sessions must be at least 1".into(),
+            ));
+        }
+        for o in &self.cors_origins {
+            if o != "*" && axum::http::HeaderValue::from_str(o).is_err() {
+                return Err(ConfigError::Invalid(format!(
+                    "whip.cors_origins: `{o}` is not an origin like https://video.example.com"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `[rtp]`: plain RTP sessions (and every other RTP-based source) receive on these ports.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -491,6 +557,7 @@ impl Config {
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("segment: {e}")))?;
         self.sip.validate()?;
+        self.whip.validate()?;
         Ok(())
     }
 

@@ -117,6 +117,9 @@ struct ServeArgs {
     /// Run the SIPREC recording server on this address (UDP and TCP); overrides [sip].
     #[arg(long)]
     sip: Option<SocketAddr>,
+    /// Accept WebRTC publishers on /v1/whip (overrides [whip] enabled).
+    #[arg(long)]
+    whip: bool,
     /// Log as JSON lines.
     #[arg(long)]
     log_json: bool,
@@ -407,6 +410,9 @@ async fn serve(a: ServeArgs) -> Result<()> {
     if let Some(a) = a.audiosocket {
         cfg.audiosocket.listen = a.to_string();
     }
+    if a.whip {
+        cfg.whip.enabled = true;
+    }
     cfg.validate()?;
     let model_path = ensure_model(&cfg, a.model.as_deref(), !a.no_fetch)?;
     std::fs::create_dir_all(&cfg.server.data_dir)
@@ -441,10 +447,29 @@ async fn serve(a: ServeArgs) -> Result<()> {
         shared.clone(),
         std::time::Duration::from_secs(cfg.surge.tick_s),
     );
+    let whip = cfg.whip.enabled.then(|| callwatch::http::whip::WhipApi {
+        sessions: callwatch::sources::whip::WhipSessions::new(
+            callwatch::sources::whip::WhipSettings {
+                hosts: cfg.whip.hosts.clone(),
+                port_min: cfg.whip.port_min,
+                port_max: cfg.whip.port_max,
+                media_timeout: std::time::Duration::from_millis(cfg.whip.media_timeout_ms),
+                max_sessions: cfg.whip.max_sessions,
+            },
+        ),
+        legs: callwatch::sources::whip::edge::pipeline_legs(shared.clone()),
+        token: Some(cfg.whip.bearer_token.clone()).filter(|t| !t.is_empty()),
+        shutdown: controller.handle(),
+    });
+    if whip.is_some() {
+        tracing::info!(hosts = ?cfg.whip.hosts, "WHIP publishing on /v1/whip");
+    }
     let app = AppState {
         shared: shared.clone(),
         shutdown: controller.handle(),
         rtp,
+        whip,
+        whip_cors_origins: cfg.whip.cors_origins.clone(),
     };
     // Bound before the HTTP listener, so a server that answers HTTP also takes AudioSocket.
     if let Some(addr) = cfg.audiosocket.listen_addr()? {

@@ -6,6 +6,7 @@ pub mod events_ws;
 pub mod fork;
 pub mod rtp_sessions;
 pub mod surge_api;
+pub mod whip;
 
 use crate::pipeline::Shared;
 use crate::shutdown::ShutdownHandle;
@@ -23,6 +24,10 @@ pub struct AppState {
     pub shutdown: ShutdownHandle,
     /// Plain RTP sessions (and the RTP port pool behind them).
     pub rtp: crate::sources::rtp::sessions::RtpSessions,
+    /// WHIP publishing; `None` when `[whip]` is off.
+    pub whip: Option<whip::WhipApi>,
+    /// Origins allowed to publish over WHIP from a browser.
+    pub whip_cors_origins: Vec<String>,
 }
 
 /// Paths served by the live side (the archive side lists its own in `archive_api::routes`).
@@ -41,6 +46,7 @@ pub const LIVE_PATHS: [&str; 8] = [
 pub fn router(app: AppState, archive: ArchiveReader) -> Router {
     let [health, stats_path, events, twilio, audio, rtp_sessions, rtp_session, reload] = LIVE_PATHS;
     let surge_state = app.shared.clone();
+    let whip_routes = whip::router(app.whip.clone(), &app.whip_cors_origins);
     let live = Router::new()
         .route(health, get(healthz))
         .route(stats_path, get(stats))
@@ -62,6 +68,8 @@ pub fn router(app: AppState, archive: ArchiveReader) -> Router {
     live.merge(archive_api::router(archive))
         .merge(surges)
         .layer(tower_http::cors::CorsLayer::permissive())
+        // Merged after the permissive layer: WHIP has its own CORS policy ([whip] cors_origins).
+        .merge(whip_routes)
 }
 
 async fn healthz() -> &'static str {
@@ -80,6 +88,7 @@ async fn stats(
             "port_pairs_in_use": app.rtp.pool().in_use(),
             "port_pairs": app.rtp.pool().capacity(),
         },
+        "whip": app.whip.as_ref().map(|w| w.sessions.views()),
     }))
 }
 
@@ -106,6 +115,7 @@ mod tests {
             .iter()
             .map(|p| p.to_string())
             .chain(surge_api::PATHS.iter().map(|p| p.to_string()))
+            .chain(whip::PATHS.iter().map(|p| p.to_string()))
             .chain(
                 archive_api::routes()
                     .into_iter()

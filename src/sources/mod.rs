@@ -6,3 +6,4 @@ pub mod fork;
 pub mod rtp;
 pub mod siprec;
 pub mod twilio;
+pub mod whip;
