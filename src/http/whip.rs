@@ -59,7 +59,7 @@ pub fn router(api: Option<WhipApi>, origins: &[String]) -> Router {
         )
         .expose_headers(["location", "link", "etag", "accept-post"].map(HeaderName::from_static));
     Router::new()
-        .route(endpoint, post(publish).options(endpoint_options))
+        .route(endpoint, post(publish))
         .route(resource, axum::routing::delete(stop).patch(patch))
         .route(page, get(publish_page))
         .layer(cors)
@@ -185,21 +185,6 @@ pub async fn publish(
     }
 }
 
-/// `OPTIONS /v1/whip` (not a CORS preflight, which the CORS layer answers): what may be posted.
-pub async fn endpoint_options() -> Response {
-    (
-        StatusCode::NO_CONTENT,
-        [
-            (
-                header::HeaderName::from_static("accept-post"),
-                "application/sdp",
-            ),
-            (header::ALLOW, "POST, OPTIONS"),
-        ],
-    )
-        .into_response()
-}
-
 /// `DELETE /v1/whip/{id}`: ends the participant's leg.
 pub async fn stop(
     State(api): State<Option<WhipApi>>,
@@ -232,4 +217,240 @@ pub async fn patch() -> Response {
 /// `GET /whip/publish.html`: a browser page that publishes its microphone to this server.
 pub async fn publish_page() -> Html<&'static str> {
     Html(PUBLISH_HTML)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shutdown::ShutdownController;
+    use crate::sources::whip::WhipSettings;
+    use axum::body::Body;
+    use axum::http::Request;
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tower::ServiceExt;
+
+    const OFFER: &str = include_str!("../../fixtures/whip/aiortc_audio_video_offer.sdp");
+
+    fn api(token: Option<&str>) -> (WhipApi, ShutdownController) {
+        let controller = ShutdownController::new();
+        let api = WhipApi {
+            sessions: WhipSessions::new(WhipSettings {
+                hosts: vec!["127.0.0.1".parse().unwrap()],
+                port_min: 0,
+                port_max: 0,
+                media_timeout: Duration::from_secs(5),
+                max_sessions: 4,
+            }),
+            // Requests in these tests are refused before a leg would be opened.
+            legs: Arc::new(|_, _, _| Err("no pipeline in HTTP unit tests".into())),
+            token: token.map(str::to_string),
+            shutdown: controller.handle(),
+        };
+        (api, controller)
+    }
+
+    async fn send(router: Router, req: Request<Body>) -> (StatusCode, HeaderMap, String) {
+        let r = router.oneshot(req).await.unwrap();
+        let status = r.status();
+        let headers = r.headers().clone();
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        (status, headers, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    fn post(uri: &str, ctype: &str, body: &str) -> Request<Body> {
+        Request::post(uri)
+            .header("content-type", ctype)
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn refusals_have_their_status_and_say_what_to_do() {
+        let (a, _c) = api(None);
+        let r = || router(Some(a.clone()), &["*".to_string()]);
+        let q = "/v1/whip?call_id=V1&participant=p1&role=customer";
+        let video_only = {
+            let (s, v) = (
+                OFFER.find("m=audio").unwrap(),
+                OFFER.find("m=video").unwrap(),
+            );
+            format!("{}{}", &OFFER[..s], &OFFER[v..])
+        };
+        let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
+            (
+                post(q, "application/sdp", "not an offer"),
+                StatusCode::BAD_REQUEST,
+                "v=0",
+            ),
+            (
+                post(q, "application/sdp", &video_only),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "audio",
+            ),
+            (
+                post(q, "application/json", OFFER),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "application/sdp",
+            ),
+            (
+                post("/v1/whip?participant=p", "application/sdp", OFFER),
+                StatusCode::BAD_REQUEST,
+                "call id",
+            ),
+            (
+                Request::delete("/v1/whip/nope")
+                    .body(Body::empty())
+                    .unwrap(),
+                StatusCode::NOT_FOUND,
+                "no WHIP session `nope`",
+            ),
+            (
+                Request::patch("/v1/whip/nope").body(Body::empty()).unwrap(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "trickle ICE",
+            ),
+            // The opener refusing (a participant already publishing) is a conflict.
+            (
+                post(q, "application/sdp", OFFER),
+                StatusCode::CONFLICT,
+                "no pipeline",
+            ),
+        ];
+        for (req, status, words) in cases {
+            let what = format!("{} {}", req.method(), req.uri());
+            let (s, _, body) = send(r(), req).await;
+            assert_eq!(s, status, "{what}: {body}");
+            assert!(body.contains(words), "{what}: {body}");
+        }
+        assert_eq!(a.sessions.count(), 0, "a refused publish left a session");
+    }
+
+    #[tokio::test]
+    async fn patch_names_the_allowed_method_and_options_is_answered() {
+        let (a, _c) = api(None);
+        let (_, h, _) = send(
+            router(Some(a.clone()), &[]),
+            Request::patch("/v1/whip/x").body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(h["allow"], "DELETE");
+        let (s, h, _) = send(
+            router(Some(a), &[]),
+            Request::options("/v1/whip").body(Body::empty()).unwrap(),
+        )
+        .await;
+        // The CORS layer answers every OPTIONS (RFC 9725 §4.2 only asks that it succeed).
+        assert!(s.is_success());
+        assert!(h["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST"));
+    }
+
+    #[tokio::test]
+    async fn the_bearer_token_is_required_when_configured() {
+        let (a, _c) = api(Some("s3cret"));
+        let q = "/v1/whip?call_id=V1&participant=p1";
+        for auth in [
+            None,
+            Some("Bearer wrong"),
+            Some("Bearer s3cre"),
+            Some("Basic s3cret"),
+        ] {
+            let mut req = post(q, "application/sdp", OFFER);
+            if let Some(v) = auth {
+                req.headers_mut()
+                    .insert("authorization", HeaderValue::from_static(v));
+            }
+            let (s, h, body) = send(router(Some(a.clone()), &[]), req).await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{auth:?}: {body}");
+            assert!(h["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer"));
+        }
+        let req = Request::delete("/v1/whip/x").body(Body::empty()).unwrap();
+        assert_eq!(
+            send(router(Some(a.clone()), &[]), req).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        // With the token the request gets past auth (to the offer check).
+        let mut req = post(q, "application/sdp", "garbage");
+        req.headers_mut()
+            .insert("authorization", HeaderValue::from_static("Bearer s3cret"));
+        assert_eq!(
+            send(router(Some(a), &[]), req).await.0,
+            StatusCode::BAD_REQUEST
+        );
+    }
+
+    #[tokio::test]
+    async fn cors_preflight_follows_the_configured_origins() {
+        let (a, _c) = api(None);
+        let preflight = |origin: &str| {
+            Request::options("/v1/whip")
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header(
+                    "access-control-request-headers",
+                    "authorization,content-type",
+                )
+                .body(Body::empty())
+                .unwrap()
+        };
+        let allowed = vec!["https://video.bank.example".to_string()];
+        let (s, h, _) = send(
+            router(Some(a.clone()), &allowed),
+            preflight("https://video.bank.example"),
+        )
+        .await;
+        assert!(s.is_success());
+        assert_eq!(
+            h["access-control-allow-origin"],
+            "https://video.bank.example"
+        );
+        let methods = h["access-control-allow-methods"].to_str().unwrap();
+        assert!(
+            methods.contains("POST") && methods.contains("DELETE"),
+            "{methods}"
+        );
+        let headers = h["access-control-allow-headers"].to_str().unwrap();
+        assert!(headers.contains("authorization"), "{headers}");
+        let (_, h, _) = send(
+            router(Some(a.clone()), &allowed),
+            preflight("https://evil.example"),
+        )
+        .await;
+        assert!(h.get("access-control-allow-origin").is_none());
+        let (_, h, _) = send(
+            router(Some(a), &["*".into()]),
+            preflight("https://any.example"),
+        )
+        .await;
+        assert_eq!(h["access-control-allow-origin"], "*");
+        // Location must be readable by a page on another origin.
+        let get = Request::get("/whip/publish.html")
+            .header("origin", "https://any.example")
+            .body(Body::empty())
+            .unwrap();
+        let (s, h, body) = send(router(None, &["*".into()]), get).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(h["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .contains("location"));
+        assert!(body.contains("RTCPeerConnection"));
+    }
+
+    #[tokio::test]
+    async fn whip_off_says_how_to_turn_it_on() {
+        let (s, _, body) = send(
+            router(None, &[]),
+            post("/v1/whip?call_id=a&participant=b", "application/sdp", OFFER),
+        )
+        .await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("--whip"), "{body}");
+    }
 }

@@ -192,3 +192,65 @@ pub fn get_json(url: &str) -> (u16, serde_json::Value) {
         (status, v)
     })
 }
+
+/// Collects a call's live events from `/v1/events` on a background thread while a client
+/// that does not read events (a browser) streams the call.
+pub struct EventWatcher {
+    events: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl EventWatcher {
+    /// Subscribes before returning, so no event of the call is missed.
+    pub fn start(server: &Server, call_id: &str) -> EventWatcher {
+        use futures_util::StreamExt;
+        let url = format!("{}/v1/events?call_id={call_id}", server.ws());
+        let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = events.clone();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let (mut ws, _) = tokio_tungstenite::connect_async(&url)
+                    .await
+                    .expect("subscribe to /v1/events");
+                let _ = ready_tx.send(());
+                while let Some(Ok(msg)) = ws.next().await {
+                    if let Ok(text) = msg.into_text() {
+                        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+                            let ended = v["type"] == "call.ended";
+                            sink.lock().unwrap().push(v);
+                            if ended {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        });
+        ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("event subscription");
+        EventWatcher { events }
+    }
+
+    /// The events so far once `call.ended` has arrived (panics after `limit`).
+    pub fn until_call_ended(&self, limit: Duration) -> Vec<serde_json::Value> {
+        let t0 = Instant::now();
+        while t0.elapsed() < limit {
+            {
+                let e = self.events.lock().unwrap();
+                if e.iter().any(|v| v["type"] == "call.ended") {
+                    return e.clone();
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "no call.ended within {limit:?}; events so far: {:?}",
+            self.events.lock().unwrap()
+        );
+    }
+}
