@@ -306,3 +306,30 @@ proptest! {
         prop_assert_eq!(total, end);
     }
 }
+
+#[test]
+fn whip_config_is_checked_with_a_hint() {
+    use crate::config::Config;
+    let ok = Config::parse(
+        "[whip]\nenabled = true\nhosts = [\"127.0.0.1\", \"::1\"]\nport_min = 21000\nport_max = 21099\n",
+        "c.toml",
+    )
+    .unwrap();
+    assert_eq!(ok.whip.hosts.len(), 2);
+    assert!(!Config::default().whip.enabled);
+    for (toml, words) in [
+        ("[whip]\nhosts = [\"0.0.0.0\"]\n", "not 0.0.0.0"),
+        ("[whip]\nhosts = []\n", "local addresses"),
+        ("[whip]\nport_min = 21000\n", "range"),
+        ("[whip]\nport_min = 3\nport_max = 2\n", "range"),
+        ("[whip]\nmedia_timeout_ms = 0\n", "at least 1"),
+        (
+            "[whip]\ncors_origins = [\"bad\\norigin\"]\n",
+            "not an origin",
+        ),
+        ("[whip]\ntrickle = true\n", "unknown field"),
+    ] {
+        let e = Config::parse(toml, "c.toml").unwrap_err().to_string();
+        assert!(e.contains(words), "{toml}: {e}");
+    }
+}
