@@ -193,38 +193,41 @@ async fn topics(
         Some(m) => match Metric::parse(m) {
             Some(m) => m,
             None => {
-                let detail = format!("metric {m:?} is unknown; use topic, phrase or calls");
+                let detail =
+                    format!("metric {m:?} is unknown; use topic, phrase, calls or emerging");
                 return json_error(StatusCode::BAD_REQUEST, "bad_query", &detail);
             }
         },
     };
     let now = api.clock.now();
-    let mut rows: Vec<TopicRow> = api
-        .hub
-        .status(Some(metric), window, now)
-        .into_iter()
-        .map(|s| TopicRow {
-            title: api
-                .hub
-                .topic_title(&s.key)
-                .filter(|_| metric == Metric::Topic),
-            trend: if !s.learned {
-                "learning"
-            } else if s.ratio >= 1.5 {
-                "up"
-            } else if s.ratio <= 0.67 {
-                "down"
-            } else {
-                "flat"
-            },
-            key: s.key,
-            count: s.count,
-            expected: s.expected,
-            ratio: s.ratio,
-            p_value: s.p_value,
-            surge_id: s.surge_id,
-        })
-        .collect();
+    let rows_of = |metric: Metric| -> Vec<TopicRow> {
+        api.hub
+            .status(Some(metric), window, now)
+            .into_iter()
+            .map(|s| TopicRow {
+                title: api
+                    .hub
+                    .topic_title(&s.key)
+                    .filter(|_| metric == Metric::Topic),
+                trend: if !s.learned {
+                    "learning"
+                } else if s.ratio >= 1.5 {
+                    "up"
+                } else if s.ratio <= 0.67 {
+                    "down"
+                } else {
+                    "flat"
+                },
+                key: s.key,
+                count: s.count,
+                expected: s.expected,
+                ratio: s.ratio,
+                p_value: s.p_value,
+                surge_id: s.surge_id,
+            })
+            .collect()
+    };
+    let mut rows = rows_of(metric);
     if metric == Metric::Topic {
         // Topics nobody has raised yet are listed too, at zero.
         for (id, title) in api.hub.topic_list() {
@@ -242,14 +245,22 @@ async fn topics(
             }
         }
     }
-    rows.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
-    Json(serde_json::json!({
+    let by_count =
+        |a: &TopicRow, b: &TopicRow| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key));
+    rows.sort_by(by_count);
+    let mut body = serde_json::json!({
         "metric": metric,
         "window_s": window as u64 * 60,
         "at": rfc3339(now),
         "items": rows,
-    }))
-    .into_response()
+    });
+    if metric == Metric::Topic {
+        // Phrases no topic file lists that many customers started saying, beside the topics.
+        let mut emerging = rows_of(Metric::Emerging);
+        emerging.sort_by(by_count);
+        body["emerging"] = serde_json::json!(emerging);
+    }
+    Json(body).into_response()
 }
 
 #[cfg(test)]

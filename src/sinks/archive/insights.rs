@@ -118,7 +118,7 @@ impl ArchiveReader {
         if let Some(m) = &filter.metric {
             if Metric::parse(m).is_none() {
                 return Err(ArchiveError::bad(format!(
-                    "metric {m:?} is unknown; use calls, topic or phrase"
+                    "metric {m:?} is unknown; use calls, topic, phrase or emerging"
                 )));
             }
             sql.push_str(" AND metric = ?");

@@ -13,11 +13,19 @@ pub enum Metric {
     Topic,
     /// Distinct calls with a phrase hit, keyed by lexicon category.
     Phrase,
+    /// Distinct calls whose customer said a phrase no lexicon lists, found by n-gram
+    /// clustering, keyed by the phrase itself (登录不了).
+    Emerging,
 }
 
 impl Metric {
     /// Every metric.
-    pub const ALL: [Metric; 3] = [Metric::Calls, Metric::Topic, Metric::Phrase];
+    pub const ALL: [Metric; 4] = [
+        Metric::Calls,
+        Metric::Topic,
+        Metric::Phrase,
+        Metric::Emerging,
+    ];
 
     /// The event and API spelling.
     pub fn as_str(self) -> &'static str {
@@ -25,6 +33,7 @@ impl Metric {
             Metric::Calls => "calls",
             Metric::Topic => "topic",
             Metric::Phrase => "phrase",
+            Metric::Emerging => "emerging",
         }
     }
 

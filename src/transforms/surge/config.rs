@@ -51,6 +51,42 @@ pub struct SurgeConfig {
     pub topics_dir: PathBuf,
     /// How often the ticker evaluates, in seconds of wall-clock time.
     pub tick_s: u64,
+    /// `[surge.emerging]`: phrases no topic lists, found by n-gram clustering.
+    pub emerging: EmergingConfig,
+}
+
+/// `[surge.emerging]`: how unseen frequent phrases become emerging topics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmergingConfig {
+    /// Look for emerging phrases in customers' final utterances.
+    pub enabled: bool,
+    /// Distinct calls in the window before a gram is considered (the alert itself still needs
+    /// `min_count` and the Poisson test).
+    pub min_calls: u64,
+    /// A gram said in at least this share of a day's calls, by its long-run average, is
+    /// ordinary vocabulary and never a candidate.
+    pub stop_share: f64,
+    /// Share of a gram's calls that must be a longer phrase's calls for the two to merge.
+    pub overlap: f64,
+    /// Distinct grams remembered; beyond it the rarest are forgotten.
+    pub max_grams: usize,
+    /// Emerging phrases watched at once; beyond it the one silent longest (and not surging) is
+    /// retired.
+    pub max_keys: usize,
+}
+
+impl Default for EmergingConfig {
+    fn default() -> Self {
+        EmergingConfig {
+            enabled: true,
+            min_calls: 5,
+            stop_share: 0.01,
+            overlap: 0.8,
+            max_grams: 50_000,
+            max_keys: 100,
+        }
+    }
 }
 
 impl Default for SurgeConfig {
@@ -73,6 +109,7 @@ impl Default for SurgeConfig {
             default_queue: "default".into(),
             topics_dir: PathBuf::from("lexicons/topics"),
             tick_s: 5,
+            emerging: EmergingConfig::default(),
         }
     }
 }
@@ -104,6 +141,21 @@ impl SurgeConfig {
         }
         if self.tick_s == 0 {
             return fail("tick_s must be at least 1");
+        }
+        let e = &self.emerging;
+        if e.min_calls < 2 {
+            return fail("emerging.min_calls must be at least 2 (one caller is never a trend)");
+        }
+        if !(e.stop_share > 0.0 && e.stop_share <= 1.0) {
+            return fail("emerging.stop_share must be in (0, 1]");
+        }
+        if !(e.overlap > 0.0 && e.overlap <= 1.0) {
+            return fail("emerging.overlap must be in (0, 1]");
+        }
+        if e.max_grams < 1000 || e.max_keys == 0 {
+            return fail(
+                "emerging.max_grams must be at least 1000 and emerging.max_keys at least 1",
+            );
         }
         if self.default_queue.trim().is_empty() {
             return fail("default_queue must not be empty");

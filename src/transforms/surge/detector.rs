@@ -4,7 +4,7 @@
 use super::alert::{Metric, SurgeAlert, SurgeState};
 use super::config::SurgeConfig;
 use super::poisson::upper_tail;
-use super::series::{Phase, Series};
+use super::series::{Baseline, Phase, Series};
 use crate::clock::rfc3339;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -132,6 +132,33 @@ impl SurgeDetector {
             .buckets
             .add(m, keep);
         true
+    }
+
+    /// Starts counting `metric`/`key` with a baseline of `per_minute` in every minute since the
+    /// detector started, unless the key is already counted; returns whether it was new. For keys
+    /// discovered after the fact (emerging phrases) whose long-run rate is known.
+    pub fn seed(&mut self, metric: Metric, key: &str, per_minute: f64) -> bool {
+        let k = (metric, key.to_string());
+        if self.series.contains_key(&k) {
+            return false;
+        }
+        let per_slot = per_minute * self.slot_min as f64;
+        let baseline = Baseline::flat_since_start(self.cfg.baseline, &self.slot_seen, per_slot);
+        self.series.insert(k, Series::with_baseline(baseline));
+        true
+    }
+
+    /// Stops counting `metric`/`key` and forgets its history; returns whether it was counted.
+    /// A raised surge of it ends without an all-clear, so callers retire only keys at rest.
+    pub fn forget(&mut self, metric: Metric, key: &str) -> bool {
+        self.series.remove(&(metric, key.to_string())).is_some()
+    }
+
+    /// Whether `metric`/`key` is in a raised surge now.
+    pub fn is_raised(&self, metric: Metric, key: &str) -> bool {
+        self.series
+            .get(&(metric, key.to_string()))
+            .is_some_and(|s| matches!(s.phase, Phase::Raised { .. }))
     }
 
     /// A call arrived on `queue` (the default label when the source gave none); it also counts

@@ -7,7 +7,9 @@
 use super::alert::{Metric, SurgeAlert};
 use super::config::SurgeConfig;
 use super::detector::{KeyStatus, SurgeDetector};
+use super::emerging::EmergingTracker;
 use super::topics::TopicSet;
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
 use time::OffsetDateTime;
 
@@ -19,8 +21,27 @@ pub struct SurgeHub {
 
 struct Inner {
     enabled: bool,
-    detector: Mutex<SurgeDetector>,
+    detector: Mutex<Watch>,
     topics: TopicSet,
+}
+
+/// The detector and the n-gram tracker that feeds it emerging phrases, locked together.
+struct Watch {
+    detector: SurgeDetector,
+    emerging: Option<EmergingTracker>,
+}
+
+impl Deref for Watch {
+    type Target = SurgeDetector;
+    fn deref(&self) -> &SurgeDetector {
+        &self.detector
+    }
+}
+
+impl DerefMut for Watch {
+    fn deref_mut(&mut self) -> &mut SurgeDetector {
+        &mut self.detector
+    }
 }
 
 impl SurgeHub {
@@ -29,7 +50,13 @@ impl SurgeHub {
         SurgeHub {
             inner: Arc::new(Inner {
                 enabled: cfg.enabled,
-                detector: Mutex::new(SurgeDetector::new(cfg, start)),
+                detector: Mutex::new(Watch {
+                    emerging: cfg
+                        .emerging
+                        .enabled
+                        .then(|| EmergingTracker::new(cfg.clone(), start)),
+                    detector: SurgeDetector::new(cfg, start),
+                }),
                 topics,
             }),
         }
@@ -49,7 +76,7 @@ impl SurgeHub {
         self.inner.enabled
     }
 
-    fn detector(&self) -> MutexGuard<'_, SurgeDetector> {
+    fn detector(&self) -> MutexGuard<'_, Watch> {
         // A panic inside the detector leaves counts, not invariants, half-updated; keep going.
         self.inner
             .detector
@@ -64,17 +91,20 @@ impl SurgeHub {
         }
     }
 
-    /// A customer's final utterance: assigns and counts its topics, which it returns.
+    /// A customer's final utterance: assigns and counts its topics, which it returns, and
+    /// counts what the topics leave uncovered towards emerging phrases.
     pub fn customer_final(&self, call_id: &str, text: &str, at: OffsetDateTime) -> Vec<String> {
         if !self.inner.enabled {
             return Vec::new();
         }
-        let topics = self.inner.topics.assign(text);
-        if !topics.is_empty() {
-            let mut d = self.detector();
-            for t in &topics {
-                d.record(Metric::Topic, t, call_id, at);
-            }
+        let (topics, covered) = self.inner.topics.assign_spans(text);
+        let mut guard = self.detector();
+        let w = &mut *guard;
+        for t in &topics {
+            w.detector.record(Metric::Topic, t, call_id, at);
+        }
+        if let Some(e) = &mut w.emerging {
+            e.observe(call_id, text, &covered, at, &mut w.detector);
         }
         topics
     }
@@ -100,7 +130,12 @@ impl SurgeHub {
         if !self.inner.enabled {
             return Vec::new();
         }
-        self.detector().tick(now)
+        let mut guard = self.detector();
+        let w = &mut *guard;
+        if let Some(e) = &mut w.emerging {
+            e.tick(now, &mut w.detector);
+        }
+        w.detector.tick(now)
     }
 
     /// Counts and trend per key; see [`SurgeDetector::status`].

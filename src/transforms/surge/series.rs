@@ -111,6 +111,19 @@ impl Baseline {
         b
     }
 
+    /// Like [`quiet_since_start`](Self::quiet_since_start), but the detector is known to have
+    /// seen about `per_slot` in every slot: a phrase found late that was already said now and
+    /// then (its long-run rate is known) is not compared with silence. The estimate counts as
+    /// one observation's worth of uncertainty, since it was not learned slot by slot.
+    pub fn flat_since_start(kind: BaselineKind, seen: &[u32], per_slot: f64) -> Baseline {
+        let mut b = Baseline::quiet_since_start(kind, seen);
+        for s in &mut b.slots {
+            s.value = per_slot.max(0.0);
+            s.var_factor = 1.0;
+        }
+        b
+    }
+
     fn index(&self, slot_of_day: usize) -> usize {
         match self.kind {
             BaselineKind::Seasonal => slot_of_day,
@@ -196,9 +209,13 @@ pub(crate) struct Series {
 
 impl Series {
     pub fn new(cfg: &SurgeConfig, seen: &[u32]) -> Series {
+        Series::with_baseline(Baseline::quiet_since_start(cfg.baseline, seen))
+    }
+
+    pub fn with_baseline(baseline: Baseline) -> Series {
         Series {
             buckets: Buckets::default(),
-            baseline: Baseline::quiet_since_start(cfg.baseline, seen),
+            baseline,
             phase: Phase::Normal { quiet_until: 0 },
             raised_in_slot: false,
         }

@@ -6,6 +6,7 @@ use crate::transforms::matcher::{Matcher, SpeakerScope};
 use crate::transforms::phrasebook::{self, PhrasebookError, SourceText};
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::Path;
 use toml::Spanned;
 
@@ -110,17 +111,25 @@ impl TopicSet {
 
     /// The topic ids a customer utterance is about, each once, in order of first mention.
     pub fn assign(&self, text: &str) -> Vec<String> {
+        self.assign_spans(text).0
+    }
+
+    /// [`assign`](Self::assign), with the byte ranges of `text` the topics' phrases cover (what
+    /// emerging-phrase counting leaves out, since a topic already accounts for it).
+    pub fn assign_spans(&self, text: &str) -> (Vec<String>, Vec<Range<usize>>) {
         let Some(m) = &self.matcher else {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         };
         let mut out: Vec<String> = Vec::new();
+        let mut spans = Vec::new();
         for hit in m.find(text, Speaker::Customer) {
             let id = &m.term(hit.term_id).category;
             if !out.contains(id) {
                 out.push(id.clone());
             }
+            spans.push(hit.byte_range);
         }
-        out
+        (out, spans)
     }
 }
 
