@@ -76,6 +76,12 @@ fn round_trip_keeps_every_field() {
         })
         .collect();
     assert_eq!(detail.hits, sent_hits);
+    let homophones: Vec<bool> = detail.hits.iter().map(|h| h.homophone).collect();
+    assert_eq!(
+        homophones,
+        [true, false, false],
+        "the homophone flag is archived"
+    );
     assert_eq!(reader.get_call("nope").unwrap(), None);
     handle.close().unwrap();
     assert!(matches!(

@@ -475,6 +475,7 @@ impl LegState<'_> {
             start_ms,
             end_ms,
             created_at: now.to_string(),
+            homophone: m.homophone,
         }));
     }
 
@@ -502,6 +503,7 @@ impl LegState<'_> {
                 span_end: m.char_end,
                 utterance: text.to_string(),
                 partial,
+                homophone: m.homophone,
             },
             start_ms,
             end_ms,

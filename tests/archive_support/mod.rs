@@ -92,6 +92,7 @@ pub fn hit(id: &str, u: &UtteranceRecord, term: &str, category: &str) -> HitReco
         start_ms: u.start_ms,
         end_ms: u.end_ms,
         created_at: u.created_at.clone(),
+        homophone: false,
     }
 }
 
@@ -133,7 +134,9 @@ pub fn sample_call(call_id: &str, agent: &str, minute: u32) -> Vec<ArchiveOp> {
         "We offer a full Refund, guaranteed returns.",
         minute,
     );
-    let h1 = hit(&format!("{call_id}-h1"), &u1, "保本保息", "guarantee");
+    // Heard as 保本保锡 and found by homophone matching.
+    let mut h1 = hit(&format!("{call_id}-h1"), &u1, "保本保息", "guarantee");
+    h1.homophone = true;
     let h2 = hit(&format!("{call_id}-h2"), &u2, "投诉", "complaint");
     let h3 = hit(
         &format!("{call_id}-h3"),

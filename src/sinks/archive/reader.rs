@@ -203,7 +203,7 @@ impl ArchiveReader {
             let hits = conn
                 .prepare_cached(
                     "SELECT id, call_id, leg, speaker, utterance_id, term, category, severity, matched,
-                            span_start, span_end, start_ms, end_ms, created_at
+                            span_start, span_end, start_ms, end_ms, created_at, homophone
                      FROM hits WHERE call_id = ?1 ORDER BY start_ms, leg, id",
                 )?
                 .query_map([id], |r| {
@@ -222,6 +222,7 @@ impl ArchiveReader {
                         start_ms: r.get(11)?,
                         end_ms: r.get(12)?,
                         created_at: r.get(13)?,
+                        homophone: r.get(14)?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -72,6 +72,10 @@ pub struct HitRecord {
     pub start_ms: u64,
     pub end_ms: u64,
     pub created_at: String,
+    /// True when the text only sounds like the term (homophone matching), so a reviewer can
+    /// tell a likely recognition error from the words themselves.
+    #[serde(default)]
+    pub homophone: bool,
 }
 
 /// A call's QA score against one scorecard.

@@ -183,6 +183,10 @@ CREATE TABLE call_warnings (
     PRIMARY KEY (call_id, tag)
 );
 "#,
+    // 4: whether a hit came from homophone matching (the text only sounds like the term).
+    r#"
+ALTER TABLE hits ADD COLUMN homophone INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// Schema version this build writes and reads.

@@ -189,8 +189,8 @@ fn insert_hit(conn: &Connection, h: &HitRecord) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT OR IGNORE INTO hits
             (id, call_id, leg, speaker, utterance_id, term, category, severity, matched,
-             span_start, span_end, start_ms, end_ms, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             span_start, span_end, start_ms, end_ms, created_at, homophone)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         h.id,
@@ -207,6 +207,7 @@ fn insert_hit(conn: &Connection, h: &HitRecord) -> rusqlite::Result<()> {
         h.start_ms,
         h.end_ms,
         h.created_at,
+        h.homophone,
     ])?;
     Ok(())
 }

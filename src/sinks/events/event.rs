@@ -83,6 +83,9 @@ pub enum Payload {
         utterance: String,
         /// True when the hit was raised on a partial transcript.
         partial: bool,
+        /// True when the utterance only sounds like the term (toneless pinyin matching of a
+        /// term with `homophones = true`): likely a recognition error, worth a listen.
+        homophone: bool,
     },
     /// A composite inspection rule became true; fired once per rule per call.
     #[serde(rename = "rule.fired")]
