@@ -200,3 +200,64 @@ fn rules_fire_live_and_in_the_archive_and_reload_takes_effect() {
     );
     assert_eq!(courtesy("fs-e2e-reload-2"), 1);
 }
+
+/// Sends SIGHUP to the server and waits until its log reports the `nth` reload outcome
+/// containing `outcome`.
+fn hangup_and_wait(server: &Server, outcome: &str, nth: usize) {
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &server.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let t0 = std::time::Instant::now();
+    while server.log_text().matches(outcome).count() < nth {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(30),
+            "no {outcome:?} in the log after SIGHUP:\n{}",
+            server.log_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn sighup_reloads_and_a_broken_edit_keeps_the_set_in_force() {
+    let lex = tempfile::tempdir().unwrap();
+    lexicon_dir(lex.path());
+    let conf_dir = tempfile::tempdir().unwrap();
+    let config = conf_dir.path().join("callwatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[lexicons]\ndir = {:?}\n[asr]\nlanguages = [\"en\"]\npartials = false\n",
+            lex.path().display().to_string()
+        ),
+    )
+    .unwrap();
+    let server = Server::start("ggml-tiny.en.bin", &["--config", config.to_str().unwrap()]);
+    // An answered request means the server is past installing its SIGHUP handler (a signal
+    // before that would end the process).
+    let (status, _) = get_json(&format!("{}/v1/openapi.json", server.http()));
+    assert_eq!(status, 200);
+    let greeting = root().join("fixtures/en/agent_greeting.wav");
+    let courtesy = |call_id: &str| {
+        run_fork_client(&server, "audio", &greeting, call_id, 2.0, &[])
+            .into_iter()
+            .filter(|e| e["type"] == "phrase.hit" && e["category"] == "courtesy")
+            .count()
+    };
+    let term = |severity: &str| {
+        format!("[defaults]\ncategory = \"courtesy\"\nseverity = \"{severity}\"\n\n[[group]]\nterms = [\"thank you for calling\"]\n")
+    };
+
+    std::fs::write(lex.path().join("zz_courtesy.toml"), term("low")).unwrap();
+    hangup_and_wait(&server, "lexicons and rules reloaded", 1);
+    assert_eq!(courtesy("fs-e2e-hup-1"), 1, "{}", server.log_text());
+
+    // The broken edit is logged with its file and line, and the term keeps hitting.
+    std::fs::write(lex.path().join("zz_courtesy.toml"), term("hgh")).unwrap();
+    hangup_and_wait(&server, "reload failed", 1);
+    let log = server.log_text();
+    assert!(log.contains("zz_courtesy.toml:3:"), "{log}");
+    assert_eq!(courtesy("fs-e2e-hup-2"), 1, "{}", server.log_text());
+}
