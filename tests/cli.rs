@@ -3,24 +3,8 @@
 
 mod common;
 
-use common::{model, root};
+use common::{callwatch, model, root};
 use serde_json::Value;
-use std::process::Command;
-
-fn callwatch(data_dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_callwatch"))
-        .current_dir(root())
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn transcribe_archive_then_query_from_the_cli() {

@@ -5,24 +5,8 @@
 
 mod common;
 
-use common::{model, root};
+use common::{callwatch, model, root};
 use serde_json::Value;
-use std::process::Command;
-
-fn callwatch(data_dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_callwatch"))
-        .current_dir(root())
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// The Luhn-valid card the fixture reads out (as "four five three two, zero one five one, ...").
 const CARD: &str = "4532015112830366";

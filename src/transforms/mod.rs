@@ -9,3 +9,4 @@ pub mod rules;
 pub mod scorecard;
 pub mod segment;
 pub mod surge;
+pub mod toml_source;

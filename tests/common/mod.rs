@@ -11,6 +11,23 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Runs a `callwatch` subcommand from the crate root with `--data-dir data_dir`; returns
+/// whether it succeeded, its stdout and its stderr.
+pub fn callwatch(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_callwatch"))
+        .current_dir(root())
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// The model the end-to-end tests use; fails loudly when it has not been fetched.
 pub fn model(name: &str) -> PathBuf {
     let p = root().join("models").join(name);

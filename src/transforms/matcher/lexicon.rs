@@ -6,6 +6,7 @@
 use super::error::{LexiconError, Problem};
 use super::normalize::normalize;
 use super::term::{Severity, SpeakerScope, Term};
+use crate::transforms::toml_source;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;
@@ -93,17 +94,7 @@ struct Source<'a> {
 
 impl Source<'_> {
     fn line_of(&self, byte: usize) -> usize {
-        let mut byte = byte.min(self.src.len());
-        // Errors at end of input (an unclosed array) belong to the last line, not the empty
-        // "line" after the final newline.
-        if byte == self.src.len() && self.src.ends_with('\n') {
-            byte -= 1;
-        }
-        self.src.as_bytes()[..byte]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1
+        toml_source::line_of(self.src, byte)
     }
 
     fn error(&self, byte: usize, problem: Problem) -> LexiconError {
@@ -245,19 +236,12 @@ impl Lexicon {
             path: dir.to_path_buf(),
             source,
         };
-        let mut files = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(io)? {
-            let path = entry.map_err(io)?.path();
-            if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
-                files.push(path);
-            }
-        }
+        let files = toml_source::toml_files(dir).map_err(io)?;
         if files.is_empty() {
             return Err(LexiconError::NoFiles {
                 dir: dir.to_path_buf(),
             });
         }
-        files.sort();
         let mut terms = Vec::new();
         for file in &files {
             terms.extend(Lexicon::load_file(file)?.terms);

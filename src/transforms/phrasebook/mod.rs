@@ -6,6 +6,7 @@
 use crate::transforms::matcher::{
     normalize, Lexicon, LexiconError, Matcher, Severity, SpeakerScope, Term,
 };
+use crate::transforms::toml_source;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -41,15 +42,7 @@ pub struct SourceText<'a> {
 impl SourceText<'_> {
     /// 1-based line of a byte offset.
     pub fn line_of(&self, byte: usize) -> usize {
-        let mut byte = byte.min(self.src.len());
-        if byte == self.src.len() && self.src.ends_with('\n') && byte > 0 {
-            byte -= 1;
-        }
-        self.src.as_bytes()[..byte]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1
+        toml_source::line_of(self.src, byte)
     }
 
     /// An error at a byte offset.
@@ -133,19 +126,12 @@ pub fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, PhrasebookError> {
         path: dir.to_path_buf(),
         source,
     };
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let path = entry.map_err(io)?.path();
-        if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
-            files.push(path);
-        }
-    }
+    let files = toml_source::toml_files(dir).map_err(io)?;
     if files.is_empty() {
         return Err(PhrasebookError::NoFiles {
             dir: dir.to_path_buf(),
         });
     }
-    files.sort();
     Ok(files)
 }
 

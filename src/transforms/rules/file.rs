@@ -3,6 +3,7 @@
 
 use super::error::{RuleError, RuleProblem};
 use crate::transforms::matcher::{Severity, SpeakerScope};
+use crate::transforms::toml_source;
 use serde::Deserialize;
 use std::path::Path;
 use toml::Spanned;
@@ -222,15 +223,7 @@ fn is_name(s: &str) -> bool {
 
 impl Source<'_> {
     fn line_of(&self, byte: usize) -> usize {
-        let mut byte = byte.min(self.src.len());
-        if byte == self.src.len() && self.src.ends_with('\n') && byte > 0 {
-            byte -= 1;
-        }
-        self.src.as_bytes()[..byte]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1
+        toml_source::line_of(self.src, byte)
     }
 
     fn error(&self, byte: usize, problem: RuleProblem) -> RuleError {
@@ -524,14 +517,7 @@ pub(crate) fn load_dir(dir: &Path) -> Result<Vec<RuleDef>, RuleError> {
         path: dir.to_path_buf(),
         source,
     };
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let path = entry.map_err(io)?.path();
-        if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
-            files.push(path);
-        }
-    }
-    files.sort();
+    let files = toml_source::toml_files(dir).map_err(io)?;
     let mut rules: Vec<RuleDef> = Vec::new();
     for file in &files {
         let src = std::fs::read_to_string(file).map_err(|source| RuleError::Io {
