@@ -2,7 +2,7 @@
 //! concurrent calls, with the per-minute evaluation included.
 //! `cargo bench --bench surge -- --warm-up-time 1 --measurement-time 5`
 
-use callwatch::transforms::surge::{sim, Metric, SurgeConfig, SurgeDetector};
+use callwatch::transforms::surge::{sim, EmergingTracker, Metric, SurgeConfig, SurgeDetector};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use time::Duration;
 
@@ -59,5 +59,62 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// A customer utterance of about 20 characters from everyday bank vocabulary.
+fn utterance(rng: &mut sim::Rng) -> String {
+    const CHARS: &str = "我想查询账户余额信用卡还款转账失败手机银行登录不了密码锁定利息理财产品风险额度积分网点营业时间外币兑换挂失补办";
+    let chars: Vec<char> = CHARS.chars().collect();
+    (0..20)
+        .map(|i| {
+            if i % 7 == 6 {
+                '，'
+            } else {
+                chars[(rng.next_u64() % chars.len() as u64) as usize]
+            }
+        })
+        .collect()
+}
+
+/// Emerging-phrase counting: one customer utterance cut into n-grams and counted, against a
+/// table already filled to its `max_grams` bound by a day of such traffic.
+fn emerging(c: &mut Criterion) {
+    let t0 = sim::epoch();
+    let cfg = SurgeConfig::default();
+    let mut d = SurgeDetector::new(cfg.clone(), t0);
+    let mut e = EmergingTracker::new(cfg, t0);
+    let mut rng = sim::Rng::new(7);
+    let texts: Vec<String> = (0..4096).map(|_| utterance(&mut rng)).collect();
+    // A day at 20 customer utterances a minute (10 calls), ticked every minute.
+    let mut n = 0u64;
+    for m in 0..1440 {
+        let at = t0 + Duration::minutes(m);
+        for _ in 0..20 {
+            n += 1;
+            let text = &texts[(n % texts.len() as u64) as usize];
+            e.observe(&format!("call-{}", n / 2), text, &[], at, &mut d);
+        }
+        e.tick(at + Duration::minutes(1), &mut d);
+        d.tick(at + Duration::minutes(1));
+    }
+    println!("emerging: {} grams remembered after a day", e.gram_count());
+    let mut g = c.benchmark_group("surge");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("emerging_observe_one_utterance", |b| {
+        let at = t0 + Duration::minutes(1441);
+        b.iter(|| {
+            n += 1;
+            let text = &texts[(n % texts.len() as u64) as usize];
+            e.observe(&format!("call-{}", n / 2), text, &[], at, &mut d);
+        })
+    });
+    g.bench_function("emerging_minute_tick", |b| {
+        let mut minute = 1441;
+        b.iter(|| {
+            minute += 1;
+            e.tick(t0 + Duration::minutes(minute), &mut d);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, emerging);
 criterion_main!(benches);
