@@ -21,6 +21,7 @@ pub mod ngram;
 pub mod poisson;
 mod series;
 pub mod sim;
+pub mod sim_emerging;
 #[cfg(test)]
 mod tests;
 mod topics;
