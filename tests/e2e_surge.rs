@@ -22,6 +22,9 @@ min_expected = 0.2
 p_raise = 0.01
 p_clear = 0.5
 tick_s = 1
+
+[surge.emerging]
+min_calls = 3
 "#;
 
 const CALLS: usize = 3;
@@ -187,6 +190,14 @@ fn parallel_calls_raise_surges_topics_suggestions_and_warnings() {
             .unwrap_or_else(|| panic!("{metric}/{key} not active: {surges}"));
         assert_eq!(a["count"], CALLS as u64, "{a}");
     }
+    // Every caller said the same words no topic file lists in full: with no vocabulary learned
+    // yet (warmup_days = 0), they surface as emerging phrases said in all three calls.
+    let (_, topics) = get_json(&format!("{base}/v1/topics?window=15m"));
+    let emerging = topics["emerging"].as_array().unwrap();
+    assert!(
+        emerging.iter().any(|t| t["count"] == CALLS as u64),
+        "{topics}"
+    );
     let item = surges["items"]
         .as_array()
         .unwrap()
