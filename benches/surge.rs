@@ -106,13 +106,6 @@ fn emerging(c: &mut Criterion) {
             e.observe(&format!("call-{}", n / 2), text, &[], at, &mut d);
         })
     });
-    g.bench_function("emerging_minute_tick", |b| {
-        let mut minute = 1441;
-        b.iter(|| {
-            minute += 1;
-            e.tick(t0 + Duration::minutes(minute), &mut d);
-        })
-    });
     g.finish();
 }
 

@@ -27,6 +27,10 @@ use time::OffsetDateTime;
 const MINUTES_PER_DAY: i64 = 1440;
 /// Calls remembered per gram: far above any `min_calls`, and what merging compares.
 const CALLS_PER_GRAM: usize = 1024;
+/// Candidates merged per minute at most, the most-said first: merging compares every pair, so
+/// a flood of frequent grams (a first day without vocabulary, a burst of noise) must not
+/// stall the detector's lock.
+const MAX_CANDIDATES: usize = 200;
 /// A gram with no call in the window and a daily average below this is forgotten at midnight.
 const FORGET_BELOW_DAILY: f64 = 0.05;
 
@@ -295,6 +299,12 @@ impl EmergingTracker {
         }
         if cands.is_empty() {
             return;
+        }
+        if cands.len() > MAX_CANDIDATES {
+            cands.select_nth_unstable_by(MAX_CANDIDATES - 1, |a, b| {
+                b.calls.len().cmp(&a.calls.len())
+            });
+            cands.truncate(MAX_CANDIDATES);
         }
         for c in cluster::merge(cands, e.overlap) {
             let text = c.text();
