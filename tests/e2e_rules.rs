@@ -56,8 +56,10 @@ fn archived(server: &Server, call_id: &str) -> Value {
     archived_call(&server.http(), call_id)
 }
 
-#[test]
-fn rules_fire_live_and_in_the_archive_and_reload_takes_effect() {
+/// A tiny.en server over a fresh copy of the test lexicons and rules; `asr_extra` is added
+/// to its `[asr]` section. The lexicon dir is returned so a test can edit it and reload; the
+/// server comes last so it is dropped (stopped) before its directories.
+fn server_with_rules(asr_extra: &str) -> (tempfile::TempDir, tempfile::TempDir, Server) {
     let lex = tempfile::tempdir().unwrap();
     lexicon_dir(lex.path());
     let conf_dir = tempfile::tempdir().unwrap();
@@ -65,12 +67,18 @@ fn rules_fire_live_and_in_the_archive_and_reload_takes_effect() {
     std::fs::write(
         &config,
         format!(
-            "[lexicons]\ndir = {:?}\n[asr]\nlanguages = [\"en\"]\n",
+            "[lexicons]\ndir = {:?}\n[asr]\nlanguages = [\"en\"]\n{asr_extra}",
             lex.path().display().to_string()
         ),
     )
     .unwrap();
     let server = Server::start("ggml-tiny.en.bin", &["--config", config.to_str().unwrap()]);
+    (lex, conf_dir, server)
+}
+
+#[test]
+fn rules_fire_live_and_in_the_archive_and_reload_takes_effect() {
+    let (lex, _conf, server) = server_with_rules("");
 
     let call_id = "fs-e2e-rules";
     let events = run_fork_client(
@@ -222,19 +230,7 @@ fn hangup_and_wait(server: &Server, outcome: &str, nth: usize) {
 
 #[test]
 fn sighup_reloads_and_a_broken_edit_keeps_the_set_in_force() {
-    let lex = tempfile::tempdir().unwrap();
-    lexicon_dir(lex.path());
-    let conf_dir = tempfile::tempdir().unwrap();
-    let config = conf_dir.path().join("callwatch.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[lexicons]\ndir = {:?}\n[asr]\nlanguages = [\"en\"]\npartials = false\n",
-            lex.path().display().to_string()
-        ),
-    )
-    .unwrap();
-    let server = Server::start("ggml-tiny.en.bin", &["--config", config.to_str().unwrap()]);
+    let (lex, _conf, server) = server_with_rules("partials = false\n");
     // An answered request means the server is past installing its SIGHUP handler (a signal
     // before that would end the process).
     let (status, _) = get_json(&format!("{}/v1/openapi.json", server.http()));
