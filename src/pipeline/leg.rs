@@ -26,6 +26,10 @@ use tracing::Instrument;
 pub enum LegInput {
     /// 16-bit PCM at the leg's input rate, in media order.
     Audio(Vec<i16>),
+    /// Why the source ends the leg (e.g. `media_timeout`), sent just before it drops its sender.
+    /// When this is the call's last leg to end, it becomes the archived end reason; a leg whose
+    /// source says nothing ended by `hangup`.
+    End(String),
 }
 
 /// What a finished leg reports.
@@ -34,6 +38,8 @@ pub struct LegSummary {
     pub media_ms: u64,
     pub utterances: usize,
     pub hits: usize,
+    /// The reason the source gave with [`LegInput::End`], if any.
+    pub end_reason: Option<String>,
 }
 
 /// Inbox of a leg. Backpressure policy: block — a source that outruns recognition waits here
@@ -65,9 +71,10 @@ pub fn spawn_leg(
         async move {
             let _guard = guard;
             let summary = run_leg(&shared, &leg, input_rate, rx).await;
+            let reason = summary.end_reason.as_deref().unwrap_or("hangup");
             shared
                 .registry
-                .close_leg(&leg.call_id, summary.media_ms, "hangup");
+                .close_leg(&leg.call_id, summary.media_ms, reason);
             summary
         }
         .instrument(span),
@@ -126,6 +133,10 @@ pub async fn run_leg(
                         let audio = decoder.push(&pcm);
                         state.samples_16k += audio.len() as u64;
                         segmenter.push(&audio)
+                    }
+                    Some(LegInput::End(reason)) => {
+                        state.summary.end_reason = Some(reason);
+                        Vec::new()
                     }
                     None => {
                         input_open = false;

@@ -322,5 +322,8 @@ async fn drive(
         "WHIP session ended"
     );
     // Dropping the sender ends the leg: it flushes its last utterance and archives it.
+    if let (Some(tx), Some(r)) = (&leg, reason) {
+        let _ = tx.send(LegInput::End(r.as_str().to_string())).await;
+    }
     drop(leg);
 }

@@ -30,6 +30,19 @@ pub enum EndReason {
     Shutdown,
 }
 
+impl EndReason {
+    /// The end reason archived with the call when this session's leg is its last to end.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Deleted => "deleted",
+            EndReason::MediaTimeout => "media_timeout",
+            EndReason::Disconnected => "disconnected",
+            EndReason::Failed => "failed",
+            EndReason::Shutdown => "shutdown",
+        }
+    }
+}
+
 /// What the session wants done.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionOutput {
