@@ -228,6 +228,7 @@ fn siprec_signalling_with_sipp() {
             if code == 200 && !d["ended_at"].is_null() {
                 assert_eq!(d["source"], "siprec");
                 assert_eq!(d["legs"].as_array().unwrap().len(), 2, "{d}");
+                assert_eq!(d["end_reason"], "bye", "{d}");
                 break;
             }
             assert!(

@@ -143,11 +143,13 @@ impl MediaPlane for RtpMedia {
         }
     }
 
-    fn close(&mut self, session: &str, _reason: &str) {
+    fn close(&mut self, session: &str, reason: &str) {
         // Closing a receiver plays out what it holds and ends the leg's input; the leg then
-        // transcribes and archives its last utterance.
+        // transcribes and archives its last utterance. The archive keeps the reason
+        // (`bye`, `cancelled`, `rtp_timeout`, `session_expired`, ...).
+        let reason = reason.replace(' ', "_");
         for mut t in self.sessions.remove(session).unwrap_or_default() {
-            t.handle.close();
+            t.handle.close_with_reason(&reason);
         }
     }
 

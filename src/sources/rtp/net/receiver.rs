@@ -60,7 +60,7 @@ pub struct ReceiverReport {
 
 /// Controls a running receiver. Dropping it closes the receiver.
 pub struct ReceiverHandle {
-    close: Option<oneshot::Sender<()>>,
+    close: Option<oneshot::Sender<Option<String>>>,
     muted: Arc<AtomicBool>,
     report: Arc<Mutex<ReceiverReport>>,
     task: Option<tokio::task::JoinHandle<ReceiverReport>>,
@@ -70,7 +70,15 @@ impl ReceiverHandle {
     /// Asks the receiver to stop; it plays out what it holds and ends the leg's input.
     pub fn close(&mut self) {
         if let Some(tx) = self.close.take() {
-            let _ = tx.send(());
+            let _ = tx.send(None);
+        }
+    }
+
+    /// Like [`close`](Self::close), and the leg learns why (e.g. `bye`): the call's archived
+    /// end reason when this is its last leg to end.
+    pub fn close_with_reason(&mut self, reason: &str) {
+        if let Some(tx) = self.close.take() {
+            let _ = tx.send(Some(reason.to_string()));
         }
     }
 
@@ -155,7 +163,7 @@ pub fn spawn_receiver(
 
 /// What the handle controls.
 struct Control {
-    close_rx: oneshot::Receiver<()>,
+    close_rx: oneshot::Receiver<Option<String>>,
     muted: Arc<AtomicBool>,
 }
 
@@ -185,6 +193,7 @@ async fn run(
     let mut rtcp_buf = vec![0u8; 2048];
     let mut remote_logged = false;
     let mut errors_logged = false;
+    let mut given_reason = None;
     let reason = loop {
         let now = started.elapsed();
         let last = stream.last_activity().unwrap_or_default();
@@ -194,7 +203,10 @@ async fn run(
             .map_or(idle_deadline, |d| d.min(idle_deadline));
         let mut pcm = tokio::select! {
             biased;
-            _ = &mut close_rx => break EndReason::Closed,
+            r = &mut close_rx => {
+                given_reason = r.ok().flatten();
+                break EndReason::Closed;
+            }
             _ = async { match shutdown.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => break EndReason::Shutdown,
             r = sockets.rtp.recv_from(&mut buf) => match r {
                 Ok((n, from)) => {
@@ -246,6 +258,16 @@ async fn run(
     }
     if !tail.is_empty() {
         let _ = leg.send(LegInput::Audio(tail)).await;
+    }
+    let end_reason = match reason {
+        EndReason::Closed => given_reason,
+        EndReason::Inactive => Some("rtp_timeout".to_string()),
+        EndReason::Shutdown => Some("shutdown".to_string()),
+        EndReason::SocketError => Some("socket_error".to_string()),
+        EndReason::LegGone => None,
+    };
+    if let Some(r) = end_reason {
+        let _ = leg.send(LegInput::End(r)).await;
     }
     drop(leg);
     let stats = stream.stats();
@@ -379,6 +401,32 @@ mod tests {
         let report = handle.join().await;
         assert_eq!(report.ended, Some(EndReason::Inactive));
         assert!(t0.elapsed() >= Duration::from_secs(30));
+        // The leg learns why, for the archive.
+        assert!(matches!(rx.recv().await, Some(LegInput::End(r)) if r == "rtp_timeout"));
         assert!(rx.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_close_with_a_reason_hands_it_to_the_leg_and_a_plain_close_does_not() {
+        let pool = pool();
+        for (reason, expected) in [(Some("bye"), Some("bye")), (None, None)] {
+            let pair = pool.allocate(1).unwrap().pop().unwrap();
+            let (tx, mut rx) = mpsc::channel(8);
+            let mut handle =
+                spawn_receiver(pair, pcmu(), tx, ReceiverOptions::default(), None).unwrap();
+            match reason {
+                Some(r) => handle.close_with_reason(r),
+                None => handle.close(),
+            }
+            let report = handle.join().await;
+            assert_eq!(report.ended, Some(EndReason::Closed));
+            let mut got = None;
+            while let Some(input) = rx.recv().await {
+                if let LegInput::End(r) = input {
+                    got = Some(r);
+                }
+            }
+            assert_eq!(got.as_deref(), expected);
+        }
     }
 }
