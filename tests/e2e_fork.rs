@@ -3,16 +3,12 @@
 
 mod common;
 
-use common::{archived_call, get_json, root, run_fork_client, Server};
+use common::{archived_call, get_json, of_type, root, run_fork_client, Server};
 use serde_json::Value;
 
 fn sidecar(name: &str) -> Value {
     let p = root().join("fixtures/calls").join(format!("{name}.json"));
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-}
-
-fn of_type<'a>(events: &'a [Value], t: &str) -> Vec<&'a Value> {
-    events.iter().filter(|e| e["type"] == t).collect()
 }
 
 /// Media-time stretches of silence or noise in the fixture, in ms.

@@ -4,20 +4,12 @@
 
 mod common;
 
-use common::{get_json, root, Server};
+use common::{archived_call_within, free_udp_port, of_type, root, Server};
 use futures_util::StreamExt;
 use std::net::UdpSocket;
 use std::process::Command;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use std::time::Duration;
 
 /// Starts the server with SIP on a free port and RTP ports from a range of their own.
 fn start(model: &str, rtp_first: u16) -> (Server, u16, tempfile::TempDir) {
@@ -112,10 +104,6 @@ fn subscribe(server: &Server, call_id: &str) -> mpsc::Receiver<Vec<serde_json::V
     rx
 }
 
-fn of_type<'a>(events: &'a [serde_json::Value], t: &str) -> Vec<&'a serde_json::Value> {
-    events.iter().filter(|e| e["type"] == t).collect()
-}
-
 #[test]
 fn siprec_recorded_call_from_sipp() {
     let (server, sip, _dir) = start("ggml-base.bin", 31000);
@@ -146,18 +134,7 @@ fn siprec_recorded_call_from_sipp() {
         );
     }
     assert_eq!(of_type(&events, "call.ended").len(), 1);
-    let t0 = Instant::now();
-    let detail = loop {
-        let (code, d) = get_json(&format!("{}/v1/calls/{call_id}", server.http()));
-        if code == 200 && !d["ended_at"].is_null() {
-            break d;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "call not archived: {d}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let detail = archived_call_within(&server.http(), call_id, Duration::from_secs(30));
     assert_eq!(detail["source"], "siprec");
     let legs: Vec<(String, String, String)> = detail["legs"]
         .as_array()
@@ -214,28 +191,17 @@ fn siprec_signalling_with_sipp() {
     let call_id = "siprec-hold-1";
     sipp(&server, sip, "siprec_hold.xml", call_id, &[]);
     sipp(&server, sip, "options.xml", "siprec-options-2", &[]);
-    // A CANCEL crossing our 200: answered 200, the session stands until the SRC's BYE, and a
+    // A CANCEL after our 200: answered 200, the session stands until the SRC's BYE, and a
     // CANCEL for a finished transaction gets 481 (the scenario checks the codes).
     let cancelled = "siprec-cancel-1";
     sipp(&server, sip, "siprec_cancel.xml", cancelled, &[]);
     let log = server.log_text();
     assert!(!log.contains("panicked"), "{log}");
-    // The held call and the call whose CANCEL crossed the 200 were recorded and ended by BYE.
+    // The held call and the call whose CANCEL came after the 200 were recorded and ended by BYE.
     for call_id in [call_id, cancelled] {
-        let t0 = Instant::now();
-        loop {
-            let (code, d) = get_json(&format!("{}/v1/calls/{call_id}", server.http()));
-            if code == 200 && !d["ended_at"].is_null() {
-                assert_eq!(d["source"], "siprec");
-                assert_eq!(d["legs"].as_array().unwrap().len(), 2, "{d}");
-                assert_eq!(d["end_reason"], "bye", "{d}");
-                break;
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "{call_id} not archived: {d}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        let d = archived_call_within(&server.http(), call_id, Duration::from_secs(30));
+        assert_eq!(d["source"], "siprec");
+        assert_eq!(d["legs"].as_array().unwrap().len(), 2, "{d}");
+        assert_eq!(d["end_reason"], "bye", "{d}");
     }
 }

@@ -5,11 +5,11 @@
 
 mod common;
 
-use common::{archived_call, get_json, root, Server};
+use common::{archived_call, archived_call_within, get_json, of_type, root, Server};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const TOKEN: &str = "whip-test-token";
 
@@ -24,10 +24,6 @@ fn whip_server(dir: &Path) -> Server {
     )
     .unwrap();
     Server::start("ggml-tiny.en.bin", &["--config", cfg.to_str().unwrap()])
-}
-
-fn of_type<'a>(events: &'a [Value], t: &str) -> Vec<&'a Value> {
-    events.iter().filter(|e| e["type"] == t).collect()
 }
 
 fn dump(events: &[Value]) -> String {
@@ -67,19 +63,6 @@ fn aiortc(server: &Server, call_id: &str, args: &[&str]) -> Vec<Value> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).expect("event JSON"))
         .collect()
-}
-
-/// The archived call once it has ended, waiting up to `limit`.
-fn archived_within(base: &str, call_id: &str, limit: Duration) -> Value {
-    let t0 = Instant::now();
-    while t0.elapsed() < limit {
-        let (status, d) = get_json(&format!("{base}/v1/calls/{call_id}"));
-        if status == 200 && d["ended_at"].is_string() {
-            return d;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    panic!("call {call_id} not archived as ended within {limit:?}");
 }
 
 fn request(method: &str, url: &str, auth: bool, ctype: &str, body: &str) -> (u16, String) {
@@ -226,7 +209,7 @@ fn aiortc_participants_of_one_call_a_vanishing_one_and_bad_requests() {
         vanish,
         &["--publish", "cust-9:customer:0", "--vanish-after", "9"],
     );
-    let detail = archived_within(&base, vanish, Duration::from_secs(60));
+    let detail = archived_call_within(&base, vanish, Duration::from_secs(60));
     assert!(
         detail["hits"]
             .as_array()

@@ -19,22 +19,13 @@
 
 mod common;
 
-use common::{get_json, root, Server};
+use common::{free_udp_port, get_json, root, Server};
 use futures_util::StreamExt;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::UdpSocket;
 use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)

@@ -185,14 +185,38 @@ pub fn run_fork_client(
 
 /// `/v1/calls/{call_id}` once the call has ended in the archive (polls for up to 5 s).
 pub fn archived_call(base: &str, call_id: &str) -> serde_json::Value {
-    for _ in 0..50 {
+    archived_call_within(base, call_id, Duration::from_secs(5))
+}
+
+/// `/v1/calls/{call_id}` once the call has ended in the archive, polling for up to `limit`
+/// (calls whose end waits on an inactivity timeout or a recognition backlog).
+pub fn archived_call_within(base: &str, call_id: &str, limit: Duration) -> serde_json::Value {
+    let t0 = Instant::now();
+    loop {
         let (status, d) = get_json(&format!("{base}/v1/calls/{call_id}"));
         if status == 200 && d["ended_at"].is_string() {
             return d;
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(
+            t0.elapsed() < limit,
+            "call {call_id} not archived as ended within {limit:?}: {d}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("call {call_id} not archived as ended");
+}
+
+/// The events of one type, in order.
+pub fn of_type<'a>(events: &'a [serde_json::Value], t: &str) -> Vec<&'a serde_json::Value> {
+    events.iter().filter(|e| e["type"] == t).collect()
+}
+
+/// A UDP port that was free a moment ago (for sipp, RTP senders and SIP listeners).
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// GET a JSON document.
