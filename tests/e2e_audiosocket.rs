@@ -4,9 +4,7 @@
 
 mod common;
 
-use common::{archived_call, root, Server};
-use futures_util::StreamExt;
-use serde_json::Value;
+use common::{archived_call, dump_events, root, EventWatcher, Server};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -50,14 +48,7 @@ fn two_legs_from_the_python_client() {
         &["--audiosocket", &format!("127.0.0.1:{port}")],
     );
     let base = server.http();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let events_url = format!("{}/v1/events?call_id={CALL_ID}", server.ws());
-    let (mut ws, _) = rt
-        .block_on(tokio_tungstenite::connect_async(events_url))
-        .expect("events socket");
+    let watcher = EventWatcher::start(&server, CALL_ID);
 
     // Audio before the UUID: refused before any call exists.
     assert_closed_after(port, &message(0x10, &[0; 320]), "audio before UUID");
@@ -94,27 +85,8 @@ fn two_legs_from_the_python_client() {
         server.log_text()
     );
 
-    let events: Vec<Value> = rt.block_on(async {
-        let mut out = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-        while let Ok(Some(Ok(m))) = tokio::time::timeout_at(deadline, ws.next()).await {
-            let Ok(t) = m.into_text() else { continue };
-            let v: Value = serde_json::from_str(&t).unwrap();
-            let done = v["type"] == "call.ended";
-            out.push(v);
-            if done {
-                break;
-            }
-        }
-        out
-    });
-    let dump = || {
-        events
-            .iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let events = watcher.until_call_ended(Duration::from_secs(120));
+    let dump = || dump_events(&events);
     assert!(
         events
             .iter()

@@ -4,8 +4,7 @@
 
 mod common;
 
-use common::{archived_call, get_json, root, Server};
-use futures_util::StreamExt;
+use common::{archived_call, dump_events, get_json, root, EventWatcher, Server};
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -82,10 +81,7 @@ fn pcmu_and_opus_legs_from_ffmpeg() {
     let (s, _) = get_json(&format!("{base}/v1/rtp-sessions/nope"));
     assert_eq!(s, 404);
 
-    let events_url = format!("{}/v1/events?call_id={call_id}", server.ws());
-    let (mut ws, _) = rt
-        .block_on(tokio_tungstenite::connect_async(events_url))
-        .expect("events socket");
+    let watcher = EventWatcher::start(&server, call_id);
 
     let created: Value = rt.block_on(async {
         let r = http
@@ -188,27 +184,8 @@ fn pcmu_and_opus_legs_from_ffmpeg() {
     let (s, _) = get_json(&format!("{base}/v1/rtp-sessions/{id}"));
     assert_eq!(s, 404);
 
-    let events: Vec<Value> = rt.block_on(async {
-        let mut out = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-        while let Ok(Some(Ok(m))) = tokio::time::timeout_at(deadline, ws.next()).await {
-            let Ok(t) = m.into_text() else { continue };
-            let v: Value = serde_json::from_str(&t).unwrap();
-            let done = v["type"] == "call.ended";
-            out.push(v);
-            if done {
-                break;
-            }
-        }
-        out
-    });
-    let dump = || {
-        events
-            .iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let events = watcher.until_call_ended(Duration::from_secs(120));
+    let dump = || dump_events(&events);
     assert!(
         events.iter().any(|e| e["type"] == "call.ended"),
         "{}",

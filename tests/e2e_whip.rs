@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{archived_call, archived_call_within, get_json, of_type, root, Server};
+use common::{archived_call, archived_call_within, dump_events, get_json, of_type, root, Server};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,14 +24,6 @@ fn whip_server(dir: &Path) -> Server {
     )
     .unwrap();
     Server::start("ggml-tiny.en.bin", &["--config", cfg.to_str().unwrap()])
-}
-
-fn dump(events: &[Value]) -> String {
-    events
-        .iter()
-        .map(|e| e.to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn aiortc(server: &Server, call_id: &str, args: &[&str]) -> Vec<Value> {
@@ -169,10 +161,15 @@ fn aiortc_participants_of_one_call_a_vanishing_one_and_bad_requests() {
         ],
     );
     let started = of_type(&events, "call.started");
-    assert_eq!(started.len(), 1, "{}", dump(&events));
+    assert_eq!(started.len(), 1, "{}", dump_events(&events));
     assert_eq!(started[0]["source"], "whip");
     assert_eq!(started[0]["queue"], "video-cs");
-    assert_eq!(of_type(&events, "call.ended").len(), 1, "{}", dump(&events));
+    assert_eq!(
+        of_type(&events, "call.ended").len(),
+        1,
+        "{}",
+        dump_events(&events)
+    );
     let hits = of_type(&events, "phrase.hit");
     for (leg, speaker, category) in [
         ("cust-7", "customer", "complaint"),
@@ -182,7 +179,7 @@ fn aiortc_participants_of_one_call_a_vanishing_one_and_bad_requests() {
             hits.iter()
                 .any(|h| h["leg"] == leg && h["speaker"] == speaker && h["category"] == category),
             "no {category} hit on {leg}:\n{}",
-            dump(&events)
+            dump_events(&events)
         );
     }
     let detail = archived_call(&base, call_id);
@@ -290,13 +287,13 @@ fn chromium_publishes_a_microphone_through_the_served_page() {
             .iter()
             .all(|f| f["speaker"] == "customer" && f["leg"] == "web-cust"),
         "{}",
-        dump(&events)
+        dump_events(&events)
     );
     let hits = of_type(&events, "phrase.hit");
     let complaint = hits
         .iter()
         .find(|h| h["category"] == "complaint" && h["speaker"] == "customer")
-        .unwrap_or_else(|| panic!("no complaint hit:\n{}", dump(&events)));
+        .unwrap_or_else(|| panic!("no complaint hit:\n{}", dump_events(&events)));
     let detail = archived_call(&base, call_id);
     assert_eq!(detail["legs"].as_array().unwrap().len(), 1, "{detail}");
     assert!(detail["hits"]

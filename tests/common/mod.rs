@@ -210,6 +210,15 @@ pub fn of_type<'a>(events: &'a [serde_json::Value], t: &str) -> Vec<&'a serde_js
     events.iter().filter(|e| e["type"] == t).collect()
 }
 
+/// Events one per line, for assertion messages.
+pub fn dump_events(events: &[serde_json::Value]) -> String {
+    events
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A UDP port that was free a moment ago (for sipp, RTP senders and SIP listeners).
 pub fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0")
