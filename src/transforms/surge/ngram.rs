@@ -146,16 +146,20 @@ fn tokenize(clause: &str, out: &mut Vec<Run>) {
             }
         }
     };
+    // A finished English word joins the current run (opening a word run if there is none).
+    let flush_word = |run: &mut Option<Run>, word: &mut String| {
+        if !word.is_empty() {
+            run.get_or_insert_with(|| Run {
+                script: Script::Word,
+                tokens: Vec::new(),
+            })
+            .tokens
+            .push(std::mem::take(word));
+        }
+    };
     for c in norm.chars() {
         if is_han(c) {
-            if !word.is_empty() {
-                run.get_or_insert_with(|| Run {
-                    script: Script::Word,
-                    tokens: Vec::new(),
-                })
-                .tokens
-                .push(std::mem::take(&mut word));
-            }
+            flush_word(&mut run, &mut word);
             if run.as_ref().is_some_and(|r| r.script != Script::Han) {
                 push(&mut run, out);
             }
@@ -166,14 +170,7 @@ fn tokenize(clause: &str, out: &mut Vec<Run>) {
             .tokens
             .push(c.to_string());
         } else if c == ' ' {
-            if !word.is_empty() {
-                run.get_or_insert_with(|| Run {
-                    script: Script::Word,
-                    tokens: Vec::new(),
-                })
-                .tokens
-                .push(std::mem::take(&mut word));
-            }
+            flush_word(&mut run, &mut word);
         } else {
             if run.as_ref().is_some_and(|r| r.script != Script::Word) {
                 push(&mut run, out);
@@ -181,14 +178,7 @@ fn tokenize(clause: &str, out: &mut Vec<Run>) {
             word.push(c);
         }
     }
-    if !word.is_empty() {
-        run.get_or_insert_with(|| Run {
-            script: Script::Word,
-            tokens: Vec::new(),
-        })
-        .tokens
-        .push(word);
-    }
+    flush_word(&mut run, &mut word);
     push(&mut run, out);
 }
 
