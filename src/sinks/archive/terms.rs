@@ -275,11 +275,9 @@ mod tests {
 
         #[test]
         fn text_containing_a_term_matches_it(
-            pre in "\\PC{0,10}", term in "[a-z%_\\\\投诉保\"' ]{1,6}", post in "\\PC{0,10}"
+            pre in "\\PC{0,10}", term in "[a-z%_\\\\投诉保']{1,6}", post in "\\PC{0,10}"
         ) {
-            prop_assume!(!term.trim().is_empty() && !term.contains('"'));
-            let term = term.trim().to_string();
-            prop_assume!(!term.contains(char::is_whitespace));
+            // One term: no spaces (they split terms) and no quotes (they make a phrase).
             let text = format!("{pre}{term}{post}");
             let c = Connection::open_in_memory().unwrap();
             c.execute_batch("CREATE VIRTUAL TABLE t USING fts5(x, tokenize='trigram')").unwrap();

@@ -132,14 +132,27 @@ impl Matcher {
                 heard.push((ids[m.pattern().as_usize()].as_slice(), span));
             }
         }
+        // Ranges of the original text from here on: the unfolded text has its own offsets.
         let mut found: Vec<(&[usize], Range<usize>, bool)> = exact
             .iter()
             .map(|(p, span)| (scoped.patterns[*p].term_ids.as_slice(), span.clone(), false))
             .chain(heard.into_iter().map(|(ids, span)| (ids, span, true)))
+            .map(|(ids, span, h)| (ids, norm.original_range(span.start, span.end), h))
             .collect();
+        if let Some(unfolded) = &norm.unfolded {
+            // A term the numeral folding cut into (零风险 after 一一): found only here.
+            for (p, span) in scoped.search(&unfolded.text) {
+                let r = unfolded.original_range(span.start, span.end);
+                if !found
+                    .iter()
+                    .any(|(_, e, _)| e.start < r.end && r.start < e.end)
+                {
+                    found.push((scoped.patterns[p].term_ids.as_slice(), r, false));
+                }
+            }
+        }
         found.sort_by_key(|(_, span, _)| span.start);
-        for (term_ids, span, homophone) in found {
-            let byte_range = norm.original_range(span.start, span.end);
+        for (term_ids, byte_range, homophone) in found {
             let char_start = text[..byte_range.start].chars().count();
             let char_end = char_start + text[byte_range.clone()].chars().count();
             for &term_id in term_ids {

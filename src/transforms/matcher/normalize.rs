@@ -17,6 +17,10 @@ pub struct Normalized {
     /// One entry per char of `text`, in order.
     map: Vec<CharOrigin>,
     original_len: usize,
+    /// The same text before numeral runs became digits, when any did: a term that begins
+    /// or ends with a numeral (零风险) must still match when the transcript runs a number
+    /// into it (一一零风险 folds to 110风险).
+    pub(crate) unfolded: Option<Box<Normalized>>,
 }
 
 /// Where one normalised char came from.
@@ -157,6 +161,7 @@ fn fold_numerals(n: Normalized) -> Normalized {
         text,
         map,
         original_len: n.original_len,
+        unfolded: Some(Box::new(n)),
     }
 }
 
@@ -253,6 +258,7 @@ fn to_simplified(folded: Folded, converter: &ZhConverter, original_len: usize) -
     if next == 0 {
         // Nothing to convert: the common case for Simplified or English transcripts.
         return Normalized {
+            unfolded: None,
             text,
             map,
             original_len,
@@ -262,6 +268,7 @@ fn to_simplified(folded: Folded, converter: &ZhConverter, original_len: usize) -
         push_char(&mut out, &mut out_map, &text, *c);
     }
     Normalized {
+        unfolded: None,
         text: out,
         map: out_map,
         original_len,

@@ -58,6 +58,13 @@ const SHIPPED_TESTS: &[SearchTest] = &[
         Customer,
         &[("12363", "complaint", "幺二三六三")],
     ),
+    // Regression: folding 一一零 to 110 hid the term 零风险 that the run ran into.
+    t(
+        "term-starting-with-a-numeral-after-a-number",
+        "收益一一零风险",
+        Agent,
+        &[("零风险", "sales_promise", "零风险")],
+    ),
     t(
         "short-numeral-words-stay-words",
         "等一下，三八节",

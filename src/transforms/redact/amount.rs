@@ -59,7 +59,9 @@ fn word_before(chars: &[char], end: usize, word: &str) -> bool {
 }
 
 /// Char ranges of every amount in `chars`, each covering its currency sign or unit.
-pub fn amount_spans(chars: &[char]) -> Vec<(usize, usize)> {
+/// Chars marked in `in_label` (labels an earlier pass wrote, such as `[金额]`) never count
+/// as the 金额 / amount keyword, so redacting twice changes nothing.
+pub fn amount_spans(chars: &[char], in_label: &[bool]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
@@ -105,7 +107,10 @@ pub fn amount_spans(chars: &[char]) -> Vec<(usize, usize)> {
         }
         if !amount {
             let lo = i.saturating_sub(KEYWORD_WINDOW);
-            amount = (lo..i).any(|k| KEYWORDS.iter().any(|w| word_at(chars, k, w)));
+            amount = (lo..i).any(|k| {
+                !in_label.get(k).copied().unwrap_or(false)
+                    && KEYWORDS.iter().any(|w| word_at(chars, k, w))
+            });
         }
         if amount {
             out.push((start, end));
@@ -121,7 +126,7 @@ mod tests {
 
     fn found(s: &str) -> Vec<String> {
         let chars: Vec<char> = s.chars().collect();
-        amount_spans(&chars)
+        amount_spans(&chars, &[])
             .into_iter()
             .map(|(a, b)| chars[a..b].iter().collect())
             .collect()

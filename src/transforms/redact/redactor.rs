@@ -3,7 +3,7 @@
 use super::amount::amount_spans;
 use super::checks::{luhn_valid, mobile_valid, resident_id_valid};
 use super::config::{LabelLanguage, RedactConfig, RedactConfigError};
-use super::scan::{digit_runs, DigitRun};
+use super::scan::{digit_runs_after, DigitRun};
 use super::Category;
 use std::collections::BTreeMap;
 
@@ -200,12 +200,14 @@ impl Redactor {
         }
         let chars: Vec<char> = text.chars().collect();
         let in_label = self.label_mask(&chars);
-        let runs: Vec<DigitRun> = digit_runs(&chars)
-            .into_iter()
-            .filter(|r| !in_label[r.start])
-            .collect();
-        let keywords = code_keywords(&chars, &in_label, &self.code_keywords);
         let leading = |r: &DigitRun| chars[..r.start].iter().all(|c| is_filler(*c));
+        // Carried digits only count when this text opens with the number's continuation.
+        let mut raw = digit_runs_after(&chars, carry.digits.len());
+        if !carry.digits.is_empty() && raw.first().is_some_and(|r| !leading(r)) {
+            raw = digit_runs_after(&chars, 0);
+        }
+        let runs: Vec<DigitRun> = raw.into_iter().filter(|r| !in_label[r.start]).collect();
+        let keywords = code_keywords(&chars, &in_label, &self.code_keywords);
         let trailing = |r: &DigitRun| chars[r.end..].iter().all(|c| is_filler(*c));
 
         let mut spans: Vec<(usize, usize, Category)> = Vec::new();
@@ -243,7 +245,7 @@ impl Redactor {
             }
         }
         if self.redacts(Category::Amount) {
-            for (s, e) in amount_spans(&chars) {
+            for (s, e) in amount_spans(&chars, &in_label) {
                 let free = !spans.iter().any(|(a, b, _)| s < *b && *a < e)
                     && !in_label[s..e].iter().any(|x| *x);
                 if free {

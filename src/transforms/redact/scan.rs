@@ -123,7 +123,16 @@ fn tokens(chars: &[char]) -> Vec<Option<Token>> {
 }
 
 /// Every digit run in `chars`, in order.
+#[cfg(test)]
 pub fn digit_runs(chars: &[char]) -> Vec<DigitRun> {
+    digit_runs_after(chars, 0)
+}
+
+/// Every digit run in `chars`, in order, when the text continues a number whose first
+/// `carried` digits came earlier (the previous utterance). Those digits count towards
+/// the 17 that let a trailing `X` close a resident ID, so an ID cut between utterances
+/// keeps its check character.
+pub fn digit_runs_after(chars: &[char], carried: usize) -> Vec<DigitRun> {
     let mut runs: Vec<DigitRun> = Vec::new();
     let mut cur: Option<DigitRun> = None;
     let close = |cur: &mut Option<DigitRun>, runs: &mut Vec<DigitRun>| {
@@ -139,7 +148,10 @@ pub fn digit_runs(chars: &[char]) -> Vec<DigitRun> {
         if t.digit == 'X' {
             // Only a resident ID's 18th character; anywhere else it is an ordinary letter.
             match cur.as_mut() {
-                Some(r) if r.digits.len() == 17 && t.start - r.end <= MAX_GAP => {
+                Some(r)
+                    if r.digits.len() + if runs.is_empty() { carried } else { 0 } == 17
+                        && t.start - r.end <= MAX_GAP =>
+                {
                     r.digits.push('X');
                     r.end = t.end;
                 }

@@ -187,6 +187,35 @@ fn a_number_split_across_two_utterances_is_redacted_in_both() {
     assert_eq!(leg.finish("3 个工作日", "zh").text, "3 个工作日");
 }
 
+/// Regression: an ID read across two utterances and cut after 11 digits that begin with 1.
+/// The first part was masked as a mobile number and that closed the number, so the rest
+/// (`9033 77X`) went out in clear.
+#[test]
+fn a_mobile_guess_does_not_close_the_door_on_the_id_it_begins() {
+    let mut leg = leg();
+    assert_eq!(
+        leg.finish("号码是18495019900。", "zh").text,
+        "号码是[手机号]。"
+    );
+    assert_eq!(leg.finish("9033 77X。", "zh").text, "[身份证号]。");
+
+    let mut leg = leg_of_chain(&["身份证号一八四九五零一九九零零。"]);
+    assert_eq!(leg.finish("九零三三七七叉。", "zh").text, "[身份证号]。");
+
+    // The whole ID in one utterance, for comparison.
+    assert_eq!(
+        Redactor::default().redact("18495019900903377X", "zh").text,
+        "[身份证号]"
+    );
+
+    // After a complete mobile, a later X that does not finish an ID stays an ordinary letter.
+    let mut leg = leg_of_chain(&["手机13812345678。"]);
+    assert_eq!(leg.finish("room 12 X。", "en").text, "room 12 X。");
+    // Carried digits count only when the next text opens with the continuation.
+    let mut leg = leg_of_chain(&["号码是18495019900。"]);
+    assert_eq!(leg.finish("好的 903377X。", "zh").text, "好的 903377X。");
+}
+
 fn leg_of_chain(finals: &[&str]) -> LegRedactor {
     let mut leg = leg();
     for f in finals {
@@ -217,6 +246,7 @@ fn segments_of_a_final_are_redacted_too() {
         text: "卡号6222 0212 3456 7890 128".into(),
         language: "zh".into(),
         segments: vec![seg("卡号6222 0212"), seg("3456 7890 128")],
+        dropped: None,
     };
     let out = leg().final_transcript(t);
     assert_eq!(out.text, "卡号[卡号]");
@@ -354,9 +384,15 @@ proptest! {
     }
 
     #[test]
-    fn text_without_numbers_is_unchanged(text in "[^0-9０-９零〇一二三四五六七八九幺两十百千万亿]{0,80}") {
+    fn text_without_numbers_is_unchanged(
+        text in "[^0-9０-９零〇一二三四五六七八九幺两十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟萬]{0,80}"
+    ) {
         let chars: Vec<char> = text.chars().collect();
-        prop_assume!(super::scan::digit_runs(&chars).is_empty());
+        // Spelled-out digits ("one", "oh") are numbers after all; about one case in seven.
+        // Skipped rather than rejected, so long runs do not hit proptest's reject limit.
+        if !super::scan::digit_runs(&chars).is_empty() {
+            return Ok(());
+        }
         let r = Redactor::new(&RedactConfig {
             categories: Category::ALL.to_vec(),
             ..RedactConfig::default()

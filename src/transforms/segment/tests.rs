@@ -344,8 +344,17 @@ fn segmenter_can_move_between_tasks() {
     assert_send::<Segmenter>();
 }
 
+/// 64 cases by default (each runs seconds of audio through the segmenter); `PROPTEST_CASES`
+/// raises it for a long run.
+fn segmenter_cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(segmenter_cases()))]
     #[test]
     fn arbitrary_audio_keeps_invariants(
         pieces in prop::collection::vec(prop::collection::vec(prop_oneof![
