@@ -79,6 +79,9 @@ pub struct ServerConfig {
     pub http: SocketAddr,
     /// Directory for the archive database and other state.
     pub data_dir: PathBuf,
+    /// `/readyz` reports not ready when the data dir's filesystem has less free space than
+    /// this, in MiB: the archive would soon fail its writes.
+    pub min_free_disk_mb: u64,
 }
 
 impl Default for ServerConfig {
@@ -86,6 +89,7 @@ impl Default for ServerConfig {
         ServerConfig {
             http: "127.0.0.1:8080".parse().unwrap(),
             data_dir: PathBuf::from("data"),
+            min_free_disk_mb: 256,
         }
     }
 }
@@ -589,7 +593,10 @@ mod tests {
     #[test]
     fn default_round_trips_through_toml() {
         let text = toml::to_string(&Config::default()).unwrap();
-        Config::parse(&text, "default.toml").unwrap();
+        let parsed = Config::parse(&text, "default.toml").unwrap();
+        // Every field comes back as written: serialising the parsed config gives the same text.
+        assert_eq!(toml::to_string(&parsed).unwrap(), text);
+        assert!(text.contains("min_free_disk_mb = 256"), "{text}");
     }
 
     #[test]

@@ -52,6 +52,10 @@ async fn close_after(url: &str, protocol: Option<&str>, frames: Vec<Send>) -> (u
 /// What is sent, where, and the close code and reason words expected back.
 type BadCase<'a> = (&'a str, &'a str, Option<&'a str>, Vec<Send>, u16, &'a str);
 
+/// Regression: a NUL byte in a fork's language panicked inside whisper-rs and killed the only
+/// recogniser worker, so every later call waited forever.
+const START_NUL_LANGUAGE: &str = r#"{"event":"start","streamSid":"MZ2","start":{"streamSid":"MZ2","callSid":"CAnul","tracks":["inbound"],"customParameters":{"language":"z\u0000h"},"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}"#;
+
 const START_ALAW: &str = r#"{"event":"start","streamSid":"MZ1","start":{"streamSid":"MZ1","callSid":"CAbad","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-alaw","sampleRate":16000,"channels":1}}}"#;
 
 #[test]
@@ -126,6 +130,24 @@ fn bad_frames_get_close_codes_and_the_service_keeps_serving() {
                 )],
                 1003,
                 "11025",
+            ),
+            (
+                "NUL in the twilio language",
+                &twilio,
+                None,
+                vec![Send::Text(START_NUL_LANGUAGE)],
+                1008,
+                "unknown language code",
+            ),
+            (
+                "unknown language on the audio fork",
+                &audio,
+                Some("audio.drachtio.org"),
+                vec![Send::Text(
+                    r#"{"callId":"lang","sampleRate":16000,"language":"klingon\u0000"}"#,
+                )],
+                1008,
+                "unknown language code",
             ),
             (
                 "metadata not an object",
@@ -217,9 +239,17 @@ fn corrupt_audio_file_is_a_clear_error() {
         .output()
         .unwrap();
     // A truncated file either decodes what is there or fails with a message naming it; never a crash.
-    assert!(out.status.code().is_some(), "killed by a signal");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code().is_some(), "killed by a signal: {stderr}");
+    // 101 is how a Rust panic exits: a crash, not an error.
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "exit {:?}: {stderr}",
+        out.status.code()
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
     if !out.status.success() {
-        assert!(String::from_utf8_lossy(&out.stderr).contains("broken.wav"));
+        assert!(stderr.contains("broken.wav"), "{stderr}");
     }
     let text = dir.path().join("notes.wav");
     std::fs::write(&text, "this is not audio").unwrap();
@@ -298,4 +328,52 @@ fn malformed_lexicon_fails_start_up_with_file_and_line() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn liveness_and_readiness_say_what_works() {
+    let server = Server::start("ggml-tiny.en.bin", &[]);
+    let base = server.http();
+    for path in ["/livez", "/healthz"] {
+        let (status, body) = get_json(&format!("{base}{path}"));
+        assert_eq!(status, 200, "{path}: {body}");
+        assert_eq!(body["status"], "ok", "{path}: {body}");
+        let asr = &body["checks"]["recognizer"]["detail"];
+        assert_eq!(
+            (asr["alive"].as_u64(), asr["ready"].as_u64()),
+            (Some(1), Some(1)),
+            "{body}"
+        );
+    }
+    let (status, body) = get_json(&format!("{base}/readyz"));
+    assert_eq!(status, 200, "{body}");
+    for check in ["recognizer", "archive", "disk"] {
+        assert_eq!(body["checks"][check]["ok"], true, "{check}: {body}");
+    }
+    assert!(
+        body["checks"]["disk"]["detail"]["free_mb"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{body}"
+    );
+    assert_eq!(body["checks"]["archive"]["detail"]["alive"], true, "{body}");
+
+    // A data dir with less room than required: alive, but not ready, and it says why.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("callwatch.toml");
+    std::fs::write(&cfg, "[server]\nmin_free_disk_mb = 1000000000000\n").unwrap();
+    let full = Server::start("ggml-tiny.en.bin", &["--config", cfg.to_str().unwrap()]);
+    let base = full.http();
+    let (status, body) = get_json(&format!("{base}/readyz"));
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "unavailable", "{body}");
+    assert_eq!(body["checks"]["disk"]["ok"], false, "{body}");
+    assert_eq!(body["checks"]["recognizer"]["ok"], true, "{body}");
+    assert_eq!(
+        body["checks"]["disk"]["detail"]["min_free_mb"].as_u64(),
+        Some(1_000_000_000_000)
+    );
+    let (status, _) = get_json(&format!("{base}/livez"));
+    assert_eq!(status, 200);
 }

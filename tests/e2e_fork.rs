@@ -99,11 +99,24 @@ fn check_call(
         speakers.contains(&"agent") && speakers.contains(&"customer"),
         "{detail}"
     );
-    assert_eq!(
-        detail["utterances"].as_array().unwrap().len(),
-        finals.len(),
-        "{detail}"
-    );
+    // Every utterance is archived: the finals with their text, the rest as dropped rows that
+    // match the `utterance.dropped` events one for one.
+    let rows = detail["utterances"].as_array().unwrap();
+    let (dropped_rows, final_rows): (Vec<&Value>, Vec<&Value>) =
+        rows.iter().partition(|u| u["dropped"].is_string());
+    assert_eq!(final_rows.len(), finals.len(), "{detail}");
+    let drops = of_type(events, "utterance.dropped");
+    assert_eq!(dropped_rows.len(), drops.len(), "{detail}\n{}", dump());
+    for d in &drops {
+        assert!(
+            dropped_rows.iter().any(|u| u["id"] == d["utterance_id"]
+                && u["dropped"] == d["reason"]
+                && u["text"] == ""),
+            "{d} not archived: {detail}"
+        );
+    }
+    assert_eq!(detail["utterance_count"], finals.len(), "{detail}");
+    assert_eq!(detail["dropped_count"], drops.len(), "{detail}");
     let archived_hits = detail["hits"].as_array().unwrap();
     for (speaker, category) in must {
         assert!(archived_hits

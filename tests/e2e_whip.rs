@@ -193,9 +193,18 @@ fn aiortc_participants_of_one_call_a_vanishing_one_and_bad_requests() {
         );
     }
     assert_eq!(detail["source"], "whip");
+    // Dropped utterances are archived too, as rows with `dropped` set.
+    let transcribed = detail["utterances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["dropped"].is_null())
+        .count();
+    assert_eq!(transcribed, of_type(&events, "transcript.final").len());
     assert_eq!(
-        detail["utterances"].as_array().unwrap().len(),
-        of_type(&events, "transcript.final").len()
+        detail["dropped_count"],
+        of_type(&events, "utterance.dropped").len(),
+        "{detail}"
     );
 
     // A publisher that disappears without DELETE after 9 s: the session ends by the media

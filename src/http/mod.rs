@@ -4,6 +4,7 @@ pub mod admin;
 pub mod archive_api;
 pub mod events_ws;
 pub mod fork;
+pub mod health;
 pub mod rtp_sessions;
 pub mod surge_api;
 pub mod whip;
@@ -31,8 +32,10 @@ pub struct AppState {
 }
 
 /// Paths served by the live side (the archive side lists its own in `archive_api::routes`).
-pub const LIVE_PATHS: [&str; 8] = [
+pub const LIVE_PATHS: [&str; 10] = [
     "/healthz",
+    "/livez",
+    "/readyz",
     "/v1/stats",
     "/v1/events",
     "/v1/fork/twilio",
@@ -44,11 +47,14 @@ pub const LIVE_PATHS: [&str; 8] = [
 
 /// The whole HTTP surface.
 pub fn router(app: AppState, archive: ArchiveReader) -> Router {
-    let [health, stats_path, events, twilio, audio, rtp_sessions, rtp_session, reload] = LIVE_PATHS;
+    let [health, livez, readyz, stats_path, events, twilio, audio, rtp_sessions, rtp_session, reload] =
+        LIVE_PATHS;
     let surge_state = app.shared.clone();
     let whip_routes = whip::router(app.whip.clone(), &app.whip_cors_origins);
     let live = Router::new()
-        .route(health, get(healthz))
+        .route(health, get(health::livez))
+        .route(livez, get(health::livez))
+        .route(readyz, get(health::readyz))
         .route(stats_path, get(stats))
         .route(events, get(events_ws::events))
         .route(twilio, get(fork::twilio))
@@ -72,10 +78,6 @@ pub fn router(app: AppState, archive: ArchiveReader) -> Router {
         .merge(whip_routes)
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
-}
-
 async fn stats(
     axum::extract::State(app): axum::extract::State<AppState>,
 ) -> Json<serde_json::Value> {
@@ -83,6 +85,9 @@ async fn stats(
         "live_calls": app.shared.registry.live_calls(),
         "event_subscribers": app.shared.events.subscriber_count(),
         "asr": app.shared.asr.stats(),
+        "asr_workers": app.shared.asr.health(),
+        "archive_writer": app.shared.archive.health(),
+        "utterances_dropped": app.shared.drops.snapshot(),
         "rtp": {
             "sessions": app.rtp.count(),
             "port_pairs_in_use": app.rtp.pool().in_use(),
@@ -123,5 +128,24 @@ mod tests {
             )
             .collect();
         assert_eq!(documented, served);
+    }
+
+    /// Regression: `/v1/events?type=rule.fired` was refused as an unknown type.
+    #[test]
+    fn every_documented_event_type_can_be_subscribed_to() {
+        let doc: serde_json::Value = serde_json::from_str(archive_api::OPENAPI_JSON).unwrap();
+        let documented: BTreeSet<&str> = doc
+            .pointer("/components/schemas/Event/allOf/0/properties/type/enum")
+            .and_then(|v| v.as_array())
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .filter(|t| *t != "events.lagged")
+            .collect();
+        let known: BTreeSet<&str> = crate::sinks::events::bus::KNOWN_TYPES
+            .iter()
+            .copied()
+            .collect();
+        assert_eq!(documented, known);
     }
 }

@@ -6,7 +6,8 @@ use crate::call::LegInfo;
 use crate::clock::rfc3339;
 use crate::sinks::archive::{ArchiveOp, HitRecord, UtteranceRecord};
 use crate::sinks::events::{Event, Payload, SegmentTiming};
-use crate::transforms::asr::{gate, AsrError, LanguagePolicy, Transcript};
+use crate::transforms::asr::gate::{self, DropReason};
+use crate::transforms::asr::{AsrError, LanguagePolicy, Transcript};
 use crate::transforms::decode::LegDecoder;
 use crate::transforms::matcher::{normalize, HitTracker, Match, Matcher, Normalized};
 use crate::transforms::redact::LegRedactor;
@@ -268,7 +269,7 @@ impl LegState<'_> {
                 self.utterance(utterance, start_ms).finalized = true;
                 if gate::too_little_speech(speech_ratio, self.shared.min_speech_ratio) {
                     tracing::debug!(speech_ratio, "utterance dropped: too little speech");
-                    self.utterances.remove(&utterance);
+                    self.drop_utterance(utterance, end_ms, DropReason::TooLittleSpeech, None);
                     return;
                 }
                 let audio: Arc<[f32]> = audio.into();
@@ -282,10 +283,52 @@ impl LegState<'_> {
                         let r = rx.await.unwrap_or(Err(AsrError::Stopped));
                         (utterance, start_ms, end_ms, r)
                     })),
-                    Err(e) => tracing::error!(error = %e, "final not transcribed"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "final not transcribed");
+                        let detail = Some(e.to_string());
+                        self.drop_utterance(
+                            utterance,
+                            end_ms,
+                            DropReason::RecognitionFailed,
+                            detail,
+                        );
+                    }
                 }
             }
         }
+    }
+
+    /// Accounts for an utterance that ends without a final: counted, announced and archived
+    /// as a row with empty text and the reason, so a reviewer sees that speech was there.
+    fn drop_utterance(&mut self, n: u64, end_ms: u64, reason: DropReason, detail: Option<String>) {
+        let Some(u) = self.utterances.remove(&n) else {
+            return;
+        };
+        self.shared.drops.add(reason);
+        self.shared
+            .archive
+            .send(ArchiveOp::Utterance(UtteranceRecord {
+                id: u.id.clone(),
+                call_id: self.leg.call_id.clone(),
+                leg: self.leg.leg.clone(),
+                speaker: self.leg.speaker,
+                start_ms: u.start_ms,
+                end_ms,
+                language: String::new(),
+                text: String::new(),
+                segments: serde_json::Value::Array(Vec::new()),
+                created_at: rfc3339(self.shared.clock.now()),
+                dropped: Some(reason),
+            }));
+        self.shared.events.publish(self.event(
+            Payload::UtteranceDropped {
+                utterance_id: u.id,
+                reason,
+                detail,
+            },
+            u.start_ms,
+            end_ms,
+        ));
     }
 
     fn utterance(&mut self, n: u64, start_ms: u64) -> &mut Utterance {
@@ -365,19 +408,24 @@ impl LegState<'_> {
         end_ms: u64,
         result: Result<Transcript, AsrError>,
     ) {
-        let Some(mut u) = self.utterances.remove(&n) else {
-            return;
-        };
         let t = match result {
             Ok(t) => self.redact.final_transcript(t),
             Err(e) => {
-                tracing::error!(error = %e, start_ms, end_ms, "final transcription failed; utterance lost");
+                tracing::error!(error = %e, start_ms, end_ms, "final transcription failed");
+                let detail = Some(e.to_string());
+                self.drop_utterance(n, end_ms, DropReason::RecognitionFailed, detail);
                 return;
             }
         };
         if t.text.trim().is_empty() {
+            let reason = t.dropped.unwrap_or(DropReason::Empty);
+            tracing::debug!(reason = reason.as_str(), "utterance dropped");
+            self.drop_utterance(n, end_ms, reason, None);
             return;
         }
+        let Some(mut u) = self.utterances.remove(&n) else {
+            return;
+        };
         self.summary.utterances += 1;
         let segments: Vec<SegmentTiming> = t
             .segments
@@ -402,6 +450,7 @@ impl LegState<'_> {
                 text: t.text.clone(),
                 segments: serde_json::to_value(&segments).unwrap_or_default(),
                 created_at: now.clone(),
+                dropped: None,
             }));
         self.shared.events.publish(self.event(
             Payload::TranscriptFinal {

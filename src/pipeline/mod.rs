@@ -7,6 +7,8 @@ pub mod qa;
 pub mod registry;
 pub mod rules;
 pub mod surge_ticker;
+#[cfg(test)]
+mod tests;
 
 pub use leg::{run_leg, spawn_leg, LegInput, LegSummary, LEG_INBOX};
 pub use registry::{CallRegistry, RegistryError};
@@ -23,6 +25,7 @@ use crate::transforms::rules::{
 };
 use crate::transforms::segment::SegmenterConfig;
 use crate::transforms::surge::SurgeHub;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Where archive writes go; disabled for offline runs without `--archive`.
@@ -43,6 +46,11 @@ impl ArchiveSink {
                 tracing::error!(error = %e, "archive writer has stopped; write lost");
             }
         }
+    }
+
+    /// The writer's health; `None` when archiving is off.
+    pub fn health(&self) -> Option<crate::sinks::archive::WriterHealth> {
+        self.0.as_ref().map(ArchiveSender::health)
     }
 }
 
@@ -73,6 +81,12 @@ pub struct Shared {
     pub surge: SurgeHub,
     /// Live agent assist and complaint early warning (none until [`Shared::with_assist`]).
     pub assist: Option<Arc<crate::transforms::assist::Assistant>>,
+    /// Where the archive lives; readiness watches its free space.
+    pub data_dir: PathBuf,
+    /// Below this much free space in `data_dir` the service reports itself not ready.
+    pub min_free_disk_mb: u64,
+    /// Utterances closed without a final, per reason (`/v1/stats`).
+    pub drops: crate::transforms::asr::gate::DropCounts,
 }
 
 impl Shared {
@@ -104,6 +118,9 @@ impl Shared {
             rules,
             surge: SurgeHub::disabled(clock.now()),
             assist: None,
+            data_dir: cfg.server.data_dir.clone(),
+            min_free_disk_mb: cfg.server.min_free_disk_mb,
+            drops: Default::default(),
             events,
             archive,
             clock,

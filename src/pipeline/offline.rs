@@ -150,6 +150,7 @@ fn render(e: &crate::sinks::events::Event, json: &str, as_json: bool) -> Option<
     let keep = matches!(
         e.payload,
         Payload::TranscriptFinal { .. }
+            | Payload::UtteranceDropped { .. }
             | Payload::PhraseHit { .. }
             | Payload::QaScored { .. }
             | Payload::CallEnded { .. }
@@ -170,6 +171,15 @@ fn render(e: &crate::sinks::events::Event, json: &str, as_json: bool) -> Option<
         Payload::TranscriptFinal { text, language, .. } => {
             Some(format!("{span} {who:>8} ({language}): {text}"))
         }
+        // Speech was there: say so, rather than leave a silent gap in the transcript.
+        Payload::UtteranceDropped { reason, detail, .. } => Some(format!(
+            "{span} {who:>8} -- no transcript ({}){}",
+            reason.as_str(),
+            detail
+                .as_ref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
+        )),
         Payload::PhraseHit {
             term,
             category,

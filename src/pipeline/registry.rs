@@ -42,6 +42,12 @@ pub enum RegistryError {
         "leg `{leg}` of call `{call_id}` is already streaming; use a distinct leg name per track"
     )]
     DuplicateLeg { call_id: String, leg: String },
+    #[error("leg `{leg}` of call `{call_id}`: {reason}")]
+    BadLanguage {
+        call_id: String,
+        leg: String,
+        reason: String,
+    },
 }
 
 impl CallRegistry {
@@ -97,6 +103,21 @@ impl CallRegistry {
 
     /// Registers a leg; the first leg of a call announces the call.
     pub fn open_leg(&self, call: &CallInfo, leg: &LegInfo) -> Result<(), RegistryError> {
+        // Every source's language passes here, whatever its protocol; "auto" and empty
+        // mean the configured policy.
+        if let Some(code) = leg
+            .language
+            .as_deref()
+            .filter(|l| !l.is_empty() && *l != "auto")
+        {
+            crate::transforms::asr::language::validate_code(code).map_err(|reason| {
+                RegistryError::BadLanguage {
+                    call_id: call.call_id.clone(),
+                    leg: leg.leg.clone(),
+                    reason,
+                }
+            })?;
+        }
         let now_t = self.clock.now();
         let now = rfc3339(now_t);
         let mut calls = self.calls.lock().unwrap();

@@ -68,6 +68,7 @@ pub fn utterance(
         text: text.into(),
         segments: json!([{"start_ms": start_ms, "end_ms": start_ms + 1500, "text": text}]),
         created_at: at(minute),
+        dropped: None,
     }
 }
 

@@ -20,4 +20,6 @@ pub use query::{
 };
 pub use reader::ArchiveReader;
 pub use record::{ArchiveOp, HitRecord, RuleFiringRecord, ScoreRecord, UtteranceRecord};
-pub use writer::{ArchiveSender, ArchiveWriter, ArchiveWriterHandle, WriterConfig, WriterStats};
+pub use writer::{
+    ArchiveSender, ArchiveWriter, ArchiveWriterHandle, WriterConfig, WriterHealth, WriterStats,
+};

@@ -104,7 +104,10 @@ pub struct CallSummary {
     pub duration_ms: Option<u64>,
     pub metadata: serde_json::Value,
     pub legs: Vec<LegSummary>,
+    /// Utterances transcribed.
     pub utterance_count: u64,
+    /// Utterances that produced no transcript (their rows carry `dropped`).
+    pub dropped_count: u64,
     pub hit_count: u64,
     /// Hit counts keyed by category.
     pub hits_by_category: BTreeMap<String, u64>,

@@ -183,7 +183,8 @@ impl ArchiveReader {
             let utterances = conn
                 .prepare_cached(
                     "SELECT id, call_id, leg, speaker, start_ms, end_ms, language, text, segments,
-                            created_at FROM utterances WHERE call_id = ?1 ORDER BY leg, start_ms, seq",
+                            created_at, dropped
+                     FROM utterances WHERE call_id = ?1 ORDER BY leg, start_ms, seq",
                 )?
                 .query_map([id], |r| {
                     Ok(UtteranceRecord {
@@ -197,6 +198,9 @@ impl ArchiveReader {
                         text: r.get(7)?,
                         segments: json(r, 8)?,
                         created_at: r.get(9)?,
+                        dropped: r
+                            .get::<_, Option<String>>(10)?
+                            .and_then(|d| crate::transforms::asr::gate::DropReason::parse(&d)),
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -385,6 +389,7 @@ fn call_row(r: &Row<'_>) -> rusqlite::Result<CallSummary> {
         metadata: json(r, 8)?,
         legs: Vec::new(),
         utterance_count: 0,
+        dropped_count: 0,
         hit_count: 0,
         hits_by_category: Default::default(),
         qa: None,
@@ -408,9 +413,11 @@ fn fill_summary(conn: &Connection, call: &mut CallSummary) -> rusqlite::Result<(
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
-    call.utterance_count = conn
-        .prepare_cached("SELECT count(*) FROM utterances WHERE call_id = ?1")?
-        .query_row([&call.id], |r| r.get(0))?;
+    (call.utterance_count, call.dropped_count) = conn
+        .prepare_cached(
+            "SELECT count(*) - count(dropped), count(dropped) FROM utterances WHERE call_id = ?1",
+        )?
+        .query_row([&call.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
     call.hits_by_category = conn
         .prepare_cached("SELECT category, count(*) FROM hits WHERE call_id = ?1 GROUP BY category")?
         .query_map(params![call.id], |r| Ok((r.get(0)?, r.get(1)?)))?

@@ -39,6 +39,23 @@ pub enum ArchiveOp {
     CallWarning(super::insights::CallWarning),
 }
 
+impl ArchiveOp {
+    /// The op's kind, for logs that must not carry its content.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ArchiveOp::CallStarted { .. } => "call_started",
+            ArchiveOp::LegStarted { .. } => "leg_started",
+            ArchiveOp::Utterance(_) => "utterance",
+            ArchiveOp::Hit(_) => "hit",
+            ArchiveOp::RuleFired(_) => "rule_fired",
+            ArchiveOp::CallEnded { .. } => "call_ended",
+            ArchiveOp::Score(_) => "score",
+            ArchiveOp::Surge(_) => "surge",
+            ArchiveOp::CallWarning(_) => "call_warning",
+        }
+    }
+}
+
 /// A final transcript of one utterance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UtteranceRecord {
@@ -53,6 +70,9 @@ pub struct UtteranceRecord {
     /// Segment timings as JSON (`[{start_ms,end_ms,text}]`).
     pub segments: serde_json::Value,
     pub created_at: String,
+    /// Set when the utterance produced no transcript (then `text` is empty): why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<crate::transforms::asr::gate::DropReason>,
 }
 
 /// A prohibited-phrase hit.

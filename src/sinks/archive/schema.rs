@@ -187,6 +187,10 @@ CREATE TABLE call_warnings (
     r#"
 ALTER TABLE hits ADD COLUMN homophone INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 5: utterances that produced no transcript are kept, with why (NULL: transcribed).
+    r#"
+ALTER TABLE utterances ADD COLUMN dropped TEXT;
+"#,
 ];
 
 /// Schema version this build writes and reads.

@@ -165,8 +165,9 @@ fn insert_utterance(conn: &Connection, u: &UtteranceRecord) -> rusqlite::Result<
     ensure_leg(conn, &u.call_id, &u.leg, u.speaker, &u.created_at)?;
     conn.prepare_cached(
         "INSERT OR IGNORE INTO utterances
-            (id, call_id, leg, speaker, start_ms, end_ms, language, text, segments, created_at, created_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            (id, call_id, leg, speaker, start_ms, end_ms, language, text, segments, created_at,
+             created_at_ms, dropped)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         u.id,
@@ -180,6 +181,7 @@ fn insert_utterance(conn: &Connection, u: &UtteranceRecord) -> rusqlite::Result<
         u.segments.to_string(),
         u.created_at,
         unix_ms_or_now(&u.created_at, "created_at"),
+        u.dropped.map(|r| r.as_str()),
     ])?;
     Ok(())
 }

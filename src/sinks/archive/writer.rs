@@ -13,7 +13,7 @@ use crossbeam_channel::{Receiver, Sender};
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 use serde::Serialize;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -57,12 +57,34 @@ pub struct WriterStats {
     pub queued: u64,
 }
 
+/// Whether the writer can keep what it is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct WriterHealth {
+    /// The writer thread runs.
+    pub alive: bool,
+    /// The last commit failed and the writer is retrying it.
+    pub failing: bool,
+    /// Ops and barriers waiting in the channel.
+    pub queued: u64,
+}
+
 #[derive(Default)]
 struct Counters {
     committed_ops: AtomicU64,
     commits: AtomicU64,
     retries: AtomicU64,
     rejected_ops: AtomicU64,
+    alive: AtomicBool,
+    failing: AtomicBool,
+}
+
+/// Marks the writer dead when its thread ends, by return or by panic.
+struct AliveGuard<'a>(&'a Counters);
+
+impl Drop for AliveGuard<'_> {
+    fn drop(&mut self) {
+        self.0.alive.store(false, Ordering::Relaxed);
+    }
 }
 
 // Almost every message is an op, so boxing it would cost an allocation per op to
@@ -95,13 +117,20 @@ impl ArchiveWriter {
         let conn = schema::open_writer(path.as_ref(), config.busy_timeout)?;
         let (tx, rx) = crossbeam_channel::unbounded();
         let counters = Arc::new(Counters::default());
+        counters.alive.store(true, Ordering::Relaxed);
         let thread_counters = counters.clone();
         let thread = std::thread::Builder::new()
             .name("archive-writer".into())
-            .spawn(move || run(conn, rx, config, &thread_counters))
+            .spawn(move || {
+                let _alive = AliveGuard(&thread_counters);
+                run(conn, rx, config, &thread_counters)
+            })
             .map_err(ArchiveError::Spawn)?;
         Ok((
-            ArchiveSender { tx: tx.clone() },
+            ArchiveSender {
+                tx: tx.clone(),
+                counters: counters.clone(),
+            },
             ArchiveWriterHandle {
                 tx,
                 thread: Some(thread),
@@ -115,6 +144,7 @@ impl ArchiveWriter {
 #[derive(Clone)]
 pub struct ArchiveSender {
     tx: Sender<Msg>,
+    counters: Arc<Counters>,
 }
 
 impl ArchiveSender {
@@ -127,6 +157,15 @@ impl ArchiveSender {
     /// path; from async code call it inside `spawn_blocking`.
     pub fn flush(&self) -> Result<(), ArchiveError> {
         flush(&self.tx)
+    }
+
+    /// Whether the writer runs and its commits go through.
+    pub fn health(&self) -> WriterHealth {
+        WriterHealth {
+            alive: self.counters.alive.load(Ordering::Relaxed),
+            failing: self.counters.failing.load(Ordering::Relaxed),
+            queued: self.tx.len() as u64,
+        }
     }
 }
 
@@ -233,6 +272,7 @@ fn commit_with_retry(
     loop {
         match commit(conn, batch) {
             Ok(rejected) => {
+                counters.failing.store(false, Ordering::Relaxed);
                 counters.commits.fetch_add(1, Ordering::Relaxed);
                 counters
                     .committed_ops
@@ -241,6 +281,7 @@ fn commit_with_retry(
                 return;
             }
             Err(e) => {
+                counters.failing.store(true, Ordering::Relaxed);
                 counters.retries.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, ops = batch.len(), retry_in_ms = backoff.as_millis() as u64,
                     "archive commit failed; keeping the batch and retrying");
@@ -263,7 +304,8 @@ fn commit(conn: &mut Connection, batch: &[ArchiveOp]) -> rusqlite::Result<u64> {
             Err(e) if is_transient(&e) => return Err(e),
             Err(e) => {
                 drop(sp);
-                tracing::error!(error = %e, ?op, "archive refused an op; kept in rejected_ops");
+                // The op itself holds transcript text: log what kind it was, not its content.
+                tracing::error!(error = %e, op = op.kind(), "archive refused an op; kept in rejected_ops");
                 store::reject(&tx, op, &e.to_string())?;
                 rejected += 1;
             }

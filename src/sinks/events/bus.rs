@@ -88,13 +88,19 @@ pub struct EventFilter {
     pub types: Option<Vec<String>>,
 }
 
-const KNOWN_TYPES: &[&str] = &[
+/// Every type a subscriber may ask for (`events.lagged` is always sent).
+pub const KNOWN_TYPES: &[&str] = &[
     "call.started",
     "transcript.partial",
     "transcript.final",
+    "utterance.dropped",
     "phrase.hit",
+    "rule.fired",
     "qa.scored",
     "call.ended",
+    "surge.alert",
+    "assist.suggestion",
+    "alert",
 ];
 
 impl EventFilter {

@@ -143,6 +143,16 @@ pub enum Payload {
         reason: String,
         evidence: Vec<AlertEvidence>,
     },
+    /// A closed utterance that produced no `transcript.final`, and why. Every utterance
+    /// ends as one or the other.
+    #[serde(rename = "utterance.dropped")]
+    UtteranceDropped {
+        utterance_id: String,
+        reason: crate::transforms::asr::gate::DropReason,
+        /// The error, for `recognition_failed`.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        detail: Option<String>,
+    },
     /// Sent to a subscriber that fell behind and missed events.
     #[serde(rename = "events.lagged")]
     Lagged { missed: u64 },
@@ -162,6 +172,7 @@ impl Payload {
             Payload::SurgeAlert(_) => "surge.alert",
             Payload::AssistSuggestion { .. } => "assist.suggestion",
             Payload::Alert { .. } => "alert",
+            Payload::UtteranceDropped { .. } => "utterance.dropped",
             Payload::Lagged { .. } => "events.lagged",
         }
     }

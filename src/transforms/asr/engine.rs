@@ -1,6 +1,6 @@
 //! One Whisper model, loaded once, and the per-utterance transcription call every worker makes.
 
-use super::gate;
+use super::gate::{self, DropReason};
 use super::language::{choose_language, LanguagePolicy};
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +20,8 @@ pub enum AsrError {
     Load { path: String, reason: String },
     #[error("whisper failed on a {secs:.1} s utterance: {reason}")]
     Inference { secs: f32, reason: String },
+    #[error("the recogniser crashed on a {secs:.1} s utterance ({reason}); it was replaced")]
+    Panicked { secs: f32, reason: String },
     #[error("speech recognition is overloaded: partial shed")]
     Shed,
     #[error("speech recognition pool has stopped")]
@@ -71,6 +73,8 @@ pub struct Transcript {
     pub text: String,
     pub language: String,
     pub segments: Vec<TimedText>,
+    /// Why `text` is empty, when it is: what the last discarded segment was taken for.
+    pub dropped: Option<DropReason>,
 }
 
 /// A loaded model, shared by every worker (each worker owns one [`WhisperState`]).
@@ -78,6 +82,8 @@ pub struct Transcript {
 pub struct WhisperModel {
     ctx: Arc<WhisperContext>,
     multilingual: bool,
+    /// Token ids from this one on are special (end of text, timestamps, language, task).
+    eot: i32,
 }
 
 impl WhisperModel {
@@ -95,9 +101,11 @@ impl WhisperModel {
                 reason: e.to_string(),
             })?;
         let multilingual = ctx.is_multilingual();
+        let eot = ctx.token_eot();
         Ok(WhisperModel {
             ctx: Arc::new(ctx),
             multilingual,
+            eot,
         })
     }
 
@@ -192,13 +200,24 @@ pub fn transcribe(
     state.full(params, audio).map_err(fail)?;
 
     let mut segments = Vec::new();
+    let mut discarded = None;
     for seg in state.as_iter() {
         let text = seg.to_str_lossy().map_err(fail)?.trim().to_string();
         let no_speech_prob = seg.no_speech_probability();
-        if text.is_empty() || no_speech_prob > opts.no_speech_threshold {
+        if text.is_empty() {
+            continue;
+        }
+        // As Whisper itself decides: silence only when the no-speech token is likely *and*
+        // the words written are unlikely. A confident transcript with a high no-speech
+        // probability is real speech (digits read slowly over a phone line come out so).
+        if no_speech_prob > opts.no_speech_threshold
+            && avg_logprob(&seg, model.eot) < LOGPROB_THRESHOLD
+        {
+            discarded = Some(DropReason::NoSpeech);
             continue;
         }
         if gate::is_known_hallucination(&text, &opts.zh_prompt) {
+            discarded = Some(DropReason::Hallucination);
             continue;
         }
         let (start_ms, end_ms) = if opts.timestamps {
@@ -222,11 +241,38 @@ pub fn transcribe(
         .map(|s| s.text.as_str())
         .collect::<Vec<_>>()
         .join(joiner);
+    let dropped = text
+        .is_empty()
+        .then(|| discarded.unwrap_or(DropReason::Empty));
     Ok(Transcript {
         text,
         language,
         segments,
+        dropped,
     })
+}
+
+/// Below this mean log-probability of its text tokens a segment that also looks like
+/// no speech is dropped (Whisper's `logprob_threshold`).
+const LOGPROB_THRESHOLD: f32 = -1.0;
+
+/// Mean log-probability of a segment's text tokens (special tokens left out).
+fn avg_logprob(seg: &whisper_rs::WhisperSegment<'_>, eot: i32) -> f32 {
+    let (mut sum, mut n) = (0.0f32, 0u32);
+    for i in 0..seg.n_tokens() {
+        if let Some(tok) = seg.get_token(i) {
+            let d = tok.token_data();
+            if d.id < eot {
+                sum += d.plog;
+                n += 1;
+            }
+        }
+    }
+    if n == 0 {
+        f32::NEG_INFINITY
+    } else {
+        sum / n as f32
+    }
 }
 
 #[cfg(test)]

@@ -70,6 +70,73 @@ pub fn too_little_speech(speech_ratio: f32, min_ratio: f32) -> bool {
     speech_ratio < min_ratio
 }
 
+/// Why a closed utterance produced no `transcript.final`. Every utterance the segmenter
+/// closes ends either as a final or as a drop with one of these reasons, counted in
+/// `/v1/stats`, sent as an `utterance.dropped` event and archived as an utterance row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// The VAD heard too little speech in it to be worth recognising.
+    TooLittleSpeech,
+    /// Whisper judged it not speech (no-speech probability high and its words unlikely).
+    NoSpeech,
+    /// Whisper wrote only text it is known to invent on noise (subtitle credits, the prompt).
+    Hallucination,
+    /// Whisper returned no text.
+    Empty,
+    /// The recogniser failed on it twice (or the service was stopping).
+    RecognitionFailed,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 5] = [
+        DropReason::TooLittleSpeech,
+        DropReason::NoSpeech,
+        DropReason::Hallucination,
+        DropReason::Empty,
+        DropReason::RecognitionFailed,
+    ];
+
+    /// The name used in events, the archive and `/v1/stats`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::TooLittleSpeech => "too_little_speech",
+            DropReason::NoSpeech => "no_speech",
+            DropReason::Hallucination => "hallucination",
+            DropReason::Empty => "empty",
+            DropReason::RecognitionFailed => "recognition_failed",
+        }
+    }
+
+    /// Reads a name written by [`DropReason::as_str`].
+    pub fn parse(s: &str) -> Option<DropReason> {
+        DropReason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// Utterances dropped so far, per reason.
+#[derive(Debug, Default)]
+pub struct DropCounts([std::sync::atomic::AtomicU64; 5]);
+
+impl DropCounts {
+    pub fn add(&self, reason: DropReason) {
+        let i = DropReason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(0);
+        self.0[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `{reason: count}` for every reason, zeros included.
+    pub fn snapshot(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        DropReason::ALL
+            .iter()
+            .zip(&self.0)
+            .map(|(r, n)| (r.as_str(), n.load(std::sync::atomic::Ordering::Relaxed)))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,12 +57,19 @@ pub fn choose_language(probs: &[f32], allowed: &[String]) -> String {
 
 /// Checks that every configured code is a language Whisper knows.
 pub fn validate_codes(codes: &[String]) -> Result<(), String> {
-    for c in codes {
-        if whisper_rs::get_lang_id(c).is_none() {
-            return Err(format!(
-                "unknown language code `{c}` (use Whisper codes such as zh, en, yue)"
-            ));
-        }
+    codes.iter().try_for_each(|c| validate_code(c))
+}
+
+/// Checks one language code from a config or a source's metadata: two to eight ASCII
+/// lowercase letters that Whisper knows. The shape is checked first because whisper-rs
+/// panics on a code holding a NUL byte, and a source's metadata may hold anything.
+pub fn validate_code(code: &str) -> Result<(), String> {
+    let shaped = (2..=8).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_lowercase());
+    if !shaped || whisper_rs::get_lang_id(code).is_none() {
+        let shown: String = code.chars().take(16).flat_map(char::escape_debug).collect();
+        return Err(format!(
+            "unknown language code `{shown}` (use Whisper codes such as zh, en, yue, or auto)"
+        ));
     }
     Ok(())
 }
@@ -100,5 +107,34 @@ mod tests {
     fn rejects_unknown_codes() {
         assert!(validate_codes(&["zh".into(), "en".into()]).is_ok());
         assert!(validate_codes(&["klingon".into()]).is_err());
+    }
+
+    /// Regression: a fork's `language` with a NUL byte panicked inside whisper-rs and killed
+    /// the recogniser worker.
+    #[test]
+    fn hostile_codes_are_errors_not_panics() {
+        for code in [
+            "z\0h",
+            "zh\0",
+            "\0",
+            "",
+            "ZH",
+            "zh-CN",
+            "中文",
+            "e",
+            "zhzhzhzhz",
+        ] {
+            let err = validate_code(code).unwrap_err();
+            assert!(err.contains("unknown language code"), "{code:?}: {err}");
+            assert!(!err.contains('\0'), "the NUL is shown escaped: {err}");
+        }
+        assert!(validate_code("yue").is_ok());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_code_is_checked_without_panicking(code in "\\PC{0,12}|[a-z\\x00]{0,4}") {
+            let _ = validate_code(&code);
+        }
     }
 }

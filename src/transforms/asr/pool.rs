@@ -1,16 +1,23 @@
-//! The recogniser pool: dedicated OS threads (never the async runtime) each owning one Whisper
-//! state over one shared model, fed by a bounded inbox.
+//! The recogniser pool: dedicated OS threads (never the async runtime) each owning one
+//! [`Recognizer`] (for Whisper: one decoding state over one shared model), fed by a bounded
+//! inbox.
 //!
 //! Backpressure policy:
 //! - finals: the submitter waits for room in the inbox (it blocks the leg, which blocks its
 //!   source); a final is never dropped;
 //! - partials: offered without waiting; when the partial inbox is full, or a partial has waited
 //!   longer than `partial_max_wait` (it is stale by then), it is shed and counted.
+//!
+//! Faults: a recogniser that panics or fails is thrown away and the worker makes a new one, so
+//! no input can stop recognition. A final is tried once more on the new recogniser; if that
+//! fails too, its caller gets the error (and records the loss), and the failure is counted.
 
-use super::engine::{transcribe, AsrError, DecodeOptions, Transcript, WhisperModel};
+use super::engine::{AsrError, DecodeOptions, Transcript, WhisperModel};
 use super::language::LanguagePolicy;
+use super::recognizer::{Recognizer, RecognizerFactory, WhisperFactory};
 use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -46,11 +53,22 @@ pub struct PoolStats {
     pub finals_done: AtomicU64,
     pub partials_done: AtomicU64,
     pub partials_shed: AtomicU64,
+    /// Finals that failed on two recognisers in a row; each reached its caller as an error.
     pub failures: AtomicU64,
+    /// Partials that failed (not retried: the final follows).
+    pub partials_failed: AtomicU64,
+    /// Recognisers thrown away after a panic or an error, and made anew.
+    pub restarts: AtomicU64,
+    /// Finals tried a second time on a fresh recogniser.
+    pub retries: AtomicU64,
     /// Total seconds of audio transcribed (finals and partials), in milliseconds.
     pub audio_ms: AtomicU64,
-    /// Total time spent inside whisper, in milliseconds.
+    /// Total time spent inside the recogniser, in milliseconds.
     pub busy_ms: AtomicU64,
+    /// Worker threads running.
+    workers_alive: AtomicUsize,
+    /// Workers holding a usable recogniser (making a new one can fail, e.g. out of memory).
+    workers_ready: AtomicUsize,
 }
 
 /// A snapshot of [`PoolStats`].
@@ -60,8 +78,22 @@ pub struct PoolStatsSnapshot {
     pub partials_done: u64,
     pub partials_shed: u64,
     pub failures: u64,
+    pub partials_failed: u64,
+    pub restarts: u64,
+    pub retries: u64,
     pub audio_ms: u64,
     pub busy_ms: u64,
+}
+
+/// Whether the workers are there and able to recognise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct PoolHealth {
+    /// Workers configured.
+    pub workers: usize,
+    /// Worker threads running.
+    pub alive: usize,
+    /// Workers with a usable recogniser.
+    pub ready: usize,
 }
 
 struct Job {
@@ -110,33 +142,42 @@ struct PoolInner {
     stats: Arc<PoolStats>,
     workers: std::sync::Mutex<Vec<JoinHandle<()>>>,
     multilingual: bool,
+    size: usize,
 }
 
 impl AsrPool {
-    /// Starts `cfg.workers` threads sharing `model`.
+    /// Starts `cfg.workers` Whisper workers sharing `model`.
     pub fn start(model: WhisperModel, cfg: PoolConfig) -> Result<Self, AsrError> {
+        let factory = WhisperFactory::new(model, cfg.decode.clone());
+        Self::start_with(Arc::new(factory), cfg)
+    }
+
+    /// Starts `cfg.workers` workers, each with a recogniser from `factory`. Fails when a first
+    /// recogniser cannot be made, so a bad model stops start-up instead of every call.
+    pub fn start_with(
+        factory: Arc<dyn RecognizerFactory>,
+        cfg: PoolConfig,
+    ) -> Result<Self, AsrError> {
         let (finals_tx, finals_rx) = unbounded::<Job>();
         let (partials_tx, partials_rx) = bounded::<Job>(cfg.partial_inbox.max(1));
         let stats = Arc::new(PoolStats::default());
         let mut workers = Vec::new();
         for i in 0..cfg.workers.max(1) {
-            let mut state = model.new_state()?;
-            let model = model.clone();
+            let first = factory.make()?;
+            stats.workers_ready.fetch_add(1, Ordering::Relaxed);
+            let mut worker = Worker {
+                factory: factory.clone(),
+                recognizer: Some(first),
+                stats: stats.clone(),
+                cfg: cfg.clone(),
+            };
             let (frx, prx) = (finals_rx.clone(), partials_rx.clone());
-            let stats = stats.clone();
-            let cfg = cfg.clone();
+            stats.workers_alive.fetch_add(1, Ordering::Relaxed);
             let handle = std::thread::Builder::new()
                 .name(format!("asr-{i}"))
                 .spawn(move || {
-                    // The first decode on a state allocates its buffers and is several times
-                    // slower; pay that before the first caller waits.
-                    let warm = vec![0.0f32; super::engine::SAMPLE_RATE];
-                    let policy = LanguagePolicy::new(vec!["en".into()], None);
-                    if let Err(e) = transcribe(&model, &mut state, &warm, &policy, &cfg.decode) {
-                        tracing::warn!(error = %e, "recogniser warm-up failed");
-                    }
                     while let Some(job) = next_job(&frx, &prx) {
-                        run_job(&model, &mut state, job, &cfg, &stats);
+                        worker.run(job);
                     }
                 })
                 .map_err(|e| AsrError::Load {
@@ -152,9 +193,20 @@ impl AsrPool {
                 final_permits: Arc::new(Semaphore::new(cfg.final_inbox.max(1))),
                 stats,
                 workers: std::sync::Mutex::new(workers),
-                multilingual: model.is_multilingual(),
+                multilingual: factory.is_multilingual(),
+                size: cfg.workers.max(1),
             }),
         })
+    }
+
+    /// Workers configured, running and ready.
+    pub fn health(&self) -> PoolHealth {
+        let s = &self.inner.stats;
+        PoolHealth {
+            workers: self.inner.size,
+            alive: s.workers_alive.load(Ordering::Relaxed),
+            ready: s.workers_ready.load(Ordering::Relaxed),
+        }
     }
 
     pub fn is_multilingual(&self) -> bool {
@@ -207,6 +259,9 @@ impl AsrPool {
             partials_done: s.partials_done.load(Ordering::Relaxed),
             partials_shed: s.partials_shed.load(Ordering::Relaxed),
             failures: s.failures.load(Ordering::Relaxed),
+            partials_failed: s.partials_failed.load(Ordering::Relaxed),
+            restarts: s.restarts.load(Ordering::Relaxed),
+            retries: s.retries.load(Ordering::Relaxed),
             audio_ms: s.audio_ms.load(Ordering::Relaxed),
             busy_ms: s.busy_ms.load(Ordering::Relaxed),
         }
@@ -243,50 +298,121 @@ fn next_job(finals: &Receiver<Job>, partials: &Receiver<Job>) -> Option<Job> {
     }
 }
 
-fn run_job(
-    model: &WhisperModel,
-    state: &mut whisper_rs::WhisperState,
-    job: Job,
-    cfg: &PoolConfig,
-    stats: &PoolStats,
-) {
-    let _g = job.span.enter();
-    if job.partial && job.enqueued.elapsed() > cfg.partial_max_wait {
-        stats.partials_shed.fetch_add(1, Ordering::Relaxed);
-        let _ = job.reply.send(Err(AsrError::Shed));
-        return;
-    }
-    if job.reply.is_closed() {
-        return;
-    }
-    let t0 = Instant::now();
-    let result = transcribe(model, state, &job.audio, &job.policy, &cfg.decode);
-    let busy = t0.elapsed();
-    stats
-        .busy_ms
-        .fetch_add(busy.as_millis() as u64, Ordering::Relaxed);
-    stats.audio_ms.fetch_add(
-        (job.audio.len() as u64 * 1000) / super::engine::SAMPLE_RATE as u64,
-        Ordering::Relaxed,
-    );
-    match &result {
-        Ok(_) if job.partial => {
-            stats.partials_done.fetch_add(1, Ordering::Relaxed);
+/// One worker thread's recogniser and what it needs to replace it.
+struct Worker {
+    factory: Arc<dyn RecognizerFactory>,
+    /// `None` after a failure until a new one is made.
+    recognizer: Option<Box<dyn Recognizer>>,
+    stats: Arc<PoolStats>,
+    cfg: PoolConfig,
+}
+
+impl Drop for Worker {
+    // Also runs when the thread unwinds, so a dead worker never counts as alive.
+    fn drop(&mut self) {
+        self.stats.workers_alive.fetch_sub(1, Ordering::Relaxed);
+        if self.recognizer.is_some() {
+            self.stats.workers_ready.fetch_sub(1, Ordering::Relaxed);
         }
-        Ok(_) => {
-            stats.finals_done.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Worker {
+    fn run(&mut self, job: Job) {
+        let _g = job.span.enter();
+        let stats = self.stats.clone();
+        if job.partial && job.enqueued.elapsed() > self.cfg.partial_max_wait {
+            stats.partials_shed.fetch_add(1, Ordering::Relaxed);
+            let _ = job.reply.send(Err(AsrError::Shed));
+            return;
         }
-        Err(e) => {
-            stats.failures.fetch_add(1, Ordering::Relaxed);
+        if job.reply.is_closed() {
+            return;
+        }
+        let tries = if job.partial { 1 } else { 2 };
+        let t0 = Instant::now();
+        let mut result = Err(AsrError::Stopped);
+        for attempt in 0..tries {
+            if attempt > 0 {
+                stats.retries.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("retrying the utterance on a new recogniser");
+            }
+            result = self.attempt(&job.audio, &job.policy);
+            if result.is_ok() {
+                break;
+            }
+        }
+        let busy = t0.elapsed();
+        stats
+            .busy_ms
+            .fetch_add(busy.as_millis() as u64, Ordering::Relaxed);
+        stats.audio_ms.fetch_add(
+            (job.audio.len() as u64 * 1000) / super::engine::SAMPLE_RATE as u64,
+            Ordering::Relaxed,
+        );
+        let counter = match (&result, job.partial) {
+            (Ok(_), true) => &stats.partials_done,
+            (Ok(_), false) => &stats.finals_done,
+            (Err(_), true) => &stats.partials_failed,
+            (Err(_), false) => &stats.failures,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = &result {
             tracing::warn!(error = %e, partial = job.partial, "transcription failed");
         }
+        tracing::debug!(
+            partial = job.partial,
+            audio_ms = job.audio.len() / 16,
+            busy_ms = busy.as_millis() as u64,
+            waited_ms = (t0 - job.enqueued).as_millis() as u64,
+            "transcribed"
+        );
+        let _ = job.reply.send(result);
     }
-    tracing::debug!(
-        partial = job.partial,
-        audio_ms = job.audio.len() / 16,
-        busy_ms = busy.as_millis() as u64,
-        waited_ms = (t0 - job.enqueued).as_millis() as u64,
-        "transcribed"
-    );
-    let _ = job.reply.send(result);
+
+    /// One try on the current recogniser (made first if there is none). A recogniser that
+    /// panicked or failed is thrown away: its state may be half-written.
+    fn attempt(&mut self, audio: &[f32], policy: &LanguagePolicy) -> Result<Transcript, AsrError> {
+        if self.recognizer.is_none() {
+            let made = catch_unwind(AssertUnwindSafe(|| self.factory.make()))
+                .unwrap_or_else(|p| Err(panicked(audio, p.as_ref())));
+            match made {
+                Ok(r) => {
+                    self.recognizer = Some(r);
+                    self.stats.workers_ready.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot make a new recogniser");
+                    return Err(e);
+                }
+            }
+        }
+        let rec = self.recognizer.as_mut().expect("made above");
+        let outcome = catch_unwind(AssertUnwindSafe(|| rec.transcribe(audio, policy)))
+            .unwrap_or_else(|p| Err(panicked(audio, p.as_ref())));
+        if let Err(e) = &outcome {
+            tracing::error!(error = %e, "recogniser failed; replacing it");
+            self.recognizer = None;
+            self.stats.workers_ready.fetch_sub(1, Ordering::Relaxed);
+            self.stats.restarts.fetch_add(1, Ordering::Relaxed);
+        }
+        outcome
+    }
 }
+
+/// The error for a panic inside the recogniser.
+fn panicked(audio: &[f32], payload: &(dyn std::any::Any + Send)) -> AsrError {
+    let reason = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    AsrError::Panicked {
+        secs: audio.len() as f32 / super::engine::SAMPLE_RATE as f32,
+        reason,
+    }
+}
+
+#[cfg(test)]
+#[path = "pool_tests.rs"]
+mod tests;

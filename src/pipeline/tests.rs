@@ -1,0 +1,157 @@
+//! A leg through the whole pipeline with a scripted recogniser: every utterance the segmenter
+//! closes ends as a `transcript.final` or as a counted, archived `utterance.dropped`, and a
+//! recogniser that panics stops nothing.
+
+use super::*;
+use crate::call::{CallInfo, LegInfo, Speaker};
+use crate::sinks::archive::{ArchiveReader, ArchiveWriter};
+use crate::sinks::events::{Delivery, Payload};
+use crate::transforms::asr::gate::DropReason;
+use crate::transforms::asr::{
+    AsrError, AsrPool, PoolConfig, Recognizer, RecognizerFactory, Transcript,
+};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Call 1 and its retry panic, call 2 comes back as a known hallucination, the rest is text.
+struct Script {
+    calls: Arc<AtomicUsize>,
+}
+
+impl Recognizer for Script {
+    fn transcribe(&mut self, _: &[f32], _: &LanguagePolicy) -> Result<Transcript, AsrError> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        match n {
+            1 | 2 => panic!("scripted panic on utterance one"),
+            3 => Ok(Transcript {
+                language: "en".into(),
+                dropped: Some(DropReason::Hallucination),
+                ..Transcript::default()
+            }),
+            _ => Ok(Transcript {
+                text: format!("words of call {n}"),
+                language: "en".into(),
+                ..Transcript::default()
+            }),
+        }
+    }
+}
+
+struct Factory(Arc<AtomicUsize>);
+
+impl RecognizerFactory for Factory {
+    fn make(&self) -> Result<Box<dyn Recognizer>, AsrError> {
+        Ok(Box::new(Script {
+            calls: self.0.clone(),
+        }))
+    }
+    fn is_multilingual(&self) -> bool {
+        false
+    }
+}
+
+/// The agent channel of the English two-leg fixture call (three utterances, 16 kHz).
+fn agent_channel() -> Vec<i16> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/calls/call_en.wav");
+    let mut r = hound::WavReader::open(path).unwrap();
+    let samples: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+    samples.chunks(2).map(|f| f[1]).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_utterance_ends_as_a_final_or_a_counted_archived_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    let (sender, writer) = ArchiveWriter::spawn(&db).unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let pool =
+        AsrPool::start_with(Arc::new(Factory(calls.clone())), PoolConfig::default()).unwrap();
+    let cfg = crate::config::Config::default();
+    let inspection = Inspection::load(&cfg.lexicons.source()).unwrap();
+    let events = EventBus::new(4096);
+    let shared = Arc::new(Shared::new(
+        &cfg,
+        pool.clone(),
+        inspection,
+        events.clone(),
+        ArchiveSink::new(sender),
+        Arc::new(crate::clock::SystemClock),
+        false,
+        None,
+    ));
+    let call = CallInfo {
+        call_id: "scripted".into(),
+        source: "test".into(),
+        ..CallInfo::default()
+    };
+    let leg = LegInfo {
+        call_id: "scripted".into(),
+        leg: "agent".into(),
+        speaker: Speaker::Agent,
+        participant: None,
+        language: None,
+    };
+    let mut sub = events.subscribe();
+    shared.registry.open_leg(&call, &leg).unwrap();
+    let (tx, handle) = spawn_leg(shared.clone(), leg, 16_000);
+    for chunk in agent_channel().chunks(1600) {
+        tx.send(LegInput::Audio(chunk.to_vec())).await.unwrap();
+    }
+    drop(tx);
+    handle.await.unwrap();
+
+    let (mut finals, mut drops) = (Vec::new(), Vec::new());
+    loop {
+        let Delivery::Event(p) = sub.next().await else {
+            panic!("the bus closed or lagged before the call ended");
+        };
+        match &p.event.payload {
+            Payload::TranscriptFinal { utterance_id, .. } => finals.push(utterance_id.clone()),
+            Payload::UtteranceDropped {
+                utterance_id,
+                reason,
+                detail,
+            } => drops.push((utterance_id.clone(), *reason, detail.clone())),
+            Payload::CallEnded { .. } => break,
+            _ => {}
+        }
+    }
+    let made = calls.load(Ordering::SeqCst);
+    assert!(
+        made >= 4,
+        "the fixture leg has three utterances; recogniser called {made} times"
+    );
+    // Calls 1-2: one utterance lost to the panics; call 3: one hallucination; the rest final.
+    assert_eq!(finals.len(), made - 3, "{finals:?} {drops:?}");
+    let of = |r: DropReason| drops.iter().filter(|d| d.1 == r).count();
+    assert_eq!(of(DropReason::RecognitionFailed), 1, "{drops:?}");
+    assert_eq!(of(DropReason::Hallucination), 1, "{drops:?}");
+    let failed = drops.iter().find(|d| d.1 == DropReason::RecognitionFailed);
+    let detail = failed.and_then(|d| d.2.clone()).unwrap_or_default();
+    assert!(detail.contains("scripted panic"), "{detail}");
+    // Counted in /v1/stats, per reason, exactly as announced.
+    let counted = shared.drops.snapshot();
+    for r in DropReason::ALL {
+        assert_eq!(counted[r.as_str()], of(r) as u64, "{}", r.as_str());
+    }
+    let s = pool.stats();
+    assert_eq!((s.restarts, s.retries, s.failures), (2, 1, 1));
+    assert_eq!(pool.health().ready, 1, "the worker made a new recogniser");
+
+    // Archived: the finals with their text, the drops as rows with empty text and the reason.
+    writer.flush().unwrap();
+    let detail = ArchiveReader::open(&db)
+        .unwrap()
+        .get_call("scripted")
+        .unwrap()
+        .unwrap();
+    assert_eq!(detail.call.utterance_count as usize, finals.len());
+    assert_eq!(detail.call.dropped_count as usize, drops.len());
+    for (id, reason, _) in &drops {
+        let row = detail.utterances.iter().find(|u| &u.id == id).unwrap();
+        assert_eq!((row.dropped, row.text.as_str()), (Some(*reason), ""));
+    }
+    for id in &finals {
+        let row = detail.utterances.iter().find(|u| &u.id == id).unwrap();
+        assert!(row.dropped.is_none() && row.text.starts_with("words of call"));
+    }
+}
