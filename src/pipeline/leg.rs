@@ -2,7 +2,7 @@
 //! events and archive. Runs as one async task per leg; inference happens on the ASR pool.
 
 use super::Shared;
-use crate::call::LegInfo;
+use crate::call::{LegInfo, Speaker};
 use crate::clock::rfc3339;
 use crate::sinks::archive::{ArchiveOp, HitRecord, UtteranceRecord};
 use crate::sinks::events::{Event, Payload, SegmentTiming};
@@ -298,6 +298,18 @@ impl LegState<'_> {
         }
     }
 
+    /// On the customer's leg, reads the next text as the answer to what the agent just asked
+    /// for (a code, card, ID or phone number), so its digits are masked in that light.
+    fn read_as_answer(&mut self, start_ms: u64, consume: bool) {
+        if self.leg.speaker == Speaker::Customer {
+            let asked = self
+                .shared
+                .registry
+                .asked(&self.leg.call_id, start_ms, consume);
+            self.redact.set_asked(asked);
+        }
+    }
+
     /// Accounts for an utterance that ends without a final: counted, announced and archived
     /// as a row with empty text and the reason, so a reviewer sees that speech was there.
     fn drop_utterance(&mut self, n: u64, end_ms: u64, reason: DropReason, detail: Option<String>) {
@@ -372,6 +384,8 @@ impl LegState<'_> {
         if u.finalized {
             return; // the final is on its way; a late partial would only confuse subscribers
         }
+        let (id, start_ms) = (u.id.clone(), u.start_ms);
+        self.read_as_answer(start_ms, false);
         let t = match result {
             Ok(t) if !t.text.is_empty() => self.redact.partial_transcript(t),
             Ok(_) | Err(AsrError::Shed) => return,
@@ -380,7 +394,6 @@ impl LegState<'_> {
                 return;
             }
         };
-        let (id, start_ms) = (u.id.clone(), u.start_ms);
         self.shared.events.publish(self.event(
             Payload::TranscriptPartial {
                 utterance_id: id.clone(),
@@ -408,6 +421,7 @@ impl LegState<'_> {
         end_ms: u64,
         result: Result<Transcript, AsrError>,
     ) {
+        self.read_as_answer(start_ms, true);
         let t = match result {
             Ok(t) => self.redact.final_transcript(t),
             Err(e) => {
@@ -426,6 +440,13 @@ impl LegState<'_> {
         let Some(mut u) = self.utterances.remove(&n) else {
             return;
         };
+        if self.leg.speaker == Speaker::Agent {
+            if let Some(category) = crate::transforms::redact::requested(&t.text) {
+                self.shared
+                    .registry
+                    .note_asked(&self.leg.call_id, category, end_ms);
+            }
+        }
         self.summary.utterances += 1;
         let segments: Vec<SegmentTiming> = t
             .segments

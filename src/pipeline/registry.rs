@@ -5,6 +5,7 @@ use crate::call::{CallInfo, LegInfo};
 use crate::clock::{rfc3339, SharedClock};
 use crate::sinks::archive::ArchiveOp;
 use crate::sinks::events::{Event, EventBus, Payload};
+use crate::transforms::redact::Category;
 use crate::transforms::scorecard::{CallLedger, LedgerHit, LedgerUtterance, Scorecard};
 use crate::transforms::surge::SurgeHub;
 use std::collections::HashMap;
@@ -21,7 +22,24 @@ struct LiveCall {
     ledger: CallLedger,
     /// The agent's leg, where assist suggestions for this call are sent.
     agent_leg: Option<String>,
+    /// The number the agent last asked the customer for.
+    asked: Option<Asked>,
 }
+
+/// An agent's request for a number, which the customer's next turns answer.
+#[derive(Debug, Clone, Copy)]
+struct Asked {
+    category: Category,
+    /// Media time the request ended.
+    at_ms: u64,
+    /// Customer finals still read as the answer.
+    answers_left: u8,
+}
+
+/// A customer utterance starting this long after the request no longer answers it.
+const ASK_WINDOW_MS: u64 = 30_000;
+/// Customer finals read as the answer to one request (a number often takes two or three).
+const ASK_ANSWERS: u8 = 3;
 
 /// Live calls, shared by every source.
 #[derive(Clone)]
@@ -92,6 +110,38 @@ impl CallRegistry {
         self
     }
 
+    /// Notes that the agent of `call_id` asked for a `category` number, ending at `at_ms`.
+    pub fn note_asked(&self, call_id: &str, category: Category, at_ms: u64) {
+        if let Some(live) = self.calls.lock().unwrap().get_mut(call_id) {
+            live.asked = Some(Asked {
+                category,
+                at_ms,
+                answers_left: ASK_ANSWERS,
+            });
+        }
+    }
+
+    /// What the customer's utterance starting at `start_ms` answers, if anything; `consume`
+    /// (for a final) counts it as one of the answers.
+    pub fn asked(&self, call_id: &str, start_ms: u64, consume: bool) -> Option<Category> {
+        let mut calls = self.calls.lock().unwrap();
+        let live = calls.get_mut(call_id)?;
+        let a = live.asked.as_mut()?;
+        // Legs' media clocks start together but not exactly: allow an answer that overlaps.
+        let in_window = start_ms + 2_000 >= a.at_ms && start_ms <= a.at_ms + ASK_WINDOW_MS;
+        if !in_window {
+            return None;
+        }
+        let category = a.category;
+        if consume {
+            a.answers_left -= 1;
+            if a.answers_left == 0 {
+                live.asked = None;
+            }
+        }
+        Some(category)
+    }
+
     /// The agent leg of a live call, if it has one.
     pub fn agent_leg(&self, call_id: &str) -> Option<String> {
         self.calls
@@ -129,6 +179,7 @@ impl CallRegistry {
             media_ms: 0,
             ledger: CallLedger::new(&call.call_id),
             agent_leg: None,
+            asked: None,
         });
         if live.legs_seen.contains(&leg.leg) && live.open_legs > 0 {
             return Err(RegistryError::DuplicateLeg {

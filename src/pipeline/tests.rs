@@ -155,3 +155,50 @@ async fn every_utterance_ends_as_a_final_or_a_counted_archived_drop() {
         assert!(row.dropped.is_none() && row.text.starts_with("words of call"));
     }
 }
+
+#[test]
+fn a_request_for_a_number_is_answered_by_the_next_customer_turns_only() {
+    use crate::transforms::redact::Category;
+    let registry = CallRegistry::new(
+        EventBus::new(16),
+        ArchiveSink::disabled(),
+        Arc::new(crate::clock::SystemClock),
+    );
+    let call = CallInfo {
+        call_id: "ask".into(),
+        ..CallInfo::default()
+    };
+    let leg = LegInfo {
+        call_id: "ask".into(),
+        leg: "agent".into(),
+        speaker: Speaker::Agent,
+        participant: None,
+        language: None,
+    };
+    registry.open_leg(&call, &leg).unwrap();
+    assert_eq!(
+        registry.asked("ask", 5_000, false),
+        None,
+        "nothing asked yet"
+    );
+    registry.note_asked("ask", Category::Code, 10_000);
+    // An answer may start a little before the request ends (the legs' clocks differ).
+    assert_eq!(registry.asked("ask", 9_000, false), Some(Category::Code));
+    assert_eq!(
+        registry.asked("ask", 45_000, false),
+        None,
+        "too late to be the answer"
+    );
+    assert_eq!(
+        registry.asked("ask", 2_000, false),
+        None,
+        "said before the request"
+    );
+    // Partials peek; three customer finals use the request up.
+    for _ in 0..3 {
+        assert_eq!(registry.asked("ask", 12_000, false), Some(Category::Code));
+        assert_eq!(registry.asked("ask", 12_000, true), Some(Category::Code));
+    }
+    assert_eq!(registry.asked("ask", 12_000, true), None);
+    assert_eq!(registry.asked("no-such-call", 12_000, true), None);
+}

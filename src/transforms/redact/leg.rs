@@ -28,6 +28,13 @@ impl LegRedactor {
         }
     }
 
+    /// Reads the next texts as answers to a request for `asked` (the other side asked for a
+    /// code, card, ID or phone number), or as ordinary speech with `None`. Set before each
+    /// text: the call decides how long an answer lasts.
+    pub fn set_asked(&mut self, asked: Option<super::Category>) {
+        self.carry.asked = asked;
+    }
+
     /// Redacts a partial transcript text (the utterance so far); the state is unchanged.
     pub fn partial(&self, text: &str, language: &str) -> Redacted {
         self.redactor.pass(text, language, &self.carry, true).0

@@ -8,6 +8,7 @@
 //! read out across a pause, or cut off at the end of a partial, does not leak.
 
 mod amount;
+mod ask;
 mod category;
 mod checks;
 mod config;
@@ -17,6 +18,7 @@ mod scan;
 #[cfg(test)]
 mod tests;
 
+pub use ask::requested;
 pub use category::Category;
 pub use checks::{id_check_char, luhn_check_digit, luhn_valid, mobile_valid, resident_id_valid};
 pub use config::{LabelLanguage, RedactConfig, RedactConfigError};

@@ -3,7 +3,7 @@
 use super::amount::amount_spans;
 use super::checks::{luhn_valid, mobile_valid, resident_id_valid};
 use super::config::{LabelLanguage, RedactConfig, RedactConfigError};
-use super::scan::{digit_runs_after, DigitRun};
+use super::scan::{digit_runs_after, only_fillers, DigitRun};
 use super::Category;
 use std::collections::BTreeMap;
 
@@ -36,6 +36,8 @@ pub(crate) struct Carry {
     pub complete: bool,
     /// The last final ended with a code keyword (验证码是…), the code may follow.
     pub code_pending: bool,
+    /// The other side just asked for this kind of number (see [`super::requested`]).
+    pub asked: Option<Category>,
 }
 
 /// Trailing runs this long are masked when the text may continue (partials, and finals whose
@@ -61,6 +63,8 @@ const CODE_KEYWORDS: &[&str] = &[
 const CODE_AFTER: usize = 12;
 /// Or precedes it within this many (…是您的验证码).
 const CODE_BEFORE: usize = 6;
+/// After a card, ID or phone number was asked for, groups this long are masked.
+const ASKED_GROUP: usize = 3;
 /// Code lengths.
 const CODE_LEN: std::ops::RangeInclusive<usize> = 4..=8;
 
@@ -200,7 +204,8 @@ impl Redactor {
         }
         let chars: Vec<char> = text.chars().collect();
         let in_label = self.label_mask(&chars);
-        let leading = |r: &DigitRun| chars[..r.start].iter().all(|c| is_filler(*c));
+        // Punctuation and filler words ("um", 对) before or after a number do not count as text.
+        let leading = |r: &DigitRun| only_fillers(&chars[..r.start]);
         // Carried digits only count when this text opens with the number's continuation.
         let mut raw = digit_runs_after(&chars, carry.digits.len());
         if !carry.digits.is_empty() && raw.first().is_some_and(|r| !leading(r)) {
@@ -208,7 +213,7 @@ impl Redactor {
         }
         let runs: Vec<DigitRun> = raw.into_iter().filter(|r| !in_label[r.start]).collect();
         let keywords = code_keywords(&chars, &in_label, &self.code_keywords);
-        let trailing = |r: &DigitRun| chars[r.end..].iter().all(|c| is_filler(*c));
+        let trailing = |r: &DigitRun| only_fillers(&chars[r.end..]);
 
         let mut spans: Vec<(usize, usize, Category)> = Vec::new();
         let mut joined_first: Option<(String, Option<Category>)> = None;
@@ -231,6 +236,24 @@ impl Redactor {
                 if after_pending || near_code_keyword(&runs, i, &keywords, &in_label) {
                     cat = Some(Category::Code);
                 }
+            }
+            // Asked for a number: groups of it, or the code, need no keyword of their own.
+            match carry.asked {
+                Some(Category::Code)
+                    if cat.is_none()
+                        && CODE_LEN.contains(&run.len())
+                        && self.redacts(Category::Code) =>
+                {
+                    cat = Some(Category::Code);
+                }
+                Some(Category::Card | Category::IdNumber | Category::Mobile)
+                    if cat.is_none()
+                        && run.len() >= ASKED_GROUP
+                        && self.redacts(Category::Number) =>
+                {
+                    cat = Some(Category::Number);
+                }
+                _ => {}
             }
             if cat.is_none()
                 && mask_tail
@@ -273,8 +296,8 @@ impl Redactor {
             .rposition(|c| !is_filler(*c))
             .map_or(0, |p| p + 1);
         let mut next = Carry::default();
-        if let Some(last) = runs.last().filter(|r| r.end == tail_start) {
-            let whole = runs.len() == 1 && chars[..last.start].iter().all(|c| is_filler(*c));
+        if let Some(last) = runs.last().filter(|r| only_fillers(&chars[r.end..])) {
+            let whole = runs.len() == 1 && only_fillers(&chars[..last.start]);
             let (digits, cat) = match joined_first {
                 // The utterance is nothing but the continuation of the previous one's number.
                 Some((joined, cat)) if whole => (joined, cat),

@@ -1,6 +1,7 @@
 //! Finds digit runs however they were written: Arabic or full-width digits, Chinese numerals
-//! read digit by digit (六二二二, 幺 and 两 included), English digit words (`six two`, `oh`),
-//! in groups separated by spaces, dashes or commas.
+//! read digit by digit (六二二二, 幺, 两 and 洞 included), English digit words (`six two`,
+//! `oh`, `double five`), in groups separated by spaces, dashes, commas or the filler words
+//! people say between groups (`um`, `yes`, `okay`, 嗯, 对, 然后).
 
 /// A number read out or written in a transcript.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +25,7 @@ fn char_digit(c: char) -> Option<char> {
     Some(match c {
         '0'..='9' => c,
         '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32)?,
-        '零' | '〇' => '0',
+        '零' | '〇' | '洞' => '0',
         '一' | '幺' => '1',
         '二' | '两' => '2',
         '三' => '3',
@@ -55,6 +56,21 @@ fn word_digit(w: &str) -> Option<char> {
     })
 }
 
+/// Words said between the groups of a number read out ("four five three two, um, zero one…").
+const FILLERS_EN: &[&str] = &[
+    "um", "uh", "er", "erm", "ah", "hmm", "mm", "yes", "yeah", "yep", "ok", "okay", "right",
+    "alright", "sure", "then", "and",
+    // What the recogniser writes for "two" and "four" inside a number read out ("4 8 to 916"):
+    // they bridge the groups; the digit itself is lost either way.
+    "to", "too", "for",
+];
+/// The same in Chinese; matched as they are written, longest first.
+const FILLERS_ZH: &[&str] = &[
+    "然后", "好的", "就是", "那个", "对的", "是的", "对", "嗯", "是", "好", "呃", "啊", "额",
+];
+/// At most this many filler words between two groups; more and the number has ended.
+const MAX_FILLERS: usize = 2;
+
 /// Chars allowed between two groups of one number.
 fn is_separator(c: char) -> bool {
     c.is_whitespace() || matches!(c, '-' | '－' | '–' | '—' | ',' | '，' | '、' | '\u{3000}')
@@ -63,7 +79,7 @@ fn is_separator(c: char) -> bool {
 /// How many separator chars may stand between two groups of one number (", " is two).
 const MAX_GAP: usize = 3;
 
-/// One token: a digit (or `X`) and its char range.
+/// One token: a digit (or `X`, or a filler word when `digit` is `'~'`) and its char range.
 #[derive(Debug, Clone, Copy)]
 struct Token {
     digit: char,
@@ -71,46 +87,60 @@ struct Token {
     end: usize,
 }
 
-/// Splits `chars` into digit tokens and the positions where a number must end.
+/// Marks a filler word in [`Token::digit`].
+const FILLER: char = '~';
+
+/// Splits `chars` into digit and filler tokens and the positions where a number must end.
 fn tokens(chars: &[char]) -> Vec<Option<Token>> {
-    // `None` entries are hard breaks (any non-separator, non-digit text).
+    // `None` entries are hard breaks (any other non-separator, non-digit text).
     let mut out = Vec::new();
     let mut i = 0;
+    // "double five": the next digit counts this many times.
+    let mut repeat = 1;
+    let push = |out: &mut Vec<Option<Token>>, repeat: &mut usize, digit, start, end| {
+        let times = if digit == FILLER {
+            1
+        } else {
+            std::mem::replace(repeat, 1)
+        };
+        for _ in 0..times {
+            out.push(Some(Token { digit, start, end }));
+        }
+    };
     while i < chars.len() {
         let c = chars[i];
-        if let Some(d) = char_digit(c) {
-            out.push(Some(Token {
-                digit: d,
-                start: i,
-                end: i + 1,
-            }));
+        if let Some(n) = FILLERS_ZH
+            .iter()
+            .find(|f| starts_with(&chars[i..], f))
+            .map(|f| f.chars().count())
+        {
+            push(&mut out, &mut repeat, FILLER, i, i + n);
+            i += n;
+        } else if let Some(d) = char_digit(c) {
+            push(&mut out, &mut repeat, d, i, i + 1);
             i += 1;
         } else if c.is_ascii_alphabetic() {
             let j = i + chars[i..]
                 .iter()
                 .take_while(|c| c.is_ascii_alphabetic())
                 .count();
-            let word: String = chars[i..j].iter().collect();
+            let word: String = chars[i..j].iter().collect::<String>().to_ascii_lowercase();
             match word_digit(&word) {
-                Some(d) => out.push(Some(Token {
-                    digit: d,
-                    start: i,
-                    end: j,
-                })),
-                None if j - i == 1 && matches!(c, 'x' | 'X') => out.push(Some(Token {
-                    digit: 'X',
-                    start: i,
-                    end: j,
-                })),
+                Some(d) => push(&mut out, &mut repeat, d, i, j),
+                // Part of the number, so it bridges like a filler word.
+                None if word == "double" || word == "triple" => {
+                    push(&mut out, &mut repeat, FILLER, i, j);
+                    repeat = if word == "double" { 2 } else { 3 };
+                }
+                None if FILLERS_EN.contains(&word.as_str()) => {
+                    push(&mut out, &mut repeat, FILLER, i, j)
+                }
+                None if j - i == 1 && word == "x" => push(&mut out, &mut repeat, 'X', i, j),
                 None => out.push(None),
             }
             i = j;
         } else if matches!(c, 'Ｘ' | 'ｘ' | '叉') {
-            out.push(Some(Token {
-                digit: 'X',
-                start: i,
-                end: i + 1,
-            }));
+            push(&mut out, &mut repeat, 'X', i, i + 1);
             i += 1;
         } else if is_separator(c) {
             i += 1;
@@ -120,6 +150,12 @@ fn tokens(chars: &[char]) -> Vec<Option<Token>> {
         }
     }
     out
+}
+
+/// `chars` begins with `word`.
+fn starts_with(chars: &[char], word: &str) -> bool {
+    let mut it = chars.iter();
+    word.chars().all(|c| it.next() == Some(&c))
 }
 
 /// Every digit run in `chars`, in order.
@@ -135,6 +171,9 @@ pub fn digit_runs(chars: &[char]) -> Vec<DigitRun> {
 pub fn digit_runs_after(chars: &[char], carried: usize) -> Vec<DigitRun> {
     let mut runs: Vec<DigitRun> = Vec::new();
     let mut cur: Option<DigitRun> = None;
+    // Where the current run may go on from: its last digit, or a filler word after it.
+    let mut reach = 0;
+    let mut fillers = 0;
     let close = |cur: &mut Option<DigitRun>, runs: &mut Vec<DigitRun>| {
         if let Some(r) = cur.take() {
             runs.push(r);
@@ -145,12 +184,21 @@ pub fn digit_runs_after(chars: &[char], carried: usize) -> Vec<DigitRun> {
             close(&mut cur, &mut runs);
             continue;
         };
+        let near = t.start.saturating_sub(reach) <= MAX_GAP;
+        if t.digit == FILLER {
+            if cur.is_some() && near && fillers < MAX_FILLERS {
+                reach = t.end;
+                fillers += 1;
+            } else {
+                close(&mut cur, &mut runs);
+            }
+            continue;
+        }
         if t.digit == 'X' {
             // Only a resident ID's 18th character; anywhere else it is an ordinary letter.
             match cur.as_mut() {
                 Some(r)
-                    if r.digits.len() + if runs.is_empty() { carried } else { 0 } == 17
-                        && t.start - r.end <= MAX_GAP =>
+                    if r.digits.len() + if runs.is_empty() { carried } else { 0 } == 17 && near =>
                 {
                     r.digits.push('X');
                     r.end = t.end;
@@ -160,8 +208,10 @@ pub fn digit_runs_after(chars: &[char], carried: usize) -> Vec<DigitRun> {
             close(&mut cur, &mut runs);
             continue;
         }
+        fillers = 0;
+        reach = t.end;
         match cur.as_mut() {
-            Some(r) if t.start - r.end <= MAX_GAP && !r.digits.ends_with('X') => {
+            Some(r) if near && !r.digits.ends_with('X') => {
                 r.digits.push(t.digit);
                 r.end = t.end;
             }
@@ -184,10 +234,26 @@ pub fn digit_runs_after(chars: &[char], carried: usize) -> Vec<DigitRun> {
     runs
 }
 
+/// Whether `chars` holds nothing but separators, punctuation and filler words: the text
+/// before a number that continues the previous utterance's ("um, 0151…", "对，六二二二…").
+pub fn only_fillers(chars: &[char]) -> bool {
+    // Punctuation is a hard break for numbers but not text here: read it as a space.
+    let spaced: Vec<char> = chars
+        .iter()
+        .map(|c| if c.is_alphanumeric() { *c } else { ' ' })
+        .collect();
+    tokens(&spaced)
+        .iter()
+        .all(|t| matches!(t, Some(t) if t.digit == FILLER))
+}
+
 /// Whether `text` holds anything that reads as a digit.
 pub fn has_number_token(text: &str) -> bool {
     let chars: Vec<char> = text.chars().collect();
-    tokens(&chars).iter().flatten().any(|t| t.digit != 'X')
+    tokens(&chars)
+        .iter()
+        .flatten()
+        .any(|t| t.digit != 'X' && t.digit != FILLER)
 }
 
 #[cfg(test)]

@@ -187,6 +187,57 @@ fn a_number_split_across_two_utterances_is_redacted_in_both() {
     assert_eq!(leg.finish("3 个工作日", "zh").text, "3 个工作日");
 }
 
+/// Regression: "four five three two, um, zero one five one, yes, …" came out of the
+/// recogniser as "4532, 0151, yes, 1283, okay, 0366" and the whole card went out in clear.
+#[test]
+fn groups_with_filler_words_between_them_are_one_number() {
+    let en = |t: &str| Redactor::default().redact(t, "en").text;
+    assert_eq!(
+        en("My card number is 4532, 0151, yes, 1283, okay, 0366."),
+        "My card number is [CARD]."
+    );
+    assert_eq!(
+        en("My card number is four five three two, um, zero one five one, yes, one two eight three, okay, zero three six six."),
+        "My card number is [CARD]."
+    );
+    assert_eq!(
+        Redactor::default()
+            .redact(
+                "卡号是六二二二，嗯，零二一二，对，三四五六，然后七八九零，一二八。",
+                "zh"
+            )
+            .text,
+        "卡号是[卡号]。"
+    );
+    // 洞 for zero, "double" and "triple" as people read phone numbers.
+    assert_eq!(redact("幺三八洞洞洞洞一二三四"), "[手机号]");
+    assert_eq!(
+        en("it's one three eight double oh double one two three four five"),
+        "it's [PHONE]"
+    );
+    let chars: Vec<char> = "one triple two".chars().collect();
+    assert_eq!(super::scan::digit_runs(&chars)[0].digits, "1222");
+    // Fillers do not glue short numbers into long ones far apart, nor stretch a span.
+    assert_eq!(
+        en("Room 12, yes, and then floor 3."),
+        "Room 12, yes, and then floor 3."
+    );
+    assert_eq!(en("3 um"), "3 um");
+}
+
+#[test]
+fn a_number_asked_for_on_the_other_leg_is_read_as_the_answer() {
+    let mut leg = leg();
+    let text = "It is four eight two nine one six, I think";
+    assert_eq!(leg.finish(text, "en").text, text, "no keyword, no request");
+    leg.set_asked(Some(Category::Code));
+    assert_eq!(leg.finish(text, "en").text, "It is [CODE], I think");
+    leg.set_asked(Some(Category::Card));
+    assert_eq!(leg.partial("好的，四五三二", "zh").text, "好的，[号码]");
+    leg.set_asked(None);
+    assert_eq!(leg.partial("好的，四五三二", "zh").text, "好的，四五三二");
+}
+
 /// Regression: an ID read across two utterances and cut after 11 digits that begin with 1.
 /// The first part was masked as a mobile number and that closed the number, so the rest
 /// (`9033 77X`) went out in clear.
@@ -213,7 +264,10 @@ fn a_mobile_guess_does_not_close_the_door_on_the_id_it_begins() {
     assert_eq!(leg.finish("room 12 X。", "en").text, "room 12 X。");
     // Carried digits count only when the next text opens with the continuation.
     let mut leg = leg_of_chain(&["号码是18495019900。"]);
-    assert_eq!(leg.finish("好的 903377X。", "zh").text, "好的 903377X。");
+    assert_eq!(leg.finish("房间 903377X。", "zh").text, "房间 903377X。");
+    // A filler word before the continuation does not break it.
+    let mut leg = leg_of_chain(&["号码是18495019900。"]);
+    assert_eq!(leg.finish("好的 903377X。", "zh").text, "好的 [身份证号]。");
 }
 
 fn leg_of_chain(finals: &[&str]) -> LegRedactor {
@@ -320,6 +374,19 @@ fn arb_pii() -> impl Strategy<Value = String> {
     prop_oneof![arb_card(), arb_id(), arb_mobile()]
 }
 
+/// What people say between the groups of a number they read out.
+const FILLERS: &[&str] = &[
+    ", um, ",
+    " uh ",
+    ", yes, ",
+    " okay ",
+    ", right, ",
+    "，嗯，",
+    "，对，",
+    "然后",
+    "，好的，",
+];
+
 const CONTEXTS: &[(&str, &str)] = &[
     ("我的卡号是", "，谢谢。"),
     ("", ""),
@@ -360,16 +427,40 @@ proptest! {
         pii in arb_pii(),
         cut in 1usize..17,
         form in prop::sample::select(vec![0u8, 2, 4]),
+        lead in prop::sample::select(vec!["", "嗯，", "um, ", "yes ", "对，"]),
     ) {
         let cut = cut.min(pii.len() - 1);
         let (a, b) = pii.split_at(cut);
         let mut leg = leg();
         let first = leg.finish(&format!("号码是{}。", spell(a, form, " ", 4)), "").text;
-        let second = leg.finish(&format!("{}。", spell(b, form, " ", 4)), "").text;
+        let second = leg.finish(&format!("{lead}{}。", spell(b, form, " ", 4)), "").text;
         let both = format!("{first}{second}");
         let chars: Vec<char> = both.chars().collect();
         let shown: usize = super::scan::digit_runs(&chars).iter().map(|r| r.digits.len()).sum();
         prop_assert!(shown < TAIL_DIGITS, "{} | {}", first, second);
+    }
+
+    /// Groups read with a filler word between them ("4532, um, 0151, yes, …"): no valid
+    /// card, ID or mobile number survives, in any spelling.
+    #[test]
+    fn numbers_read_with_fillers_never_survive(
+        pii in arb_pii(),
+        form in prop::sample::select(vec![0u8, 2, 3, 4]),
+        group in prop::sample::select(vec![3usize, 4]),
+        fillers in prop::collection::vec(prop::sample::select(FILLERS.to_vec()), 6),
+        ctx in prop::sample::select(CONTEXTS.to_vec()),
+    ) {
+        let chars: Vec<char> = pii.chars().collect();
+        let mut text = ctx.0.to_string();
+        for (i, g) in chars.chunks(group).enumerate() {
+            if i > 0 {
+                text.push_str(fillers[i % fillers.len()]);
+            }
+            text.push_str(&spell(&g.iter().collect::<String>(), form, "", 99));
+        }
+        text.push_str(ctx.1);
+        let out = Redactor::default().redact(&text, "");
+        prop_assert!(!leaked(&out.text, &pii), "{} -> {}", text, out.text);
     }
 
     #[test]
