@@ -24,6 +24,7 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
+    pub shutdown: ShutdownConfig,
     pub model: ModelConfig,
     pub asr: AsrConfig,
     pub segment: crate::transforms::segment::SegmenterConfig,
@@ -38,6 +39,21 @@ pub struct Config {
     pub rtp: RtpConfig,
     pub audiosocket: AudioSocketConfig,
     pub whip: WhipConfig,
+}
+
+/// `[shutdown]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownConfig {
+    /// Seconds after SIGTERM for open legs to transcribe and archive their last utterances;
+    /// then connections still open are cut, the archive is flushed and the process exits.
+    pub grace_s: u64,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        ShutdownConfig { grace_s: 20 }
+    }
 }
 
 /// `[qa]`

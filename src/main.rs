@@ -17,6 +17,7 @@ use callwatch::transforms::matcher::{Lexicon, Matcher};
 use callwatch::transforms::rules::{Inspection, InspectionSource};
 use callwatch::transforms::surge::{SurgeHub, TopicSet};
 use clap::{Args, Parser, Subcommand};
+use std::future::IntoFuture;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -418,6 +419,15 @@ async fn serve(a: ServeArgs) -> Result<()> {
     std::fs::create_dir_all(&cfg.server.data_dir)
         .with_context(|| format!("creating data dir {}", cfg.server.data_dir.display()))?;
     let db = cfg.archive_path();
+    // Before any call is taken: what is still open was cut off by a crash of the last run.
+    let interrupted = callwatch::sinks::archive::recovery::close_interrupted(&db)
+        .with_context(|| format!("closing interrupted calls in {}", db.display()))?;
+    if !interrupted.is_empty() {
+        tracing::warn!(
+            calls = interrupted.len(),
+            "closed calls the previous run left open as `interrupted`"
+        );
+    }
     let (archive_tx, archive_writer) = ArchiveWriter::spawn(&db)?;
     let reader = ArchiveReader::open(&db)?;
     let controller = ShutdownController::new();
@@ -500,18 +510,44 @@ async fn serve(a: ServeArgs) -> Result<()> {
     tracing::info!(addr = %listener.local_addr()?, db = %db.display(), "callwatch serving");
     spawn_reload_on_sighup(shared.clone());
     let (sig_tx, sig_rx) = tokio::sync::oneshot::channel::<()>();
-    let drained = tokio::spawn(async move {
+    let grace = std::time::Duration::from_secs(cfg.shutdown.grace_s);
+    let mut drained = tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutting down: closing streams, flushing finals and the archive");
         let _ = sig_tx.send(());
-        controller.shutdown().await;
+        if tokio::time::timeout(grace, controller.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                grace_s = grace.as_secs(),
+                "legs still open after the shutdown grace period; stopping without them"
+            );
+        }
     });
-    axum::serve(listener, router(app, reader))
-        .with_graceful_shutdown(async move {
-            let _ = sig_rx.await;
-        })
-        .await?;
-    let _ = drained.await;
+    let mut serving = tokio::spawn(
+        axum::serve(listener, router(app, reader))
+            .with_graceful_shutdown(async move {
+                let _ = sig_rx.await;
+            })
+            .into_future(),
+    );
+    tokio::select! {
+        r = &mut serving => {
+            r??;
+            let _ = drained.await;
+        }
+        _ = &mut drained => {
+            // Legs are done (or out of time); a connection that still lingers is cut.
+            match tokio::time::timeout(std::time::Duration::from_secs(2), &mut serving).await {
+                Ok(r) => r??,
+                Err(_) => {
+                    tracing::warn!("connections still open after shutdown; closing them");
+                    serving.abort();
+                }
+            }
+        }
+    }
     let pool = shared.asr.clone();
     drop(shared);
     archive_writer.close()?;

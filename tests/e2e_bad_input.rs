@@ -56,6 +56,12 @@ type BadCase<'a> = (&'a str, &'a str, Option<&'a str>, Vec<Send>, u16, &'a str);
 /// recogniser worker, so every later call waited forever.
 const START_NUL_LANGUAGE: &str = r#"{"event":"start","streamSid":"MZ2","start":{"streamSid":"MZ2","callSid":"CAnul","tracks":["inbound"],"customParameters":{"language":"z\u0000h"},"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}"#;
 
+/// A single Twilio message of 128 KiB (the limit is 64 KiB).
+fn huge_text() -> &'static str {
+    let pad = "A".repeat(128 * 1024);
+    Box::leak(format!(r#"{{"event":"connected","pad":"{pad}"}}"#).into_boxed_str())
+}
+
 const START_ALAW: &str = r#"{"event":"start","streamSid":"MZ1","start":{"streamSid":"MZ1","callSid":"CAbad","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-alaw","sampleRate":16000,"channels":1}}}"#;
 
 #[test]
@@ -148,6 +154,25 @@ fn bad_frames_get_close_codes_and_the_service_keeps_serving() {
                 )],
                 1008,
                 "unknown language code",
+            ),
+            (
+                "a twilio message over the size limit",
+                &twilio,
+                None,
+                vec![Send::Text(huge_text())],
+                1009,
+                "64 KiB",
+            ),
+            (
+                "an audio-fork frame over the size limit",
+                &audio,
+                Some("audio.drachtio.org"),
+                vec![
+                    Send::Text(r#"{"callId":"big","sampleRate":16000}"#),
+                    Send::Binary(vec![0u8; 256 * 1024]),
+                ],
+                1009,
+                "64 KiB",
             ),
             (
                 "metadata not an object",
@@ -375,5 +400,22 @@ fn liveness_and_readiness_say_what_works() {
         Some(1_000_000_000_000)
     );
     let (status, _) = get_json(&format!("{base}/livez"));
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn an_events_subscriber_that_sends_too_much_is_closed() {
+    let server = Server::start("ggml-tiny.en.bin", &[]);
+    let url = format!("{}/v1/events", server.ws());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (code, reason) = rt.block_on(close_after(
+        &url,
+        None,
+        vec![Send::Binary(vec![7u8; 64 * 1024])],
+    ));
+    assert_eq!(code, 1009, "{reason}");
+    assert!(reason.contains("4 KiB"), "{reason}");
+    // The server goes on serving.
+    let (status, _) = get_json(&format!("{}/livez", server.http()));
     assert_eq!(status, 200);
 }

@@ -18,9 +18,15 @@ pub async fn events(
         Ok(f) => f,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, "bad event filter", &e),
     };
-    ws.on_upgrade(move |socket| stream_events(socket, app, filter))
+    // Subscribers only listen; a few KiB covers any control message they might send.
+    ws.max_message_size(EVENTS_MAX_MESSAGE)
+        .max_frame_size(EVENTS_MAX_MESSAGE)
+        .on_upgrade(move |socket| stream_events(socket, app, filter))
         .into_response()
 }
+
+/// Largest message a `/v1/events` subscriber may send.
+pub const EVENTS_MAX_MESSAGE: usize = 4 * 1024;
 
 async fn stream_events(mut socket: WebSocket, app: AppState, filter: EventFilter) {
     let Some(mut guard) = app.shutdown.subscribe() else {
@@ -34,6 +40,11 @@ async fn stream_events(mut socket: WebSocket, app: AppState, filter: EventFilter
                 return;
             }
             incoming = socket.recv() => match incoming {
+                Some(Err(e)) if super::fork::too_big(&e) => {
+                    let reason = format!("message over {} KiB; subscribers only listen", EVENTS_MAX_MESSAGE / 1024);
+                    let _ = socket.send(Message::Close(Some(CloseFrame { code: 1009, reason: reason.into() }))).await;
+                    return;
+                }
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
                 Some(Ok(_)) => continue, // subscribers have nothing to say; pings are answered by axum
             },

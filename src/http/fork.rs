@@ -12,9 +12,25 @@ use axum::response::Response;
 use std::collections::HashMap;
 use tokio::sync::mpsc;
 
+/// Largest fork message or frame accepted. A Twilio media message is about 300 bytes
+/// (20 ms of mu-law in base64) and an audio-fork frame a few KiB (100 ms of 16 kHz stereo
+/// is 6.4 KiB); the library default (64 MiB) would let one client hold that much memory.
+pub const FORK_MAX_MESSAGE: usize = 64 * 1024;
+
 /// `GET /v1/fork/twilio`: Twilio Media Streams.
 pub async fn twilio(State(app): State<AppState>, ws: WebSocketUpgrade) -> Response {
-    ws.on_upgrade(move |socket| drive(socket, TwilioSession::new(), app, "twilio"))
+    limited(ws).on_upgrade(move |socket| drive(socket, TwilioSession::new(), app, "twilio"))
+}
+
+fn limited(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.max_message_size(FORK_MAX_MESSAGE)
+        .max_frame_size(FORK_MAX_MESSAGE)
+}
+
+/// A receive error that means the client sent more than the limits allow.
+pub(crate) fn too_big(e: &axum::Error) -> bool {
+    let text = e.to_string();
+    text.contains("too long") || text.contains("Space limit")
 }
 
 /// `GET /v1/fork/audio`: FreeSWITCH mod_audio_fork (subprotocol `audio.drachtio.org`).
@@ -23,7 +39,8 @@ pub async fn audio_fork(
     Query(q): Query<HashMap<String, String>>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    ws.protocols(["audio.drachtio.org"])
+    limited(ws)
+        .protocols(["audio.drachtio.org"])
         .on_upgrade(move |socket| drive(socket, AudioForkSession::new(&q), app, "audio_fork"))
 }
 
@@ -62,6 +79,12 @@ async fn drive<P: ForkSession + Send + 'static>(
             }
             msg = socket.recv() => match msg {
                 None => { tracing::info!(kind, call_id, "fork connection vanished"); closed = true; Ok(session.on_close()) }
+                Some(Err(e)) if too_big(&e) => {
+                    tracing::warn!(kind, call_id, error = %e, "fork message over the size limit; closing");
+                    close(&mut socket, 1009, &format!("message over {} KiB; send smaller media frames", FORK_MAX_MESSAGE / 1024)).await;
+                    closed = true;
+                    Ok(session.on_close())
+                }
                 Some(Err(e)) => { tracing::info!(kind, call_id, error = %e, "fork connection broke"); closed = true; Ok(session.on_close()) }
                 Some(Ok(Message::Close(_))) => { closed = true; Ok(session.on_close()) }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,

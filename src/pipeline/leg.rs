@@ -43,6 +43,9 @@ pub struct LegSummary {
     pub end_reason: Option<String>,
 }
 
+/// Longest a final waits for its archive commit before it is announced anyway.
+const COMMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Inbox of a leg. Backpressure policy: block — a source that outruns recognition waits here
 /// (its socket reads stop), so no audio is dropped.
 pub const LEG_INBOX: usize = 64;
@@ -122,7 +125,7 @@ pub async fn run_leg(
         tokio::select! {
             biased;
             Some((n, start_ms, end_ms, result)) = finals.next(), if !finals.is_empty() => {
-                state.on_final(n, start_ms, end_ms, result);
+                state.on_final(n, start_ms, end_ms, result).await;
             }
             (n, end_ms, result) = async { partial.as_mut().unwrap().await }, if partial.is_some() => {
                 partial = None;
@@ -414,7 +417,7 @@ impl LegState<'_> {
         self.observe_rules(&insp, &id, &t.text, &norm, &matches, start_ms, end_ms, true);
     }
 
-    fn on_final(
+    async fn on_final(
         &mut self,
         n: u64,
         start_ms: u64,
@@ -473,20 +476,11 @@ impl LegState<'_> {
                 created_at: now.clone(),
                 dropped: None,
             }));
-        self.shared.events.publish(self.event(
-            Payload::TranscriptFinal {
-                utterance_id: u.id.clone(),
-                text: t.text.clone(),
-                language: t.language.clone(),
-                segments,
-            },
-            start_ms,
-            end_ms,
-        ));
         let insp = self.shared.inspection.load_full();
         let norm = normalize(&t.text);
         let matches = self.find_matches(&insp.matcher, &t.text, &norm);
         let mut ledger_hits = Vec::new();
+        let mut announce = Vec::new();
         for m in &matches {
             self.archive_hit(&insp.matcher, &u.id, m, start_ms, end_ms, &now);
             let term = insp.matcher.term(m.term_id);
@@ -498,8 +492,23 @@ impl LegState<'_> {
                 start_ms,
             });
             if u.tracker.admit(m) {
-                self.publish_hit(&insp.matcher, &u.id, &t.text, m, start_ms, end_ms, false);
+                announce.push(m);
             }
+        }
+        // What subscribers are told is kept: a crash after this cannot lose it.
+        self.shared.archive.committed(COMMIT_WAIT).await;
+        self.shared.events.publish(self.event(
+            Payload::TranscriptFinal {
+                utterance_id: u.id.clone(),
+                text: t.text.clone(),
+                language: t.language.clone(),
+                segments,
+            },
+            start_ms,
+            end_ms,
+        ));
+        for m in announce {
+            self.publish_hit(&insp.matcher, &u.id, &t.text, m, start_ms, end_ms, false);
         }
         self.shared.registry.record_final(
             &self.leg.call_id,

@@ -48,6 +48,22 @@ impl ArchiveSink {
         }
     }
 
+    /// Waits until everything sent so far is committed, for at most `limit`: a final is
+    /// announced only once it is kept, so a crash cannot lose what subscribers saw. A writer
+    /// that is failing or gone does not hold live events back longer than `limit`.
+    pub async fn committed(&self, limit: std::time::Duration) {
+        if let Some(s) = &self.0 {
+            match tokio::time::timeout(limit, s.committed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => tracing::error!("archive writer has stopped; final not kept"),
+                Err(_) => tracing::warn!(
+                    waited_ms = limit.as_millis() as u64,
+                    "archive commit is slow; announcing the final before it is kept"
+                ),
+            }
+        }
+    }
+
     /// The writer's health; `None` when archiving is off.
     pub fn health(&self) -> Option<crate::sinks::archive::WriterHealth> {
         self.0.as_ref().map(ArchiveSender::health)

@@ -58,10 +58,14 @@ pub struct Server {
 
 impl Server {
     pub fn start(model_file: &str, extra: &[&str]) -> Server {
+        Server::start_in(model_file, tempfile::tempdir().unwrap(), extra)
+    }
+
+    /// Starts a server on an existing data dir (one a killed server left, say).
+    pub fn start_in(model_file: &str, data_dir: tempfile::TempDir, extra: &[&str]) -> Server {
         let model = model(model_file);
-        let data_dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let log = data_dir.path().join("server.log");
+        let log = data_dir.path().join(format!("server-{port}.log"));
         let logf = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_callwatch"))
             .current_dir(root())
@@ -111,6 +115,14 @@ impl Server {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and hands back its data dir.
+    pub fn kill9(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.data_dir, dir)
     }
 
     /// Sends SIGTERM and waits for a clean exit.
@@ -284,6 +296,11 @@ impl EventWatcher {
             .recv_timeout(Duration::from_secs(10))
             .expect("event subscription");
         EventWatcher { events }
+    }
+
+    /// The events received so far.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.events.lock().unwrap().clone()
     }
 
     /// The events so far once `call.ended` has arrived (panics after `limit`).

@@ -7,6 +7,7 @@ pub mod insights;
 pub mod query;
 pub mod reader;
 pub mod record;
+pub mod recovery;
 pub mod schema;
 mod store;
 pub mod terms;

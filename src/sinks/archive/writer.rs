@@ -93,8 +93,23 @@ impl Drop for AliveGuard<'_> {
 enum Msg {
     Op(ArchiveOp),
     /// Answered once everything queued before it is committed.
-    Flush(Sender<()>),
+    Flush(Waiter),
     Close,
+}
+
+/// Who waits for a flush: a blocking caller or a task.
+enum Waiter {
+    Thread(Sender<()>),
+    Task(tokio::sync::oneshot::Sender<()>),
+}
+
+impl Waiter {
+    fn wake(self) {
+        match self {
+            Waiter::Thread(tx) => drop(tx.send(())),
+            Waiter::Task(tx) => drop(tx.send(())),
+        }
+    }
 }
 
 /// Starts archive writer threads.
@@ -159,6 +174,16 @@ impl ArchiveSender {
         flush(&self.tx)
     }
 
+    /// Resolves once every op sent before this call is committed (durable on disk); an error
+    /// when the writer stopped first. For async callers that must not announce what is not
+    /// yet kept (a final is published after its utterance is committed).
+    pub fn committed(&self) -> tokio::sync::oneshot::Receiver<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // A send error drops `tx`, which the receiver sees as an error.
+        let _ = self.tx.send(Msg::Flush(Waiter::Task(tx)));
+        rx
+    }
+
     /// Whether the writer runs and its commits go through.
     pub fn health(&self) -> WriterHealth {
         WriterHealth {
@@ -220,7 +245,7 @@ impl Drop for ArchiveWriterHandle {
 
 fn flush(tx: &Sender<Msg>) -> Result<(), ArchiveError> {
     let (done_tx, done_rx) = crossbeam_channel::bounded(1);
-    tx.send(Msg::Flush(done_tx))
+    tx.send(Msg::Flush(Waiter::Thread(done_tx)))
         .map_err(|_| ArchiveError::Closed)?;
     done_rx.recv().map_err(|_| ArchiveError::Closed)
 }
@@ -242,7 +267,7 @@ fn run(mut conn: Connection, rx: Receiver<Msg>, config: WriterConfig, counters: 
             batch.clear();
         }
         for done in waiters.drain(..) {
-            let _ = done.send(());
+            done.wake();
         }
         if closing {
             break;
@@ -252,7 +277,7 @@ fn run(mut conn: Connection, rx: Receiver<Msg>, config: WriterConfig, counters: 
 }
 
 /// Files a message into the batch or the flush waiters; true when it asks the writer to stop.
-fn sort(msg: Msg, batch: &mut Vec<ArchiveOp>, waiters: &mut Vec<Sender<()>>) -> bool {
+fn sort(msg: Msg, batch: &mut Vec<ArchiveOp>, waiters: &mut Vec<Waiter>) -> bool {
     match msg {
         Msg::Op(op) => batch.push(op),
         Msg::Flush(done) => waiters.push(done),

@@ -405,7 +405,8 @@ impl StreamFramer {
                     }
                 }
             }
-            let total = body_start + len;
+            // A Content-Length near usize::MAX must not wrap around into a small total.
+            let total = body_start.saturating_add(len);
             if total > MAX_MESSAGE {
                 return Err(SipParseError::TooLarge(total));
             }

@@ -1,4 +1,4 @@
-use super::message::{SipMessage, StreamFramer};
+use super::message::{SipMessage, SipParseError, StreamFramer};
 use super::metadata::Metadata;
 use super::multipart::recording_body;
 use super::sdp::{parse_offer, Codec};
@@ -725,6 +725,19 @@ fn stream_framer_cuts_by_content_length() {
     assert_eq!(frames.len(), 2);
     assert_eq!(frames[0], one);
     assert!(StreamFramer::new().push(&vec![b'a'; 70_000]).is_err());
+}
+
+/// Regression: a Content-Length near usize::MAX overflowed the framer's length arithmetic
+/// (a panic with debug assertions, a wrong cut without).
+#[test]
+fn a_huge_content_length_is_an_error_not_an_overflow() {
+    for cl in [u64::MAX, u64::MAX - 10, 1 << 40] {
+        let msg = format!(
+            "OPTIONS sip:a SIP/2.0\r\nVia: x\r\nCall-ID: c\r\nContent-Length: {cl}\r\n\r\nabc"
+        );
+        let err = StreamFramer::new().push(msg.as_bytes()).unwrap_err();
+        assert!(matches!(err, SipParseError::TooLarge(_)), "{cl}: {err}");
+    }
 }
 
 proptest! {
