@@ -1,12 +1,14 @@
 //! Every cargo-fuzz target in `fuzz/` runs briefly (`CALLWATCH_FUZZ_SECONDS`, default 15 s
-//! each) as part of the test suite; a crash, a panic or a leak in any parser fails the test
-//! with the input that caused it. Long runs: see README, "Fuzzing".
+//! each) as part of the test suite, starting from the committed seeds in `fuzz/seeds/`; a
+//! crash, a panic or a broken invariant in any parser fails the test with the input that
+//! caused it. Long runs: see README, "Fuzzing".
 //!
 //! The fuzz build needs cargo-fuzz (`.ci/setup` installs it) and the nightly-only `-Z` flags
-//! cargo-fuzz passes, which the stable compiler accepts under `RUSTC_BOOTSTRAP=1`. It is built
-//! without a sanitizer (`--sanitizer none`: libFuzzer's coverage guidance still works, and the
-//! parsers are safe Rust, so AddressSanitizer would mostly instrument the C++ of whisper.cpp),
-//! into `fuzz/` under this build's own target directory.
+//! cargo-fuzz passes, which the stable compiler accepts under `RUSTC_BOOTSTRAP=1`. It is
+//! optimised with debug assertions and overflow checks on (`-O -a`), without a sanitizer
+//! (`--sanitizer none`: libFuzzer's coverage guidance still works and the parsers are safe
+//! Rust; no leak detection), and without whisper.cpp (the `whisper` feature is off), into
+//! `fuzz/` under this build's own target directory.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,7 +42,9 @@ fn cargo_fuzz(args: &[&str]) -> Command {
     cmd.current_dir(root())
         .arg("fuzz")
         .args(args)
-        .args(["-O", "--sanitizer", "none", "--target-dir"])
+        // -a: debug assertions and overflow checks stay on, so length arithmetic that wraps
+        // is a crash here, not a silent wrong answer.
+        .args(["-O", "-a", "--sanitizer", "none", "--target-dir"])
         .arg(fuzz_target_dir())
         .env("RUSTC_BOOTSTRAP", "1");
     cmd
@@ -60,9 +64,11 @@ fn every_fuzz_target_runs_briefly_without_crashing() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(15);
     let targets = targets();
-    assert!(targets.len() >= 7, "fuzz targets: {targets:?}");
+    assert!(targets.len() >= 10, "fuzz targets: {targets:?}");
 
+    let t0 = std::time::Instant::now();
     let build = cargo_fuzz(&["build"]).output().expect("cargo fuzz build");
+    println!("fuzz: build {:.0} s", t0.elapsed().as_secs_f64());
     assert!(
         build.status.success(),
         "cargo fuzz build failed:\n{}",
@@ -75,8 +81,17 @@ fn every_fuzz_target_runs_briefly_without_crashing() {
         let corpus = tempfile::tempdir().unwrap();
         let crashes = artifacts.join(target);
         std::fs::create_dir_all(&crashes).unwrap();
+        // The fresh corpus is written; the committed seeds (real messages from the fixtures)
+        // are read, so every run starts from valid input instead of nothing.
+        let seeds = root().join("fuzz/seeds").join(target);
+        assert!(
+            seeds.is_dir(),
+            "no seed corpus for {target} in {}",
+            seeds.display()
+        );
         let out = cargo_fuzz(&["run", target])
             .arg(corpus.path())
+            .arg(&seeds)
             .arg("--")
             .arg(format!("-max_total_time={seconds}"))
             .arg(format!("-artifact_prefix={}/", crashes.display()))

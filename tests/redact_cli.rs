@@ -57,6 +57,26 @@ fn shows(json: &Value, secret: &str) -> bool {
     })
 }
 
+/// `callwatch transcribe --json --archive` of `wav` into `dir` with the tiny English model;
+/// returns the events and the log.
+fn transcribe(
+    dir: &std::path::Path,
+    wav: &std::path::Path,
+    extra: &[&str],
+) -> (Vec<Value>, String) {
+    let tiny = model("ggml-tiny.en.bin");
+    let mut args = vec!["transcribe", "--json", "--archive"];
+    args.extend_from_slice(extra);
+    args.extend(["--model", tiny.to_str().unwrap(), wav.to_str().unwrap()]);
+    let (ok, stdout, stderr) = callwatch(dir, &args);
+    assert!(ok, "{stderr}");
+    let events = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (events, stderr)
+}
+
 fn sidecar(name: &str) -> Value {
     let text = std::fs::read_to_string(root().join("fixtures/calls").join(name)).unwrap();
     serde_json::from_str(&text).unwrap()
@@ -81,28 +101,12 @@ fn card_and_code_read_with_fillers_on_a_two_leg_call_never_show() {
         .filter(|u| u["speaker"] == "customer")
         .count();
     let dir = tempfile::tempdir().unwrap();
-    let tiny = model("ggml-tiny.en.bin");
     let wav = root().join("fixtures/calls/call_en_pii.wav");
-    let (ok, stdout, stderr) = callwatch(
-        dir.path(),
-        &[
-            "transcribe",
-            "--json",
-            "--archive",
-            "--model",
-            tiny.to_str().unwrap(),
-            wav.to_str().unwrap(),
-        ],
-    );
-    assert!(ok, "{stderr}");
-    let events: Vec<Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (events, stderr) = transcribe(dir.path(), &wav, &[]);
     for s in &secrets {
         assert!(
             !events.iter().any(|e| shows(e, s)),
-            "{s} shows in:\n{stdout}"
+            "{s} shows in:\n{events:?}"
         );
         assert!(!stderr.contains(&s[..4]), "{s} in the log:\n{stderr}");
     }
@@ -111,7 +115,7 @@ fn card_and_code_read_with_fillers_on_a_two_leg_call_never_show() {
         .filter(|e| e["speaker"] == "customer")
         .filter(|e| e["type"] == "transcript.final" || e["type"] == "utterance.dropped")
         .collect();
-    assert_eq!(customer.len(), customer_turns, "{stdout}");
+    assert_eq!(customer.len(), customer_turns, "{events:?}");
     for f in customer.iter().filter(|e| e["type"] == "transcript.final") {
         let text = f["text"].as_str().unwrap();
         assert!(
@@ -139,33 +143,15 @@ fn card_and_code_read_with_fillers_on_a_two_leg_call_never_show() {
 #[test]
 fn a_card_number_read_out_is_redacted_in_events_and_archive() {
     let dir = tempfile::tempdir().unwrap();
-    let tiny = model("ggml-tiny.en.bin");
     let wav = root().join("fixtures/en/customer_card_number.wav");
-    let (ok, stdout, stderr) = callwatch(
-        dir.path(),
-        &[
-            "transcribe",
-            "--json",
-            "--archive",
-            "--speaker",
-            "customer",
-            "--model",
-            tiny.to_str().unwrap(),
-            wav.to_str().unwrap(),
-        ],
-    );
-    assert!(ok, "{stderr}");
+    let (events, stderr) = transcribe(dir.path(), &wav, &["--speaker", "customer"]);
     assert!(
         !stderr.contains("4532"),
         "card digits in the log:\n{stderr}"
     );
-    let events: Vec<Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     assert!(
         !events.iter().any(shows_card),
-        "card digits in the events:\n{stdout}"
+        "card digits in the events:\n{events:?}"
     );
     let finals: Vec<&str> = events
         .iter()

@@ -1,4 +1,5 @@
-//! Arbitrary text as an SDP offer, answered when it parses: never panics.
+//! Arbitrary text as an SDP offer, answered when it parses: never panics, and the answer we
+//! would send parses again with one m-line per offered stream (a peer must be able to read it).
 #![no_main]
 
 use callwatch::sources::siprec::sdp::{answer, parse_offer, Codec, StreamAnswer};
@@ -15,6 +16,9 @@ fuzz_target!(|data: &[u8]| {
                 None => StreamAnswer::Decline,
             })
             .collect();
-        let _ = answer(&offer, &answers, "127.0.0.1", 1, 1);
+        let text = answer(&offer, &answers, "127.0.0.1", 1, 1);
+        let again = parse_offer(&text)
+            .unwrap_or_else(|e| panic!("our answer does not parse ({e}):\n{text}"));
+        assert_eq!(again.media.len(), offer.media.len(), "{text}");
     }
 });

@@ -1,4 +1,5 @@
-//! Arbitrary bytes as SIP datagrams and as a TCP stream into the recording server: never panics.
+//! Arbitrary bytes as SIP datagrams and as a TCP stream into the recording server: never
+//! panics, and how the TCP stream is split into reads never changes the messages cut from it.
 #![no_main]
 
 use callwatch::clock::{ManualClock, SharedClock};
@@ -40,5 +41,25 @@ fuzz_target!(|data: &[u8]| {
         clock.advance_ms(700);
         let _ = srs.tick();
     }
-    let _ = StreamFramer::new().push(data);
+    let whole = StreamFramer::new().push(data);
+    let step = usize::from(data.first().copied().unwrap_or(0) % 64) + 1;
+    let mut framer = StreamFramer::new();
+    let mut frames = Vec::new();
+    let mut failed = false;
+    for chunk in data.chunks(step) {
+        match framer.push(chunk) {
+            Ok(f) => frames.extend(f),
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    match whole {
+        Ok(all) => {
+            assert!(!failed, "split reads failed where one read did not");
+            assert_eq!(all, frames, "split reads cut other messages");
+        }
+        Err(_) => assert!(failed, "split reads accepted what one read refused"),
+    }
 });

@@ -320,20 +320,12 @@ impl LegState<'_> {
             return;
         };
         self.shared.drops.add(reason);
+        let now = rfc3339(self.shared.clock.now());
         self.shared
             .archive
             .send(ArchiveOp::Utterance(UtteranceRecord {
-                id: u.id.clone(),
-                call_id: self.leg.call_id.clone(),
-                leg: self.leg.leg.clone(),
-                speaker: self.leg.speaker,
-                start_ms: u.start_ms,
-                end_ms,
-                language: String::new(),
-                text: String::new(),
-                segments: serde_json::Value::Array(Vec::new()),
-                created_at: rfc3339(self.shared.clock.now()),
                 dropped: Some(reason),
+                ..self.record(&u.id, u.start_ms, end_ms, now)
             }));
         self.shared.events.publish(self.event(
             Payload::UtteranceDropped {
@@ -344,6 +336,23 @@ impl LegState<'_> {
             u.start_ms,
             end_ms,
         ));
+    }
+
+    /// An archive row for an utterance of this leg, with no text yet.
+    fn record(&self, id: &str, start_ms: u64, end_ms: u64, created_at: String) -> UtteranceRecord {
+        UtteranceRecord {
+            id: id.to_string(),
+            call_id: self.leg.call_id.clone(),
+            leg: self.leg.leg.clone(),
+            speaker: self.leg.speaker,
+            start_ms,
+            end_ms,
+            language: String::new(),
+            text: String::new(),
+            segments: serde_json::Value::Array(Vec::new()),
+            created_at,
+            dropped: None,
+        }
     }
 
     fn utterance(&mut self, n: u64, start_ms: u64) -> &mut Utterance {
@@ -464,17 +473,10 @@ impl LegState<'_> {
         self.shared
             .archive
             .send(ArchiveOp::Utterance(UtteranceRecord {
-                id: u.id.clone(),
-                call_id: self.leg.call_id.clone(),
-                leg: self.leg.leg.clone(),
-                speaker: self.leg.speaker,
-                start_ms,
-                end_ms,
                 language: t.language.clone(),
                 text: t.text.clone(),
                 segments: serde_json::to_value(&segments).unwrap_or_default(),
-                created_at: now.clone(),
-                dropped: None,
+                ..self.record(&u.id, start_ms, end_ms, now.clone())
             }));
         let insp = self.shared.inspection.load_full();
         let norm = normalize(&t.text);

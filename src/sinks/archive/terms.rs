@@ -32,6 +32,12 @@ impl Terms {
                 "q is {len} characters long; keep it to {MAX_QUERY_CHARS} or fewer"
             )));
         }
+        // Control characters (NUL included) cannot be searched for, and SQLite's FTS5 query
+        // parser would stop at a NUL inside a quoted string: they separate terms like spaces.
+        let q: String = q
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         let mut terms = Vec::new();
         for (i, chunk) in q.split('"').enumerate() {
             // Odd chunks sit between quotes.
@@ -255,9 +261,39 @@ mod tests {
         c
     }
 
+    /// Regression (found by the `http_query` fuzz target): a NUL inside a quoted term made
+    /// FTS5 report "unterminated string", a database error instead of an answer.
+    #[test]
+    fn control_characters_separate_terms_and_never_reach_fts5() {
+        let c = fts_table();
+        for q in [
+            "\"file a\u{0}complaint\"",
+            "abc\u{0}def",
+            "\u{1}\u{0}xyz\u{7f}",
+            "\"x\u{0}",
+        ] {
+            let t = Terms::parse(q).unwrap();
+            assert!(
+                t.terms().iter().all(|t| !t.contains(char::is_control)),
+                "{q:?}: {t:?}"
+            );
+            if let Some(m) = t.fts_match() {
+                let r: rusqlite::Result<i64> =
+                    c.query_row("SELECT count(*) FROM t WHERE t MATCH ?1", [&m], |r| {
+                        r.get(0)
+                    });
+                assert!(r.is_ok(), "{m:?}: {r:?}");
+            }
+        }
+        assert!(
+            Terms::parse("\u{0}\u{0}").is_err(),
+            "nothing left to search for"
+        );
+    }
+
     proptest! {
         #[test]
-        fn any_query_is_valid_fts5_and_like(q in "\\PC{0,60}") {
+        fn any_query_is_valid_fts5_and_like(q in "[\\x00-\\x1f\\PC]{0,60}") {
             let c = fts_table();
             if let Ok(t) = Terms::parse(&q) {
                 if let Some(m) = t.fts_match() {

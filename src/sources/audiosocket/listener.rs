@@ -176,9 +176,9 @@ impl Connection {
                             break 'conn "leg ended";
                         }
                     }
-                    Ok(Some(AudioSocketOutput::Dtmf(digit))) => {
-                        // Digits can be PINs: only debug logs may carry them.
-                        tracing::debug!(%peer, %digit, "audiosocket DTMF");
+                    Ok(Some(AudioSocketOutput::Dtmf(_))) => {
+                        // Never the digit: callers key card numbers and PINs.
+                        tracing::debug!(%peer, "audiosocket DTMF");
                     }
                     Ok(Some(AudioSocketOutput::Hangup)) => break 'conn "hangup",
                     Ok(Some(AudioSocketOutput::Error(code))) => {

@@ -42,13 +42,31 @@ impl LanguagePolicy {
     }
 }
 
+/// Whisper's language codes in its own order: the index is the language id Whisper uses in
+/// its per-language probabilities (checked against whisper.cpp in the tests). A table of our
+/// own keeps the check free of whisper.cpp, which panics on a code holding a NUL byte.
+const WHISPER_LANGUAGES: [&str; 100] = [
+    "en", "zh", "de", "es", "ru", "ko", "fr", "ja", "pt", "tr", "pl", "ca", "nl", "ar", "sv", "it",
+    "id", "hi", "fi", "vi", "he", "uk", "el", "ms", "cs", "ro", "da", "hu", "ta", "no", "th", "ur",
+    "hr", "bg", "lt", "la", "mi", "ml", "cy", "sk", "te", "fa", "lv", "bn", "sr", "az", "sl", "kn",
+    "et", "mk", "br", "eu", "is", "hy", "ne", "mn", "bs", "kk", "sq", "sw", "gl", "mr", "pa", "si",
+    "km", "sn", "yo", "so", "af", "oc", "ka", "be", "tg", "sd", "gu", "am", "yi", "lo", "uz", "fo",
+    "ht", "ps", "tk", "nn", "mt", "sa", "lb", "my", "bo", "tl", "mg", "as", "tt", "haw", "ln",
+    "ha", "ba", "jw", "su", "yue",
+];
+
+/// Whisper's id of a language code.
+pub fn lang_id(code: &str) -> Option<usize> {
+    WHISPER_LANGUAGES.iter().position(|c| *c == code)
+}
+
 /// Picks the likeliest allowed language from whisper's per-language probabilities, never a third one.
 pub fn choose_language(probs: &[f32], allowed: &[String]) -> String {
     allowed
         .iter()
         .filter_map(|code| {
-            let id = whisper_rs::get_lang_id(code)?;
-            Some((code, probs.get(id as usize).copied().unwrap_or(0.0)))
+            let id = lang_id(code)?;
+            Some((code, probs.get(id).copied().unwrap_or(0.0)))
         })
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(c, _)| c.clone())
@@ -61,11 +79,11 @@ pub fn validate_codes(codes: &[String]) -> Result<(), String> {
 }
 
 /// Checks one language code from a config or a source's metadata: two to eight ASCII
-/// lowercase letters that Whisper knows. The shape is checked first because whisper-rs
-/// panics on a code holding a NUL byte, and a source's metadata may hold anything.
+/// lowercase letters that Whisper knows. A source's metadata may hold anything, NUL bytes
+/// included; this never hands it to whisper.cpp.
 pub fn validate_code(code: &str) -> Result<(), String> {
     let shaped = (2..=8).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_lowercase());
-    if !shaped || whisper_rs::get_lang_id(code).is_none() {
+    if !shaped || lang_id(code).is_none() {
         let shown: String = code.chars().take(16).flat_map(char::escape_debug).collect();
         return Err(format!(
             "unknown language code `{shown}` (use Whisper codes such as zh, en, yue, or auto)"
@@ -81,9 +99,9 @@ mod tests {
     #[test]
     fn picks_likelier_of_allowed_never_a_third() {
         let mut probs = vec![0.0f32; 100];
-        let zh = whisper_rs::get_lang_id("zh").unwrap() as usize;
-        let en = whisper_rs::get_lang_id("en").unwrap() as usize;
-        let ja = whisper_rs::get_lang_id("ja").unwrap() as usize;
+        let zh = lang_id("zh").unwrap();
+        let en = lang_id("en").unwrap();
+        let ja = lang_id("ja").unwrap();
         probs[ja] = 0.7;
         probs[zh] = 0.2;
         probs[en] = 0.1;
@@ -107,6 +125,15 @@ mod tests {
     fn rejects_unknown_codes() {
         assert!(validate_codes(&["zh".into(), "en".into()]).is_ok());
         assert!(validate_codes(&["klingon".into()]).is_err());
+    }
+
+    #[cfg(feature = "whisper")]
+    #[test]
+    fn the_table_is_whispers_own() {
+        for (id, code) in WHISPER_LANGUAGES.iter().enumerate() {
+            assert_eq!(whisper_rs::get_lang_id(code), Some(id as i32), "{code}");
+        }
+        assert_eq!(whisper_rs::get_lang_id("klingon"), None);
     }
 
     /// Regression: a fork's `language` with a NUL byte panicked inside whisper-rs and killed

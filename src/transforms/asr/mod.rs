@@ -5,11 +5,12 @@ pub mod gate;
 pub mod language;
 pub mod pool;
 pub mod recognizer;
+#[cfg(feature = "whisper")]
+pub mod whisper;
 
-pub use engine::{
-    audio_ctx_for, transcribe, AsrError, DecodeOptions, TimedText, Transcript, WhisperModel,
-    SAMPLE_RATE,
-};
+pub use engine::{audio_ctx_for, AsrError, DecodeOptions, TimedText, Transcript, SAMPLE_RATE};
 pub use language::LanguagePolicy;
 pub use pool::{AsrPool, PoolConfig, PoolHealth, PoolStatsSnapshot};
-pub use recognizer::{Recognizer, RecognizerFactory, WhisperFactory};
+pub use recognizer::{Recognizer, RecognizerFactory};
+#[cfg(feature = "whisper")]
+pub use whisper::{transcribe, WhisperFactory, WhisperModel};

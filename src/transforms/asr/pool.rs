@@ -12,9 +12,9 @@
 //! no input can stop recognition. A final is tried once more on the new recogniser; if that
 //! fails too, its caller gets the error (and records the loss), and the failure is counted.
 
-use super::engine::{AsrError, DecodeOptions, Transcript, WhisperModel};
+use super::engine::{AsrError, DecodeOptions, Transcript};
 use super::language::LanguagePolicy;
-use super::recognizer::{Recognizer, RecognizerFactory, WhisperFactory};
+use super::recognizer::{Recognizer, RecognizerFactory};
 use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -147,8 +147,9 @@ struct PoolInner {
 
 impl AsrPool {
     /// Starts `cfg.workers` Whisper workers sharing `model`.
-    pub fn start(model: WhisperModel, cfg: PoolConfig) -> Result<Self, AsrError> {
-        let factory = WhisperFactory::new(model, cfg.decode.clone());
+    #[cfg(feature = "whisper")]
+    pub fn start(model: super::WhisperModel, cfg: PoolConfig) -> Result<Self, AsrError> {
+        let factory = super::WhisperFactory::new(model, cfg.decode.clone());
         Self::start_with(Arc::new(factory), cfg)
     }
 

@@ -348,7 +348,12 @@ impl EmergingTracker {
                     .map_or_else(|| format!("{ch:016x}"), |c| c.id.clone());
                 detector.record(Metric::Emerging, &text, &id, time_of(m));
             }
-            tracing::info!(phrase = %text, calls = c.calls.len(), "emerging phrase watched");
+            // The phrase is customer speech: /v1/topics shows it to those allowed; logs do not.
+            tracing::info!(
+                chars = text.chars().count(),
+                calls = c.calls.len(),
+                "emerging phrase watched"
+            );
             self.keys.push(Key {
                 script: c.script,
                 text,
