@@ -56,6 +56,17 @@ pub struct StreamMeta {
     pub label: Option<String>,
 }
 
+/// Most participants, streams, sends per participant and extension elements one session
+/// keeps: a recording has a handful of each, and partial UPDATEs must not grow a session
+/// without bound.
+pub const MAX_ENTRIES: usize = 64;
+/// Longest id, name, AOR, label or extension value kept, in characters.
+pub const MAX_VALUE_CHARS: usize = 256;
+
+fn clip(s: &str) -> String {
+    s.chars().take(MAX_VALUE_CHARS).collect()
+}
+
 /// A recording metadata document, or the state accumulated from several.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metadata {
@@ -106,20 +117,20 @@ impl Metadata {
                     match name.as_str() {
                         "participant" => {
                             let id = attr(e, &["participant_id", "id"]).unwrap_or_default();
-                            participant = Some(md.participant_index(&id));
+                            participant = md.participant_index(&id);
                         }
                         "participantstreamassoc" => {
                             let id = attr(e, &["participant_id", "id"]).unwrap_or_default();
-                            assoc = Some(md.participant_index(&id));
+                            assoc = md.participant_index(&id);
                         }
                         "nameID" | "nameid" => {
                             if let (Some(p), Some(aor)) = (participant, attr(e, &["aor"])) {
-                                md.participants[p].aor = Some(aor);
+                                md.participants[p].aor = Some(clip(&aor));
                             }
                         }
                         "stream" => {
                             let id = attr(e, &["stream_id", "id"]).unwrap_or_default();
-                            stream = Some(md.stream_index(&id));
+                            stream = md.stream_index(&id);
                         }
                         _ => {}
                     }
@@ -155,17 +166,17 @@ impl Metadata {
                             }
                         }
                         "label" if stream.is_some() => {
-                            md.streams[stream.unwrap()].label = Some(text)
+                            md.streams[stream.unwrap()].label = Some(clip(&text))
                         }
                         "name" if participant.is_some() && !text.is_empty() => {
-                            md.participants[participant.unwrap()].name = Some(text)
+                            md.participants[participant.unwrap()].name = Some(clip(&text))
                         }
                         "aor" if participant.is_some() => {
-                            md.participants[participant.unwrap()].aor = Some(text)
+                            md.participants[participant.unwrap()].aor = Some(clip(&text))
                         }
                         // Receive associations say nothing about who is speaking on a stream.
                         "recv" => {}
-                        _ if !text.is_empty() => md.extra.push((top.clone(), text)),
+                        _ if !text.is_empty() => md.set_extra(top.clone(), text),
                         _ => {}
                     }
                 }
@@ -179,26 +190,45 @@ impl Metadata {
         Ok(md)
     }
 
-    fn participant_index(&mut self, id: &str) -> usize {
+    /// The participant with `id`, added if new; `None` once [`MAX_ENTRIES`] are known (the
+    /// rest of a flood of ids is ignored, so UPDATEs cannot grow a session without bound).
+    fn participant_index(&mut self, id: &str) -> Option<usize> {
         if let Some(i) = self.participants.iter().position(|p| p.id == id) {
-            return i;
+            return Some(i);
+        }
+        if self.participants.len() >= MAX_ENTRIES {
+            return None;
         }
         self.participants.push(Participant {
-            id: id.to_string(),
+            id: clip(id),
             ..Default::default()
         });
-        self.participants.len() - 1
+        Some(self.participants.len() - 1)
     }
 
-    fn stream_index(&mut self, id: &str) -> usize {
+    /// The stream with `id`, added if new; `None` once [`MAX_ENTRIES`] are known.
+    fn stream_index(&mut self, id: &str) -> Option<usize> {
         if let Some(i) = self.streams.iter().position(|s| s.id == id) {
-            return i;
+            return Some(i);
+        }
+        if self.streams.len() >= MAX_ENTRIES {
+            return None;
         }
         self.streams.push(StreamMeta {
-            id: id.to_string(),
+            id: clip(id),
             label: None,
         });
-        self.streams.len() - 1
+        Some(self.streams.len() - 1)
+    }
+
+    /// Sets extension element `name` (a newer value replaces an older one), within
+    /// [`MAX_ENTRIES`] names.
+    fn set_extra(&mut self, name: String, value: String) {
+        if let Some(e) = self.extra.iter_mut().find(|(n, _)| *n == name) {
+            e.1 = clip(&value);
+        } else if self.extra.len() < MAX_ENTRIES {
+            self.extra.push((clip(&name), clip(&value)));
+        }
     }
 
     /// Applies a newer document: `complete` replaces, `partial` updates by id.
@@ -208,7 +238,9 @@ impl Metadata {
             return;
         }
         for p in update.participants {
-            let i = self.participant_index(&p.id);
+            let Some(i) = self.participant_index(&p.id) else {
+                continue;
+            };
             let cur = &mut self.participants[i];
             if p.aor.is_some() {
                 cur.aor = p.aor;
@@ -221,12 +253,16 @@ impl Metadata {
             }
         }
         for s in update.streams {
-            let i = self.stream_index(&s.id);
+            let Some(i) = self.stream_index(&s.id) else {
+                continue;
+            };
             if s.label.is_some() {
                 self.streams[i].label = s.label;
             }
         }
-        self.extra.extend(update.extra);
+        for (name, value) in update.extra {
+            self.set_extra(name, value);
+        }
     }
 
     /// The participant sending the stream carried under SDP `label`.
@@ -264,7 +300,8 @@ fn close(
 }
 
 fn push_unique(v: &mut Vec<String>, s: String) {
-    if !s.is_empty() && !v.contains(&s) {
+    let s = clip(&s);
+    if !s.is_empty() && !v.contains(&s) && v.len() < MAX_ENTRIES {
         v.push(s);
     }
 }

@@ -779,3 +779,36 @@ proptest! {
         prop_assert_eq!(back.header("X-Test"), Some(value.trim()));
     }
 }
+
+/// A flood of partial UPDATEs, each naming new participants, streams and extension elements,
+/// cannot grow a session's metadata without bound; repeated elements replace older values.
+#[test]
+fn metadata_updates_cannot_grow_a_session_without_bound() {
+    use super::metadata::{MAX_ENTRIES, MAX_VALUE_CHARS};
+    let doc = |i: usize| {
+        format!(
+            r#"<recording xmlns="urn:ietf:params:xml:ns:recording:1"><datamode>partial</datamode>
+<participant participant_id="p{i}"><nameID aor="sip:{i}@x"><name>{long}</name></nameID></participant>
+<stream stream_id="s{i}"><label>{i}</label></stream>
+<participantstreamassoc participant_id="p{i}"><send>s{i}</send></participantstreamassoc>
+<vendor{i}>v</vendor{i}><queue>q{i}</queue></recording>"#,
+            long = "名".repeat(MAX_VALUE_CHARS * 4)
+        )
+    };
+    let mut md = Metadata::parse(&doc(0)).unwrap();
+    for i in 1..2_000 {
+        md.apply(Metadata::parse(&doc(i)).unwrap());
+    }
+    assert_eq!(md.participants.len(), MAX_ENTRIES);
+    assert_eq!(md.streams.len(), MAX_ENTRIES);
+    assert_eq!(md.extra.len(), MAX_ENTRIES);
+    assert!(md
+        .participants
+        .iter()
+        .all(|p| p.name.as_ref().unwrap().chars().count() <= MAX_VALUE_CHARS));
+    // The queue element is one name: its latest value, not two thousand copies.
+    let queues: Vec<&(String, String)> = md.extra.iter().filter(|(n, _)| n == "queue").collect();
+    assert_eq!(queues.len(), 1);
+    assert_eq!(queues[0].1, "q1999");
+    assert_eq!(md.extra_value("queue"), Some("q1999"));
+}
