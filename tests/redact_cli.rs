@@ -77,6 +77,14 @@ fn transcribe(
     (events, stderr)
 }
 
+/// The archived call the events belong to (`callwatch call ID`), parsed and as printed.
+fn archived(dir: &std::path::Path, events: &[Value]) -> (Value, String) {
+    let call_id = events.last().unwrap()["call_id"].as_str().unwrap();
+    let (ok, stdout, stderr) = callwatch(dir, &["call", call_id]);
+    assert!(ok, "{stderr}");
+    (serde_json::from_str(&stdout).unwrap(), stdout)
+}
+
 fn sidecar(name: &str) -> Value {
     let text = std::fs::read_to_string(root().join("fixtures/calls").join(name)).unwrap();
     serde_json::from_str(&text).unwrap()
@@ -124,13 +132,7 @@ fn card_and_code_read_with_fillers_on_a_two_leg_call_never_show() {
         );
     }
 
-    let call_id = events.last().unwrap()["call_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (ok, stdout, stderr) = callwatch(dir.path(), &["call", &call_id]);
-    assert!(ok, "{stderr}");
-    let detail: Value = serde_json::from_str(&stdout).unwrap();
+    let (detail, stdout) = archived(dir.path(), &events);
     for s in &secrets {
         assert!(!shows(&detail, s), "{s} in the archive:\n{stdout}");
         let (ok, found, stderr) = callwatch(dir.path(), &["search", &s[..4]]);
@@ -166,10 +168,7 @@ fn a_card_number_read_out_is_redacted_in_events_and_archive() {
         .as_str()
         .unwrap()
         .to_string();
-
-    let (ok, stdout, stderr) = callwatch(dir.path(), &["call", &call_id]);
-    assert!(ok, "{stderr}");
-    let detail: Value = serde_json::from_str(&stdout).unwrap();
+    let (detail, stdout) = archived(dir.path(), &events);
     assert!(
         !shows_card(&detail),
         "card digits in the archive:\n{stdout}"
