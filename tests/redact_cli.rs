@@ -85,6 +85,16 @@ fn archived(dir: &std::path::Path, events: &[Value]) -> (Value, String) {
     (serde_json::from_str(&stdout).unwrap(), stdout)
 }
 
+/// The digits a call sidecar says must never show.
+fn secrets(side: &Value) -> Vec<String> {
+    side["secrets"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
 fn sidecar(name: &str) -> Value {
     let text = std::fs::read_to_string(root().join("fixtures/calls").join(name)).unwrap();
     serde_json::from_str(&text).unwrap()
@@ -96,12 +106,7 @@ fn sidecar(name: &str) -> Value {
 #[test]
 fn card_and_code_read_with_fillers_on_a_two_leg_call_never_show() {
     let side = sidecar("call_en_pii.json");
-    let secrets: Vec<String> = side["secrets"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
+    let secrets = secrets(&side);
     let customer_turns = side["utterances"]
         .as_array()
         .unwrap()
@@ -191,13 +196,7 @@ fn a_card_number_read_out_is_redacted_in_events_and_archive() {
 /// live events, the archive or search.
 #[test]
 fn card_and_code_read_with_fillers_never_show_live_over_the_twilio_fork() {
-    let side = sidecar("call_en_pii_8k.json");
-    let secrets: Vec<String> = side["secrets"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
+    let secrets = secrets(&sidecar("call_en_pii_8k.json"));
     let server = common::Server::start("ggml-tiny.en.bin", &[]);
     let wav = root().join("fixtures/calls/call_en_pii_8k.wav");
     let events = common::run_fork_client(&server, "twilio", &wav, "CA-pii", 2.0, &[]);
