@@ -49,6 +49,23 @@ impl RecognizerFactory for Factory {
     }
 }
 
+/// A call of `call_id` with one agent leg.
+fn agent_call(call_id: &str) -> (CallInfo, LegInfo) {
+    let call = CallInfo {
+        call_id: call_id.into(),
+        source: "test".into(),
+        ..CallInfo::default()
+    };
+    let leg = LegInfo {
+        call_id: call_id.into(),
+        leg: "agent".into(),
+        speaker: Speaker::Agent,
+        participant: None,
+        language: None,
+    };
+    (call, leg)
+}
+
 /// The agent channel of the English two-leg fixture call (three utterances, 16 kHz).
 fn agent_channel() -> Vec<i16> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/calls/call_en.wav");
@@ -78,18 +95,7 @@ async fn every_utterance_ends_as_a_final_or_a_counted_archived_drop() {
         false,
         None,
     ));
-    let call = CallInfo {
-        call_id: "scripted".into(),
-        source: "test".into(),
-        ..CallInfo::default()
-    };
-    let leg = LegInfo {
-        call_id: "scripted".into(),
-        leg: "agent".into(),
-        speaker: Speaker::Agent,
-        participant: None,
-        language: None,
-    };
+    let (call, leg) = agent_call("scripted");
     let mut sub = events.subscribe();
     shared.registry.open_leg(&call, &leg).unwrap();
     let (tx, handle) = spawn_leg(shared.clone(), leg, 16_000);
@@ -164,17 +170,7 @@ fn a_request_for_a_number_is_answered_by_the_next_customer_turns_only() {
         ArchiveSink::disabled(),
         Arc::new(crate::clock::SystemClock),
     );
-    let call = CallInfo {
-        call_id: "ask".into(),
-        ..CallInfo::default()
-    };
-    let leg = LegInfo {
-        call_id: "ask".into(),
-        leg: "agent".into(),
-        speaker: Speaker::Agent,
-        participant: None,
-        language: None,
-    };
+    let (call, leg) = agent_call("ask");
     registry.open_leg(&call, &leg).unwrap();
     assert_eq!(
         registry.asked("ask", 5_000, false),

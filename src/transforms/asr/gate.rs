@@ -116,15 +116,12 @@ impl DropReason {
 
 /// Utterances dropped so far, per reason.
 #[derive(Debug, Default)]
-pub struct DropCounts([std::sync::atomic::AtomicU64; 5]);
+pub struct DropCounts([std::sync::atomic::AtomicU64; DropReason::ALL.len()]);
 
 impl DropCounts {
     pub fn add(&self, reason: DropReason) {
-        let i = DropReason::ALL
-            .iter()
-            .position(|r| *r == reason)
-            .unwrap_or(0);
-        self.0[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // `ALL` lists the reasons in declaration order, so the discriminant is the index.
+        self.0[reason as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// `{reason: count}` for every reason, zeros included.

@@ -78,12 +78,11 @@ pub fn validate_codes(codes: &[String]) -> Result<(), String> {
     codes.iter().try_for_each(|c| validate_code(c))
 }
 
-/// Checks one language code from a config or a source's metadata: two to eight ASCII
-/// lowercase letters that Whisper knows. A source's metadata may hold anything, NUL bytes
-/// included; this never hands it to whisper.cpp.
+/// Checks one language code from a config or a source's metadata against Whisper's codes.
+/// A source's metadata may hold anything, NUL bytes included; only our own table sees it,
+/// never whisper.cpp.
 pub fn validate_code(code: &str) -> Result<(), String> {
-    let shaped = (2..=8).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_lowercase());
-    if !shaped || lang_id(code).is_none() {
+    if lang_id(code).is_none() {
         let shown: String = code.chars().take(16).flat_map(char::escape_debug).collect();
         return Err(format!(
             "unknown language code `{shown}` (use Whisper codes such as zh, en, yue, or auto)"

@@ -2,24 +2,13 @@
 //! number"). The customer's next turns are then read in that context: a four-digit group or a
 //! six-digit code is masked even without a keyword of its own on the customer's leg.
 
+use super::redactor::CODE_KEYWORDS;
 use super::Category;
 
-/// Phrases an agent uses to ask for a number, per category. Latin ones match whole words.
+/// Phrases an agent uses to ask for a number, per category (a code: the redactor's own code
+/// keywords). Latin ones match whole words.
 const ASKS: &[(Category, &[&str])] = &[
-    (
-        Category::Code,
-        &[
-            "验证码",
-            "校验码",
-            "动态码",
-            "短信码",
-            "密码",
-            "code",
-            "passcode",
-            "otp",
-            "pin",
-        ],
-    ),
+    (Category::Code, CODE_KEYWORDS),
     (
         Category::Card,
         &[

@@ -46,7 +46,7 @@ pub(crate) struct Carry {
 pub const TAIL_DIGITS: usize = 6;
 
 /// Code keywords; Latin ones match whole words only, case-insensitively.
-const CODE_KEYWORDS: &[&str] = &[
+pub(super) const CODE_KEYWORDS: &[&str] = &[
     "验证码",
     "校验码",
     "动态码",
