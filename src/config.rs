@@ -98,6 +98,17 @@ pub struct ServerConfig {
     /// `/readyz` reports not ready when the data dir's filesystem has less free space than
     /// this, in MiB: the archive would soon fail its writes.
     pub min_free_disk_mb: u64,
+    /// Connections open at once on each TCP listener (HTTP, SIP over TCP, AudioSocket); past
+    /// it a new connection is closed at once.
+    pub max_connections: usize,
+    /// Connections open at once from one remote IP address, per listener. An SBC or media
+    /// gateway behind one address needs one connection per forked call.
+    pub max_connections_per_addr: usize,
+    /// Seconds a client has to send a request's headers before the connection is closed.
+    pub header_read_timeout_s: u64,
+    /// Seconds a media fork or an events subscriber may stay silent (no frame, no answer to
+    /// a ping) before its WebSocket is closed.
+    pub idle_timeout_s: u64,
 }
 
 impl Default for ServerConfig {
@@ -106,7 +117,26 @@ impl Default for ServerConfig {
             http: "127.0.0.1:8080".parse().unwrap(),
             data_dir: PathBuf::from("data"),
             min_free_disk_mb: 256,
+            max_connections: 4096,
+            max_connections_per_addr: 1024,
+            header_read_timeout_s: 10,
+            idle_timeout_s: 60,
         }
+    }
+}
+
+impl ServerConfig {
+    /// The caps of one TCP listener.
+    pub fn conn_limits(&self) -> crate::conn_limit::ConnLimits {
+        crate::conn_limit::ConnLimits {
+            max_total: self.max_connections,
+            max_per_addr: self.max_connections_per_addr,
+        }
+    }
+
+    /// How long a WebSocket peer may stay silent.
+    pub fn idle_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.idle_timeout_s)
     }
 }
 
@@ -283,11 +313,29 @@ impl Default for EventsConfig {
 }
 
 /// `[archive]`
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ArchiveConfig {
     /// SQLite file. Empty: `<data_dir>/callwatch.db`.
     pub path: PathBuf,
+    /// A list or search query running longer than this (milliseconds) is stopped and
+    /// answered 503 `query_timeout`.
+    pub query_timeout_ms: u64,
+}
+
+impl Default for ArchiveConfig {
+    fn default() -> Self {
+        ArchiveConfig {
+            path: PathBuf::new(),
+            query_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl ArchiveConfig {
+    pub fn query_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.query_timeout_ms)
+    }
 }
 
 /// `[sip]`: the SIPREC recording server (RFC 7866).
@@ -313,6 +361,9 @@ pub struct SipConfig {
     pub min_se_s: u32,
     /// No RTP for this long ends the session (BYE sent, everything received archived).
     pub rtp_timeout_s: u32,
+    /// A SIP TCP connection with no message (keep-alive CRLFs count) for this long is
+    /// closed. Longer than `session_expires_s`, so a healthy SBC's refreshes keep it open.
+    pub tcp_idle_timeout_s: u64,
 }
 
 impl Default for SipConfig {
@@ -327,6 +378,7 @@ impl Default for SipConfig {
             session_expires_s: 1800,
             min_se_s: 90,
             rtp_timeout_s: 30,
+            tcp_idle_timeout_s: 1900,
         }
     }
 }
@@ -542,6 +594,26 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let srv = &self.server;
+        if srv.max_connections == 0
+            || srv.max_connections_per_addr == 0
+            || srv.header_read_timeout_s == 0
+            || srv.idle_timeout_s == 0
+        {
+            return Err(ConfigError::Invalid(
+                "server.max_connections, max_connections_per_addr, header_read_timeout_s and idle_timeout_s must be at least 1".into(),
+            ));
+        }
+        if self.archive.query_timeout_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "archive.query_timeout_ms must be at least 1".into(),
+            ));
+        }
+        if self.sip.tcp_idle_timeout_s == 0 {
+            return Err(ConfigError::Invalid(
+                "sip.tcp_idle_timeout_s must be at least 1 (seconds without a message before a SIP TCP connection is closed)".into(),
+            ));
+        }
         self.audiosocket.listen_addr()?;
         if self.audiosocket.idle_timeout_s == 0 {
             return Err(ConfigError::Invalid(

@@ -7,6 +7,7 @@
 pub mod call;
 pub mod clock;
 pub mod config;
+pub mod conn_limit;
 pub mod http;
 pub mod model;
 pub mod pipeline;

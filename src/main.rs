@@ -2,22 +2,19 @@
 
 use anyhow::{bail, Context, Result};
 use callwatch::call::Speaker;
-use callwatch::clock::{SharedClock, SystemClock};
 use callwatch::config::Config;
 use callwatch::http::{router, AppState};
 use callwatch::model::{self, ModelSize};
+use callwatch::pipeline::assemble::{assemble, Mode};
 use callwatch::pipeline::offline::{transcribe_file, OfflineOptions};
 use callwatch::pipeline::{ArchiveSink, Shared};
 use callwatch::shutdown::ShutdownController;
 use callwatch::sinks::archive::{ArchiveReader, ArchiveWriter};
 use callwatch::sinks::events::EventBus;
 use callwatch::transforms::asr::{AsrPool, WhisperModel};
-use callwatch::transforms::assist::{Assistant, Knowledge};
 use callwatch::transforms::matcher::{Lexicon, Matcher};
-use callwatch::transforms::rules::{Inspection, InspectionSource};
-use callwatch::transforms::surge::{SurgeHub, TopicSet};
+use callwatch::transforms::rules::Inspection;
 use clap::{Args, Parser, Subcommand};
-use std::future::IntoFuture;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -334,66 +331,17 @@ fn build_shared(
     shutdown: Option<callwatch::shutdown::ShutdownHandle>,
     live: bool,
 ) -> Result<Arc<Shared>> {
-    let source: InspectionSource = cfg.lexicons.source();
-    let inspection = Inspection::load(&source).with_context(|| {
-        format!(
-            "loading lexicons from {} and rules from {}",
-            source.lexicon_dir.display(),
-            source.rules_dir.display()
-        )
-    })?;
-    let summary = inspection.summary();
     let model = WhisperModel::load(model_path)?;
     let pool = AsrPool::start(model, cfg.asr.pool_config())?;
-    tracing::info!(
-        model = %model_path.display(),
-        multilingual = pool.is_multilingual(),
-        terms = summary.terms,
-        rules = summary.rules,
-        "recogniser, matcher and rules ready"
-    );
-    let scorecard = cfg
-        .qa
-        .load()
-        .context("loading the QA scorecard ([qa] scorecard)")?;
-    let clock: SharedClock = Arc::new(SystemClock);
-    let mut shared = Shared::new(
+    tracing::info!(model = %model_path.display(), "recogniser loaded");
+    Ok(assemble(
         cfg,
         pool,
-        inspection,
-        events,
         archive,
-        clock.clone(),
-        partials,
+        events,
+        Mode { partials, live },
         shutdown,
-    )
-    .with_scorecard(scorecard);
-    // Surges are about live traffic; recordings transcribed offline are not arrivals.
-    if live && cfg.surge.enabled {
-        let topics = TopicSet::load_dir(&cfg.surge.topics_dir).with_context(|| {
-            format!(
-                "loading inquiry topics from {}",
-                cfg.surge.topics_dir.display()
-            )
-        })?;
-        tracing::info!(topics = topics.topics().len(), "surge detector ready");
-        shared = shared.with_surge(SurgeHub::new(cfg.surge.clone(), topics, clock.now()));
-    }
-    if live && cfg.assist.enabled {
-        let kb = Knowledge::load_dir(&cfg.assist.dir).with_context(|| {
-            format!(
-                "loading the knowledge base from {}",
-                cfg.assist.dir.display()
-            )
-        })?;
-        tracing::info!(
-            articles = kb.articles().len(),
-            signals = kb.signals().len(),
-            "agent assist ready"
-        );
-        shared = shared.with_assist(Assistant::new(kb, cfg.assist.min_confidence));
-    }
-    Ok(Arc::new(shared))
+    )?)
 }
 
 async fn serve(a: ServeArgs) -> Result<()> {
@@ -429,7 +377,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         );
     }
     let (archive_tx, archive_writer) = ArchiveWriter::spawn(&db)?;
-    let reader = ArchiveReader::open(&db)?;
+    let reader = ArchiveReader::open(&db)?.with_query_timeout(cfg.archive.query_timeout());
     let controller = ShutdownController::new();
     let shared = build_shared(
         &cfg,
@@ -480,6 +428,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         rtp,
         whip,
         whip_cors_origins: cfg.whip.cors_origins.clone(),
+        idle_timeout: cfg.server.idle_timeout(),
     };
     // Bound before the HTTP listener, so a server that answers HTTP also takes AudioSocket.
     if let Some(addr) = cfg.audiosocket.listen_addr()? {
@@ -492,6 +441,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
             shared.clone(),
             controller.handle(),
             cfg.audiosocket.idle_timeout(),
+            cfg.server.conn_limits(),
         ));
     }
     if cfg.sip.enabled {
@@ -500,6 +450,10 @@ async fn serve(a: ServeArgs) -> Result<()> {
             shared.clone(),
             controller.subscribe(),
             rtp_pool,
+            callwatch::sources::siprec::server::TcpLimits {
+                conns: cfg.server.conn_limits(),
+                idle: std::time::Duration::from_secs(cfg.sip.tcp_idle_timeout_s),
+            },
         )
         .await?;
         tracing::info!(addr = %addr, advertise = %cfg.sip.advertised(), "SIPREC recording server listening (UDP and TCP)");
@@ -525,22 +479,27 @@ async fn serve(a: ServeArgs) -> Result<()> {
             );
         }
     });
-    let mut serving = tokio::spawn(
-        axum::serve(listener, router(app, reader))
-            .with_graceful_shutdown(async move {
-                let _ = sig_rx.await;
-            })
-            .into_future(),
-    );
+    let limits = callwatch::http::listener::HttpLimits {
+        conns: cfg.server.conn_limits(),
+        header_read_timeout: std::time::Duration::from_secs(cfg.server.header_read_timeout_s),
+    };
+    let mut serving = tokio::spawn(callwatch::http::listener::serve(
+        listener,
+        router(app, reader),
+        limits,
+        async move {
+            let _ = sig_rx.await;
+        },
+    ));
     tokio::select! {
         r = &mut serving => {
-            r??;
+            r?;
             let _ = drained.await;
         }
         _ = &mut drained => {
             // Legs are done (or out of time); a connection that still lingers is cut.
             match tokio::time::timeout(std::time::Duration::from_secs(2), &mut serving).await {
-                Ok(r) => r??,
+                Ok(r) => r?,
                 Err(_) => {
                     tracing::warn!("connections still open after shutdown; closing them");
                     serving.abort();
@@ -656,7 +615,7 @@ fn open_reader(common: &Common) -> Result<ArchiveReader> {
     if !db.exists() {
         bail!("no archive at {} (run `callwatch serve` or `callwatch transcribe --archive` first, or pass --data-dir)", db.display());
     }
-    Ok(ArchiveReader::open(&db)?)
+    Ok(ArchiveReader::open(&db)?.with_query_timeout(cfg.archive.query_timeout()))
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {

@@ -4,10 +4,12 @@ mod archive_support;
 
 use archive_support::*;
 use callwatch::call::Speaker;
+use callwatch::sinks::archive::reader::MAX_OFFSET;
 use callwatch::sinks::archive::{
     ArchiveError, ArchiveOp, ArchiveReader, ArchiveWriter, CallFilter, SearchQuery,
 };
 use std::collections::HashSet;
+use std::time::Duration;
 
 fn ids<T>(items: &[T], id: impl Fn(&T) -> &str) -> Vec<String> {
     items.iter().map(|i| id(i).to_string()).collect()
@@ -208,6 +210,44 @@ fn paging_by_cursor_and_offset_visits_every_row_once() {
         }
     }
     assert_eq!(found.len(), 120);
+
+    // Deep pages go by cursor: an offset past MAX_OFFSET is refused with the way out.
+    let e = reader
+        .list_calls(&CallFilter {
+            offset: Some(MAX_OFFSET + 1),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&e, ArchiveError::BadQuery(m) if m.contains("cursor")),
+        "{e}"
+    );
+    assert!(reader
+        .list_calls(&CallFilter {
+            offset: Some(MAX_OFFSET),
+            ..Default::default()
+        })
+        .unwrap()
+        .items
+        .is_empty());
+
+    // A query past the time limit is stopped and says so; the reader serves the next one.
+    let hasty = reader.clone().with_query_timeout(Duration::ZERO);
+    let e = hasty
+        .search(&SearchQuery {
+            q: "投诉".into(),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(matches!(e, ArchiveError::QueryTimeout(_)), "{e}");
+    assert!(e.to_string().contains("narrow it"), "{e}");
+    let page = reader
+        .search(&SearchQuery {
+            q: "投诉".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(!page.items.is_empty());
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::sidecar::check_call_hits;
 use common::{callwatch, model, root};
 use serde_json::Value;
 
@@ -55,7 +56,15 @@ fn transcribe_archive_then_query_from_the_cli() {
     assert!(ok, "{stderr}");
     let detail: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(detail["legs"].as_array().unwrap().len(), 2);
-    assert!(!detail["hits"].as_array().unwrap().is_empty());
+    check_call_hits(
+        "call_en",
+        &events,
+        &detail,
+        &[
+            ("customer", "file a complaint"),
+            ("agent", "guaranteed return"),
+        ],
+    );
 
     let (ok, stdout, stderr) =
         callwatch(dir.path(), &["search", "guaranteed", "--speaker", "agent"]);

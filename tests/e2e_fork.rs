@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::sidecar::check_call_hits;
 use common::{archived_call, get_json, of_type, root, run_fork_client, Server};
 use serde_json::Value;
 
@@ -27,8 +28,8 @@ fn quiet_stretches(side: &Value) -> Vec<(String, u64, u64)> {
         .collect()
 }
 
-/// Checks one streamed call: the must-have hits per speaker, nothing from silence or noise,
-/// and the archive's view of the call.
+/// Checks one streamed call: the hits are the sidecar's (the `must` terms per speaker among
+/// them, nothing else), nothing from silence or noise, and the archive's view of the call.
 fn check_call(
     server: &Server,
     events: &[Value],
@@ -51,14 +52,6 @@ fn check_call(
     let finals = of_type(events, "transcript.final");
     let hits = of_type(events, "phrase.hit");
     assert!(finals.len() >= 4, "too few finals:\n{}", dump());
-    for (speaker, category) in must {
-        assert!(
-            hits.iter()
-                .any(|h| h["speaker"] == *speaker && h["category"] == *category),
-            "no {category} hit for the {speaker}:\n{}",
-            dump()
-        );
-    }
     // Every hit carries its evidence, and its span points into the utterance.
     for h in &hits {
         let utt: Vec<char> = h["utterance"].as_str().unwrap().chars().collect();
@@ -117,14 +110,13 @@ fn check_call(
     }
     assert_eq!(detail["utterance_count"], finals.len(), "{detail}");
     assert_eq!(detail["dropped_count"], drops.len(), "{detail}");
+    check_call_hits(fixture, events, &detail, must);
     let archived_hits = detail["hits"].as_array().unwrap();
-    for (speaker, category) in must {
-        assert!(archived_hits
-            .iter()
-            .any(|h| h["speaker"] == *speaker && h["category"] == *category));
-    }
 
-    let (status, list) = get_json(&format!("{base}/v1/calls?category={}", must[0].1));
+    let (status, list) = get_json(&format!(
+        "{base}/v1/calls?category={}",
+        archived_hits[0]["category"].as_str().unwrap()
+    ));
     assert_eq!(status, 200);
     assert!(
         list["items"]
@@ -164,9 +156,9 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-// Must-have hits are those the base model hears reliably in these fixtures. The rest of each
-// sidecar's expected hits depend on homophones (保息 heard as 保锡, 验证码 as 验证马 after noise),
-// which plain matching cannot catch; they are listed in the fixtures' sidecars.
+// Must-have terms are those the base model hears reliably in these fixtures (保本保息 on the
+// 8 kHz call only as the homophone 包本保锡). The sidecar's other terms may be misheard (验证码
+// as 验证马 after noise, 投诉 as 投数 at 8 kHz); whatever is found must still be in the sidecar.
 
 #[test]
 fn twilio_mandarin_call() {
@@ -178,19 +170,34 @@ fn twilio_mandarin_call() {
         &root().join("fixtures/calls/call_zh_8k.wav"),
         call_id,
         2.0,
-        &[("language", "zh"), ("agent_id", "A1001")],
+        &[
+            ("language", "zh"),
+            ("agent_id", "A1001"),
+            ("caller_number", "13800138000"),
+            ("customer_name", "Zhang San"),
+        ],
     );
     check_call(
         &server,
         &events,
         call_id,
         "call_zh_8k",
-        &[("customer", "complaint"), ("agent", "sales_promise")],
+        &[("customer", "我要投诉"), ("agent", "保本保息")],
         "投诉",
     );
     let started = of_type(&events, "call.started");
     assert_eq!(started[0]["agent_id"], "A1001");
     assert_eq!(started[0]["source"], "twilio");
+    // Custom parameters are archived redacted: the caller's number and name are gone, the
+    // routing facts stay.
+    let detail = common::archived_call(&server.http(), call_id);
+    let params = &detail["metadata"]["customParameters"];
+    assert_eq!(params["agent_id"], "A1001", "{detail}");
+    assert_eq!(params["customer_name"], "[redacted]", "{detail}");
+    for secret in ["13800138000", "Zhang San"] {
+        assert!(!detail.to_string().contains(secret), "{detail}");
+        assert!(!events.iter().any(|e| e.to_string().contains(secret)));
+    }
 }
 
 #[test]
@@ -212,9 +219,9 @@ fn audio_fork_english_call() {
         call_id,
         "call_en",
         &[
-            ("customer", "complaint"),
-            ("agent", "sales_promise"),
-            ("customer", "fraud"),
+            ("customer", "file a complaint"),
+            ("agent", "guaranteed return"),
+            ("customer", "verification code"),
         ],
         "complaint",
     );
@@ -265,7 +272,7 @@ fn audio_fork_mandarin_8k_call() {
         &events,
         call_id,
         "call_zh_8k",
-        &[("customer", "complaint")],
+        &[("customer", "我要投诉")],
         "投诉",
     );
 }

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::sidecar::check_call_hits;
 use common::{archived_call, dump_events, get_json, root, EventWatcher, Server};
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};
@@ -198,23 +199,24 @@ fn pcmu_and_opus_legs_from_ffmpeg() {
         "{}",
         dump()
     );
-    for (speaker, category) in [("customer", "complaint"), ("agent", "sales_promise")] {
-        assert!(
-            events.iter().any(|e| e["type"] == "phrase.hit"
-                && e["speaker"] == speaker
-                && e["category"] == category),
-            "no {category} hit for the {speaker}:\n{}\n{}",
-            dump(),
-            server.log_text()
-        );
-    }
-
     let detail = archived_call(&base, call_id);
     let legs = detail["legs"].as_array().expect("archived call");
     assert_eq!(legs.len(), 2, "{detail}");
-    assert!(detail["hits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|h| h["speaker"] == "agent"));
+    // tiny.en on the 8 kHz call: the complaint is heard; the agent's promise as one of its
+    // two terms (the sidecar's `whisper_base` shows how the agent's line gets misheard).
+    check_call_hits(
+        "call_en_8k",
+        &events,
+        &detail,
+        &[("customer", "file a complaint")],
+    );
+    assert!(
+        detail["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["speaker"] == "agent" && h["category"] == "sales_promise"),
+        "{detail}\n{}",
+        server.log_text()
+    );
 }

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::sidecar::check_call_hits;
 use common::{archived_call, archived_call_within, dump_events, get_json, of_type, root, Server};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -183,6 +184,12 @@ fn aiortc_participants_of_one_call_a_vanishing_one_and_bad_requests() {
         );
     }
     let detail = archived_call(&base, call_id);
+    check_call_hits(
+        "call_en",
+        &events,
+        &detail,
+        &[("customer", "file a complaint")],
+    );
     let legs = detail["legs"].as_array().unwrap();
     assert_eq!(legs.len(), 2, "{detail}");
     for (leg, speaker) in [("cust-7", "customer"), ("agent-a7", "agent")] {

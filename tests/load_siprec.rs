@@ -69,8 +69,10 @@ fn subscribe_all(server: &Server, calls: usize) -> mpsc::Receiver<Vec<Value>> {
             let mut ended = 0;
             let deadline = tokio::time::Instant::now() + Duration::from_secs(1500);
             while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
-                if let Ok(text) = msg.to_text() {
-                    let ev: Value = serde_json::from_str(text).unwrap();
+                // Pings (the server's liveness checks) are answered by the library; only text
+                // messages are events.
+                if let tokio_tungstenite::tungstenite::Message::Text(text) = msg {
+                    let ev: Value = serde_json::from_str(&text).unwrap();
                     ended += usize::from(ev["type"] == "call.ended");
                     events.push(ev);
                     if ended == calls {

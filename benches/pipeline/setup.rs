@@ -1,21 +1,25 @@
-//! Assembles the live pipeline's shared state the way `callwatch serve` and
-//! `callwatch transcribe` do (see `build_shared` in the binary), from the default configuration.
+//! Assembles the live pipeline's shared state with the library's `assemble`, the function
+//! `callwatch serve` calls, from the default configuration.
 
-use callwatch::clock::{SharedClock, SystemClock};
 use callwatch::config::Config;
 use callwatch::model::ModelSize;
+use callwatch::pipeline::assemble::{assemble, Mode};
 use callwatch::pipeline::{ArchiveSink, Shared};
 use callwatch::sinks::events::EventBus;
 use callwatch::transforms::asr::{AsrPool, DecodeOptions, WhisperModel};
-use callwatch::transforms::matcher::{Lexicon, Matcher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The default configuration with `threads` whisper threads and lexicons from the crate root.
+/// The default configuration with `threads` whisper threads; its lexicons, rules, scorecard,
+/// topics and knowledge base are the crate's own, wherever the bench runs from.
 pub fn config(threads: usize) -> Config {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut cfg = Config::default();
     cfg.asr.threads = threads;
-    cfg.lexicons.dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("lexicons");
+    cfg.lexicons.dir = root.join(&cfg.lexicons.dir);
+    cfg.qa.scorecard = root.join(&cfg.qa.scorecard);
+    cfg.surge.topics_dir = root.join(&cfg.surge.topics_dir);
+    cfg.assist.dir = root.join(&cfg.assist.dir);
     cfg
 }
 
@@ -47,23 +51,19 @@ pub fn start_pool(model: WhisperModel, cfg: &Config) -> AsrPool {
         .unwrap_or_else(|e| panic!("recogniser pool did not start: {e}"))
 }
 
-/// Shared state for legs: no archive, a fresh event bus of `bus_capacity`, partials as given.
+/// Shared state for legs, assembled as `serve` assembles it (lexicons, rules, scorecard,
+/// surges, assist): no archive, a fresh event bus of `bus_capacity`, partials as given.
 pub fn shared(cfg: &Config, pool: AsrPool, bus_capacity: usize, partials: bool) -> Arc<Shared> {
-    let lexicon = Lexicon::load_dir(&cfg.lexicons.dir).unwrap_or_else(|e| {
-        panic!(
-            "lexicons in {} do not load: {e}",
-            cfg.lexicons.dir.display()
-        )
-    });
-    let matcher = Matcher::new(lexicon).unwrap_or_else(|e| panic!("matcher: {e}"));
-    Arc::new(Shared::new(
+    assemble(
         cfg,
         pool,
-        matcher.into(),
-        EventBus::new(bus_capacity),
         ArchiveSink::disabled(),
-        Arc::new(SystemClock) as SharedClock,
-        partials,
+        EventBus::new(bus_capacity),
+        Mode {
+            partials,
+            live: true,
+        },
         None,
-    ))
+    )
+    .unwrap_or_else(|e| panic!("the pipeline does not assemble: {e}"))
 }

@@ -122,6 +122,7 @@ impl From<ArchiveError> for ApiError {
     fn from(e: ArchiveError) -> Self {
         let (status, error) = match &e {
             ArchiveError::BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_query"),
+            ArchiveError::QueryTimeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "query_timeout"),
             ArchiveError::Open { .. }
             | ArchiveError::SchemaMissing { .. }
             | ArchiveError::SchemaTooNew { .. } => {

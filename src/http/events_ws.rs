@@ -33,8 +33,25 @@ async fn stream_events(mut socket: WebSocket, app: AppState, filter: EventFilter
         return;
     };
     let mut sub = app.shared.events.subscribe();
+    // Subscribers send nothing of their own, so they are pinged; a peer that answers nothing
+    // (no pong, no frame) for the idle timeout is gone and its socket is closed.
+    let idle = app.idle_timeout;
+    let mut heard = tokio::time::Instant::now();
+    let mut ping = tokio::time::interval(idle / 3);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = ping.tick() => {
+                if heard.elapsed() >= idle {
+                    tracing::info!(idle_s = idle.as_secs(), "events subscriber silent; closing it");
+                    let reason = format!("no answer to pings for {} s", idle.as_secs());
+                    let _ = socket.send(Message::Close(Some(CloseFrame { code: 1000, reason: reason.into() }))).await;
+                    return;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
             _ = guard.recv() => {
                 let _ = socket.send(Message::Close(Some(CloseFrame { code: 1001, reason: "server shutting down".into() }))).await;
                 return;
@@ -46,7 +63,8 @@ async fn stream_events(mut socket: WebSocket, app: AppState, filter: EventFilter
                     return;
                 }
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                Some(Ok(_)) => continue, // subscribers have nothing to say; pings are answered by axum
+                // Subscribers have nothing to say; their pongs (and pings) show they are there.
+                Some(Ok(_)) => heard = tokio::time::Instant::now(),
             },
             d = sub.next() => {
                 let text = match d {

@@ -2,7 +2,7 @@
 //! sans-IO sessions in `sources/`.
 
 use super::AppState;
-use crate::pipeline::{spawn_leg, LegInput};
+use crate::pipeline::{send_audio, spawn_leg, LegInput};
 use crate::sources::audio_fork::AudioForkSession;
 use crate::sources::fork::{ForkOutput, ForkSession};
 use crate::sources::twilio::TwilioSession;
@@ -77,7 +77,16 @@ async fn drive<P: ForkSession + Send + 'static>(
                 close(&mut socket, 1001, "server shutting down").await;
                 break;
             }
-            msg = socket.recv() => match msg {
+            msg = tokio::time::timeout(app.idle_timeout, socket.recv()) => match msg {
+                Err(_) => {
+                    // A live fork sends media every 20-100 ms, silence included.
+                    let secs = app.idle_timeout.as_secs();
+                    tracing::info!(kind, call_id, idle_s = secs, "fork sent nothing; closing it");
+                    close(&mut socket, 1000, &format!("no frame for {secs} s; closing")).await;
+                    closed = true;
+                    Ok(session.on_close())
+                }
+                Ok(msg) => match msg {
                 None => { tracing::info!(kind, call_id, "fork connection vanished"); closed = true; Ok(session.on_close()) }
                 Some(Err(e)) if too_big(&e) => {
                     tracing::warn!(kind, call_id, error = %e, "fork message over the size limit; closing");
@@ -90,6 +99,7 @@ async fn drive<P: ForkSession + Send + 'static>(
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 Some(Ok(Message::Text(t))) => session.on_text(t.as_str()),
                 Some(Ok(Message::Binary(b))) => session.on_binary(&b),
+                },
             }
         };
         let outputs = match outputs {
@@ -123,7 +133,7 @@ async fn drive<P: ForkSession + Send + 'static>(
                 ForkOutput::Audio { leg, samples, .. } => {
                     if let Some(tx) = legs.get(&leg) {
                         // Blocks when the leg is behind: the socket stops being read.
-                        if tx.send(LegInput::Audio(samples)).await.is_err() {
+                        if send_audio(tx, samples).await.is_err() {
                             legs.remove(&leg);
                         }
                     }

@@ -5,6 +5,7 @@ pub mod archive_api;
 pub mod events_ws;
 pub mod fork;
 pub mod health;
+pub mod listener;
 pub mod rtp_sessions;
 pub mod surge_api;
 pub mod whip;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub whip: Option<whip::WhipApi>,
     /// Origins allowed to publish over WHIP from a browser.
     pub whip_cors_origins: Vec<String>,
+    /// How long a fork or an events subscriber may stay silent before its WebSocket closes.
+    pub idle_timeout: std::time::Duration,
 }
 
 /// Paths served by the live side (the archive side lists its own in `archive_api::routes`).

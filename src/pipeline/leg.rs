@@ -46,9 +46,31 @@ pub struct LegSummary {
 /// Longest a final waits for its archive commit before it is announced anyway.
 const COMMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Inbox of a leg. Backpressure policy: block — a source that outruns recognition waits here
-/// (its socket reads stop), so no audio is dropped.
+/// Inbox of a leg, in messages. Backpressure policy: block — a source that outruns
+/// recognition waits here (its socket reads stop), so no audio is dropped. Sources send audio
+/// through [`send_audio`], so the inbox holds at most `LEG_INBOX * MAX_AUDIO_MESSAGE` samples
+/// (512 KiB) however large the frames a peer sends.
 pub const LEG_INBOX: usize = 64;
+
+/// Most samples in one [`LegInput::Audio`] (256 ms at 16 kHz).
+pub const MAX_AUDIO_MESSAGE: usize = 4096;
+
+/// Sends `samples` to a leg in pieces of at most [`MAX_AUDIO_MESSAGE`], waiting while the
+/// leg is behind. Errs when the leg has ended.
+pub async fn send_audio(
+    tx: &mpsc::Sender<LegInput>,
+    mut samples: Vec<i16>,
+) -> Result<(), mpsc::error::SendError<LegInput>> {
+    while samples.len() > MAX_AUDIO_MESSAGE {
+        let rest = samples.split_off(MAX_AUDIO_MESSAGE);
+        tx.send(LegInput::Audio(samples)).await?;
+        samples = rest;
+    }
+    if samples.is_empty() {
+        return Ok(());
+    }
+    tx.send(LegInput::Audio(samples)).await
+}
 
 struct Utterance {
     id: String,

@@ -1,5 +1,6 @@
 //! Wiring of the stages for live and offline legs.
 
+pub mod assemble;
 mod insight;
 pub mod leg;
 pub mod offline;
@@ -10,7 +11,7 @@ pub mod surge_ticker;
 #[cfg(test)]
 mod tests;
 
-pub use leg::{run_leg, spawn_leg, LegInput, LegSummary, LEG_INBOX};
+pub use leg::{run_leg, send_audio, spawn_leg, LegInput, LegSummary, LEG_INBOX, MAX_AUDIO_MESSAGE};
 pub use registry::{CallRegistry, RegistryError};
 pub use rules::RulesHub;
 
@@ -125,12 +126,19 @@ impl Shared {
             archive.clone(),
             clock.clone(),
         );
+        // Config::validate has checked the section; should it not have, redact with the
+        // defaults rather than let anything through.
+        let redactor = Arc::new(Redactor::new(&cfg.redact).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "redaction configuration rejected; using the defaults");
+            Redactor::default()
+        }));
         Shared {
             asr,
             inspection,
             inspection_source: cfg.lexicons.source(),
             registry: CallRegistry::new(events.clone(), archive.clone(), clock.clone())
-                .with_rules(rules.clone()),
+                .with_rules(rules.clone())
+                .with_redactor(redactor.clone()),
             rules,
             surge: SurgeHub::disabled(clock.now()),
             assist: None,
@@ -145,12 +153,7 @@ impl Shared {
             min_speech_ratio: cfg.asr.min_speech_ratio as f32,
             partials,
             shutdown,
-            // Config::validate has checked the section; should it not have, redact with the
-            // defaults rather than let anything through.
-            redactor: Arc::new(Redactor::new(&cfg.redact).unwrap_or_else(|e| {
-                tracing::error!(error = %e, "redaction configuration rejected; using the defaults");
-                Redactor::default()
-            })),
+            redactor,
         }
     }
 

@@ -51,6 +51,8 @@ pub struct CallRegistry {
     scorecard: Option<Arc<Scorecard>>,
     rules: Option<super::RulesHub>,
     surge: Option<SurgeHub>,
+    /// Redacts call metadata and participants before they are archived or announced.
+    redactor: Arc<crate::transforms::redact::Redactor>,
 }
 
 /// Why a leg could not be opened.
@@ -78,7 +80,14 @@ impl CallRegistry {
             scorecard: None,
             rules: None,
             surge: None,
+            redactor: Arc::new(crate::transforms::redact::Redactor::default()),
         }
+    }
+
+    /// Redacts metadata and participants with `redactor` (the default redactor otherwise).
+    pub fn with_redactor(mut self, redactor: Arc<crate::transforms::redact::Redactor>) -> Self {
+        self.redactor = redactor;
+        self
     }
 
     /// Scores every call against `card` when it ends.
@@ -206,14 +215,18 @@ impl CallRegistry {
                 agent_id: call.agent_id.clone(),
                 queue: call.queue.clone(),
                 started_at: now.clone(),
-                metadata: call.metadata.clone(),
+                metadata: self.redactor.redact_metadata(&call.metadata),
             });
             self.events.publish(Event {
                 payload: Payload::CallStarted {
                     source: call.source.clone(),
                     agent_id: call.agent_id.clone(),
                     queue: call.queue.clone(),
-                    participants: call.participants(),
+                    participants: call
+                        .participants()
+                        .iter()
+                        .map(|p| self.redactor.redact_participant(p))
+                        .collect(),
                 },
                 call_id: call.call_id.clone(),
                 leg: None,
@@ -227,7 +240,10 @@ impl CallRegistry {
             call_id: call.call_id.clone(),
             leg: leg.leg.clone(),
             speaker: leg.speaker,
-            participant: leg.participant.clone(),
+            participant: leg
+                .participant
+                .as_deref()
+                .map(|p| self.redactor.redact_participant(p)),
             started_at: now,
         });
         Ok(())

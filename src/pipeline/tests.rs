@@ -198,3 +198,26 @@ fn a_request_for_a_number_is_answered_by_the_next_customer_turns_only() {
     assert_eq!(registry.asked("ask", 12_000, true), None);
     assert_eq!(registry.asked("no-such-call", 12_000, true), None);
 }
+
+#[tokio::test]
+async fn audio_reaches_a_leg_in_bounded_messages() {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(super::LEG_INBOX);
+    // One 64 KiB fork frame's worth and more, and an empty frame that sends nothing.
+    let samples: Vec<i16> = (0..40_000).map(|i| (i % 3000) as i16).collect();
+    super::send_audio(&tx, samples.clone()).await.unwrap();
+    super::send_audio(&tx, Vec::new()).await.unwrap();
+    drop(tx);
+    let mut got = Vec::new();
+    while let Some(m) = rx.recv().await {
+        let LegInput::Audio(a) = m else {
+            panic!("only audio was sent")
+        };
+        assert!(
+            !a.is_empty() && a.len() <= super::MAX_AUDIO_MESSAGE,
+            "{}",
+            a.len()
+        );
+        got.extend(a);
+    }
+    assert_eq!(got, samples);
+}

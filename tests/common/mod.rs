@@ -2,6 +2,8 @@
 //! temporary data directory, and the real Python fork clients against it.
 #![allow(dead_code)]
 
+pub mod sidecar;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

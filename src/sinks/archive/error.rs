@@ -31,6 +31,9 @@ pub enum ArchiveError {
     /// The writer thread could not be started.
     #[error("cannot start the archive writer thread: {0}")]
     Spawn(#[source] std::io::Error),
+    /// A read query ran past the reader's time limit and was stopped.
+    #[error("the query ran longer than {0:?} and was stopped; narrow it (from/to, call_id, speaker, longer search terms) or page with cursor, and try again")]
+    QueryTimeout(std::time::Duration),
     /// SQLite reported an error while running a query.
     #[error("archive database error: {0}; if it persists check disk space and file permissions")]
     Sqlite(#[from] rusqlite::Error),

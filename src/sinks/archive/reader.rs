@@ -17,9 +17,17 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Idle connections kept for reuse; more are opened on demand under load.
 const POOL_SIZE: usize = 8;
+/// Longest a read query runs by default before it is stopped.
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest `offset` accepted: deeper pages cost a scan of every row before them, so they are
+/// reached with `cursor` (keyset paging) instead.
+pub const MAX_OFFSET: u64 = 10_000;
+/// SQLite VM instructions between two looks at the clock.
+const PROGRESS_EVERY: i32 = 1_000;
 
 /// Read-only access to an archive. Cheap to clone; clones share a small connection pool.
 #[derive(Clone)]
@@ -30,6 +38,7 @@ pub struct ArchiveReader {
 struct Inner {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    query_timeout: Duration,
 }
 
 impl ArchiveReader {
@@ -42,8 +51,22 @@ impl ArchiveReader {
             inner: Arc::new(Inner {
                 path,
                 idle: Mutex::new(vec![first]),
+                query_timeout: DEFAULT_QUERY_TIMEOUT,
             }),
         })
+    }
+
+    /// The same archive with every query stopped after `limit` (a search over months of
+    /// calls must not hold a connection and a core for minutes).
+    pub fn with_query_timeout(self, limit: Duration) -> ArchiveReader {
+        let inner = Inner {
+            path: self.inner.path.clone(),
+            idle: Mutex::new(Vec::new()),
+            query_timeout: limit,
+        };
+        ArchiveReader {
+            inner: Arc::new(inner),
+        }
     }
 
     /// Calls matching `filter`, newest first.
@@ -361,12 +384,24 @@ impl ArchiveReader {
             Some(c) => c,
             None => schema::open_reader(&self.inner.path)?,
         };
-        let result = {
+        let limit = self.inner.query_timeout;
+        let deadline = Instant::now() + limit;
+        conn.progress_handler(PROGRESS_EVERY, Some(move || Instant::now() >= deadline));
+        let result = (|| {
             let tx = conn.unchecked_transaction()?;
             let out = f(&tx);
             tx.finish()?;
             out
-        };
+        })();
+        conn.progress_handler(0, None::<fn() -> bool>);
+        let result = result.map_err(|e| match e {
+            ArchiveError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::OperationInterrupted =>
+            {
+                ArchiveError::QueryTimeout(limit)
+            }
+            other => other,
+        });
         if let Ok(mut idle) = self.inner.idle.lock() {
             if idle.len() < POOL_SIZE {
                 idle.push(conn);
@@ -474,8 +509,12 @@ pub(super) fn limit(limit: Option<u32>) -> Result<u32, ArchiveError> {
 }
 
 pub(super) fn offset(offset: Option<u64>) -> Result<i64, ArchiveError> {
-    i64::try_from(offset.unwrap_or(0))
-        .map_err(|_| ArchiveError::bad("offset is too large; page with cursor instead"))
+    match offset.unwrap_or(0) {
+        n @ 0..=MAX_OFFSET => Ok(n as i64),
+        n => Err(ArchiveError::bad(format!(
+            "offset {n} is above {MAX_OFFSET}; page with cursor (next_cursor of the previous page) instead"
+        ))),
+    }
 }
 
 pub(super) fn time_arg(name: &str, value: &str) -> Result<i64, ArchiveError> {

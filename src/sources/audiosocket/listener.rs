@@ -6,7 +6,8 @@
 
 use super::session::{AudioSocketOutput, AudioSocketSession};
 use crate::call::{CallInfo, LegInfo, Speaker};
-use crate::pipeline::{spawn_leg, LegInput, Shared};
+use crate::conn_limit::{ConnGuard, ConnLimiter, ConnLimits};
+use crate::pipeline::{send_audio, spawn_leg, LegInput, Shared};
 use crate::shutdown::ShutdownHandle;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -73,17 +74,21 @@ pub async fn serve(
     shared: Arc<Shared>,
     shutdown: ShutdownHandle,
     idle_timeout: Duration,
+    limits: ConnLimits,
 ) {
     let Some(mut guard) = shutdown.subscribe() else {
         return;
     };
     let roles = AudioSocketRoles::default();
+    let limiter = ConnLimiter::new("audiosocket", limits);
     loop {
         tokio::select! {
             _ = guard.recv() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let conn = Connection { shared: shared.clone(), roles: roles.clone(), peer, idle_timeout };
+                    // Past a cap the connection is closed unread.
+                    let Ok(slot) = limiter.try_acquire(peer.ip()) else { continue };
+                    let conn = Connection { shared: shared.clone(), roles: roles.clone(), peer, idle_timeout, _slot: slot };
                     tokio::spawn(conn.run(stream, shutdown.clone()));
                 }
                 Err(e) => {
@@ -101,6 +106,8 @@ struct Connection {
     roles: AudioSocketRoles,
     peer: SocketAddr,
     idle_timeout: Duration,
+    /// Held while the connection lives.
+    _slot: ConnGuard,
 }
 
 /// A connection's place in its call: the role claimed with its UUID, and the leg once the
@@ -172,7 +179,7 @@ impl Connection {
                         }
                         let tx = l.tx.as_ref().expect("started above");
                         // Blocks when the leg is behind: the socket stops being read.
-                        if tx.send(LegInput::Audio(samples)).await.is_err() {
+                        if send_audio(tx, samples).await.is_err() {
                             break 'conn "leg ended";
                         }
                     }

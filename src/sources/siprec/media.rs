@@ -189,6 +189,7 @@ pub async fn serve(
     shared: Arc<Shared>,
     shutdown: crate::shutdown::Shutdown,
     pool: RtpPortPool,
+    tcp: super::server::TcpLimits,
 ) -> Result<std::net::SocketAddr, super::server::SipServerError> {
     let sockets = super::server::SipSockets::bind(cfg.listen).await?;
     let addr = sockets.local_addr().unwrap_or(cfg.listen);
@@ -211,6 +212,6 @@ pub async fn serve(
         pool,
         Duration::from_secs(cfg.rtp_timeout_s as u64),
     );
-    tokio::spawn(super::server::run(sockets, srs, media, shutdown));
+    tokio::spawn(super::server::run(sockets, srs, media, shutdown, tcp));
     Ok(addr)
 }

@@ -4,6 +4,7 @@
 use super::message::StreamFramer;
 use super::srs::{MediaCommand, MediaStream, Output, Peer, Srs, Transport};
 use crate::call::CallInfo;
+use crate::conn_limit::{ConnGuard, ConnLimiter, ConnLimits};
 use crate::shutdown::Shutdown;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -51,6 +52,14 @@ pub enum SipServerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+}
+
+/// What bounds SIP over TCP.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpLimits {
+    pub conns: ConnLimits,
+    /// A connection that sends nothing (not even a keep-alive CRLF) for this long is closed.
+    pub idle: Duration,
 }
 
 /// Bound SIP sockets (UDP and TCP on the same port).
@@ -101,8 +110,10 @@ pub async fn run<M: MediaPlane>(
     mut srs: Srs,
     mut media: M,
     mut shutdown: Shutdown,
+    tcp_limits: TcpLimits,
 ) {
     let SipSockets { udp, tcp } = sockets;
+    let limiter = ConnLimiter::new("sip-tcp", tcp_limits.conns);
     let (in_tx, mut in_rx) = mpsc::channel::<Inbound>(INBOX);
     let mut conns: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
     let mut tick = tokio::time::interval(TICK);
@@ -122,7 +133,10 @@ pub async fn run<M: MediaPlane>(
             },
             r = tcp.accept() => match r {
                 Ok((stream, addr)) => {
-                    tokio::spawn(connection(stream, addr, in_tx.clone()));
+                    // Past a cap the connection is closed unread; the SRC retries later.
+                    if let Ok(guard) = limiter.try_acquire(addr.ip()) {
+                        tokio::spawn(connection(stream, addr, in_tx.clone(), guard, tcp_limits.idle));
+                    }
                     continue;
                 }
                 Err(e) => {
@@ -222,7 +236,13 @@ fn execute<M: MediaPlane>(
     }
 }
 
-async fn connection(stream: TcpStream, addr: SocketAddr, inbox: mpsc::Sender<Inbound>) {
+async fn connection(
+    stream: TcpStream,
+    addr: SocketAddr,
+    inbox: mpsc::Sender<Inbound>,
+    _slot: ConnGuard,
+    idle: Duration,
+) {
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(CONN_OUTBOX);
     if inbox.send(Inbound::Connected(addr, tx)).await.is_err() {
@@ -242,9 +262,13 @@ async fn connection(stream: TcpStream, addr: SocketAddr, inbox: mpsc::Sender<Inb
         addr,
     };
     loop {
-        let n = match rd.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+        let n = match tokio::time::timeout(idle, rd.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => n,
+            Err(_) => {
+                tracing::info!(peer = %addr, idle_s = idle.as_secs(), "SIP TCP connection idle; closing it");
+                break;
+            }
         };
         match framer.push(&buf[..n]) {
             Ok(frames) => {

@@ -5,7 +5,7 @@ use super::params::PublishParams;
 use super::session::{EndReason, SessionOutput, SessionStats, WhipSession};
 use super::WhipError;
 use crate::call::{CallInfo, LegInfo};
-use crate::pipeline::{LegInput, Shared};
+use crate::pipeline::{send_audio, LegInput, Shared};
 use crate::shutdown::Shutdown;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -168,7 +168,7 @@ impl WhipSessions {
             }
             let _ = done_tx.send(());
         });
-        tracing::info!(call_id = %params.call_id, participant = %params.participant, session = %id, "WHIP session created");
+        tracing::info!(call_id = %params.call_id, session = %id, "WHIP session created");
         Ok((id, answer))
     }
 
@@ -298,7 +298,7 @@ async fn drive(
                 SessionOutput::Audio(pcm) => {
                     // Waits when the leg is behind (never drops audio it was given).
                     if let Some(tx) = &leg {
-                        if tx.send(LegInput::Audio(pcm)).await.is_err() {
+                        if send_audio(tx, pcm).await.is_err() {
                             leg = None;
                         }
                     }

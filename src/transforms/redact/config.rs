@@ -30,7 +30,32 @@ pub struct RedactConfig {
     pub labels: LabelLanguage,
     /// Labels replacing the built-in ones, by category name (e.g. `card = "[CARD]"`).
     pub custom_labels: BTreeMap<Category, String>,
+    /// Call metadata keys (forks' metadata, Twilio `customParameters`, SIPREC metadata)
+    /// whose values are kept as sent, with everything under them. Every other value is
+    /// redacted like a transcript, and a value whose key names a person (any key containing
+    /// `name`) is replaced whole.
+    pub metadata_keep: Vec<String>,
 }
+
+/// Metadata keys kept by default: routing and stream facts, no customer data.
+pub const METADATA_KEEP: [&str; 16] = [
+    "queue",
+    "agent_id",
+    "language",
+    "inbound_language",
+    "outbound_language",
+    "streamSid",
+    "accountSid",
+    "callSid",
+    "callId",
+    "tracks",
+    "mediaFormat",
+    "sampleRate",
+    "mixType",
+    "direction",
+    "skill",
+    "session",
+];
 
 impl Default for RedactConfig {
     fn default() -> Self {
@@ -45,6 +70,7 @@ impl Default for RedactConfig {
             ],
             labels: LabelLanguage::Auto,
             custom_labels: BTreeMap::new(),
+            metadata_keep: METADATA_KEEP.iter().map(|k| k.to_string()).collect(),
         }
     }
 }

@@ -13,6 +13,7 @@ mod category;
 mod checks;
 mod config;
 mod leg;
+mod metadata;
 mod redactor;
 mod scan;
 #[cfg(test)]
@@ -21,6 +22,6 @@ mod tests;
 pub use ask::requested;
 pub use category::Category;
 pub use checks::{id_check_char, luhn_check_digit, luhn_valid, mobile_valid, resident_id_valid};
-pub use config::{LabelLanguage, RedactConfig, RedactConfigError};
+pub use config::{LabelLanguage, RedactConfig, RedactConfigError, METADATA_KEEP};
 pub use leg::LegRedactor;
 pub use redactor::{Redacted, Redaction, Redactor, TAIL_DIGITS};

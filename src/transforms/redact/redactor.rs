@@ -80,6 +80,8 @@ pub struct Redactor {
     all_labels: Vec<Vec<char>>,
     /// [`CODE_KEYWORDS`] as chars, built once.
     code_keywords: Vec<Vec<char>>,
+    /// Metadata keys whose values are kept as sent.
+    pub(super) metadata_keep: std::collections::HashSet<String>,
 }
 
 impl Default for Redactor {
@@ -111,6 +113,7 @@ impl Redactor {
             custom: cfg.custom_labels.clone(),
             all_labels,
             code_keywords: CODE_KEYWORDS.iter().map(|k| k.chars().collect()).collect(),
+            metadata_keep: cfg.metadata_keep.iter().cloned().collect(),
         })
     }
 

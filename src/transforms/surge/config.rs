@@ -47,6 +47,10 @@ pub struct SurgeConfig {
     pub history_min: u32,
     /// Queue label of calls whose source gave none.
     pub default_queue: String,
+    /// Most keys (queues, topics, categories, emerging phrases) counted at once. Queue labels
+    /// come from callers' forks and SBCs, so past this the key heard from longest ago that is
+    /// not in a surge is forgotten to make room.
+    pub max_keys: usize,
     /// Directory of inquiry-topic files (`*.toml`, format in `lexicons/topics/README.md`).
     pub topics_dir: PathBuf,
     /// How often the ticker evaluates, in seconds of wall-clock time.
@@ -107,6 +111,7 @@ impl Default for SurgeConfig {
             min_expected: 1.0,
             history_min: 1440,
             default_queue: "default".into(),
+            max_keys: 5000,
             topics_dir: PathBuf::from("lexicons/topics"),
             tick_s: 5,
             emerging: EmergingConfig::default(),
@@ -159,6 +164,9 @@ impl SurgeConfig {
         }
         if self.default_queue.trim().is_empty() {
             return fail("default_queue must not be empty");
+        }
+        if self.max_keys < 16 {
+            return fail("max_keys must be at least 16");
         }
         Ok(())
     }

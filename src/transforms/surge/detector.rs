@@ -14,6 +14,8 @@ const MINUTES_PER_DAY: i64 = 1440;
 /// A clock jump longer than this is not replayed minute by minute; the detector resumes from
 /// one history length before the new time.
 const MAX_REPLAY_MIN: i64 = 7 * MINUTES_PER_DAY;
+/// Queue labels are cut to this many characters before they become keys.
+pub const MAX_KEY_CHARS: usize = 64;
 
 /// How many standard errors of the learned baseline are added before testing a count: the
 /// baseline is itself an estimate, and a slot that happened to be learned low would otherwise
@@ -69,6 +71,10 @@ pub struct SurgeDetector {
     learn_from: i64,
     /// Full slots of each time of day the detector has watched.
     slot_seen: Vec<u32>,
+    /// Keys forgotten to stay within `max_keys`, and new keys not counted because every
+    /// counted key was in a surge.
+    evicted: u64,
+    refused: u64,
 }
 
 fn minute_of(t: OffsetDateTime) -> i64 {
@@ -95,6 +101,51 @@ impl SurgeDetector {
             next_minute: m + 1,
             learn_from: m + 1,
             slot_seen: vec![0; slots_per_day],
+            evicted: 0,
+            refused: 0,
+        }
+    }
+
+    /// Keys counted now.
+    pub fn key_count(&self) -> usize {
+        self.series.len()
+    }
+
+    /// Keys forgotten to stay within `max_keys`, and new keys refused because no key could
+    /// be forgotten.
+    pub fn evictions(&self) -> (u64, u64) {
+        (self.evicted, self.refused)
+    }
+
+    /// Makes room for one more key when the detector holds `max_keys`: forgets the key heard
+    /// from longest ago that is not in a surge. False when every key is in a surge.
+    fn make_room(&mut self) -> bool {
+        if self.series.len() < self.cfg.max_keys {
+            return true;
+        }
+        let oldest = self
+            .series
+            .iter()
+            .filter(|(k, s)| !matches!(s.phase, Phase::Raised { .. }) && k.1 != "all")
+            .min_by_key(|(_, s)| s.last_seen)
+            .map(|(k, _)| k.clone());
+        match oldest {
+            Some(k) => {
+                self.series.remove(&k);
+                self.evicted += 1;
+                if self.evicted.is_power_of_two() {
+                    tracing::warn!(
+                        max_keys = self.cfg.max_keys,
+                        evicted = self.evicted,
+                        "surge detector at its key limit; forgetting the least recent keys"
+                    );
+                }
+                true
+            }
+            None => {
+                self.refused += 1;
+                false
+            }
         }
     }
 
@@ -118,19 +169,24 @@ impl SurgeDetector {
     /// already counted there (a call that says "冻结" ten times is one call about freezing).
     pub fn record(&mut self, metric: Metric, key: &str, call_id: &str, at: OffsetDateTime) -> bool {
         let m = minute_of(at);
+        let k = (metric, key.to_string());
+        if !self.series.contains_key(&k) && !self.make_room() {
+            return false;
+        }
         let marks = self.calls.entry(call_id.to_string()).or_default();
         marks.last_minute = marks.last_minute.max(m);
-        if !marks.counted.insert((metric, key.to_string())) {
+        if !marks.counted.insert(k.clone()) {
             return false;
         }
         let keep = self.keep();
         let cfg = &self.cfg;
         let seen = &self.slot_seen;
-        self.series
-            .entry((metric, key.to_string()))
-            .or_insert_with(|| Series::new(cfg, seen))
-            .buckets
-            .add(m, keep);
+        let s = self
+            .series
+            .entry(k)
+            .or_insert_with(|| Series::new(cfg, seen));
+        s.buckets.add(m, keep);
+        s.last_seen = s.last_seen.max(m);
         true
     }
 
@@ -139,12 +195,14 @@ impl SurgeDetector {
     /// discovered after the fact (emerging phrases) whose long-run rate is known.
     pub fn seed(&mut self, metric: Metric, key: &str, per_minute: f64) -> bool {
         let k = (metric, key.to_string());
-        if self.series.contains_key(&k) {
+        if self.series.contains_key(&k) || !self.make_room() {
             return false;
         }
         let per_slot = per_minute * self.slot_min as f64;
         let baseline = Baseline::flat_since_start(self.cfg.baseline, &self.slot_seen, per_slot);
-        self.series.insert(k, Series::with_baseline(baseline));
+        let mut series = Series::with_baseline(baseline);
+        series.last_seen = self.next_minute - 1;
+        self.series.insert(k, series);
         true
     }
 
@@ -165,7 +223,7 @@ impl SurgeDetector {
     /// in the all-queues total `all`.
     pub fn call_started(&mut self, call_id: &str, queue: Option<&str>, at: OffsetDateTime) {
         let queue = match queue.map(str::trim) {
-            Some(q) if !q.is_empty() => q.to_string(),
+            Some(q) if !q.is_empty() => q.chars().take(MAX_KEY_CHARS).collect(),
             _ => self.cfg.default_queue.clone(),
         };
         self.record(Metric::Calls, &queue, call_id, at);

@@ -205,6 +205,8 @@ pub(crate) struct Series {
     pub phase: Phase,
     /// Whether the key was raised at any time during the slot being counted now.
     pub raised_in_slot: bool,
+    /// Minute of the last record; the key heard from longest ago is evicted first.
+    pub last_seen: i64,
 }
 
 impl Series {
@@ -218,6 +220,7 @@ impl Series {
             baseline,
             phase: Phase::Normal { quiet_until: 0 },
             raised_in_slot: false,
+            last_seen: i64::MIN,
         }
     }
 }

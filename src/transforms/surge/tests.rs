@@ -234,3 +234,57 @@ fn config_validation_names_the_key() {
     }
     cfg().validate().unwrap();
 }
+
+/// Queue labels come from callers: a flood of new ones stays within `max_keys`, forgetting
+/// the least recent keys, never one in a surge and never the all-queues total.
+#[test]
+fn a_flood_of_queue_labels_stays_within_max_keys() {
+    let c = SurgeConfig {
+        max_keys: 16,
+        ..cfg()
+    };
+    let start = time::macros::datetime!(2026-03-02 00:00 UTC);
+    let mut d = SurgeDetector::new(c, start);
+    let at = |m: i64| start + Duration::minutes(m);
+    let mut n = 0;
+    let mut call = || {
+        n += 1;
+        format!("c{n}")
+    };
+    // Two quiet days on `cards`, then ten times the usual for a few minutes: a surge.
+    for m in 0..2 * DAY + 10 {
+        let per_min = if m >= 2 * DAY { 20 } else { 2 };
+        for _ in 0..per_min {
+            d.call_started(&call(), Some("cards"), at(m));
+        }
+        d.tick(at(m + 1));
+    }
+    assert!(d.is_raised(Metric::Calls, "cards"));
+    // Then a thousand made-up queues, some very long.
+    let m = 2 * DAY + 10;
+    for i in 0..1000 {
+        let q = if i % 10 == 0 {
+            format!("{i}{}", "x".repeat(10_000))
+        } else {
+            format!("queue-{i}")
+        };
+        d.call_started(&call(), Some(&q), at(m));
+    }
+    d.tick(at(m + 1));
+    assert!(d.key_count() <= 16, "{} keys", d.key_count());
+    let (evicted, refused) = d.evictions();
+    assert!(evicted >= 1000 - 16, "{evicted} evicted");
+    assert_eq!(refused, 0);
+    assert!(d.is_raised(Metric::Calls, "cards"));
+    let keys: Vec<String> = d
+        .status(Some(Metric::Calls), 1, at(m))
+        .into_iter()
+        .map(|k| k.key)
+        .collect();
+    assert!(keys.iter().any(|k| k == "all"), "{keys:?}");
+    // The newest label is counted; long labels were cut to MAX_KEY_CHARS characters.
+    assert!(keys.iter().any(|k| k == "queue-999"), "{keys:?}");
+    assert!(keys
+        .iter()
+        .all(|k| k.chars().count() <= super::detector::MAX_KEY_CHARS));
+}

@@ -2,7 +2,7 @@
 //! leg's inbox. Ends on close, inactivity, shutdown, or when the leg goes away.
 
 use super::ports::{PortLease, PortPair};
-use crate::pipeline::LegInput;
+use crate::pipeline::{send_audio, LegInput};
 use crate::shutdown::Shutdown;
 use crate::sources::rtp::stream::{RtpStream, StreamStats};
 use serde::Serialize;
@@ -248,7 +248,7 @@ async fn run(
         if muted.load(Ordering::Relaxed) {
             pcm.fill(0);
         }
-        if !pcm.is_empty() && leg.send(LegInput::Audio(pcm)).await.is_err() {
+        if send_audio(&leg, pcm).await.is_err() {
             break EndReason::LegGone;
         }
     };
@@ -256,9 +256,7 @@ async fn run(
     if muted.load(Ordering::Relaxed) {
         tail.fill(0);
     }
-    if !tail.is_empty() {
-        let _ = leg.send(LegInput::Audio(tail)).await;
-    }
+    let _ = send_audio(&leg, tail).await;
     let end_reason = match reason {
         EndReason::Closed => given_reason,
         EndReason::Inactive => Some("rtp_timeout".to_string()),
