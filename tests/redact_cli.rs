@@ -222,4 +222,19 @@ fn card_and_code_read_with_fillers_never_show_live_over_the_twilio_fork() {
     for s in &secrets {
         assert!(!log.contains(&s[..4]), "{s} in the server log");
     }
+    // The whole call's log (debug level for callwatch) holds no transcript: no final's or
+    // partial's text, redacted or not, appears in it.
+    let texts: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "transcript.final" || e["type"] == "transcript.partial")
+        .filter_map(|e| e["text"].as_str())
+        .filter(|t| t.chars().count() >= 10)
+        .collect();
+    assert!(!texts.is_empty(), "{events:?}");
+    for t in texts {
+        assert!(
+            !log.contains(t),
+            "transcript text {t:?} in the server log:\n{log}"
+        );
+    }
 }

@@ -220,9 +220,16 @@ impl Redactor {
 
         let mut spans: Vec<(usize, usize, Category)> = Vec::new();
         let mut joined_first: Option<(String, Option<Category>)> = None;
+        // An answer to a request holds one number: once a whole one is masked (here, or
+        // completed by the previous utterance), later numbers are ordinary speech again.
+        let mut asked = carry.asked.filter(|_| !carry.complete);
         for (i, run) in runs.iter().enumerate() {
             let mut cat = None;
-            if i == 0 && !carry.digits.is_empty() && leading(run) {
+            // How long the number is so far: with the carried digits when this run continues
+            // them, so a number read across utterances shows no more than one of them alone.
+            let continues = i == 0 && !carry.digits.is_empty() && leading(run);
+            let so_far = run.len() + if continues { carry.digits.len() } else { 0 };
+            if continues {
                 let joined = format!("{}{}", carry.digits, run.digits);
                 let c = classify(&joined)
                     .filter(|c| !carry.complete || *c != Category::Number)
@@ -233,15 +240,24 @@ impl Redactor {
             if cat.is_none() {
                 cat = classify(&run.digits).filter(|c| self.redacts(*c));
             }
-            if cat.is_none() && CODE_LEN.contains(&run.len()) && self.redacts(Category::Code) {
+            if cat.is_none() && self.redacts(Category::Code) {
                 let after_pending =
                     i == 0 && carry.code_pending && run.start <= CODE_AFTER && leading(run);
-                if after_pending || near_code_keyword(&runs, i, &keywords, &in_label) {
+                let in_code_context = after_pending
+                    || near_code_keyword(&runs, i, &keywords, &in_label)
+                    || asked == Some(Category::Code);
+                // A code read in pieces: the first piece, still open at the end of the text,
+                // and the piece that completes it are masked as the code they are part of.
+                let piece =
+                    mask_tail && trailing(run) && run.len() >= 2 && so_far <= *CODE_LEN.end();
+                let whole =
+                    CODE_LEN.contains(&run.len()) || (continues && CODE_LEN.contains(&so_far));
+                if in_code_context && (whole || piece) {
                     cat = Some(Category::Code);
                 }
             }
             // Asked for a number: groups of it, or the code, need no keyword of their own.
-            match carry.asked {
+            match asked {
                 Some(Category::Code)
                     if cat.is_none()
                         && CODE_LEN.contains(&run.len())
@@ -260,7 +276,7 @@ impl Redactor {
             }
             if cat.is_none()
                 && mask_tail
-                && run.len() >= TAIL_DIGITS
+                && so_far >= TAIL_DIGITS
                 && trailing(run)
                 && self.redacts(Category::Number)
             {
@@ -268,6 +284,9 @@ impl Redactor {
             }
             if let Some(c) = cat {
                 spans.push((run.start, run.end, c));
+                if c != Category::Number && !(c == Category::Code && trailing(run) && mask_tail) {
+                    asked = None;
+                }
             }
         }
         if self.redacts(Category::Amount) {
@@ -281,7 +300,7 @@ impl Redactor {
             spans.sort();
         }
 
-        let next = self.next_carry(&chars, &runs, &spans, joined_first, &keywords);
+        let next = self.next_carry(&chars, &runs, &spans, joined_first, &keywords, carry);
         (self.render(&chars, text, language, &spans), next)
     }
 
@@ -293,7 +312,13 @@ impl Redactor {
         spans: &[(usize, usize, Category)],
         joined_first: Option<(String, Option<Category>)>,
         keywords: &[(usize, usize)],
+        carry: &Carry,
     ) -> Carry {
+        // An utterance of nothing but fillers ("嗯", "okay") between two groups of a number
+        // leaves the number open.
+        if runs.is_empty() && only_fillers(chars) {
+            return carry.clone();
+        }
         let tail_start = chars
             .iter()
             .rposition(|c| !is_filler(*c))
@@ -315,10 +340,13 @@ impl Redactor {
                 cat,
                 Some(Category::Card | Category::IdNumber | Category::Mobile)
             );
+            // A code still being read: its next piece completes it.
+            next.code_pending = cat == Some(Category::Code) && next.digits.len() < *CODE_LEN.end();
         } else {
+            // "验证码是", "the code is": the keyword ends the text but for a short verb.
             next.code_pending = keywords
                 .iter()
-                .any(|(_, e)| tail_start.saturating_sub(*e) <= 2);
+                .any(|(_, e)| tail_start.saturating_sub(*e) <= 4);
         }
         next
     }

@@ -282,9 +282,47 @@ fn leg_of_chain(finals: &[&str]) -> LegRedactor {
 fn a_code_announced_at_the_end_of_one_utterance_is_redacted_in_the_next() {
     let mut leg = leg_of_chain(&["我收到的验证码是"]);
     assert_eq!(leg.finish("四八二九一三。", "zh").text, "[验证码]。");
-    // Only the utterance right after the keyword.
-    let mut leg = leg_of_chain(&["我收到的验证码是", "好的。"]);
+    // Only the utterance right after the keyword...
+    let mut leg = leg_of_chain(&["我收到的验证码是", "我看一下短信。"]);
     assert_eq!(leg.finish("四八二九。", "zh").text, "四八二九。");
+    // ...where an utterance of nothing but fillers does not count.
+    let mut leg = leg_of_chain(&["我收到的验证码是", "好的。"]);
+    assert_eq!(leg.finish("四八二九。", "zh").text, "[验证码]。");
+    // "The code is" at the end of one utterance, the code in the next.
+    let mut leg = leg_of_chain(&["The one-time code is"]);
+    assert_eq!(
+        leg.finish("two three four-five seven four.", "en").text,
+        "[CODE]."
+    );
+}
+
+/// Regressions found by the generated corpus (`tests/redaction_corpus.rs`): numbers read in
+/// pieces across utterances never show more than one short piece.
+#[test]
+fn numbers_read_in_pieces_across_utterances_show_at_most_one_piece() {
+    // A card: 424 may show (five digits at most ever do), the next piece is masked.
+    let mut leg = leg_of_chain(&["卡号是424，"]);
+    assert_eq!(leg.finish("四七三", "zh").text, "[号码]");
+    // A code in two halves: both masked.
+    let mut leg = self::leg();
+    assert_eq!(leg.finish("验证码是九一三", "zh").text, "验证码是[验证码]");
+    assert_eq!(leg.finish("一三一。", "zh").text, "[验证码]。");
+    // An utterance of only a comma between the pieces keeps the number open.
+    let mut leg = leg_of_chain(&["My mobile number is 145", ","]);
+    assert!(!leg
+        .finish("8043, 8785. I pay 3200 a month.", "en")
+        .text
+        .contains("8043"));
+    // Asked for a card: once it is masked, the amount after it is ordinary speech.
+    let mut leg = self::leg();
+    leg.set_asked(Some(Category::Card));
+    let out = leg.finish("好的，6222021234567890128，谢谢。每个月还1500块钱。", "zh");
+    assert_eq!(out.text, "好的，[卡号]，谢谢。每个月还1500块钱。");
+    // Asked for a code: the amount after the code stays.
+    let mut leg = leg_of_chain(&["嗯，零四一"]);
+    leg.set_asked(Some(Category::Code));
+    let out = leg.finish("零八五，谢谢。我想转账1200元。", "zh");
+    assert!(out.text.contains("1200元"), "{}", out.text);
 }
 
 #[test]
