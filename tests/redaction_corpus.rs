@@ -24,7 +24,7 @@ fn spoken_digits(text: &str) -> String {
     let mut out = String::new();
     let mut word = String::new();
     let mut repeat = 1;
-    let mut flush = |word: &mut String, out: &mut String, repeat: &mut usize| {
+    let flush = |word: &mut String, out: &mut String, repeat: &mut usize| {
         let d = match word.to_ascii_lowercase().as_str() {
             "zero" | "oh" | "o" => Some('0'),
             "one" => Some('1'),
