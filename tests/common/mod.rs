@@ -99,8 +99,12 @@ impl Server {
             if let Some(status) = self.child.try_wait().unwrap() {
                 panic!("server exited early ({status}):\n{}", self.log_text());
             }
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
+            // A connect to a port in the ephemeral range that nothing listens on can connect
+            // the socket to itself; that is not the server.
+            if let Ok(c) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                if c.local_addr().ok() != c.peer_addr().ok() {
+                    return;
+                }
             }
             std::thread::sleep(Duration::from_millis(100));
         }
