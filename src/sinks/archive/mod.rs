@@ -22,5 +22,6 @@ pub use query::{
 pub use reader::ArchiveReader;
 pub use record::{ArchiveOp, HitRecord, RuleFiringRecord, ScoreRecord, UtteranceRecord};
 pub use writer::{
-    ArchiveSender, ArchiveWriter, ArchiveWriterHandle, WriterConfig, WriterHealth, WriterStats,
+    ArchiveSender, ArchiveWriter, ArchiveWriterHandle, StorageFault, WriterConfig, WriterHealth,
+    WriterStats, MAX_QUEUED,
 };

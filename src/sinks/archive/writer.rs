@@ -1,10 +1,13 @@
 //! The archive writer: one thread owns the write connection and drains an unbounded
 //! channel of [`ArchiveOp`]s, so the audio path never waits on SQLite.
 //!
-//! Ops are committed in batches. A transient failure (lock held by another process,
-//! disk full, I/O error) rolls the batch back and retries it with backoff, keeping every
-//! op; an op SQLite refuses for good is moved to `rejected_ops` so it neither blocks the
-//! queue nor disappears.
+//! Ops are committed in batches. A failure of the environment rolls the batch back and
+//! retries it with backoff, keeping every op; an op SQLite refuses for good is moved to
+//! `rejected_ops` so it neither blocks the queue nor disappears. Failures are classified: a
+//! busy lock is waited out quietly, while disk full, read-only, corrupt and I/O errors put
+//! the writer in a degraded state (readiness false, logged once with what to do) until a
+//! commit goes through again. The queue is bounded ([`MAX_QUEUED`]): while the archive
+//! cannot write, senders wait for room rather than memory growing without end.
 
 use super::error::ArchiveError;
 use super::record::ArchiveOp;
@@ -13,10 +16,77 @@ use crossbeam_channel::{Receiver, Sender};
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 use serde::Serialize;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+/// Ops waiting for the writer at most; past it [`ArchiveSender::send`] waits for room.
+/// About 50 MB of transcripts, hits and rule firings: minutes of a busy centre's traffic.
+pub const MAX_QUEUED: usize = 50_000;
+
+/// Why the archive cannot be written; the operator has to act on each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StorageFault {
+    /// The filesystem (or SQLite's page limit) is full: free space in the data dir.
+    DiskFull,
+    /// The file or filesystem is read-only: check permissions and mounts.
+    ReadOnly,
+    /// The database file is damaged: restore it from a backup or move it aside.
+    Corrupt,
+    /// The disk reported an I/O error: check the device.
+    Io,
+}
+
+impl StorageFault {
+    const ALL: [StorageFault; 4] = [
+        StorageFault::DiskFull,
+        StorageFault::ReadOnly,
+        StorageFault::Corrupt,
+        StorageFault::Io,
+    ];
+
+    /// What to do about it, for the log and `/readyz`.
+    pub fn advice(self) -> &'static str {
+        match self {
+            StorageFault::DiskFull => {
+                "the disk holding the archive is full; free space in the data dir"
+            }
+            StorageFault::ReadOnly => {
+                "the archive is read-only; check the file's permissions and the mount"
+            }
+            StorageFault::Corrupt => {
+                "the archive file is damaged; stop the service and restore or move it aside"
+            }
+            StorageFault::Io => "the disk reported an I/O error; check the device",
+        }
+    }
+
+    /// The fault behind a failed commit; `None` for what passes by itself (a busy lock).
+    pub fn of(e: &rusqlite::Error) -> Option<StorageFault> {
+        let rusqlite::Error::SqliteFailure(f, _) = e else {
+            return None;
+        };
+        match f.code {
+            ErrorCode::DiskFull => Some(StorageFault::DiskFull),
+            ErrorCode::ReadOnly => Some(StorageFault::ReadOnly),
+            ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => Some(StorageFault::Corrupt),
+            ErrorCode::SystemIoFailure | ErrorCode::CannotOpen => Some(StorageFault::Io),
+            _ => None,
+        }
+    }
+
+    fn code(self) -> u8 {
+        self as u8 + 1
+    }
+
+    fn from_code(c: u8) -> Option<StorageFault> {
+        StorageFault::ALL
+            .get(usize::from(c).checked_sub(1)?)
+            .copied()
+    }
+}
 
 /// Tuning of the writer thread.
 #[derive(Debug, Clone)]
@@ -29,6 +99,11 @@ pub struct WriterConfig {
     pub initial_backoff: Duration,
     /// Ceiling of the backoff.
     pub max_backoff: Duration,
+    /// Ops waiting for the writer at most ([`MAX_QUEUED`]); senders wait for room past it.
+    pub max_queued: usize,
+    /// A hard cap on the database file, in pages (SQLite `max_page_count`); past it commits
+    /// fail as with a full disk. `None`: no cap but the disk's.
+    pub max_pages: Option<u64>,
 }
 
 impl Default for WriterConfig {
@@ -38,6 +113,8 @@ impl Default for WriterConfig {
             max_batch: 512,
             initial_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(5),
+            max_queued: MAX_QUEUED,
+            max_pages: None,
         }
     }
 }
@@ -64,7 +141,12 @@ pub struct WriterHealth {
     pub alive: bool,
     /// The last commit failed and the writer is retrying it.
     pub failing: bool,
-    /// Ops and barriers waiting in the channel.
+    /// The storage fault behind the failures, when it is one (not a busy lock).
+    pub degraded: Option<StorageFault>,
+    /// What to do about `degraded`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<&'static str>,
+    /// Ops and barriers waiting in the channel (at most [`MAX_QUEUED`]).
     pub queued: u64,
 }
 
@@ -76,6 +158,8 @@ struct Counters {
     rejected_ops: AtomicU64,
     alive: AtomicBool,
     failing: AtomicBool,
+    /// [`StorageFault::code`] of the current fault, 0 when none.
+    degraded: AtomicU8,
 }
 
 /// Marks the writer dead when its thread ends, by return or by panic.
@@ -130,7 +214,14 @@ impl ArchiveWriter {
     ) -> Result<(ArchiveSender, ArchiveWriterHandle), ArchiveError> {
         // Opening here rather than on the thread makes a bad path fail at start-up.
         let conn = schema::open_writer(path.as_ref(), config.busy_timeout)?;
-        let (tx, rx) = crossbeam_channel::unbounded();
+        if let Some(pages) = config.max_pages {
+            conn.pragma_update(None, "max_page_count", pages)
+                .map_err(|source| ArchiveError::Open {
+                    path: path.as_ref().to_path_buf(),
+                    source,
+                })?;
+        }
+        let (tx, rx) = crossbeam_channel::bounded(config.max_queued.max(1));
         let counters = Arc::new(Counters::default());
         counters.alive.store(true, Ordering::Relaxed);
         let thread_counters = counters.clone();
@@ -155,7 +246,8 @@ impl ArchiveWriter {
     }
 }
 
-/// Sends ops to the writer. Cheap to clone; `send` never blocks.
+/// Sends ops to the writer. Cheap to clone; `send` waits only when [`MAX_QUEUED`] ops are
+/// already waiting (the archive cannot keep up or cannot write).
 #[derive(Clone)]
 pub struct ArchiveSender {
     tx: Sender<Msg>,
@@ -163,9 +255,24 @@ pub struct ArchiveSender {
 }
 
 impl ArchiveSender {
-    /// Queues `op` for writing. Never blocks; fails only once the writer has stopped.
+    /// Queues `op` for writing; fails only once the writer has stopped. With the queue full
+    /// it waits for room; on a multi-threaded runtime the worker hands its other tasks over
+    /// first, so HTTP and the other legs keep running while this one waits.
     pub fn send(&self, op: ArchiveOp) -> Result<(), ArchiveError> {
-        self.tx.send(Msg::Op(op)).map_err(|_| ArchiveError::Closed)
+        let op = match self.tx.try_send(Msg::Op(op)) {
+            Ok(()) => return Ok(()),
+            Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
+                return Err(ArchiveError::Closed)
+            }
+            Err(crossbeam_channel::TrySendError::Full(op)) => op,
+        };
+        let send = || self.tx.send(op).map_err(|_| ArchiveError::Closed);
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(send)
+            }
+            _ => send(),
+        }
     }
 
     /// Blocks until every op sent before this call is committed. Not for the audio
@@ -186,9 +293,12 @@ impl ArchiveSender {
 
     /// Whether the writer runs and its commits go through.
     pub fn health(&self) -> WriterHealth {
+        let degraded = StorageFault::from_code(self.counters.degraded.load(Ordering::Relaxed));
         WriterHealth {
             alive: self.counters.alive.load(Ordering::Relaxed),
             failing: self.counters.failing.load(Ordering::Relaxed),
+            degraded,
+            advice: degraded.map(StorageFault::advice),
             queued: self.tx.len() as u64,
         }
     }
@@ -294,9 +404,15 @@ fn commit_with_retry(
     counters: &Counters,
 ) {
     let mut backoff = config.initial_backoff;
+    let mut failures: u64 = 0;
     loop {
         match commit(conn, batch) {
             Ok(rejected) => {
+                if let Some(fault) =
+                    StorageFault::from_code(counters.degraded.swap(0, Ordering::Relaxed))
+                {
+                    tracing::info!(?fault, ops = batch.len(), "archive writes go through again");
+                }
                 counters.failing.store(false, Ordering::Relaxed);
                 counters.commits.fetch_add(1, Ordering::Relaxed);
                 counters
@@ -308,8 +424,22 @@ fn commit_with_retry(
             Err(e) => {
                 counters.failing.store(true, Ordering::Relaxed);
                 counters.retries.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %e, ops = batch.len(), retry_in_ms = backoff.as_millis() as u64,
-                    "archive commit failed; keeping the batch and retrying");
+                failures += 1;
+                match StorageFault::of(&e) {
+                    Some(fault) => {
+                        let before = counters.degraded.swap(fault.code(), Ordering::Relaxed);
+                        if before != fault.code() {
+                            tracing::error!(error = %e, ?fault, ops = batch.len(),
+                                "archive degraded: {}; keeping what is queued and retrying", fault.advice());
+                        }
+                    }
+                    // A busy lock passes by itself; say so now and then, not at every retry.
+                    None if failures.is_power_of_two() => {
+                        tracing::warn!(error = %e, ops = batch.len(), retry_in_ms = backoff.as_millis() as u64,
+                            "archive commit failed; keeping the batch and retrying");
+                    }
+                    None => {}
+                }
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(config.max_backoff);
             }
@@ -349,5 +479,34 @@ fn is_transient(e: &rusqlite::Error) -> bool {
         ),
         // Conversion and binding errors are the op's own: retrying cannot fix them.
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(code: std::os::raw::c_int) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)
+    }
+
+    #[test]
+    fn failures_are_told_apart() {
+        use rusqlite::ffi;
+        for (code, fault) in [
+            (ffi::SQLITE_FULL, Some(StorageFault::DiskFull)),
+            (ffi::SQLITE_READONLY, Some(StorageFault::ReadOnly)),
+            (ffi::SQLITE_CORRUPT, Some(StorageFault::Corrupt)),
+            (ffi::SQLITE_NOTADB, Some(StorageFault::Corrupt)),
+            (ffi::SQLITE_IOERR, Some(StorageFault::Io)),
+            (ffi::SQLITE_BUSY, None),
+            (ffi::SQLITE_LOCKED, None),
+        ] {
+            assert_eq!(StorageFault::of(&failure(code)), fault, "code {code}");
+        }
+        for f in StorageFault::ALL {
+            assert_eq!(StorageFault::from_code(f.code()), Some(f));
+        }
+        assert_eq!(StorageFault::from_code(0), None);
     }
 }
