@@ -185,3 +185,23 @@ pub fn check_call_hits(fixture: &str, events: &[Value], detail: &Value, required
         );
     }
 }
+
+/// The hit check of `call_en_8k` as tiny.en hears it: the customer's complaint, and the
+/// agent's promise as one of its two terms (the sidecar's `whisper_base` shows how the agent's
+/// line gets misheard at 8 kHz).
+pub fn check_8k_call_hits(events: &[Value], detail: &Value, log: &str) {
+    check_call_hits(
+        "call_en_8k",
+        events,
+        detail,
+        &[("customer", "file a complaint")],
+    );
+    assert!(
+        detail["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["speaker"] == "agent" && h["category"] == "sales_promise"),
+        "{detail}\n{log}"
+    );
+}
