@@ -86,20 +86,18 @@ async fn drive<P: ForkSession + Send + 'static>(
                     closed = true;
                     Ok(session.on_close())
                 }
-                Ok(msg) => match msg {
-                None => { tracing::info!(kind, call_id, "fork connection vanished"); closed = true; Ok(session.on_close()) }
-                Some(Err(e)) if too_big(&e) => {
+                Ok(None) => { tracing::info!(kind, call_id, "fork connection vanished"); closed = true; Ok(session.on_close()) }
+                Ok(Some(Err(e))) if too_big(&e) => {
                     tracing::warn!(kind, call_id, error = %e, "fork message over the size limit; closing");
                     close(&mut socket, 1009, &format!("message over {} KiB; send smaller media frames", FORK_MAX_MESSAGE / 1024)).await;
                     closed = true;
                     Ok(session.on_close())
                 }
-                Some(Err(e)) => { tracing::info!(kind, call_id, error = %e, "fork connection broke"); closed = true; Ok(session.on_close()) }
-                Some(Ok(Message::Close(_))) => { closed = true; Ok(session.on_close()) }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                Some(Ok(Message::Text(t))) => session.on_text(t.as_str()),
-                Some(Ok(Message::Binary(b))) => session.on_binary(&b),
-                },
+                Ok(Some(Err(e))) => { tracing::info!(kind, call_id, error = %e, "fork connection broke"); closed = true; Ok(session.on_close()) }
+                Ok(Some(Ok(Message::Close(_)))) => { closed = true; Ok(session.on_close()) }
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                Ok(Some(Ok(Message::Text(t)))) => session.on_text(t.as_str()),
+                Ok(Some(Ok(Message::Binary(b)))) => session.on_binary(&b),
             }
         };
         let outputs = match outputs {

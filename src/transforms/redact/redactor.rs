@@ -256,23 +256,17 @@ impl Redactor {
                     cat = Some(Category::Code);
                 }
             }
-            // Asked for a number: groups of it, or the code, need no keyword of their own.
-            match asked {
-                Some(Category::Code)
-                    if cat.is_none()
-                        && CODE_LEN.contains(&run.len())
-                        && self.redacts(Category::Code) =>
-                {
-                    cat = Some(Category::Code);
-                }
-                Some(Category::Card | Category::IdNumber | Category::Mobile)
-                    if cat.is_none()
-                        && run.len() >= ASKED_GROUP
-                        && self.redacts(Category::Number) =>
-                {
-                    cat = Some(Category::Number);
-                }
-                _ => {}
+            // Asked for a card, ID or phone number: its groups need no keyword of their own
+            // (an asked-for code is a code context above).
+            if cat.is_none()
+                && matches!(
+                    asked,
+                    Some(Category::Card | Category::IdNumber | Category::Mobile)
+                )
+                && run.len() >= ASKED_GROUP
+                && self.redacts(Category::Number)
+            {
+                cat = Some(Category::Number);
             }
             if cat.is_none()
                 && mask_tail
