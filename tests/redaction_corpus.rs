@@ -110,6 +110,7 @@ fn recall_and_false_masking_on_the_generated_corpus() {
     let mut by_category: BTreeMap<String, Tally> = BTreeMap::new();
     let mut total = Tally::default();
     let mut failures = Vec::new();
+    let mut labels_with_digits = 0;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let item: Value = serde_json::from_str(line).unwrap();
         let language = item["language"].as_str().unwrap();
@@ -124,7 +125,30 @@ fn recall_and_false_masking_on_the_generated_corpus() {
                 leg.finish(t.as_str().unwrap(), language).text
             })
             .collect();
-        let said: String = outputs.iter().map(|o| spoken_digits(o)).collect();
+        // Card labels keep at most the first six and last four digits of a card the item
+        // holds; what they keep is not counted as a leak.
+        let cards: Vec<&str> = item["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["category"] == "card")
+            .filter_map(|s| s["digits"].as_str())
+            .collect();
+        let mut said = String::new();
+        for o in &outputs {
+            let (speech, shown) = common::labels::split_card_labels(o);
+            for s in shown {
+                labels_with_digits += 1;
+                let ok = cards
+                    .iter()
+                    .any(|c| common::labels::within_display_rule(&s, c));
+                if !ok {
+                    failures.push(format!("label {}: {s} -> {outputs:?}", item["id"]));
+                    total.leaks += 1;
+                }
+            }
+            said.push_str(&spoken_digits(&speech));
+        }
         let joined = outputs.concat();
         for s in item["secrets"].as_array().unwrap() {
             let category = s["category"].as_str().unwrap().to_string();
@@ -171,6 +195,9 @@ fn recall_and_false_masking_on_the_generated_corpus() {
             );
         }
     }
+    println!(
+        "card labels keeping digits: {labels_with_digits}, each at most the first six and last four"
+    );
     let recall = (total.secrets - total.leaks) as f64 / total.secrets as f64;
     let false_masking = total.masked_keeps as f64 / total.keeps as f64;
     println!(

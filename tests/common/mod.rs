@@ -2,6 +2,7 @@
 //! temporary data directory, and the real Python fork clients against it.
 #![allow(dead_code)]
 
+pub mod labels;
 pub mod sidecar;
 
 use std::net::TcpListener;

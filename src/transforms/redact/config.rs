@@ -35,6 +35,9 @@ pub struct RedactConfig {
     /// redacted like a transcript, and a value whose key names a person (any key containing
     /// `name`) is replaced whole.
     pub metadata_keep: Vec<String>,
+    /// Digits a card label keeps: `first6_last4` (what PCI DSS allows on screen, the
+    /// default), `last4`, or `none` for the bare label.
+    pub card_display: super::CardDisplay,
 }
 
 /// Metadata keys kept by default: routing and stream facts, no customer data.
@@ -71,6 +74,7 @@ impl Default for RedactConfig {
             labels: LabelLanguage::Auto,
             custom_labels: BTreeMap::new(),
             metadata_keep: METADATA_KEEP.iter().map(|k| k.to_string()).collect(),
+            card_display: super::CardDisplay::default(),
         }
     }
 }

@@ -88,13 +88,21 @@ mod tests {
         });
         let out = r.redact_metadata(&meta);
         let text = out.to_string();
-        for secret in ["13800138000", "13912345678", "4532", "Zhang San", "Li Si"] {
+        for secret in [
+            "13800138000",
+            "13912345678",
+            "0151",
+            "1283",
+            "Zhang San",
+            "Li Si",
+        ] {
             assert!(!text.contains(secret), "{secret} left in {text}");
         }
         assert_eq!(out["participants"][1], "sip:8001@cc.example");
         assert_eq!(out["customParameters"]["queue"], "cards");
         assert_eq!(out["customParameters"]["agent_id"], "A1001");
         assert_eq!(out["customParameters"]["note"], "VIP");
+        assert_eq!(out["customParameters"]["card"], "[CARD 453201******0366]");
         assert_eq!(out["customParameters"]["CustomerName"], HIDDEN);
         assert_eq!(out["recording"]["participants"][0]["name"], HIDDEN);
         assert_eq!(out["streamSid"], meta["streamSid"]);

@@ -3,6 +3,7 @@
 use super::amount::amount_spans;
 use super::checks::{luhn_valid, mobile_valid, resident_id_valid};
 use super::config::{LabelLanguage, RedactConfig, RedactConfigError};
+use super::display::{decorate, decorated_len, CardDisplay};
 use super::scan::{digit_runs_after, only_fillers, DigitRun};
 use super::Category;
 use std::collections::BTreeMap;
@@ -82,6 +83,7 @@ pub struct Redactor {
     code_keywords: Vec<Vec<char>>,
     /// Metadata keys whose values are kept as sent.
     pub(super) metadata_keep: std::collections::HashSet<String>,
+    card_display: CardDisplay,
 }
 
 impl Default for Redactor {
@@ -114,6 +116,7 @@ impl Redactor {
             all_labels,
             code_keywords: CODE_KEYWORDS.iter().map(|k| k.chars().collect()).collect(),
             metadata_keep: cfg.metadata_keep.iter().cloned().collect(),
+            card_display: cfg.card_display,
         })
     }
 
@@ -149,20 +152,13 @@ impl Redactor {
         if !self.enabled || char_start >= char_end {
             return false;
         }
-        let labels = Category::ALL.iter().flat_map(|&c| {
-            [
-                self.custom.get(&c).map(String::as_str),
-                Some(c.zh_label()),
-                Some(c.en_label()),
-            ]
-        });
-        labels.flatten().any(|label| {
-            text.match_indices(label).any(|(at, _)| {
-                let start = text[..at].chars().count();
-                let end = start + label.chars().count();
-                start <= char_start && char_end <= end
-            })
-        })
+        let chars: Vec<char> = text.chars().collect();
+        if char_end > chars.len() {
+            return false;
+        }
+        self.label_spans(&chars)
+            .iter()
+            .any(|&(s, e)| s <= char_start && char_end <= e)
     }
 
     /// The label written for `category` in text of `language`.
@@ -223,8 +219,12 @@ impl Redactor {
         // An answer to a request holds one number: once a whole one is masked (here, or
         // completed by the previous utterance), later numbers are ordinary speech again.
         let mut asked = carry.asked.filter(|_| !carry.complete);
+        // Card labels that show some digits, by span start.
+        let mut shown: BTreeMap<usize, String> = BTreeMap::new();
         for (i, run) in runs.iter().enumerate() {
             let mut cat = None;
+            // The card number this run ends, and whether all of it is in this text.
+            let mut card: Option<(String, bool)> = None;
             // How long the number is so far: with the carried digits when this run continues
             // them, so a number read across utterances shows no more than one of them alone.
             let continues = i == 0 && !carry.digits.is_empty() && leading(run);
@@ -234,11 +234,17 @@ impl Redactor {
                 let c = classify(&joined)
                     .filter(|c| !carry.complete || *c != Category::Number)
                     .filter(|c| self.redacts(*c));
+                if c == Some(Category::Card) {
+                    card = Some((joined.clone(), false));
+                }
                 joined_first = Some((joined, c));
                 cat = c;
             }
             if cat.is_none() {
                 cat = classify(&run.digits).filter(|c| self.redacts(*c));
+                if cat == Some(Category::Card) {
+                    card = Some((run.digits.clone(), true));
+                }
             }
             if cat.is_none() && self.redacts(Category::Code) {
                 let after_pending =
@@ -278,6 +284,14 @@ impl Redactor {
             }
             if let Some(c) = cat {
                 spans.push((run.start, run.end, c));
+                // A card that ends the text may go on in the next utterance (its last four
+                // digits not yet said, or not a card at all but the start of an ID): bare.
+                let ended = !(mask_tail && trailing(run));
+                if let Some((digits, whole)) = card.filter(|_| c == Category::Card && ended) {
+                    if let Some(s) = self.card_display.shown(&digits, whole, run.len()) {
+                        shown.insert(run.start, s);
+                    }
+                }
                 if c != Category::Number && !(c == Category::Code && trailing(run) && mask_tail) {
                     asked = None;
                 }
@@ -295,7 +309,7 @@ impl Redactor {
         }
 
         let next = self.next_carry(&chars, &runs, &spans, joined_first, &keywords, carry);
-        (self.render(&chars, text, language, &spans), next)
+        (self.render(&chars, text, language, &spans, &shown), next)
     }
 
     /// What this text leaves for the next utterance of the leg.
@@ -348,18 +362,34 @@ impl Redactor {
     /// Marks the chars that belong to a label an earlier pass wrote.
     fn label_mask(&self, chars: &[char]) -> Vec<bool> {
         let mut mask = vec![false; chars.len() + 1];
+        for (s, e) in self.label_spans(chars) {
+            mask[s..e].iter_mut().for_each(|m| *m = true);
+        }
+        mask
+    }
+
+    /// Char ranges of the labels an earlier pass wrote, bare or showing card digits.
+    pub(super) fn label_spans(&self, chars: &[char]) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
         let mut i = 0;
         while i < chars.len() {
             if chars[i] == '[' {
-                if let Some(l) = self.all_labels.iter().find(|l| chars[i..].starts_with(l)) {
-                    mask[i..i + l.len()].iter_mut().for_each(|m| *m = true);
-                    i += l.len();
+                let len = self.all_labels.iter().find_map(|l| {
+                    if chars[i..].starts_with(l) {
+                        Some(l.len())
+                    } else {
+                        decorated_len(&chars[i..], l)
+                    }
+                });
+                if let Some(n) = len {
+                    out.push((i, i + n));
+                    i += n;
                     continue;
                 }
             }
             i += 1;
         }
-        mask
+        out
     }
 
     fn render(
@@ -368,6 +398,7 @@ impl Redactor {
         text: &str,
         language: &str,
         spans: &[(usize, usize, Category)],
+        shown: &BTreeMap<usize, String>,
     ) -> Redacted {
         if spans.is_empty() {
             return Redacted {
@@ -382,9 +413,12 @@ impl Redactor {
         for &(s, e, category) in spans {
             out.extend(&chars[at..s]);
             out_chars += s - at;
-            let label = self.label(category, language, text);
+            let label = decorate(
+                self.label(category, language, text),
+                shown.get(&s).map(String::as_str),
+            );
             let n = label.chars().count();
-            out.push_str(label);
+            out.push_str(&label);
             redactions.push(Redaction {
                 category,
                 start: out_chars,

@@ -9,14 +9,24 @@ fn card16() -> String {
     format!("{body}{}", luhn_check_digit(body))
 }
 
+/// The default redactor with bare card labels, so tables read `[卡号]` whatever the card.
+fn bare() -> Redactor {
+    Redactor::new(&RedactConfig {
+        card_display: CardDisplay::None,
+        ..RedactConfig::default()
+    })
+    .unwrap()
+}
+
 fn redact(text: &str) -> String {
-    Redactor::default().redact(text, "").text
+    bare().redact(text, "").text
 }
 
 #[test]
 fn table() {
     let amounts = Redactor::new(&RedactConfig {
         categories: Category::ALL.to_vec(),
+        card_display: CardDisplay::None,
         ..RedactConfig::default()
     })
     .unwrap();
@@ -85,7 +95,7 @@ fn table() {
 
 #[test]
 fn redactions_report_category_and_spans() {
-    let r = Redactor::default().redact("手机13812345678，验证码482913", "zh");
+    let r = bare().redact("手机13812345678，验证码482913", "zh");
     let cats: Vec<Category> = r.redactions.iter().map(|x| x.category).collect();
     assert_eq!(cats, [Category::Mobile, Category::Code]);
     let chars: Vec<char> = r.text.chars().collect();
@@ -101,13 +111,14 @@ fn redactions_report_category_and_spans() {
 
 #[test]
 fn labels_follow_the_language_or_the_configuration() {
-    let d = Redactor::default();
+    let d = bare();
     assert_eq!(d.redact("13812345678", "en").text, "[PHONE]");
     assert_eq!(d.redact("13812345678", "zh").text, "[手机号]");
     assert_eq!(d.redact("手机13812345678", "").text, "手机[手机号]");
     let en = Redactor::new(&RedactConfig {
         labels: LabelLanguage::En,
         custom_labels: [(Category::Mobile, "<mobile>".to_string())].into(),
+        card_display: CardDisplay::None,
         ..RedactConfig::default()
     })
     .unwrap();
@@ -118,6 +129,7 @@ fn labels_follow_the_language_or_the_configuration() {
     );
     let bad = RedactConfig {
         custom_labels: [(Category::Card, "[card 1]".to_string())].into(),
+        card_display: CardDisplay::None,
         ..RedactConfig::default()
     };
     let e = Redactor::new(&bad).unwrap_err().to_string();
@@ -130,6 +142,7 @@ fn categories_and_switch_are_honoured() {
     assert_eq!(Redactor::disabled().redact(text, "").text, text);
     let only_card = Redactor::new(&RedactConfig {
         categories: vec![Category::Card],
+        card_display: CardDisplay::None,
         ..RedactConfig::default()
     })
     .unwrap();
@@ -137,7 +150,7 @@ fn categories_and_switch_are_honoured() {
 }
 
 fn leg() -> LegRedactor {
-    LegRedactor::new(Arc::new(Redactor::default()))
+    LegRedactor::new(Arc::new(bare()))
 }
 
 #[test]
@@ -191,7 +204,7 @@ fn a_number_split_across_two_utterances_is_redacted_in_both() {
 /// recogniser as "4532, 0151, yes, 1283, okay, 0366" and the whole card went out in clear.
 #[test]
 fn groups_with_filler_words_between_them_are_one_number() {
-    let en = |t: &str| Redactor::default().redact(t, "en").text;
+    let en = |t: &str| bare().redact(t, "en").text;
     assert_eq!(
         en("My card number is 4532, 0151, yes, 1283, okay, 0366."),
         "My card number is [CARD]."
@@ -201,7 +214,7 @@ fn groups_with_filler_words_between_them_are_one_number() {
         "My card number is [CARD]."
     );
     assert_eq!(
-        Redactor::default()
+        bare()
             .redact(
                 "卡号是六二二二，嗯，零二一二，对，三四五六，然后七八九零，一二八。",
                 "zh"
@@ -254,10 +267,7 @@ fn a_mobile_guess_does_not_close_the_door_on_the_id_it_begins() {
     assert_eq!(leg.finish("九零三三七七叉。", "zh").text, "[身份证号]。");
 
     // The whole ID in one utterance, for comparison.
-    assert_eq!(
-        Redactor::default().redact("18495019900903377X", "zh").text,
-        "[身份证号]"
-    );
+    assert_eq!(bare().redact("18495019900903377X", "zh").text, "[身份证号]");
 
     // After a complete mobile, a later X that does not finish an ID stays an ordinary letter.
     let mut leg = leg_of_chain(&["手机13812345678。"]);
@@ -433,8 +443,22 @@ const CONTEXTS: &[(&str, &str)] = &[
     ("号码是：", ""),
 ];
 
-/// The digits of `digits` (no `+`, no `X`) read back from redacted text in any form.
+/// The text with every label blanked out, after checking that no label shows more of a
+/// card than its first six and last four digits.
+fn outside_labels(out: &str) -> String {
+    let mut chars: Vec<char> = out.chars().collect();
+    for (s, e) in Redactor::default().label_spans(&chars) {
+        let shown = chars[s..e].iter().filter(|c| c.is_ascii_digit()).count();
+        assert!(shown <= 10, "a label shows {shown} digits in {out}");
+        chars[s..e].iter_mut().for_each(|c| *c = ' ');
+    }
+    chars.into_iter().collect()
+}
+
+/// The digits of `digits` (no `+`, no `X`) read back from redacted text in any form, outside
+/// the labels.
 fn leaked(out: &str, digits: &str) -> bool {
+    let out = outside_labels(out);
     let chars: Vec<char> = out.chars().collect();
     let run: String = super::scan::digit_runs(&chars)
         .into_iter()
@@ -469,10 +493,10 @@ proptest! {
     ) {
         let cut = cut.min(pii.len() - 1);
         let (a, b) = pii.split_at(cut);
-        let mut leg = leg();
+        let mut leg = LegRedactor::new(Arc::new(Redactor::default()));
         let first = leg.finish(&format!("号码是{}。", spell(a, form, " ", 4)), "").text;
         let second = leg.finish(&format!("{lead}{}。", spell(b, form, " ", 4)), "").text;
-        let both = format!("{first}{second}");
+        let both = outside_labels(&format!("{first}{second}"));
         let chars: Vec<char> = both.chars().collect();
         let shown: usize = super::scan::digit_runs(&chars).iter().map(|r| r.digits.len()).sum();
         prop_assert!(shown < TAIL_DIGITS, "{} | {}", first, second);
@@ -560,4 +584,65 @@ fn labels_are_recognised_so_the_matcher_can_skip_them() {
     assert_eq!(spoken.len(), 1);
     assert_eq!(spoken[0].char_start, 2);
     assert!(!Redactor::disabled().within_label(&red.text, 7, 10));
+}
+
+#[test]
+fn card_labels_show_at_most_the_first_six_and_last_four_digits() {
+    let card = card16();
+    let with = |display| {
+        Redactor::new(&RedactConfig {
+            card_display: display,
+            ..RedactConfig::default()
+        })
+        .unwrap()
+    };
+    let text = format!("卡号是{card}，谢谢");
+    let table = [
+        (
+            CardDisplay::First6Last4,
+            "卡号是[卡号 622202*********0128]，谢谢",
+        ),
+        (CardDisplay::Last4, "卡号是[卡号 ***************0128]，谢谢"),
+        (CardDisplay::None, "卡号是[卡号]，谢谢"),
+    ];
+    for (display, want) in table {
+        let r = with(display);
+        let once = r.redact(&text, "zh").text;
+        assert_eq!(once, want, "{display:?}");
+        // A second pass leaves the label alone, and the matcher knows it for one.
+        assert_eq!(r.redact(&once, "zh").text, once);
+        let n = once.chars().count();
+        assert!(r.within_label(&once, 3, n - 3), "{once}");
+    }
+    // Read in groups with fillers, in English: one label, first six and last four.
+    let en = Redactor::default()
+        .redact(
+            "My card number is four five three two, um, zero one five one, yes, one two eight three, okay, zero three six six.",
+            "en",
+        )
+        .text;
+    assert_eq!(en, "My card number is [CARD 453201******0366].");
+    // Across two utterances: the start was masked where it was said, the end shows its last
+    // four digits only, once words after it say the number is over.
+    let mut leg = LegRedactor::new(Arc::new(Redactor::default()));
+    let first = leg.finish(&format!("卡号是{}", &card[..8]), "zh").text;
+    let second = leg.finish(&format!("{}，对吧？", &card[8..]), "zh").text;
+    assert_eq!(first, "卡号是[号码]");
+    assert_eq!(second, "[卡号 ***************0128]，对吧？");
+    // A card that ends an utterance may still go on (or be the start of an ID): bare label.
+    let mut leg = LegRedactor::new(Arc::new(Redactor::default()));
+    assert_eq!(
+        leg.finish(&format!("卡号是{card}。"), "zh").text,
+        "卡号是[卡号]。"
+    );
+    assert_eq!(
+        leg.partial(&format!("卡号是{card}"), "zh").text,
+        "卡号是[卡号]"
+    );
+    // Text written to look like a label does not hide a number.
+    let fake = format!("[卡号 {card}]");
+    assert_eq!(
+        Redactor::default().redact(&fake, "zh").text,
+        "[卡号 [卡号 622202*********0128]]"
+    );
 }
