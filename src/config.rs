@@ -39,6 +39,58 @@ pub struct Config {
     pub rtp: RtpConfig,
     pub audiosocket: AudioSocketConfig,
     pub whip: WhipConfig,
+    pub auth: AuthConfig,
+    pub audit: AuditConfig,
+}
+
+/// `[auth]`: browser sessions and failed-login throttling.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Minutes a login session lasts.
+    pub session_ttl_min: u64,
+    /// Failed logins per user name, and per address, within `login_window_s` before further
+    /// attempts get 429 with `Retry-After`.
+    pub login_failures: usize,
+    pub login_window_s: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            session_ttl_min: 480,
+            login_failures: 5,
+            login_window_s: 300,
+        }
+    }
+}
+
+impl AuthConfig {
+    /// The settings of the running service's authenticator.
+    pub fn settings(&self, tls: bool) -> crate::auth::AuthSettings {
+        crate::auth::AuthSettings {
+            session_ttl: std::time::Duration::from_secs(self.session_ttl_min * 60),
+            throttle_failures: self.login_failures,
+            throttle_window: std::time::Duration::from_secs(self.login_window_s),
+            secure_cookies: tls,
+        }
+    }
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Days audit rows are kept; older ones are deleted at start and daily.
+    pub retention_days: u32,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            retention_days: 365,
+        }
+    }
 }
 
 /// `[shutdown]`
@@ -109,6 +161,9 @@ pub struct ServerConfig {
     /// Seconds a media fork or an events subscriber may stay silent (no frame, no answer to
     /// a ping) before its WebSocket is closed.
     pub idle_timeout_s: u64,
+    /// Browser origins (`https://qa.bank.example`) allowed cross-origin requests with
+    /// credentials and WebSocket upgrades. Empty: only pages this server serves.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -121,6 +176,7 @@ impl Default for ServerConfig {
             max_connections_per_addr: 1024,
             header_read_timeout_s: 10,
             idle_timeout_s: 60,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -321,6 +377,12 @@ pub struct ArchiveConfig {
     /// A list or search query running longer than this (milliseconds) is stopped and
     /// answered 503 `query_timeout`.
     pub query_timeout_ms: u64,
+    /// Largest size of the database file in MiB; past it writes fail as on a full disk (the
+    /// archive degrades and spills to its journal). 0: no cap but the disk's.
+    pub max_size_mb: u64,
+    /// MiB kept free beside the database for the spill journal, so a full disk still leaves
+    /// it room. 0 keeps none.
+    pub spill_reserve_mb: u64,
 }
 
 impl Default for ArchiveConfig {
@@ -328,6 +390,8 @@ impl Default for ArchiveConfig {
         ArchiveConfig {
             path: PathBuf::new(),
             query_timeout_ms: 10_000,
+            max_size_mb: 0,
+            spill_reserve_mb: crate::sinks::archive::DEFAULT_RESERVE_BYTES >> 20,
         }
     }
 }
@@ -335,6 +399,16 @@ impl Default for ArchiveConfig {
 impl ArchiveConfig {
     pub fn query_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.query_timeout_ms)
+    }
+
+    /// The writer's tuning from this section.
+    pub fn writer(&self) -> crate::sinks::archive::WriterConfig {
+        crate::sinks::archive::WriterConfig {
+            // SQLite's default page size; the cap is counted in pages.
+            max_pages: (self.max_size_mb > 0).then_some((self.max_size_mb << 20) / 4096),
+            journal_reserve_bytes: self.spill_reserve_mb << 20,
+            ..Default::default()
+        }
     }
 }
 
@@ -434,7 +508,8 @@ pub struct WhipConfig {
     /// UDP port range for media; 0 and 0 take any free port.
     pub port_min: u16,
     pub port_max: u16,
-    /// Publish and delete require `Authorization: Bearer <token>`; empty: no auth.
+    /// Replaced by API tokens of role `ingest` (`callwatch token create --role ingest`);
+    /// kept only to refuse old configurations with a clear message. Must be empty.
     pub bearer_token: String,
     /// A session without audio this long ends (the publisher vanished); its call is archived.
     pub media_timeout_ms: u64,
@@ -462,6 +537,11 @@ impl Default for WhipConfig {
 impl WhipConfig {
     /// Checks addresses and ranges.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.bearer_token.is_empty() {
+            return Err(ConfigError::Invalid(
+                "whip.bearer_token is gone: every route now needs a credential; make an ingest token with `callwatch token create --name whip --role ingest`, give it to publishers and remove bearer_token".into(),
+            ));
+        }
         if self.hosts.is_empty() || self.hosts.iter().any(|h| h.is_unspecified()) {
             return Err(ConfigError::Invalid(
                 "whip.hosts must list the local addresses publishers reach (e.g. [\"192.0.2.10\"]), not 0.0.0.0".into(),
@@ -607,6 +687,27 @@ impl Config {
         if self.archive.query_timeout_ms == 0 {
             return Err(ConfigError::Invalid(
                 "archive.query_timeout_ms must be at least 1".into(),
+            ));
+        }
+        for o in &srv.cors_origins {
+            let bare = o
+                .strip_prefix("https://")
+                .or_else(|| o.strip_prefix("http://"));
+            if bare.is_none_or(|b| b.is_empty() || b.contains('/')) || o.contains('*') {
+                return Err(ConfigError::Invalid(format!(
+                    "server.cors_origins: `{o}` is not an origin like https://qa.bank.example (no wildcard, no path)"
+                )));
+            }
+        }
+        let auth = &self.auth;
+        if auth.session_ttl_min == 0 || auth.login_failures == 0 || auth.login_window_s == 0 {
+            return Err(ConfigError::Invalid(
+                "auth.session_ttl_min, login_failures and login_window_s must be at least 1".into(),
+            ));
+        }
+        if self.audit.retention_days == 0 {
+            return Err(ConfigError::Invalid(
+                "audit.retention_days must be at least 1".into(),
             ));
         }
         if self.sip.tcp_idle_timeout_s == 0 {

@@ -4,6 +4,7 @@
 //! [`transforms`] (decode, segment, asr, matcher) wired per leg by [`pipeline`], and leaves
 //! through the [`sinks`] (live events, archive). [`http`] is the network edge.
 
+pub mod auth;
 pub mod call;
 pub mod clock;
 pub mod config;

@@ -20,6 +20,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod cli_credentials;
+
 #[derive(Parser)]
 #[command(
     name = "callwatch",
@@ -63,6 +65,14 @@ enum Cmd {
     Config,
     /// Score archived calls again (after a scorecard change) and store the new scores.
     Rescore(RescoreArgs),
+    /// Manage users who log in (QA reviewers, supervisors, agents, admins).
+    #[command(subcommand)]
+    User(cli_credentials::UserCmd),
+    /// Manage API tokens (media forks, integrations).
+    #[command(subcommand)]
+    Token(cli_credentials::TokenCmd),
+    /// Print the audit trail (newest first, JSON lines).
+    Audit(cli_credentials::AuditArgs),
 }
 
 #[derive(Args)]
@@ -272,6 +282,9 @@ fn main() -> Result<()> {
             Ok(())
         }
         Cmd::Rescore(a) => rescore(a),
+        Cmd::User(c) => cli_credentials::user(c),
+        Cmd::Token(c) => cli_credentials::token(c),
+        Cmd::Audit(a) => cli_credentials::audit(a),
     }
 }
 
@@ -286,14 +299,43 @@ fn init_tracing(json: bool) {
     whisper_rs::install_logging_hooks();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,whisper_rs=warn"));
+    // Colour only on a terminal: log files and journald get plain text.
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if json {
         b.json().init();
     } else {
         b.init();
     }
+}
+
+/// The authenticator of `serve`: opens the credential store, makes the first admin on a
+/// first start, applies audit retention (now and daily).
+fn open_auth(cfg: &Config, db: &Path) -> Result<callwatch::auth::Auth> {
+    let store = callwatch::auth::AuthStore::open(db)?;
+    let now = time::OffsetDateTime::now_utc();
+    if let Some(file) = callwatch::auth::ensure_initial_admin(&store, &cfg.server.data_dir, now)? {
+        tracing::warn!(file = %file.display(), "first start: created user `admin`; its password is in this file (readable by the owner only). Log in, then set your own with `callwatch user passwd admin`");
+    }
+    let auth = callwatch::auth::Auth::new(
+        store,
+        cfg.auth.settings(false),
+        Arc::new(callwatch::clock::SystemClock),
+    );
+    let (store, days) = (auth.store.clone(), cfg.audit.retention_days);
+    std::thread::Builder::new()
+        .name("audit-retention".into())
+        .spawn(move || loop {
+            match store.purge_audit(days, time::OffsetDateTime::now_utc()) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, days, "audit rows past retention deleted"),
+                Err(e) => tracing::warn!(error = %e, "audit retention failed; retrying tomorrow"),
+            }
+            std::thread::sleep(std::time::Duration::from_secs(86_400));
+        })?;
+    Ok(auth)
 }
 
 fn load_config(common: &Common) -> Result<Config> {
@@ -367,17 +409,25 @@ async fn serve(a: ServeArgs) -> Result<()> {
     std::fs::create_dir_all(&cfg.server.data_dir)
         .with_context(|| format!("creating data dir {}", cfg.server.data_dir.display()))?;
     let db = cfg.archive_path();
+    // What the last run left in the spill journal is replayed before anything else.
+    let (archive_tx, archive_writer) = ArchiveWriter::spawn_with(&db, cfg.archive.writer())?;
     // Before any call is taken: what is still open was cut off by a crash of the last run.
-    let interrupted = callwatch::sinks::archive::recovery::close_interrupted(&db)
-        .with_context(|| format!("closing interrupted calls in {}", db.display()))?;
-    if !interrupted.is_empty() {
-        tracing::warn!(
-            calls = interrupted.len(),
-            "closed calls the previous run left open as `interrupted`"
-        );
+    // Their last utterances may still be in the journal when the archive cannot be written
+    // yet; then they are closed at the next start.
+    if archive_tx.health().journaled == 0 {
+        let interrupted = callwatch::sinks::archive::recovery::close_interrupted(&db)
+            .with_context(|| format!("closing interrupted calls in {}", db.display()))?;
+        if !interrupted.is_empty() {
+            tracing::warn!(
+                calls = interrupted.len(),
+                "closed calls the previous run left open as `interrupted`"
+            );
+        }
+    } else {
+        tracing::warn!("the archive cannot take the spill journal yet; calls the previous run left open are closed at the next start");
     }
-    let (archive_tx, archive_writer) = ArchiveWriter::spawn(&db)?;
     let reader = ArchiveReader::open(&db)?.with_query_timeout(cfg.archive.query_timeout());
+    let auth = open_auth(&cfg, &db)?;
     let controller = ShutdownController::new();
     let shared = build_shared(
         &cfg,
@@ -416,7 +466,6 @@ async fn serve(a: ServeArgs) -> Result<()> {
             },
         ),
         legs: callwatch::sources::whip::edge::pipeline_legs(shared.clone()),
-        token: Some(cfg.whip.bearer_token.clone()).filter(|t| !t.is_empty()),
         shutdown: controller.handle(),
     });
     if whip.is_some() {
@@ -429,6 +478,8 @@ async fn serve(a: ServeArgs) -> Result<()> {
         whip,
         whip_cors_origins: cfg.whip.cors_origins.clone(),
         idle_timeout: cfg.server.idle_timeout(),
+        auth,
+        cors_origins: cfg.server.cors_origins.clone(),
     };
     // Bound before the HTTP listener, so a server that answers HTTP also takes AudioSocket.
     if let Some(addr) = cfg.audiosocket.listen_addr()? {
@@ -559,7 +610,7 @@ async fn transcribe(a: TranscribeArgs) -> Result<()> {
     })?;
     let (archive, writer) = if a.archive {
         std::fs::create_dir_all(&cfg.server.data_dir)?;
-        let (tx, w) = ArchiveWriter::spawn(cfg.archive_path())?;
+        let (tx, w) = ArchiveWriter::spawn_with(cfg.archive_path(), cfg.archive.writer())?;
         (ArchiveSink::new(tx), Some(w))
     } else {
         (ArchiveSink::disabled(), None)
@@ -653,7 +704,7 @@ fn rescore(a: RescoreArgs) -> Result<()> {
         )?,
     };
     let reader = open_reader(&a.common)?;
-    let (tx, writer) = ArchiveWriter::spawn(cfg.archive_path())?;
+    let (tx, writer) = ArchiveWriter::spawn_with(cfg.archive_path(), cfg.archive.writer())?;
     let mut ids = a.calls.clone();
     if ids.is_empty() {
         let mut filter = CallFilter {

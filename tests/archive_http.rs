@@ -5,7 +5,8 @@ mod archive_support;
 use archive_support::fixture;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use callwatch::http::archive_api::{router, routes, OPENAPI_JSON};
+use callwatch::auth::{Auth, AuthSettings, AuthStore, Role};
+use callwatch::http::archive_api::{router, routes, ArchiveApi, OPENAPI_JSON};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -31,9 +32,108 @@ async fn get(app: &axum::Router, uri: &str) -> (StatusCode, Value) {
 }
 
 fn app() -> (tempfile::TempDir, axum::Router) {
+    app_as(Role::Reviewer, None)
+}
+
+/// The archive routes behind the real access check, every request sent with a token of
+/// `role` limited to `queues`.
+fn app_as(role: Role, queues: Option<&[&str]>) -> (tempfile::TempDir, axum::Router) {
     let dir = tempfile::tempdir().unwrap();
-    let reader = fixture(&dir.path().join("a.db"));
-    (dir, router(reader))
+    let db = dir.path().join("a.db");
+    let reader = fixture(&db);
+    let store = AuthStore::open(&db).unwrap();
+    let queues: Option<Vec<String>> = queues.map(|q| q.iter().map(|s| s.to_string()).collect());
+    let token = store
+        .create_token(
+            "t",
+            role,
+            queues.as_deref(),
+            None,
+            time::OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    let auth = Auth::new(
+        store,
+        AuthSettings::default(),
+        std::sync::Arc::new(callwatch::clock::SystemClock),
+    );
+    let bearer = axum::http::HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
+    let app = router(ArchiveApi {
+        archive: reader,
+        auth: auth.clone(),
+    })
+    .layer(axum::middleware::from_fn_with_state(
+        auth,
+        callwatch::http::access::authorize,
+    ))
+    .layer(axum::middleware::map_request(
+        move |mut req: Request<Body>| {
+            let bearer = bearer.clone();
+            async move {
+                req.headers_mut().insert(header::AUTHORIZATION, bearer);
+                req
+            }
+        },
+    ));
+    (dir, app)
+}
+
+#[tokio::test]
+async fn a_queue_limited_reviewer_sees_only_its_queues_even_in_counts() {
+    let (_dir, app) = app_as(Role::Reviewer, Some(&["cards"]));
+    let (_, page) = get(&app, "/v1/calls").await;
+    // `legonly` has no queue: hidden from a queue-limited reviewer.
+    assert_eq!(ids(&page, "id"), ["en1", "zh2", "zh1"]);
+    let (status, call) = get(&app, "/v1/calls/legonly").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{call}");
+
+    let (_dir, app) = app_as(Role::Reviewer, Some(&["wealth"]));
+    let (_, page) = get(&app, "/v1/calls").await;
+    assert_eq!(ids(&page, "id"), Vec::<String>::new());
+    let (status, _) = get(&app, "/v1/calls/zh1").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, page) = get(&app, "/v1/search?q=complaint").await;
+    assert_eq!(ids(&page, "utterance_id"), Vec::<String>::new());
+    let (_, page) = get(&app, "/v1/calls?category=guarantee").await;
+    assert_eq!(ids(&page, "id"), Vec::<String>::new());
+
+    let (_dir, app) = app_as(Role::Reviewer, None);
+    let (_, page) = get(&app, "/v1/search?q=complaint").await;
+    assert_eq!(ids(&page, "utterance_id"), ["en1-u1"]);
+}
+
+#[tokio::test]
+async fn roles_without_archive_access_get_403_and_reads_are_audited() {
+    for role in [Role::Agent, Role::Ingest] {
+        let (_dir, app) = app_as(role, None);
+        let (status, body) = get(&app, "/v1/calls").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{role}: {body}");
+    }
+    let (dir, app) = app_as(Role::Supervisor, None);
+    let (status, _) = get(&app, "/v1/calls/zh1").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = get(&app, "/v1/search?q=refund").await;
+    assert_eq!(status, StatusCode::OK);
+    let store = AuthStore::open(&dir.path().join("a.db")).unwrap();
+    let page = store
+        .audit_page(&callwatch::auth::AuditFilter::default())
+        .unwrap();
+    let rows: Vec<(String, Option<String>, Option<String>)> = page
+        .items
+        .iter()
+        .map(|r| (r.action.clone(), r.call_id.clone(), r.detail.clone()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("search".to_string(), None, Some("refund".to_string())),
+            ("call.read".to_string(), Some("zh1".to_string()), None),
+        ]
+    );
+    assert!(page
+        .items
+        .iter()
+        .all(|r| r.who == "t" && r.role.as_deref() == Some("supervisor")));
 }
 
 fn ids(page: &Value, key: &str) -> Vec<String> {

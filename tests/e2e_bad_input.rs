@@ -5,7 +5,6 @@ mod common;
 use common::{get_json, root, run_fork_client, Server};
 use futures_util::{SinkExt, StreamExt};
 use std::process::Command;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -16,7 +15,7 @@ enum Send {
 
 /// Opens a fork socket, sends `frames`, and returns the close code and reason the server sent.
 async fn close_after(url: &str, protocol: Option<&str>, frames: Vec<Send>) -> (u16, String) {
-    let mut req = url.into_client_request().unwrap();
+    let mut req = common::ws_request(url);
     if let Some(p) = protocol {
         req.headers_mut()
             .insert("Sec-WebSocket-Protocol", p.parse().unwrap());

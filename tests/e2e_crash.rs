@@ -21,6 +21,7 @@ fn kill_9_keeps_every_announced_final_and_closes_the_cut_calls() {
         .iter()
         .map(|c| {
             Command::new("python3")
+                .env("CALLWATCH_TOKEN", &server.token)
                 .arg(root().join("tests/clients/fork_client.py"))
                 .args(["--base", &server.ws(), "--format", "twilio", "--call-id", c])
                 .arg("--wav")

@@ -135,12 +135,14 @@ fn per_address_cap(base: &str, port: u16) {
 /// A fork that connects and sends nothing is closed after the idle timeout; one frame over
 /// the size limit gets 1009.
 async fn quiet_and_oversized_forks(ws: &str) {
-    let (mut quiet, _) = tokio_tungstenite::connect_async(format!("{ws}/v1/fork/twilio"))
-        .await
-        .unwrap();
-    let (mut big, _) = tokio_tungstenite::connect_async(format!("{ws}/v1/fork/audio"))
-        .await
-        .unwrap();
+    let (mut quiet, _) =
+        tokio_tungstenite::connect_async(common::ws_request(&format!("{ws}/v1/fork/twilio")))
+            .await
+            .unwrap();
+    let (mut big, _) =
+        tokio_tungstenite::connect_async(common::ws_request(&format!("{ws}/v1/fork/audio")))
+            .await
+            .unwrap();
     let _ = big
         .send(Message::Binary(vec![0u8; 100 * 1024].into()))
         .await;
@@ -164,9 +166,14 @@ async fn quiet_and_oversized_forks(ws: &str) {
 /// An events subscriber that never answers the server's pings is closed.
 fn deaf_subscriber(port: u16) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let token = common::token_for(&format!("http://127.0.0.1:{port}")).unwrap();
     s.write_all(
-        b"GET /v1/events HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        format!(
+            "GET /v1/events HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Authorization: Bearer {token}\r\n\r\n"
+        )
+        .as_bytes(),
     )
     .unwrap();
     // Read nothing for a while: the pings pile up unanswered.
@@ -200,9 +207,10 @@ fn sip_tcp(sip: u16) {
 /// keeps at most MAX_KEYS keys.
 async fn queue_flood(ws: &str) {
     for i in 0..(MAX_KEYS * 2) {
-        let (mut s, _) = tokio_tungstenite::connect_async(format!("{ws}/v1/fork/twilio"))
-            .await
-            .unwrap();
+        let (mut s, _) =
+            tokio_tungstenite::connect_async(common::ws_request(&format!("{ws}/v1/fork/twilio")))
+                .await
+                .unwrap();
         let sid = format!("MZflood{i}");
         let call = format!("CAflood{i}");
         let queue = format!("flood-{i}-{}", "q".repeat(200));

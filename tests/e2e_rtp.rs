@@ -48,7 +48,7 @@ fn pcmu_and_opus_legs_from_ffmpeg() {
         .enable_all()
         .build()
         .unwrap();
-    let http = reqwest::Client::new();
+    let http = common::client(&server);
     let base = server.http();
 
     // Bad requests first: each gets its status and a JSON error naming the problem.

@@ -46,7 +46,11 @@ fn post(url: &str) -> (u16, Value) {
         .build()
         .unwrap();
     rt.block_on(async {
-        let r = reqwest::Client::new().post(url).send().await.expect("POST");
+        let mut req = reqwest::Client::new().post(url);
+        if let Some(t) = common::token_for(url) {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.expect("POST");
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     })

@@ -84,7 +84,9 @@ fn subscribe(server: &Server, call_id: &str) -> mpsc::Receiver<Vec<serde_json::V
             .build()
             .unwrap();
         rt.block_on(async {
-            let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+            let (mut ws, _) = tokio_tungstenite::connect_async(common::ws_request(&url))
+                .await
+                .unwrap();
             ready_tx.send(()).unwrap();
             let mut events = Vec::new();
             let deadline = tokio::time::Instant::now() + Duration::from_secs(400);

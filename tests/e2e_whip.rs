@@ -12,22 +12,21 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-const TOKEN: &str = "whip-test-token";
-
-fn whip_server(dir: &Path) -> Server {
+/// A server with WHIP on, and an ingest token made for publishers while it runs.
+fn whip_server(dir: &Path) -> (Server, String) {
     let cfg = dir.join("whip.toml");
     std::fs::write(
         &cfg,
-        format!(
-            "[whip]\nenabled = true\nbearer_token = \"{TOKEN}\"\nmedia_timeout_ms = 3000\n\
-             [asr]\nthreads = 1\n"
-        ),
+        "[whip]\nenabled = true\nmedia_timeout_ms = 3000\n[asr]\nthreads = 1\n",
     )
     .unwrap();
-    Server::start("ggml-tiny.en.bin", &["--config", cfg.to_str().unwrap()])
+    let extra = ["--config", cfg.to_str().unwrap()];
+    let server = Server::start("ggml-tiny.en.bin", &extra);
+    let ingest = common::make_token(server.data_dir.path(), &extra, "publisher", "ingest");
+    (server, ingest)
 }
 
-fn aiortc(server: &Server, call_id: &str, args: &[&str]) -> Vec<Value> {
+fn aiortc(server: &Server, token: &str, call_id: &str, args: &[&str]) -> Vec<Value> {
     let out = Command::new("python3")
         .arg(root().join("tests/clients/whip_aiortc.py"))
         .args([
@@ -36,7 +35,9 @@ fn aiortc(server: &Server, call_id: &str, args: &[&str]) -> Vec<Value> {
             "--call-id",
             call_id,
             "--token",
-            TOKEN,
+            token,
+            "--events-token",
+            &server.token,
         ])
         .arg("--wav")
         .arg(root().join("fixtures/calls/call_en.wav"))
@@ -70,7 +71,7 @@ fn request(method: &str, url: &str, auth: bool, ctype: &str, body: &str) -> (u16
             .header("content-type", ctype)
             .body(body.to_string());
         if auth {
-            r = r.bearer_auth(TOKEN);
+            r = r.bearer_auth(common::token_for(url).unwrap());
         }
         let r = r.send().await.expect("request");
         (r.status().as_u16(), r.text().await.unwrap())
@@ -80,7 +81,7 @@ fn request(method: &str, url: &str, auth: bool, ctype: &str, body: &str) -> (u16
 #[test]
 fn aiortc_participants_of_one_call_a_vanishing_one_and_bad_requests() {
     let dir = tempfile::tempdir().unwrap();
-    let server = whip_server(dir.path());
+    let (server, ingest) = whip_server(dir.path());
     let base = server.http();
     let offer =
         std::fs::read_to_string(root().join("fixtures/whip/aiortc_audio_video_offer.sdp")).unwrap();
@@ -151,6 +152,7 @@ fn aiortc_participants_of_one_call_a_vanishing_one_and_bad_requests() {
     let call_id = "whip-aiortc-en";
     let events = aiortc(
         &server,
+        &ingest,
         call_id,
         &[
             "--publish",
@@ -219,6 +221,7 @@ fn aiortc_participants_of_one_call_a_vanishing_one_and_bad_requests() {
     let vanish = "whip-aiortc-vanish";
     aiortc(
         &server,
+        &ingest,
         vanish,
         &["--publish", "cust-9:customer:0", "--vanish-after", "9"],
     );
@@ -274,7 +277,7 @@ fn rfc3339_ms(s: &str) -> i64 {
 #[test]
 fn chromium_publishes_a_microphone_through_the_served_page() {
     let dir = tempfile::tempdir().unwrap();
-    let server = whip_server(dir.path());
+    let (server, ingest) = whip_server(dir.path());
     let base = server.http();
     // The customer's complaint (4.2-7.3 s) and verification-code question (14.3-17.9 s).
     let wav = excerpt(dir.path(), 0, 19.0);
@@ -284,7 +287,7 @@ fn chromium_publishes_a_microphone_through_the_served_page() {
         .arg(root().join("tests/clients/whip_chromium.mjs"))
         .args([&base, call_id, "web-cust", "customer"])
         .arg(&wav)
-        .args(["19", TOKEN])
+        .args(["19", &ingest])
         .output()
         .expect("node (npm ci in tests/clients installs playwright-core)");
     assert!(

@@ -63,7 +63,9 @@ fn subscribe_all(server: &Server, calls: usize) -> mpsc::Receiver<Vec<Value>> {
             .build()
             .unwrap();
         rt.block_on(async {
-            let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+            let (mut ws, _) = tokio_tungstenite::connect_async(common::ws_request(&url))
+                .await
+                .unwrap();
             ready_tx.send(()).unwrap();
             let mut events = Vec::new();
             let mut ended = 0;

@@ -123,7 +123,10 @@ fn card_and_code_read_with_fillers_on_a_two_leg_call_never_show() {
             !events.iter().any(|e| shows(e, s)),
             "{s} shows in:\n{events:?}"
         );
-        assert!(!stderr.contains(&s[..4]), "{s} in the log:\n{stderr}");
+        assert!(
+            !untimed(&stderr).contains(&s[..4]),
+            "{s} in the log:\n{stderr}"
+        );
     }
     let customer: Vec<&Value> = events
         .iter()
@@ -155,7 +158,7 @@ fn a_card_number_read_out_is_redacted_in_events_and_archive() {
     let wav = root().join("fixtures/en/customer_card_number.wav");
     let (events, stderr) = transcribe(dir.path(), &wav, &["--speaker", "customer"]);
     assert!(
-        !stderr.contains("4532"),
+        !untimed(&stderr).contains("4532"),
         "card digits in the log:\n{stderr}"
     );
     assert!(
@@ -171,7 +174,12 @@ fn a_card_number_read_out_is_redacted_in_events_and_archive() {
         .iter()
         .flat_map(|t| common::labels::split_card_labels(t).1)
         .collect();
-    assert!(!shown.is_empty(), "no card label in {finals:?}");
+    // Whether digits are shown depends on whether the recogniser ends the
+    // utterance on the number (then it may go on in the next one and shows none).
+    assert!(
+        finals.iter().any(|t| t.contains("[CARD")),
+        "no card label in {finals:?}"
+    );
     for s in &shown {
         assert!(
             common::labels::within_display_rule(s, CARD),
@@ -229,7 +237,7 @@ fn card_and_code_read_with_fillers_never_show_live_over_the_twilio_fork() {
     }
     let log = server.log_text();
     for s in &secrets {
-        assert!(!log.contains(&s[..4]), "{s} in the server log");
+        assert!(!untimed(&log).contains(&s[..4]), "{s} in the server log");
     }
     // The whole call's log (debug level for callwatch) holds no transcript: no final's or
     // partial's text, redacted or not, appears in it.
@@ -246,4 +254,16 @@ fn card_and_code_read_with_fillers_never_show_live_over_the_twilio_fork() {
             "transcript text {t:?} in the server log:\n{log}"
         );
     }
+}
+
+/// A log without each line's leading timestamp, whose microseconds would otherwise match
+/// any four digits now and then (regression: `…T01:05:12.482916Z` read as the code 482916).
+fn untimed(log: &str) -> String {
+    log.lines()
+        .map(|l| match l.split_once(' ') {
+            Some((first, rest)) if first.starts_with("20") && first.ends_with('Z') => rest,
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

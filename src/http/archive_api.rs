@@ -3,28 +3,47 @@
 //!
 //! Every error is JSON `{"error": "<code>", "detail": "<what to change>"}`.
 
+use crate::auth::{AuditEntry, Auth, Principal};
 use crate::sinks::archive::{ArchiveError, ArchiveReader, CallFilter, SearchQuery};
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
+use axum::Extension;
 use axum::{Json, Router};
 use serde::Serialize;
+use std::net::SocketAddr;
 
 /// The hand-written OpenAPI 3.1 document of every callwatch endpoint.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
-/// The archive routes, mounted on `archive`.
-pub fn router(archive: ArchiveReader) -> Router {
+/// What the archive handlers read, and where they record who read what.
+#[derive(Clone)]
+pub struct ArchiveApi {
+    pub archive: ArchiveReader,
+    pub auth: Auth,
+}
+
+/// The archive routes.
+pub fn router(api: ArchiveApi) -> Router {
     routes()
         .into_iter()
         .fold(Router::new(), |r, (path, method)| r.route(path, method))
-        .with_state(archive)
+        .with_state(api)
+}
+
+/// The peer address of a request, when the listener recorded it.
+type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+fn addr(peer: &Peer) -> String {
+    peer.as_ref()
+        .map(|Extension(ConnectInfo(a))| a.ip().to_string())
+        .unwrap_or_else(|| "-".into())
 }
 
 /// Every path this module serves with its handlers; the OpenAPI test walks this list.
-pub fn routes() -> Vec<(&'static str, MethodRouter<ArchiveReader>)> {
+pub fn routes() -> Vec<(&'static str, MethodRouter<ArchiveApi>)> {
     vec![
         ("/v1/calls", get(list_calls)),
         ("/v1/calls/{id}", get(get_call)),
@@ -34,21 +53,37 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<ArchiveReader>)> {
 }
 
 async fn list_calls(
-    State(archive): State<ArchiveReader>,
+    State(api): State<ArchiveApi>,
+    Extension(who): Extension<Principal>,
     query: Result<Query<CallFilter>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(filter) = query?;
+    let Query(mut filter) = query?;
+    filter.visible_queues = who.queues.clone();
+    let archive = api.archive;
     let page = blocking(move || archive.list_calls(&filter)).await?;
     Ok(Json(page).into_response())
 }
 
 async fn get_call(
-    State(archive): State<ArchiveReader>,
+    State(api): State<ArchiveApi>,
+    Extension(who): Extension<Principal>,
+    peer: Peer,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let lookup = id.clone();
-    match blocking(move || archive.get_call(&lookup)).await? {
-        Some(call) => Ok(Json(call).into_response()),
+    let archive = api.archive.clone();
+    let found = blocking(move || archive.get_call(&lookup))
+        .await?
+        // A call of another queue is answered as if it did not exist: not even its id leaks.
+        .filter(|c| who.sees_queue(c.call.queue.as_deref()));
+    let read = AuditEntry::by(&who, "call.read")
+        .call(&id)
+        .from_addr(addr(&peer));
+    match found {
+        Some(call) => {
+            api.auth.audit(read);
+            Ok(Json(call).into_response())
+        }
         None => Err(ApiError {
             status: StatusCode::NOT_FOUND,
             error: "not_found",
@@ -58,10 +93,19 @@ async fn get_call(
 }
 
 async fn search(
-    State(archive): State<ArchiveReader>,
+    State(api): State<ArchiveApi>,
+    Extension(who): Extension<Principal>,
+    peer: Peer,
     query: Result<Query<SearchQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = query?;
+    let Query(mut q) = query?;
+    q.visible_queues = who.queues.clone();
+    api.auth.audit(
+        AuditEntry::by(&who, "search")
+            .detail(q.q.clone())
+            .from_addr(addr(&peer)),
+    );
+    let archive = api.archive;
     let page = blocking(move || archive.search(&q)).await?;
     Ok(Json(page).into_response())
 }

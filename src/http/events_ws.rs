@@ -1,6 +1,8 @@
 //! `GET /v1/events`: live events over WebSocket, one JSON object per text message.
 
 use super::{json_error, AppState};
+use crate::auth::{Principal, Role};
+use crate::pipeline::registry::CallScope;
 use crate::sinks::events::{Delivery, EventFilter, Payload};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
@@ -11,6 +13,7 @@ use std::collections::HashMap;
 /// Upgrades to a WebSocket that streams the events matching the query's filter.
 pub async fn events(
     State(app): State<AppState>,
+    axum::Extension(who): axum::Extension<Principal>,
     Query(q): Query<HashMap<String, String>>,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -21,14 +24,62 @@ pub async fn events(
     // Subscribers only listen; a few KiB covers any control message they might send.
     ws.max_message_size(EVENTS_MAX_MESSAGE)
         .max_frame_size(EVENTS_MAX_MESSAGE)
-        .on_upgrade(move |socket| stream_events(socket, app, filter))
+        .on_upgrade(move |socket| stream_events(socket, app, filter, who))
         .into_response()
 }
 
 /// Largest message a `/v1/events` subscriber may send.
 pub const EVENTS_MAX_MESSAGE: usize = 4 * 1024;
 
-async fn stream_events(mut socket: WebSocket, app: AppState, filter: EventFilter) {
+/// Most calls whose scope one subscriber remembers; then it asks the registry again.
+const SCOPES_MAX: usize = 10_000;
+
+/// Decides which events reach one subscriber: an agent only its own calls', a
+/// queue-limited supervisor only its queues'.
+struct Visibility {
+    who: Principal,
+    scopes: HashMap<String, Option<CallScope>>,
+}
+
+impl Visibility {
+    fn allows(&mut self, app: &AppState, e: &crate::sinks::events::Event) -> bool {
+        if self.who.role == Role::Admin && self.who.queues.is_none() {
+            return true;
+        }
+        if e.call_id.is_empty() {
+            // Not about one call (surge alerts): supervisors and admins.
+            return matches!(self.who.role, Role::Admin | Role::Supervisor);
+        }
+        if let Payload::CallStarted {
+            agent_id, queue, ..
+        } = &e.payload
+        {
+            self.remember(&e.call_id, Some((agent_id.clone(), queue.clone())));
+        }
+        if !self.scopes.contains_key(&e.call_id) {
+            let scope = app.shared.registry.call_scope(&e.call_id);
+            self.remember(&e.call_id, scope);
+        }
+        match &self.scopes[&e.call_id] {
+            Some((agent, queue)) => self.who.sees_live_call(agent.as_deref(), queue.as_deref()),
+            // A call the registry no longer knows and this subscriber never saw start.
+            None => false,
+        }
+    }
+
+    fn remember(&mut self, call_id: &str, scope: Option<CallScope>) {
+        if self.scopes.len() >= SCOPES_MAX {
+            self.scopes.clear();
+        }
+        self.scopes.insert(call_id.to_string(), scope);
+    }
+}
+
+async fn stream_events(mut socket: WebSocket, app: AppState, filter: EventFilter, who: Principal) {
+    let mut visible = Visibility {
+        who,
+        scopes: HashMap::new(),
+    };
     let Some(mut guard) = app.shutdown.subscribe() else {
         return;
     };
@@ -68,7 +119,7 @@ async fn stream_events(mut socket: WebSocket, app: AppState, filter: EventFilter
             },
             d = sub.next() => {
                 let text = match d {
-                    Delivery::Event(p) if filter.accepts(&p.event) => p.json.clone(),
+                    Delivery::Event(p) if filter.accepts(&p.event) && visible.allows(&app, &p.event) => p.json.clone(),
                     Delivery::Event(_) => continue,
                     Delivery::Lagged(missed) => {
                         tracing::warn!(missed, "events subscriber lagged");

@@ -36,7 +36,7 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
     };
     let archive = match app.shared.archive.health() {
         Some(w) => Check {
-            ok: w.alive && !w.failing,
+            ok: w.alive && !w.failing && w.journaled == 0,
             detail: serde_json::json!(w),
         },
         None => Check {

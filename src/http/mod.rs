@@ -1,11 +1,13 @@
 //! The HTTP edge: media forks, live events and the archive API on one axum router.
 
+pub mod access;
 pub mod admin;
 pub mod archive_api;
 pub mod events_ws;
 pub mod fork;
 pub mod health;
 pub mod listener;
+pub mod origin;
 pub mod rtp_sessions;
 pub mod surge_api;
 pub mod whip;
@@ -32,6 +34,10 @@ pub struct AppState {
     pub whip_cors_origins: Vec<String>,
     /// How long a fork or an events subscriber may stay silent before its WebSocket closes.
     pub idle_timeout: std::time::Duration,
+    /// Credentials, the route table and the audit trail.
+    pub auth: crate::auth::Auth,
+    /// Browser origins allowed cross-origin requests and WebSocket upgrades.
+    pub cors_origins: Vec<String>,
 }
 
 /// Paths served by the live side (the archive side lists its own in `archive_api::routes`).
@@ -48,11 +54,13 @@ pub const LIVE_PATHS: [&str; 10] = [
     "/v1/admin/reload",
 ];
 
-/// The whole HTTP surface.
+/// The whole HTTP surface, every route behind the access check of [`access::authorize`].
 pub fn router(app: AppState, archive: ArchiveReader) -> Router {
     let [health, livez, readyz, stats_path, events, twilio, audio, rtp_sessions, rtp_session, reload] =
         LIVE_PATHS;
     let surge_state = app.shared.clone();
+    let auth = app.auth.clone();
+    let origins = app.cors_origins.clone();
     let whip_routes = whip::router(app.whip.clone(), &app.whip_cors_origins);
     let live = Router::new()
         .route(health, get(health::livez))
@@ -74,11 +82,44 @@ pub fn router(app: AppState, archive: ArchiveReader) -> Router {
         archive: archive.clone(),
         clock: surge_state.clock.clone(),
     });
-    live.merge(archive_api::router(archive))
+    let archive_routes = archive_api::router(archive_api::ArchiveApi {
+        archive,
+        auth: auth.clone(),
+    });
+    let mut routes = live
+        .merge(archive_routes)
         .merge(surges)
-        .layer(tower_http::cors::CorsLayer::permissive())
-        // Merged after the permissive layer: WHIP has its own CORS policy ([whip] cors_origins).
+        .merge(access::router(auth.clone()));
+    if !origins.is_empty() {
+        routes = routes.layer(cors(&origins));
+    }
+    // Merged after the CORS layer: WHIP has its own CORS policy ([whip] cors_origins).
+    routes
         .merge(whip_routes)
+        .layer(axum::middleware::from_fn_with_state(
+            origins,
+            origin::check_websocket_origin,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            auth,
+            access::authorize,
+        ))
+        .layer(axum::middleware::from_fn(origin::security_headers))
+}
+
+/// CORS for the configured origins only, credentials allowed (the session cookie).
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{header, HeaderValue, Method};
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(
+            origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect::<Vec<_>>(),
+        )
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::PATCH])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_credentials(true)
 }
 
 async fn stats(
@@ -124,6 +165,7 @@ mod tests {
             .map(|p| p.to_string())
             .chain(surge_api::PATHS.iter().map(|p| p.to_string()))
             .chain(whip::PATHS.iter().map(|p| p.to_string()))
+            .chain(access::PATHS.iter().map(|p| p.to_string()))
             .chain(
                 archive_api::routes()
                     .into_iter()
@@ -131,6 +173,37 @@ mod tests {
             )
             .collect();
         assert_eq!(documented, served);
+    }
+
+    /// Every documented operation is in the route table with the roles the document gives,
+    /// and the table lists nothing the document lacks.
+    #[test]
+    fn the_route_table_and_the_openapi_roles_agree() {
+        use crate::auth::policy::{Access, ROUTES};
+        let doc: serde_json::Value = serde_json::from_str(archive_api::OPENAPI_JSON).unwrap();
+        let mut documented = BTreeSet::new();
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            for (method, op) in ops.as_object().unwrap() {
+                let roles: BTreeSet<String> = op["x-roles"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{method} {path} has no x-roles"))
+                    .iter()
+                    .map(|r| r.as_str().unwrap().to_string())
+                    .collect();
+                documented.insert((method.to_uppercase(), path.clone(), roles));
+            }
+        }
+        let table: BTreeSet<(String, String, BTreeSet<String>)> = ROUTES
+            .iter()
+            .map(|(m, p, a)| {
+                let roles = match a {
+                    Access::Public => BTreeSet::new(),
+                    Access::Roles(r) => r.iter().map(|r| r.as_str().to_string()).collect(),
+                };
+                (m.as_str().to_string(), p.to_string(), roles)
+            })
+            .collect();
+        assert_eq!(documented, table);
     }
 
     /// Regression: `/v1/events?type=rule.fired` was refused as an unknown type.

@@ -24,6 +24,9 @@ struct LiveCall {
     agent_leg: Option<String>,
     /// The number the agent last asked the customer for.
     asked: Option<Asked>,
+    /// Who may watch the call live: its agent and the supervisors of its queue.
+    agent_id: Option<String>,
+    queue: Option<String>,
 }
 
 /// An agent's request for a number, which the customer's next turns answer.
@@ -40,6 +43,9 @@ struct Asked {
 const ASK_WINDOW_MS: u64 = 30_000;
 /// Customer finals read as the answer to one request (a number often takes two or three).
 const ASK_ANSWERS: u8 = 3;
+
+/// A live call's agent id and queue.
+pub type CallScope = (Option<String>, Option<String>);
 
 /// Live calls, shared by every source.
 #[derive(Clone)]
@@ -160,6 +166,15 @@ impl CallRegistry {
             .and_then(|c| c.agent_leg.clone())
     }
 
+    /// The agent id and queue of a live call, which decide who may watch its events.
+    pub fn call_scope(&self, call_id: &str) -> Option<CallScope> {
+        self.calls
+            .lock()
+            .unwrap()
+            .get(call_id)
+            .map(|c| (c.agent_id.clone(), c.queue.clone()))
+    }
+
     /// Registers a leg; the first leg of a call announces the call.
     pub fn open_leg(&self, call: &CallInfo, leg: &LegInfo) -> Result<(), RegistryError> {
         // Every source's language passes here, whatever its protocol; "auto" and empty
@@ -189,6 +204,8 @@ impl CallRegistry {
             ledger: CallLedger::new(&call.call_id),
             agent_leg: None,
             asked: None,
+            agent_id: call.agent_id.clone(),
+            queue: call.queue.clone(),
         });
         if live.legs_seen.contains(&leg.leg) && live.open_legs > 0 {
             return Err(RegistryError::DuplicateLeg {

@@ -11,6 +11,7 @@ Formats:
 Prints every event received for the call as one JSON line on stdout, ending after `call.ended`.
 """
 import argparse
+import os
 import asyncio
 import base64
 import json
@@ -56,12 +57,22 @@ async def pace(start, media_s, speed):
         await asyncio.sleep(ahead)
 
 
+TOKEN = os.environ.get("CALLWATCH_TOKEN", "")
+
+
+def connect(url, **kw):
+    """websockets.connect with the API token (CALLWATCH_TOKEN) as a bearer header."""
+    if TOKEN:
+        kw["additional_headers"] = {"Authorization": f"Bearer {TOKEN}"}
+    return websockets.connect(url, **kw)
+
+
 async def send_twilio(url, call_id, rate, chans, speed, params):
     if rate != 8000:
         raise SystemExit("twilio format needs an 8 kHz WAV")
     legs = {"inbound": chans[0], "outbound": chans[1] if len(chans) > 1 else None}
     sid = "MZ" + uuid.uuid4().hex
-    async with websockets.connect(url, max_size=None) as ws:
+    async with connect(url, max_size=None) as ws:
         await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
         tracks = [t for t, s in legs.items() if s is not None]
         await ws.send(json.dumps({
@@ -90,7 +101,7 @@ async def send_audio_fork(url, call_id, rate, chans, raw, speed, params):
     mix = "stereo" if len(chans) == 2 else "mono"
     sep = "&" if "?" in url else "?"
     url = f"{url}{sep}sampleRate={rate}&mixType={mix}"
-    async with websockets.connect(url, subprotocols=["audio.drachtio.org"], max_size=None) as ws:
+    async with connect(url, subprotocols=["audio.drachtio.org"], max_size=None) as ws:
         meta = {"callId": call_id, "sampleRate": rate, "mixType": mix, **params}
         await ws.send(json.dumps(meta))
         bytes_per_s = rate * 2 * len(chans)
@@ -119,7 +130,7 @@ async def main():
     rate, chans, raw = read_wav(a.wav)
 
     events = []
-    async with websockets.connect(f"{a.base}/v1/events?call_id={call_id}", max_size=None) as ev:
+    async with connect(f"{a.base}/v1/events?call_id={call_id}", max_size=None) as ev:
         async def collect():
             async for msg in ev:
                 e = json.loads(msg)

@@ -111,14 +111,18 @@ async def main():
     ap.add_argument("--call-id", required=True)
     ap.add_argument("--wav", required=True)
     ap.add_argument("--publish", action="append", required=True)
-    ap.add_argument("--token", default="")
+    ap.add_argument("--token", default="", help="ingest token for publishing")
+    ap.add_argument("--events-token", default="", help="token that may read /v1/events")
     ap.add_argument("--queue", default="")
     ap.add_argument("--vanish-after", type=float, default=None)
     ap.add_argument("--timeout", type=float, default=120)
     a = ap.parse_args()
     rate, chans = read_channels(a.wav)
     ws_url = a.base.replace("http://", "ws://") + f"/v1/events?call_id={a.call_id}"
-    events = None if a.vanish_after is not None else await websockets.connect(ws_url)
+    ev_token = a.events_token or a.token
+    ev_headers = {"Authorization": f"Bearer {ev_token}"} if ev_token else {}
+    events = None if a.vanish_after is not None else await websockets.connect(
+        ws_url, additional_headers=ev_headers)
     sessions = []
     for spec in a.publish:
         name, role, ch, *rest = spec.split(":")

@@ -57,6 +57,67 @@ pub struct Server {
     pub port: u16,
     pub data_dir: tempfile::TempDir,
     pub log: PathBuf,
+    /// An admin API token made with `callwatch token create` before the start; the helpers
+    /// here send it with every request to this server.
+    pub token: String,
+}
+
+/// Tokens of the servers started by this test binary, by HTTP port.
+static TOKENS: std::sync::Mutex<Vec<(u16, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// The token of the server `url` points at (`http://127.0.0.1:PORT/...`, `ws://...`).
+pub fn token_for(url: &str) -> Option<String> {
+    let port: u16 = url
+        .split("://")
+        .nth(1)?
+        .split(['/', '?'])
+        .next()?
+        .rsplit(':')
+        .next()?
+        .parse()
+        .ok()?;
+    TOKENS
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|(p, _)| *p == port)
+        .map(|(_, t)| t.clone())
+}
+
+/// A WebSocket request for `url` carrying its server's token.
+pub fn ws_request(url: &str) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = url.into_client_request().unwrap();
+    if let Some(t) = token_for(url) {
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {t}").parse().unwrap());
+    }
+    req
+}
+
+/// A reqwest client that sends `server`'s token.
+pub fn client(server: &Server) -> reqwest::Client {
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", server.token).parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(h)
+        .build()
+        .unwrap()
+}
+
+/// Makes an API token on the data dir (and configuration) a server is about to use.
+pub fn make_token(data_dir: &Path, extra: &[&str], name: &str, role: &str) -> String {
+    let mut args = vec!["token", "create", "--name", name, "--role", role];
+    if let Some(i) = extra.iter().position(|a| *a == "--config") {
+        args.extend(["--config", extra[i + 1]]);
+    }
+    let (ok, out, err) = callwatch(data_dir, &args);
+    assert!(ok, "token create failed: {err}");
+    out.trim().to_string()
 }
 
 impl Server {
@@ -68,6 +129,8 @@ impl Server {
     pub fn start_in(model_file: &str, data_dir: tempfile::TempDir, extra: &[&str]) -> Server {
         let model = model(model_file);
         let port = free_port();
+        let token = make_token(data_dir.path(), extra, &format!("harness-{port}"), "admin");
+        TOKENS.lock().unwrap().push((port, token.clone()));
         let log = data_dir.path().join(format!("server-{port}.log"));
         let logf = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_callwatch"))
@@ -80,6 +143,7 @@ impl Server {
             .arg(&model)
             .args(extra)
             .env("RUST_LOG", "info,callwatch=debug")
+            .env_remove("CALLWATCH_PASSWORD")
             .stdout(Stdio::null())
             .stderr(logf)
             .spawn()
@@ -89,6 +153,7 @@ impl Server {
             port,
             data_dir,
             log,
+            token,
         };
         s.wait_ready();
         s
@@ -168,6 +233,7 @@ pub fn run_fork_client(
     params: &[(&str, &str)],
 ) -> Vec<serde_json::Value> {
     let mut cmd = Command::new("python3");
+    cmd.env("CALLWATCH_TOKEN", &server.token);
     cmd.arg(root().join("tests/clients/fork_client.py"))
         .args([
             "--base",
@@ -254,7 +320,11 @@ pub fn get_json(url: &str) -> (u16, serde_json::Value) {
         .build()
         .unwrap();
     rt.block_on(async {
-        let r = reqwest::get(url).await.expect("GET");
+        let mut req = reqwest::Client::new().get(url);
+        if let Some(t) = token_for(url) {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.expect("GET");
         let status = r.status().as_u16();
         let body = r.text().await.unwrap();
         let v = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));
@@ -282,7 +352,7 @@ impl EventWatcher {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let (mut ws, _) = tokio_tungstenite::connect_async(&url)
+                let (mut ws, _) = tokio_tungstenite::connect_async(ws_request(&url))
                     .await
                     .expect("subscribe to /v1/events");
                 let _ = ready_tx.send(());

@@ -28,6 +28,13 @@ pub enum ArchiveError {
     /// The writer thread has stopped, so the op or flush cannot be served.
     #[error("the archive writer has stopped, so nothing more can be written; this happens after shutdown, or if the writer thread panicked (see the log)")]
     Closed,
+    /// The spill journal beside the database could not be opened.
+    #[error("cannot open the archive's spill journal at {path}: {source}; it holds ops a previous run could not write, so do not delete it: fix its permissions or the disk and start again")]
+    Journal {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// The writer thread could not be started.
     #[error("cannot start the archive writer thread: {0}")]
     Spawn(#[source] std::io::Error),

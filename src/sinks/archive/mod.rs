@@ -4,6 +4,7 @@
 //! commits them. Reviewers and the CLI query it through an [`ArchiveReader`].
 pub mod error;
 pub mod insights;
+mod journal;
 pub mod query;
 pub mod reader;
 pub mod record;
@@ -15,6 +16,7 @@ pub mod writer;
 
 pub use error::ArchiveError;
 pub use insights::{CallWarning, SurgeFilter};
+pub use journal::{journal_path, DEFAULT_RESERVE_BYTES};
 pub use query::{
     CallDetail, CallFilter, CallScore, CallSummary, LegSummary, Page, SearchHit, SearchQuery,
     DEFAULT_LIMIT, MAX_LIMIT,

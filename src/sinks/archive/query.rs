@@ -47,6 +47,11 @@ pub struct CallFilter {
     pub offset: Option<u64>,
     /// `next_cursor` of the previous page; steadier than `offset` while calls keep arriving.
     pub cursor: Option<String>,
+    /// The queues the asking principal may see (`None`: all). Set by the server from the
+    /// credential, never from the query string: a queue-limited reviewer's counts, pages and
+    /// searches only ever cover its queues.
+    #[serde(skip)]
+    pub visible_queues: Option<Vec<String>>,
 }
 
 /// A transcript search for [`ArchiveReader::search`](super::ArchiveReader::search).
@@ -70,6 +75,11 @@ pub struct SearchQuery {
     pub offset: Option<u64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// The queues the asking principal may see (`None`: all). Set by the server from the
+    /// credential, never from the query string: a queue-limited reviewer's counts, pages and
+    /// searches only ever cover its queues.
+    #[serde(skip)]
+    pub visible_queues: Option<Vec<String>>,
 }
 
 /// One page of results, newest first.

@@ -78,6 +78,12 @@ impl ArchiveReader {
              FROM calls c WHERE 1 = 1",
         );
         let mut args: Vec<Value> = Vec::new();
+        queue_limit(
+            &mut sql,
+            &mut args,
+            "c.queue",
+            filter.visible_queues.as_deref(),
+        );
         if let Some(from) = &filter.from {
             sql.push_str(" AND c.started_at_ms >= ?");
             args.push(time_arg("from", from)?.into());
@@ -311,6 +317,11 @@ impl ArchiveReader {
         for p in terms.like_patterns() {
             sql.push_str(" AND u.text LIKE ? ESCAPE '\\'");
             args.push(p.into());
+        }
+        if let Some(qs) = query.visible_queues.as_deref() {
+            sql.push_str(" AND u.call_id IN (SELECT c.id FROM calls c WHERE 1 = 1");
+            queue_limit(&mut sql, &mut args, "c.queue", Some(qs));
+            sql.push(')');
         }
         if let Some(s) = query.speaker {
             sql.push_str(" AND u.speaker = ?");
@@ -552,4 +563,16 @@ fn decode_search_cursor(cursor: &str) -> Result<i64, ArchiveError> {
     decode_cursor(cursor, "u")
         .and_then(|s| s.parse().ok())
         .ok_or_else(bad_cursor)
+}
+
+/// Limits `column` to `queues` (none at all for an empty list; no limit for `None`).
+fn queue_limit(sql: &mut String, args: &mut Vec<Value>, column: &str, queues: Option<&[String]>) {
+    let Some(queues) = queues else { return };
+    if queues.is_empty() {
+        sql.push_str(" AND 0");
+        return;
+    }
+    let marks = vec!["?"; queues.len()].join(", ");
+    sql.push_str(&format!(" AND {column} IN ({marks})"));
+    args.extend(queues.iter().map(|q| Value::from(q.clone())));
 }

@@ -191,6 +191,65 @@ ALTER TABLE hits ADD COLUMN homophone INTEGER NOT NULL DEFAULT 0;
     r#"
 ALTER TABLE utterances ADD COLUMN dropped TEXT;
 "#,
+    // 6: how far each spill journal has been replayed, written with the ops it applies.
+    r#"
+CREATE TABLE journal_replay (
+    journal TEXT PRIMARY KEY,
+    line    INTEGER NOT NULL
+);
+"#,
+    // 7: users, API tokens, browser sessions and the audit trail (see `crate::auth`).
+    r#"
+CREATE TABLE users (
+    name          TEXT PRIMARY KEY,
+    role          TEXT NOT NULL,
+    -- JSON array of queue names; NULL: every queue.
+    queues        TEXT,
+    password_hash TEXT NOT NULL,
+    disabled      INTEGER NOT NULL DEFAULT 0,
+    -- Failed logins in a row; at the lockout threshold `locked` is set until an admin lifts it.
+    failed_logins INTEGER NOT NULL DEFAULT 0,
+    locked        INTEGER NOT NULL DEFAULT 0,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+);
+-- Tokens and sessions are kept as SHA-256 digests of the secret, never the secret.
+CREATE TABLE tokens (
+    name          TEXT PRIMARY KEY,
+    digest        TEXT NOT NULL UNIQUE,
+    role          TEXT NOT NULL,
+    queues        TEXT,
+    created_at    TEXT NOT NULL,
+    expires_at_ms INTEGER,
+    revoked_at    TEXT
+);
+CREATE TABLE sessions (
+    digest        TEXT PRIMARY KEY,
+    user          TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    created_at_ms INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions(user);
+CREATE TABLE audit (
+    seq     INTEGER PRIMARY KEY,
+    at      TEXT NOT NULL,
+    at_ms   INTEGER NOT NULL,
+    who     TEXT NOT NULL,
+    role    TEXT,
+    action  TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    call_id TEXT,
+    detail  TEXT,
+    address TEXT
+);
+CREATE INDEX audit_by_time ON audit(at_ms);
+CREATE INDEX audit_by_call ON audit(call_id, at_ms);
+-- Append-only: rows are never changed; only retention deletes the oldest.
+CREATE TRIGGER audit_append_only BEFORE UPDATE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'the audit trail is append-only');
+END;
+"#,
 ];
 
 /// Schema version this build writes and reads.

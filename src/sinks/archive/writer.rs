@@ -6,10 +6,14 @@
 //! `rejected_ops` so it neither blocks the queue nor disappears. Failures are classified: a
 //! busy lock is waited out quietly, while disk full, read-only, corrupt and I/O errors put
 //! the writer in a degraded state (readiness false, logged once with what to do) until a
-//! commit goes through again. The queue is bounded ([`MAX_QUEUED`]): while the archive
-//! cannot write, senders wait for room rather than memory growing without end.
+//! commit goes through again. While degraded, ops go to the spill journal beside the
+//! database (see [`super::journal`]) and count as kept once it is synced; the journal is
+//! replayed, in order and exactly once, when the database takes writes again or at the next
+//! start. The queue is bounded ([`MAX_QUEUED`]): when not even the journal can be written,
+//! senders wait for room rather than memory growing without end.
 
 use super::error::ArchiveError;
+use super::journal::Journal;
 use super::record::ArchiveOp;
 use super::{schema, store};
 use crossbeam_channel::{Receiver, Sender};
@@ -19,7 +23,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Ops waiting for the writer at most; past it [`ArchiveSender::send`] waits for room.
 /// About 50 MB of transcripts, hits and rule firings: minutes of a busy centre's traffic.
@@ -104,6 +108,9 @@ pub struct WriterConfig {
     /// A hard cap on the database file, in pages (SQLite `max_page_count`); past it commits
     /// fail as with a full disk. `None`: no cap but the disk's.
     pub max_pages: Option<u64>,
+    /// Bytes kept free beside the database for the spill journal, so a full disk still
+    /// leaves it room ([`super::DEFAULT_RESERVE_BYTES`]); 0 keeps none.
+    pub journal_reserve_bytes: u64,
 }
 
 impl Default for WriterConfig {
@@ -115,6 +122,7 @@ impl Default for WriterConfig {
             max_backoff: Duration::from_secs(5),
             max_queued: MAX_QUEUED,
             max_pages: None,
+            journal_reserve_bytes: super::journal::DEFAULT_RESERVE_BYTES,
         }
     }
 }
@@ -132,6 +140,8 @@ pub struct WriterStats {
     pub rejected_ops: u64,
     /// Ops and barriers waiting in the channel.
     pub queued: u64,
+    /// Ops in the spill journal, waiting for the database.
+    pub journaled: u64,
 }
 
 /// Whether the writer can keep what it is sent.
@@ -148,6 +158,8 @@ pub struct WriterHealth {
     pub advice: Option<&'static str>,
     /// Ops and barriers waiting in the channel (at most [`MAX_QUEUED`]).
     pub queued: u64,
+    /// Ops kept in the spill journal, waiting for the database.
+    pub journaled: u64,
 }
 
 #[derive(Default)]
@@ -160,6 +172,8 @@ struct Counters {
     failing: AtomicBool,
     /// [`StorageFault::code`] of the current fault, 0 when none.
     degraded: AtomicU8,
+    /// Op lines in the spill journal not yet replayed.
+    journaled: AtomicU64,
 }
 
 /// Marks the writer dead when its thread ends, by return or by panic.
@@ -221,15 +235,39 @@ impl ArchiveWriter {
                     source,
                 })?;
         }
+        let journal = Journal::open(path.as_ref(), config.journal_reserve_bytes).map_err(|e| {
+            ArchiveError::Journal {
+                path: super::journal_path(path.as_ref()),
+                source: e,
+            }
+        })?;
         let (tx, rx) = crossbeam_channel::bounded(config.max_queued.max(1));
         let counters = Arc::new(Counters::default());
         counters.alive.store(true, Ordering::Relaxed);
+        counters.journaled.store(journal.lines(), Ordering::Relaxed);
+        let mut writer = Writer {
+            conn,
+            journal,
+            config: config.clone(),
+            counters: counters.clone(),
+            last_drain: Instant::now(),
+            drain_batch: config.max_batch,
+        };
+        // What a previous run left in the journal goes in before anything new, and before
+        // the caller looks for calls a crash left open.
+        if writer.journal.pending() {
+            tracing::warn!(
+                ops = writer.journal.lines(),
+                "replaying the archive's spill journal from the previous run"
+            );
+            writer.drain();
+        }
         let thread_counters = counters.clone();
         let thread = std::thread::Builder::new()
             .name("archive-writer".into())
             .spawn(move || {
                 let _alive = AliveGuard(&thread_counters);
-                run(conn, rx, config, &thread_counters)
+                writer.run(rx)
             })
             .map_err(ArchiveError::Spawn)?;
         Ok((
@@ -300,6 +338,7 @@ impl ArchiveSender {
             degraded,
             advice: degraded.map(StorageFault::advice),
             queued: self.tx.len() as u64,
+            journaled: self.counters.journaled.load(Ordering::Relaxed),
         }
     }
 }
@@ -332,6 +371,7 @@ impl ArchiveWriterHandle {
             retries: self.counters.retries.load(Ordering::Relaxed),
             rejected_ops: self.counters.rejected_ops.load(Ordering::Relaxed),
             queued: self.tx.len() as u64,
+            journaled: self.counters.journaled.load(Ordering::Relaxed),
         }
     }
 
@@ -360,30 +400,224 @@ fn flush(tx: &Sender<Msg>) -> Result<(), ArchiveError> {
     done_rx.recv().map_err(|_| ArchiveError::Closed)
 }
 
-fn run(mut conn: Connection, rx: Receiver<Msg>, config: WriterConfig, counters: &Counters) {
-    let mut batch = Vec::with_capacity(config.max_batch);
-    let mut waiters = Vec::new();
-    loop {
-        // Every sender gone is the same as an explicit close.
-        let mut closing = sort(rx.recv().unwrap_or(Msg::Close), &mut batch, &mut waiters);
-        while !closing && batch.len() < config.max_batch {
-            match rx.try_recv() {
-                Ok(msg) => closing = sort(msg, &mut batch, &mut waiters),
-                Err(_) => break,
+/// The writer thread's state: the connection, the journal and the counters it reports.
+struct Writer {
+    conn: Connection,
+    journal: Journal,
+    config: WriterConfig,
+    counters: Arc<Counters>,
+    /// When the journal was last tried against the database.
+    last_drain: Instant,
+    /// Ops per replay transaction: halved after a failure (a nearly full disk may take one
+    /// op where it cannot take a batch), doubled back after each success.
+    drain_batch: usize,
+}
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Msg>) {
+        let mut batch = Vec::with_capacity(self.config.max_batch);
+        let mut waiters = Vec::new();
+        loop {
+            // Every sender gone is the same as an explicit close. With ops in the journal,
+            // wake now and then to try the database again even when nothing new arrives.
+            let first = if self.journal.pending() {
+                match rx.recv_timeout(self.config.max_backoff) {
+                    Ok(msg) => msg,
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                        self.drain();
+                        continue;
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Msg::Close,
+                }
+            } else {
+                rx.recv().unwrap_or(Msg::Close)
+            };
+            let mut closing = sort(first, &mut batch, &mut waiters);
+            while !closing && batch.len() < self.config.max_batch {
+                match rx.try_recv() {
+                    Ok(msg) => closing = sort(msg, &mut batch, &mut waiters),
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() {
+                self.keep(&batch);
+                batch.clear();
+            }
+            // A steady stream of ops must not keep the journal from being tried.
+            if self.journal.pending() && self.last_drain.elapsed() >= self.config.max_backoff {
+                self.drain();
+            }
+            for done in waiters.drain(..) {
+                done.wake();
+            }
+            if closing {
+                break;
             }
         }
-        if !batch.is_empty() {
-            commit_with_retry(&mut conn, &batch, &config, counters);
-            batch.clear();
+        if self.journal.pending() {
+            self.drain();
         }
-        for done in waiters.drain(..) {
-            done.wake();
+        if self.journal.pending() {
+            tracing::warn!(
+                ops = self.journal.lines(),
+                "archive writer stopped with ops in the spill journal; they are replayed at the next start"
+            );
         }
-        if closing {
-            break;
+        tracing::debug!("archive writer stopped");
+    }
+
+    /// Keeps `batch`: in the database, or in the journal while the database cannot take it.
+    /// Returns only once the batch is kept one way or the other: dropping it would lose
+    /// transcripts, so with neither writable it retries with backoff (and the queue fills).
+    fn keep(&mut self, batch: &[ArchiveOp]) {
+        let mut backoff = self.config.initial_backoff;
+        let mut failures: u64 = 0;
+        loop {
+            // Behind ops already journaled, new ones join the journal: order is kept.
+            if !self.journal.pending() {
+                match commit(&mut self.conn, batch, None) {
+                    Ok(rejected) => {
+                        self.committed(batch.len(), rejected);
+                        return;
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        match self.failed(&e, batch.len()) {
+                            // A busy lock passes by itself; say so now and then.
+                            None if failures.is_power_of_two() => {
+                                tracing::warn!(error = %e, ops = batch.len(), retry_in_ms = backoff.as_millis() as u64,
+                                    "archive commit failed; keeping the batch and retrying");
+                            }
+                            None => {}
+                            Some(_) if self.spill(batch) => return,
+                            Some(_) => {}
+                        }
+                    }
+                }
+            } else if self.spill(batch) {
+                return;
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(self.config.max_backoff);
+            if self.journal.pending() {
+                self.drain();
+            }
         }
     }
-    tracing::debug!("archive writer stopped");
+
+    /// Appends `batch` to the journal; false when the journal cannot be written either.
+    fn spill(&mut self, batch: &[ArchiveOp]) -> bool {
+        let first = !self.journal.pending();
+        match self.journal.append(batch) {
+            Ok(()) => {
+                if first {
+                    tracing::warn!(
+                        ops = batch.len(),
+                        "archive ops go to the spill journal until the database takes writes again"
+                    );
+                }
+                self.counters
+                    .journaled
+                    .store(self.journal.lines(), Ordering::Relaxed);
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, ops = batch.len(),
+                    "the archive's spill journal cannot be written either; holding the ops in memory and retrying (senders wait once the queue is full)");
+                false
+            }
+        }
+    }
+
+    /// Replays the journal into the database, in batches each recorded with how far it
+    /// got; stops at the first failure, keeping the rest for the next try.
+    fn drain(&mut self) {
+        self.last_drain = Instant::now();
+        let Some(id) = self.journal.id().map(str::to_string) else {
+            return;
+        };
+        let mut done: u64 = match self.conn.query_row(
+            "SELECT line FROM journal_replay WHERE journal = ?1",
+            [&id],
+            |r| r.get::<_, i64>(0),
+        ) {
+            Ok(line) => line.max(0) as u64,
+            Err(rusqlite::Error::QueryReturnedNoRows) => 0,
+            Err(e) => {
+                self.failed(&e, 0);
+                return;
+            }
+        };
+        loop {
+            let (entries, report) = match self.journal.read(done, self.drain_batch) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the archive's spill journal; retrying");
+                    return;
+                }
+            };
+            if report.unreadable > 0 {
+                // Cut short by a crash while it was written: it never counted as kept.
+                tracing::warn!(
+                    lines = report.unreadable,
+                    "skipped unreadable lines of the spill journal"
+                );
+            }
+            let Some(&(last, _)) = entries.last() else {
+                break;
+            };
+            let ops: Vec<ArchiveOp> = entries.into_iter().map(|(_, op)| op).collect();
+            match commit(&mut self.conn, &ops, Some((&id, last))) {
+                Ok(rejected) => {
+                    self.committed(ops.len(), rejected);
+                    self.drain_batch = (self.drain_batch * 2).min(self.config.max_batch.max(1));
+                    done = last;
+                    self.counters
+                        .journaled
+                        .store(self.journal.lines().saturating_sub(done), Ordering::Relaxed);
+                }
+                Err(e) => {
+                    self.failed(&e, ops.len());
+                    self.drain_batch = (self.drain_batch / 2).max(1);
+                    return;
+                }
+            }
+        }
+        if let Err(e) = self.journal.remove() {
+            tracing::error!(error = %e, "cannot remove the replayed spill journal; retrying");
+            return;
+        }
+        let _ = self
+            .conn
+            .execute("DELETE FROM journal_replay WHERE journal = ?1", [&id]);
+        self.counters.journaled.store(0, Ordering::Relaxed);
+        tracing::info!(ops = done, "spill journal replayed into the archive");
+    }
+
+    fn committed(&self, ops: usize, rejected: u64) {
+        let c = &self.counters;
+        if let Some(fault) = StorageFault::from_code(c.degraded.swap(0, Ordering::Relaxed)) {
+            tracing::info!(?fault, ops, "archive writes go through again");
+        }
+        c.failing.store(false, Ordering::Relaxed);
+        c.commits.fetch_add(1, Ordering::Relaxed);
+        c.committed_ops.fetch_add(ops as u64, Ordering::Relaxed);
+        c.rejected_ops.fetch_add(rejected, Ordering::Relaxed);
+    }
+
+    /// Records a failed commit; returns its storage fault (`None` for a busy lock).
+    fn failed(&self, e: &rusqlite::Error, ops: usize) -> Option<StorageFault> {
+        let c = &self.counters;
+        c.failing.store(true, Ordering::Relaxed);
+        c.retries.fetch_add(1, Ordering::Relaxed);
+        let fault = StorageFault::of(e)?;
+        let before = c.degraded.swap(fault.code(), Ordering::Relaxed);
+        if before != fault.code() {
+            tracing::error!(error = %e, ?fault, ops,
+                "archive degraded: {}; keeping what arrives in the spill journal and retrying", fault.advice());
+        }
+        Some(fault)
+    }
 }
 
 /// Files a message into the batch or the flush waiters; true when it asks the writer to stop.
@@ -396,59 +630,14 @@ fn sort(msg: Msg, batch: &mut Vec<ArchiveOp>, waiters: &mut Vec<Waiter>) -> bool
     false
 }
 
-/// Commits `batch`, retrying with backoff until it succeeds: dropping it would lose transcripts.
-fn commit_with_retry(
+/// One transaction over the batch; returns how many ops were moved to `rejected_ops`.
+/// `replayed`: the batch comes from a spill journal, up to this line, recorded in the same
+/// transaction.
+fn commit(
     conn: &mut Connection,
     batch: &[ArchiveOp],
-    config: &WriterConfig,
-    counters: &Counters,
-) {
-    let mut backoff = config.initial_backoff;
-    let mut failures: u64 = 0;
-    loop {
-        match commit(conn, batch) {
-            Ok(rejected) => {
-                if let Some(fault) =
-                    StorageFault::from_code(counters.degraded.swap(0, Ordering::Relaxed))
-                {
-                    tracing::info!(?fault, ops = batch.len(), "archive writes go through again");
-                }
-                counters.failing.store(false, Ordering::Relaxed);
-                counters.commits.fetch_add(1, Ordering::Relaxed);
-                counters
-                    .committed_ops
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                counters.rejected_ops.fetch_add(rejected, Ordering::Relaxed);
-                return;
-            }
-            Err(e) => {
-                counters.failing.store(true, Ordering::Relaxed);
-                counters.retries.fetch_add(1, Ordering::Relaxed);
-                failures += 1;
-                match StorageFault::of(&e) {
-                    Some(fault) => {
-                        let before = counters.degraded.swap(fault.code(), Ordering::Relaxed);
-                        if before != fault.code() {
-                            tracing::error!(error = %e, ?fault, ops = batch.len(),
-                                "archive degraded: {}; keeping what is queued and retrying", fault.advice());
-                        }
-                    }
-                    // A busy lock passes by itself; say so now and then, not at every retry.
-                    None if failures.is_power_of_two() => {
-                        tracing::warn!(error = %e, ops = batch.len(), retry_in_ms = backoff.as_millis() as u64,
-                            "archive commit failed; keeping the batch and retrying");
-                    }
-                    None => {}
-                }
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(config.max_backoff);
-            }
-        }
-    }
-}
-
-/// One transaction over the batch; returns how many ops were moved to `rejected_ops`.
-fn commit(conn: &mut Connection, batch: &[ArchiveOp]) -> rusqlite::Result<u64> {
+    replayed: Option<(&str, u64)>,
+) -> rusqlite::Result<u64> {
     let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut rejected = 0;
     for op in batch {
@@ -465,6 +654,13 @@ fn commit(conn: &mut Connection, batch: &[ArchiveOp]) -> rusqlite::Result<u64> {
                 rejected += 1;
             }
         }
+    }
+    if let Some((journal, line)) = replayed {
+        tx.execute(
+            "INSERT INTO journal_replay (journal, line) VALUES (?1, ?2)
+             ON CONFLICT (journal) DO UPDATE SET line = excluded.line",
+            rusqlite::params![journal, line as i64],
+        )?;
     }
     tx.commit()?;
     Ok(rejected)
