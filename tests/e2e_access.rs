@@ -29,7 +29,9 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("GET", "/readyz", "admin supervisor ingest"),
     ("GET", "/v1/stats", "admin supervisor"),
     ("GET", "/v1/events", "admin supervisor agent"),
-    ("GET", "/v1/fork/twilio", "admin ingest"),
+    // Twilio cannot set headers: without one, the token comes in its start message (checked
+    // in the test below), so the upgrade itself is not refused.
+    ("GET", "/v1/fork/twilio", "admin ingest in-band"),
     ("GET", "/v1/fork/audio", "admin ingest"),
     ("POST", "/v1/rtp-sessions", "admin ingest"),
     ("GET", "/v1/rtp-sessions/{id}", "admin ingest"),
@@ -116,9 +118,14 @@ fn every_route_answers_each_role_as_the_table_says() {
     let mut checked = 0;
     for (method, path, who) in TABLE {
         let path = path.replace("{id}", "nope");
-        let allowed: Vec<&str> = who.split(' ').collect();
+        let in_band = who.ends_with(" in-band");
+        let allowed: Vec<&str> = who.trim_end_matches(" in-band").split(' ').collect();
         let (status, h, body) = send(&base, method, &path, &[], None);
-        if allowed == ["public"] {
+        if in_band {
+            assert!(!status.is_success(), "{method} {path}: {status} {body}");
+            let (status, _, _) = send(&base, method, &path, &bearer("cw_forged"), None);
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} forged");
+        } else if allowed == ["public"] {
             assert!(
                 status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
                 "{method} {path} without a credential: {status} {body}"
@@ -403,4 +410,130 @@ fn an_agent_sees_only_its_own_calls_and_foreign_pages_cannot_open_the_stream() {
         "{seen:?}"
     );
     assert!(seen.iter().any(|e| e["type"] == "call.ended"), "{seen:?}");
+}
+
+/// A Twilio fork without headers: `start.customParameters.token`, then a second of silence
+/// and `stop`. Returns the close frame the server sent, if any.
+fn twilio_in_band(ws: &str, call_id: &str, token: Option<&str>) -> Option<(u16, String)> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let mut params = json!({"queue": "card"});
+    if let Some(t) = token {
+        params["token"] = json!(t);
+    }
+    rt().block_on(async {
+        let (mut s, _) = tokio_tungstenite::connect_async(format!("{ws}/v1/fork/twilio"))
+            .await
+            .expect("the upgrade needs no header");
+        let sid = "MZaccess";
+        let start = json!({"event": "start", "streamSid": sid, "start": {
+            "streamSid": sid, "callSid": call_id, "tracks": ["inbound"],
+            "customParameters": params,
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}});
+        let silence = base64_mulaw_silence();
+        let mut msgs = vec![start.to_string()];
+        for i in 0..50 {
+            msgs.push(json!({"event": "media", "streamSid": sid, "media": {"track": "inbound",
+                "chunk": (i + 1).to_string(), "timestamp": (i * 20).to_string(), "payload": silence}})
+            .to_string());
+        }
+        msgs.push(json!({"event": "stop", "streamSid": sid}).to_string());
+        for m in msgs {
+            if s.send(Message::Text(m.into())).await.is_err() {
+                break;
+            }
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while let Ok(Some(Ok(m))) = tokio::time::timeout_at(deadline, s.next()).await {
+            if let Message::Close(Some(f)) = m {
+                return Some((u16::from(f.code), f.reason.to_string()));
+            }
+        }
+        None
+    })
+}
+
+fn base64_mulaw_silence() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode([0xffu8; 160])
+}
+
+#[test]
+fn twilio_tokens_in_band_and_call_ids_that_are_archived_or_someone_elses() {
+    let server = Server::start("ggml-tiny.en.bin", &[]);
+    let (base, ws, dir) = (server.http(), server.ws(), server.data_dir.path());
+    let ingest = make_token(dir, &[], "twilio", "ingest");
+    let reviewer = make_token(dir, &[], "qa", "reviewer");
+
+    // No token, or one whose role may not stream: closed with 1008 and why.
+    let (code, reason) = twilio_in_band(&ws, "CA-none", None).expect("a close frame");
+    assert_eq!(code, 1008, "{reason}");
+    assert!(reason.contains("unauthorized"), "{reason}");
+    let (code, reason) = twilio_in_band(&ws, "CA-qa", Some(&reviewer)).expect("a close frame");
+    assert_eq!(
+        (code, reason.contains("forbidden")),
+        (1008, true),
+        "{reason}"
+    );
+
+    // The ingest token in customParameters opens the call; the token is never archived.
+    let closed = twilio_in_band(&ws, "CA-in-band", Some(&ingest));
+    assert!(
+        closed.as_ref().is_none_or(|(c, _)| *c == 1000),
+        "{closed:?}"
+    );
+    let detail = common::archived_call_within(&base, "CA-in-band", Duration::from_secs(20));
+    assert_eq!(detail["queue"], "card");
+    assert!(!detail.to_string().contains(&ingest[3..]), "{detail}");
+    assert!(
+        detail["metadata"]["customParameters"]
+            .get("token")
+            .is_none(),
+        "{detail}"
+    );
+
+    // A new stream naming the archived call: 1008 on the fork, 409 on the RTP API, and the
+    // archived call is unchanged, byte for byte.
+    let before = common::get_json(&format!("{base}/v1/calls/CA-in-band"))
+        .1
+        .to_string();
+    let (code, reason) = twilio_in_band(&ws, "CA-in-band", Some(&ingest)).expect("a close frame");
+    assert_eq!(code, 1008, "{reason}");
+    assert!(reason.contains("archived"), "{reason}");
+    let body = json!({"call_id": "CA-in-band", "queue": "wealth",
+        "legs": [{"leg": "caller", "speaker": "customer", "codec": "pcmu"}]});
+    let (status, _, text) = send(
+        &base,
+        "POST",
+        "/v1/rtp-sessions",
+        &bearer(&ingest),
+        Some(body),
+    );
+    assert_eq!(status, StatusCode::CONFLICT, "{text}");
+    std::thread::sleep(Duration::from_millis(500));
+    let after = common::get_json(&format!("{base}/v1/calls/CA-in-band"))
+        .1
+        .to_string();
+    assert_eq!(before, after);
+
+    // A live call takes legs only from the credential that opened it.
+    let other = make_token(dir, &[], "other-sbc", "ingest");
+    let body =
+        json!({"call_id": "CA-live", "legs": [{"leg": "a", "speaker": "agent", "codec": "pcmu"}]});
+    let (status, _, text) = send(
+        &base,
+        "POST",
+        "/v1/rtp-sessions",
+        &bearer(&ingest),
+        Some(body),
+    );
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let (code, reason) = twilio_in_band(&ws, "CA-live", Some(&other)).expect("a close frame");
+    assert_eq!(code, 1008, "{reason}");
+    assert!(reason.contains("another credential"), "{reason}");
+    let closed = twilio_in_band(&ws, "CA-live", Some(&ingest));
+    assert!(
+        closed.as_ref().is_none_or(|(c, _)| *c == 1000),
+        "{closed:?}"
+    );
 }

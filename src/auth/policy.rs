@@ -90,6 +90,12 @@ pub fn takes_url_token(path: &str) -> bool {
     matches!(path, "/v1/fork/twilio" | "/v1/fork/audio")
 }
 
+/// Routes whose clients may instead present their token inside the protocol, after the
+/// upgrade: Twilio Media Streams (`start.customParameters.token`). The handler checks it.
+pub fn authenticates_in_band(path: &str) -> bool {
+    path == "/v1/fork/twilio"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

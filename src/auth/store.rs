@@ -293,21 +293,13 @@ impl AuthStore {
 
     /// The user behind a session id, while the session lasts and the user is enabled.
     pub fn session(&self, id: &str, now: OffsetDateTime) -> Result<Option<Principal>, AuthError> {
-        let row: Option<(String, String, Option<String>)> = self
-            .conn()
-            .query_row(
-                "SELECT u.name, u.role, u.queues FROM sessions s JOIN users u ON u.name = s.user
-                 WHERE s.digest = ?1 AND s.expires_at_ms > ?2 AND u.disabled = 0 AND u.locked = 0",
-                params![secret::digest(id), ms(now)],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        Ok(row.map(|(name, role, queues)| Principal {
-            name,
-            role: role_of(role),
-            queues: queues_of(queues),
-            kind: CredentialKind::Session,
-        }))
+        self.principal(
+            "SELECT u.name, u.role, u.queues FROM sessions s JOIN users u ON u.name = s.user
+             WHERE s.digest = ?1 AND s.expires_at_ms > ?2 AND u.disabled = 0 AND u.locked = 0",
+            id,
+            now,
+            CredentialKind::Session,
+        )
     }
 
     /// Ends a session (logout).
@@ -396,20 +388,34 @@ impl AuthStore {
 
     /// The principal behind an API token, while it is neither revoked nor expired.
     pub fn token(&self, token: &str, now: OffsetDateTime) -> Result<Option<Principal>, AuthError> {
+        self.principal(
+            "SELECT name, role, queues FROM tokens WHERE digest = ?1 AND revoked_at IS NULL
+             AND (expires_at_ms IS NULL OR expires_at_ms > ?2)",
+            token,
+            now,
+            CredentialKind::Token,
+        )
+    }
+
+    /// The principal `sql` finds for the digest of `secret` at `now` (name, role, queues).
+    fn principal(
+        &self,
+        sql: &str,
+        secret: &str,
+        now: OffsetDateTime,
+        kind: CredentialKind,
+    ) -> Result<Option<Principal>, AuthError> {
         let row: Option<(String, String, Option<String>)> = self
             .conn()
-            .query_row(
-                "SELECT name, role, queues FROM tokens WHERE digest = ?1 AND revoked_at IS NULL
-                 AND (expires_at_ms IS NULL OR expires_at_ms > ?2)",
-                params![secret::digest(token), ms(now)],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
+            .query_row(sql, params![secret::digest(secret), ms(now)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .optional()?;
         Ok(row.map(|(name, role, queues)| Principal {
             name,
             role: role_of(role),
             queues: queues_of(queues),
-            kind: CredentialKind::Token,
+            kind,
         }))
     }
 

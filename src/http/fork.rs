@@ -2,6 +2,7 @@
 //! sans-IO sessions in `sources/`.
 
 use super::AppState;
+use crate::auth::{CredentialKind, Principal, Role};
 use crate::pipeline::{send_audio, spawn_leg, LegInput};
 use crate::sources::audio_fork::AudioForkSession;
 use crate::sources::fork::{ForkOutput, ForkSession};
@@ -9,6 +10,7 @@ use crate::sources::twilio::TwilioSession;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
+use axum::Extension;
 use std::collections::HashMap;
 use tokio::sync::mpsc;
 
@@ -17,9 +19,15 @@ use tokio::sync::mpsc;
 /// is 6.4 KiB); the library default (64 MiB) would let one client hold that much memory.
 pub const FORK_MAX_MESSAGE: usize = 64 * 1024;
 
-/// `GET /v1/fork/twilio`: Twilio Media Streams.
-pub async fn twilio(State(app): State<AppState>, ws: WebSocketUpgrade) -> Response {
-    limited(ws).on_upgrade(move |socket| drive(socket, TwilioSession::new(), app, "twilio"))
+/// `GET /v1/fork/twilio`: Twilio Media Streams. Without a credential on the upgrade, the
+/// token must come in `start.customParameters.token` (Twilio cannot set headers).
+pub async fn twilio(
+    State(app): State<AppState>,
+    who: Option<Extension<Principal>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let who = who.map(|Extension(p)| p);
+    limited(ws).on_upgrade(move |socket| drive(socket, TwilioSession::new(), app, "twilio", who))
 }
 
 fn limited(ws: WebSocketUpgrade) -> WebSocketUpgrade {
@@ -36,12 +44,54 @@ pub(crate) fn too_big(e: &axum::Error) -> bool {
 /// `GET /v1/fork/audio`: FreeSWITCH mod_audio_fork (subprotocol `audio.drachtio.org`).
 pub async fn audio_fork(
     State(app): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
+    Extension(who): Extension<Principal>,
+    Query(mut q): Query<HashMap<String, String>>,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // The credential is not call metadata: it is never archived.
+    q.remove("token");
     limited(ws)
         .protocols(["audio.drachtio.org"])
-        .on_upgrade(move |socket| drive(socket, AudioForkSession::new(&q), app, "audio_fork"))
+        .on_upgrade(move |socket| {
+            drive(
+                socket,
+                AudioForkSession::new(&q),
+                app,
+                "audio_fork",
+                Some(who),
+            )
+        })
+}
+
+/// Takes a token out of a call's metadata (top level or Twilio `customParameters`), so it is
+/// neither archived nor announced; returns it.
+fn take_token(metadata: &mut serde_json::Value) -> Option<String> {
+    let top = metadata.as_object_mut().and_then(|m| m.remove("token"));
+    let custom = metadata
+        .get_mut("customParameters")
+        .and_then(|c| c.as_object_mut())
+        .and_then(|c| c.remove("token"));
+    custom.or(top).and_then(|v| v.as_str().map(str::to_string))
+}
+
+/// The principal a fork acts as: the one of its upgrade request, else the token it sent in
+/// its start message. `Err` is the close reason.
+fn fork_principal(
+    app: &AppState,
+    upgrade: Option<&Principal>,
+    presented: Option<String>,
+) -> Result<Principal, String> {
+    let p = match upgrade {
+        Some(p) => p.clone(),
+        None => presented
+            .and_then(|t| app.auth.resolve(&t, CredentialKind::Token))
+            .ok_or("unauthorized: send an ingest token (Authorization header, ?token= or customParameters.token)")?,
+    };
+    if matches!(p.role, Role::Ingest | Role::Admin) {
+        Ok(p)
+    } else {
+        Err(format!("forbidden: role `{}` may not stream calls", p.role))
+    }
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
@@ -63,6 +113,7 @@ async fn drive<P: ForkSession + Send + 'static>(
     mut session: P,
     app: AppState,
     kind: &str,
+    who: Option<Principal>,
 ) {
     let Some(mut guard) = app.shutdown.subscribe() else {
         close(&mut socket, 1001, "server shutting down").await;
@@ -112,13 +163,26 @@ async fn drive<P: ForkSession + Send + 'static>(
         for out in outputs {
             match out {
                 ForkOutput::Start {
-                    call,
+                    mut call,
                     legs: new_legs,
                     sample_rate,
                 } => {
                     call_id = call.call_id.clone();
+                    let presented = take_token(&mut call.metadata);
+                    let who = match fork_principal(&app, who.as_ref(), presented) {
+                        Ok(p) => p,
+                        Err(reason) => {
+                            tracing::warn!(kind, call_id, "fork refused: {reason}");
+                            close(&mut socket, 1008, &reason).await;
+                            return;
+                        }
+                    };
                     for leg in new_legs {
-                        if let Err(e) = app.shared.registry.open_leg(&call, &leg) {
+                        if let Err(e) =
+                            app.shared
+                                .registry
+                                .open_leg_as(&call, &leg, Some(&who.name))
+                        {
                             close(&mut socket, 1008, &e.to_string()).await;
                             return;
                         }

@@ -25,9 +25,10 @@ fn error_response(e: SessionError) -> Response {
 /// `POST /v1/rtp-sessions`: allocates a port pair per leg and starts receiving.
 pub async fn create(
     State(app): State<AppState>,
+    axum::Extension(who): axum::Extension<crate::auth::Principal>,
     body: Result<Json<SessionRequest>, JsonRejection>,
 ) -> Response {
-    let req = match body {
+    let mut req = match body {
         Ok(Json(r)) => r,
         Err(e) => {
             return json_error(
@@ -40,6 +41,7 @@ pub async fn create(
             )
         }
     };
+    req.opened_by = Some(who.name);
     match app.rtp.create(&app.shared, req) {
         Ok(view) => (StatusCode::CREATED, Json(view)).into_response(),
         Err(e) => error_response(e),

@@ -104,6 +104,25 @@ pub fn assemble(
         tracing::info!(topics = topics.topics().len(), "surge detector ready");
         shared = shared.with_surge(SurgeHub::new(cfg.surge.clone(), topics, clock.now()));
     }
+    if mode.live {
+        // A stream may not reopen a call the archive holds as ended (it would rewrite it).
+        match crate::sinks::archive::ArchiveReader::open(cfg.archive_path()) {
+            Ok(reader) => {
+                shared.registry = shared.registry.clone().with_archived_check(Arc::new(
+                    move |id: &str| match reader.call_ended(id) {
+                        Ok(ended) => ended,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot tell whether a call id is archived; taking the stream");
+                            false
+                        }
+                    },
+                ));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "archive not readable: call ids of archived calls are not checked")
+            }
+        }
+    }
     if mode.live && cfg.assist.enabled {
         let dir = &cfg.assist.dir;
         let kb = Knowledge::load_dir(dir).map_err(|e| AssembleError::Knowledge {

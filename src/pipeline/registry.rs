@@ -27,7 +27,35 @@ struct LiveCall {
     /// Who may watch the call live: its agent and the supervisors of its queue.
     agent_id: Option<String>,
     queue: Option<String>,
+    /// The credential that opened the call; only it may add legs.
+    opened_by: Option<String>,
 }
+
+/// Most ended call ids remembered in memory (their archive rows may not be committed yet).
+const RECENTLY_ENDED_MAX: usize = 100_000;
+
+/// Ids of calls ended by this process, newest last, bounded.
+#[derive(Default)]
+struct RecentlyEnded {
+    order: std::collections::VecDeque<String>,
+    ids: std::collections::HashSet<String>,
+}
+
+impl RecentlyEnded {
+    fn push(&mut self, id: &str) {
+        if self.ids.insert(id.to_string()) {
+            self.order.push_back(id.to_string());
+        }
+        while self.order.len() > RECENTLY_ENDED_MAX {
+            if let Some(old) = self.order.pop_front() {
+                self.ids.remove(&old);
+            }
+        }
+    }
+}
+
+/// Whether the archive holds an ended call with this id.
+pub type ArchivedCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// An agent's request for a number, which the customer's next turns answer.
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +87,8 @@ pub struct CallRegistry {
     surge: Option<SurgeHub>,
     /// Redacts call metadata and participants before they are archived or announced.
     redactor: Arc<crate::transforms::redact::Redactor>,
+    recently_ended: Arc<Mutex<RecentlyEnded>>,
+    archived: Option<ArchivedCheck>,
 }
 
 /// Why a leg could not be opened.
@@ -74,6 +104,10 @@ pub enum RegistryError {
         leg: String,
         reason: String,
     },
+    #[error("call `{call_id}` has ended and is archived; a new stream needs a new call id")]
+    Archived { call_id: String },
+    #[error("call `{call_id}` was opened with another credential; a leg may only join a live call with the credential that opened it")]
+    NotYours { call_id: String },
 }
 
 impl CallRegistry {
@@ -87,7 +121,15 @@ impl CallRegistry {
             rules: None,
             surge: None,
             redactor: Arc::new(crate::transforms::redact::Redactor::default()),
+            recently_ended: Arc::default(),
+            archived: None,
         }
+    }
+
+    /// Refuses new streams whose call id names a call `check` says is archived as ended.
+    pub fn with_archived_check(mut self, check: ArchivedCheck) -> Self {
+        self.archived = Some(check);
+        self
     }
 
     /// Redacts metadata and participants with `redactor` (the default redactor otherwise).
@@ -175,8 +217,20 @@ impl CallRegistry {
             .map(|c| (c.agent_id.clone(), c.queue.clone()))
     }
 
-    /// Registers a leg; the first leg of a call announces the call.
+    /// Registers a leg opened by an internal source (SIPREC, AudioSocket, files).
     pub fn open_leg(&self, call: &CallInfo, leg: &LegInfo) -> Result<(), RegistryError> {
+        self.open_leg_as(call, leg, None)
+    }
+
+    /// Registers a leg opened with the credential `by`; the first leg of a call announces
+    /// the call. A call that ended (here or in the archive) is never opened again, and a live
+    /// call only takes legs from the credential that opened it.
+    pub fn open_leg_as(
+        &self,
+        call: &CallInfo,
+        leg: &LegInfo,
+        by: Option<&str>,
+    ) -> Result<(), RegistryError> {
         // Every source's language passes here, whatever its protocol; "auto" and empty
         // mean the configured policy.
         if let Some(code) = leg
@@ -192,9 +246,32 @@ impl CallRegistry {
                 }
             })?;
         }
+        let live_now = self.calls.lock().unwrap().contains_key(&call.call_id);
+        if !live_now {
+            let ended_here = self
+                .recently_ended
+                .lock()
+                .unwrap()
+                .ids
+                .contains(&call.call_id);
+            // Read outside the calls lock: it is a database query.
+            if ended_here || self.archived.as_ref().is_some_and(|f| f(&call.call_id)) {
+                return Err(RegistryError::Archived {
+                    call_id: call.call_id.clone(),
+                });
+            }
+        }
         let now_t = self.clock.now();
         let now = rfc3339(now_t);
         let mut calls = self.calls.lock().unwrap();
+        if calls
+            .get(&call.call_id)
+            .is_some_and(|c| c.opened_by.as_deref() != by)
+        {
+            return Err(RegistryError::NotYours {
+                call_id: call.call_id.clone(),
+            });
+        }
         let entry = calls.entry(call.call_id.clone());
         let is_new = matches!(entry, std::collections::hash_map::Entry::Vacant(_));
         let live = entry.or_insert_with(|| LiveCall {
@@ -206,6 +283,7 @@ impl CallRegistry {
             asked: None,
             agent_id: call.agent_id.clone(),
             queue: call.queue.clone(),
+            opened_by: by.map(str::to_string),
         });
         if live.legs_seen.contains(&leg.leg) && live.open_legs > 0 {
             return Err(RegistryError::DuplicateLeg {
@@ -282,6 +360,7 @@ impl CallRegistry {
             return;
         };
         drop(calls);
+        self.recently_ended.lock().unwrap().push(call_id);
         if let Some(rules) = &self.rules {
             rules.end_call(call_id, duration_ms);
         }

@@ -195,6 +195,17 @@ impl ArchiveReader {
         })
     }
 
+    /// Whether a call with this id is archived as ended (a new stream may not reuse its id).
+    pub fn call_ended(&self, id: &str) -> Result<bool, ArchiveError> {
+        self.with_snapshot(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT ended_at IS NOT NULL FROM calls WHERE id = ?1")?
+                .query_row([id], |r| r.get::<_, bool>(0))
+                .optional()?
+                .unwrap_or(false))
+        })
+    }
+
     /// Everything archived about one call, or `None` when the id is unknown.
     pub fn get_call(&self, id: &str) -> Result<Option<CallDetail>, ArchiveError> {
         self.with_snapshot(|conn| {

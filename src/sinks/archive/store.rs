@@ -39,14 +39,16 @@ pub(crate) fn apply(conn: &Connection, op: &ArchiveOp) -> rusqlite::Result<()> {
             metadata,
         } => {
             // The row may already exist, made on demand by an utterance that arrived
-            // first; the announced start is authoritative, so it overwrites.
+            // first; the announced start is authoritative, so it overwrites. An ended call
+            // is never rewritten (the registry refuses its id; this holds if it did not).
             conn.prepare_cached(
                 "INSERT INTO calls (id, source, agent_id, queue, started_at, started_at_ms, metadata)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT(id) DO UPDATE SET
                     source = excluded.source, agent_id = excluded.agent_id, queue = excluded.queue,
                     started_at = excluded.started_at, started_at_ms = excluded.started_at_ms,
-                    metadata = excluded.metadata",
+                    metadata = excluded.metadata
+                 WHERE calls.ended_at IS NULL",
             )?
             .execute(params![
                 call_id,

@@ -25,6 +25,10 @@ pub struct SessionRequest {
     #[serde(default)]
     pub agent_id: Option<String>,
     pub legs: Vec<LegRequest>,
+    /// The credential that asked for the session (set by the server, never from the body);
+    /// only it may add legs to the call.
+    #[serde(skip)]
+    pub opened_by: Option<String>,
 }
 
 /// One leg of a [`SessionRequest`].
@@ -173,7 +177,10 @@ impl RtpSessions {
             metadata: serde_json::to_value(&req).unwrap_or_default(),
         };
         for (opened, p) in planned.iter().enumerate() {
-            if let Err(e) = shared.registry.open_leg(&call, &p.info) {
+            if let Err(e) = shared
+                .registry
+                .open_leg_as(&call, &p.info, req.opened_by.as_deref())
+            {
                 for _ in 0..opened {
                     shared.registry.close_leg(&call.call_id, 0, "rejected");
                 }
