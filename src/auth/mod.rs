@@ -139,10 +139,18 @@ impl Auth {
             .cloned()
     }
 
-    /// Appends to the audit trail; a failure is logged, never lost silently.
-    pub fn audit(&self, entry: AuditEntry) {
-        if let Err(e) = self.store.audit(&entry, self.clock.now()) {
-            tracing::error!(error = %e, action = %entry.action, "could not write the audit trail");
+    /// Appends to the audit trail off the async workers (the insert syncs to disk); a
+    /// failure is logged, never lost silently.
+    pub async fn audit(&self, entry: AuditEntry) {
+        let (store, now) = (self.store.clone(), self.clock.now());
+        let action = entry.action.clone();
+        let written = tokio::task::spawn_blocking(move || store.audit(&entry, now)).await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, action, "could not write the audit trail")
+            }
+            Err(e) => tracing::error!(error = %e, action, "audit write did not finish"),
         }
     }
 }

@@ -72,7 +72,8 @@ impl Throttle {
     }
 
     /// Keys tracked (for the bound's test).
-    pub fn tracked(&self) -> usize {
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
         self.keys.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }

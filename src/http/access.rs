@@ -40,11 +40,14 @@ pub fn router(auth: Auth) -> Router {
         .with_state(auth)
 }
 
-/// The peer's IP as text, for the audit trail and the per-address throttle.
-pub fn peer(req_ext: &axum::http::Extensions) -> String {
-    req_ext
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+/// The peer address of a request, when the listener recorded it (in-process routers in
+/// tests have none).
+pub type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+/// The peer's IP as text, for the audit trail and the per-address throttle; `-` unknown.
+pub fn addr(peer: &Peer) -> String {
+    peer.as_ref()
+        .map(|Extension(ConnectInfo(a))| a.ip().to_string())
         .unwrap_or_else(|| "-".into())
 }
 
@@ -60,7 +63,9 @@ pub async fn authorize(State(auth): State<Auth>, mut req: Request, next: Next) -
         return next.run(req).await;
     };
     let access = policy::access(req.method(), &path);
-    let principal = credential(&req, &path).and_then(|(secret, kind)| auth.resolve(&secret, kind));
+    let presented = credential(&req, &path);
+    let in_band = presented.is_none() && policy::authenticates_in_band(&path);
+    let principal = presented.and_then(|(secret, kind)| auth.resolve(&secret, kind));
     match (access, principal) {
         (Access::Public, p) => {
             if let Some(p) = p {
@@ -69,11 +74,7 @@ pub async fn authorize(State(auth): State<Auth>, mut req: Request, next: Next) -
             next.run(req).await
         }
         // Twilio cannot set headers: the fork authenticates with its start message.
-        (Access::Roles(_), None)
-            if policy::authenticates_in_band(&path) && credential(&req, &path).is_none() =>
-        {
-            next.run(req).await
-        }
+        (Access::Roles(_), None) if in_band => next.run(req).await,
         (Access::Roles(_), None) => unauthorized(),
         (Access::Roles(roles), Some(p)) if roles.contains(&p.role) => {
             req.extensions_mut().insert(p);
@@ -164,7 +165,7 @@ struct Login {
 
 async fn login(
     State(auth): State<Auth>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    peer: Peer,
     body: Result<Json<Login>, JsonRejection>,
 ) -> Response {
     let Json(body) = match body {
@@ -180,7 +181,7 @@ async fn login(
             )
         }
     };
-    let ip = addr.ip().to_string();
+    let ip = addr(&peer);
     let now_ms = crate::auth::store::ms(auth.clock.now());
     let user_key = format!("user:{}", body.username);
     let addr_key = format!("addr:{ip}");
@@ -188,17 +189,18 @@ async fn login(
         .iter()
         .filter_map(|k| auth.throttle.retry_after(k, now_ms))
         .max();
+    let failed = |outcome: &str| {
+        AuditEntry {
+            who: "-".into(),
+            action: "login.failed".into(),
+            ..Default::default()
+        }
+        .outcome(outcome)
+        .detail(format!("user {}", body.username))
+        .from_addr(&ip)
+    };
     if let Some(ms) = wait {
-        auth.audit(
-            AuditEntry {
-                who: "-".into(),
-                action: "login.failed".into(),
-                ..Default::default()
-            }
-            .outcome("throttled")
-            .detail(format!("user {}", body.username))
-            .from_addr(&ip),
-        );
+        auth.audit(failed("throttled")).await;
         let secs = (ms + 999) / 1000;
         let mut r = json_error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -235,7 +237,7 @@ async fn login(
                         "the session could not be stored; check the archive's health on /readyz",
                     ),
                 };
-            auth.audit(AuditEntry::by(&p, "login").from_addr(&ip));
+            auth.audit(AuditEntry::by(&p, "login").from_addr(&ip)).await;
             let cookie = format!(
                 "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
                 auth.settings.session_ttl.as_secs(),
@@ -254,16 +256,7 @@ async fn login(
         Err(why) => {
             auth.throttle.failed(&user_key, now_ms);
             auth.throttle.failed(&addr_key, now_ms);
-            auth.audit(
-                AuditEntry {
-                    who: "-".into(),
-                    action: "login.failed".into(),
-                    ..Default::default()
-                }
-                .outcome(why.as_str())
-                .detail(format!("user {}", body.username))
-                .from_addr(&ip),
-            );
+            auth.audit(failed(why.as_str())).await;
             json_error(
                 StatusCode::UNAUTHORIZED,
                 "login_failed",
@@ -276,7 +269,7 @@ async fn login(
 async fn logout(
     State(auth): State<Auth>,
     Extension(p): Extension<Principal>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    peer: Peer,
     headers: HeaderMap,
 ) -> Response {
     if let Some(id) = session_cookie(&headers) {
@@ -284,14 +277,13 @@ async fn logout(
         let store = auth.store.clone();
         let _ = tokio::task::spawn_blocking(move || store.end_session(&id)).await;
     }
-    auth.audit(AuditEntry::by(&p, "logout").from_addr(addr.ip().to_string()));
+    auth.audit(AuditEntry::by(&p, "logout").from_addr(addr(&peer)))
+        .await;
     let mut r = StatusCode::NO_CONTENT.into_response();
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static(
-            "callwatch_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
-        ),
-    );
+    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    if let Ok(v) = HeaderValue::from_str(&clear) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
     r
 }
 

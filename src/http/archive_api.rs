@@ -3,17 +3,17 @@
 //!
 //! Every error is JSON `{"error": "<code>", "detail": "<what to change>"}`.
 
+use super::access::{addr, Peer};
 use crate::auth::{AuditEntry, Auth, Principal};
 use crate::sinks::archive::{ArchiveError, ArchiveReader, CallFilter, SearchQuery};
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Extension;
 use axum::{Json, Router};
 use serde::Serialize;
-use std::net::SocketAddr;
 
 /// The hand-written OpenAPI 3.1 document of every callwatch endpoint.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
@@ -31,15 +31,6 @@ pub fn router(api: ArchiveApi) -> Router {
         .into_iter()
         .fold(Router::new(), |r, (path, method)| r.route(path, method))
         .with_state(api)
-}
-
-/// The peer address of a request, when the listener recorded it.
-type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
-
-fn addr(peer: &Peer) -> String {
-    peer.as_ref()
-        .map(|Extension(ConnectInfo(a))| a.ip().to_string())
-        .unwrap_or_else(|| "-".into())
 }
 
 /// Every path this module serves with its handlers; the OpenAPI test walks this list.
@@ -81,7 +72,7 @@ async fn get_call(
         .from_addr(addr(&peer));
     match found {
         Some(call) => {
-            api.auth.audit(read);
+            api.auth.audit(read).await;
             Ok(Json(call).into_response())
         }
         None => Err(ApiError {
@@ -100,11 +91,13 @@ async fn search(
 ) -> Result<Response, ApiError> {
     let Query(mut q) = query?;
     q.visible_queues = who.queues.clone();
-    api.auth.audit(
-        AuditEntry::by(&who, "search")
-            .detail(q.q.clone())
-            .from_addr(addr(&peer)),
-    );
+    api.auth
+        .audit(
+            AuditEntry::by(&who, "search")
+                .detail(q.q.clone())
+                .from_addr(addr(&peer)),
+        )
+        .await;
     let archive = api.archive;
     let page = blocking(move || archive.search(&q)).await?;
     Ok(Json(page).into_response())

@@ -2,13 +2,14 @@
 //! sans-IO sessions in `sources/`.
 
 use super::AppState;
-use crate::auth::{CredentialKind, Principal, Role};
+use crate::auth::{policy, Access, CredentialKind, Principal};
 use crate::pipeline::{send_audio, spawn_leg, LegInput};
 use crate::sources::audio_fork::AudioForkSession;
 use crate::sources::fork::{ForkOutput, ForkSession};
 use crate::sources::twilio::TwilioSession;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
+use axum::http::Method;
 use axum::response::Response;
 use axum::Extension;
 use std::collections::HashMap;
@@ -87,10 +88,12 @@ fn fork_principal(
             .and_then(|t| app.auth.resolve(&t, CredentialKind::Token))
             .ok_or("unauthorized: send an ingest token (Authorization header, ?token= or customParameters.token)")?,
     };
-    if matches!(p.role, Role::Ingest | Role::Admin) {
-        Ok(p)
-    } else {
-        Err(format!("forbidden: role `{}` may not stream calls", p.role))
+    // The roles of the upgrade route itself (the route table), checked after the upgrade.
+    match policy::access(&Method::GET, "/v1/fork/twilio") {
+        Access::Roles(roles) if !roles.contains(&p.role) => {
+            Err(format!("forbidden: role `{}` may not stream calls", p.role))
+        }
+        _ => Ok(p),
     }
 }
 
