@@ -24,6 +24,7 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
+    pub http: HttpConfig,
     pub shutdown: ShutdownConfig,
     pub model: ModelConfig,
     pub asr: AsrConfig,
@@ -161,9 +162,29 @@ pub struct ServerConfig {
     /// Seconds a media fork or an events subscriber may stay silent (no frame, no answer to
     /// a ping) before its WebSocket is closed.
     pub idle_timeout_s: u64,
+}
+
+/// `[http]`: encryption and browser rules of the HTTP and WebSocket listener.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// PEM certificate chain and private key: set both to serve HTTPS and `wss://` (also
+    /// `serve --tls-cert F --tls-key F`).
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
+    /// Refuse to start without TLS.
+    pub require_tls: bool,
     /// Browser origins (`https://qa.bank.example`) allowed cross-origin requests with
     /// credentials and WebSocket upgrades. Empty: only pages this server serves.
     pub cors_origins: Vec<String>,
+}
+
+impl HttpConfig {
+    /// The certificate and key, when TLS is on.
+    pub fn tls(&self) -> Result<Option<crate::tls::TlsFiles>, ConfigError> {
+        crate::tls::TlsFiles::pair(&self.tls_cert, &self.tls_key)
+            .map_err(|e| ConfigError::Invalid(format!("http.tls_cert / http.tls_key: {e}")))
+    }
 }
 
 impl Default for ServerConfig {
@@ -176,7 +197,6 @@ impl Default for ServerConfig {
             max_connections_per_addr: 1024,
             header_read_timeout_s: 10,
             idle_timeout_s: 60,
-            cors_origins: Vec::new(),
         }
     }
 }
@@ -438,6 +458,17 @@ pub struct SipConfig {
     /// A SIP TCP connection with no message (keep-alive CRLFs count) for this long is
     /// closed. Longer than `session_expires_s`, so a healthy SBC's refreshes keep it open.
     pub tcp_idle_timeout_s: u64,
+    /// Addresses or CIDRs of the recording clients (SBCs, PBXs); requests from others get 403.
+    pub allow: Vec<String>,
+    /// Digest credentials new recording sessions must present (both set, or neither).
+    pub digest_user: String,
+    pub digest_password: String,
+    pub digest_realm: String,
+    /// SIP over TLS: `HOST` or `HOST:PORT` (port 5061 when left out); empty: off.
+    pub tls_listen: String,
+    /// PEM certificate and key for SIP over TLS; empty: the `[http]` ones.
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
 }
 
 impl Default for SipConfig {
@@ -453,6 +484,13 @@ impl Default for SipConfig {
             min_se_s: 90,
             rtp_timeout_s: 30,
             tcp_idle_timeout_s: 1900,
+            allow: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            digest_user: String::new(),
+            digest_password: String::new(),
+            digest_realm: "callwatch".into(),
+            tls_listen: String::new(),
+            tls_cert: PathBuf::new(),
+            tls_key: PathBuf::new(),
         }
     }
 }
@@ -605,12 +643,51 @@ impl SipConfig {
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         crate::sources::siprec::QueueSource::parse(&self.queue_from)
             .map_err(ConfigError::Invalid)?;
+        crate::sources::siprec::srs::peers::AllowList::parse(&self.allow)
+            .map_err(ConfigError::Invalid)?;
+        if self.digest_user.is_empty() != self.digest_password.is_empty() {
+            return Err(ConfigError::Invalid(
+                "sip.digest_user and sip.digest_password go together: set both, or neither".into(),
+            ));
+        }
+        self.tls_addr()?;
         if self.max_sessions == 0 || self.min_se_s < 90 || self.session_expires_s < self.min_se_s {
             return Err(ConfigError::Invalid(
                 "sip: max_sessions must be at least 1, min_se_s at least 90 (RFC 4028) and session_expires_s at least min_se_s".into(),
             ));
         }
         Ok(())
+    }
+
+    /// The SIP over TLS listen address, `None` when off.
+    pub fn tls_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        let t = self.tls_listen.trim();
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let with_port = if t.parse::<std::net::IpAddr>().is_ok() {
+            SocketAddr::new(t.parse().expect("checked"), 5061).to_string()
+        } else {
+            t.to_string()
+        };
+        with_port.parse().map(Some).map_err(|_| {
+            ConfigError::Invalid(format!(
+                "sip.tls_listen `{t}` is not HOST or HOST:PORT, e.g. 0.0.0.0:5061"
+            ))
+        })
+    }
+
+    /// The certificate of SIP over TLS: its own, else the HTTP listener's.
+    pub fn tls_files(
+        &self,
+        http: &HttpConfig,
+    ) -> Result<Option<crate::tls::TlsFiles>, ConfigError> {
+        match crate::tls::TlsFiles::pair(&self.tls_cert, &self.tls_key)
+            .map_err(|e| ConfigError::Invalid(format!("sip.tls_cert / sip.tls_key: {e}")))?
+        {
+            Some(f) => Ok(Some(f)),
+            None => http.tls(),
+        }
     }
 
     /// The address written into SDP and Contact.
@@ -689,15 +766,20 @@ impl Config {
                 "archive.query_timeout_ms must be at least 1".into(),
             ));
         }
-        for o in &srv.cors_origins {
+        for o in &self.http.cors_origins {
             let bare = o
                 .strip_prefix("https://")
                 .or_else(|| o.strip_prefix("http://"));
             if bare.is_none_or(|b| b.is_empty() || b.contains('/')) || o.contains('*') {
                 return Err(ConfigError::Invalid(format!(
-                    "server.cors_origins: `{o}` is not an origin like https://qa.bank.example (no wildcard, no path)"
+                    "http.cors_origins: `{o}` is not an origin like https://qa.bank.example (no wildcard, no path)"
                 )));
             }
+        }
+        if self.http.tls()?.is_none() && self.http.require_tls {
+            return Err(ConfigError::Invalid(
+                "http.require_tls is set but no certificate is: set http.tls_cert and http.tls_key (or serve --tls-cert F --tls-key F)".into(),
+            ));
         }
         let auth = &self.auth;
         if auth.session_ttl_min == 0 || auth.login_failures == 0 || auth.login_window_s == 0 {
@@ -750,6 +832,11 @@ impl Config {
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("segment: {e}")))?;
         self.sip.validate()?;
+        if self.sip.tls_addr()?.is_some() && self.sip.tls_files(&self.http)?.is_none() {
+            return Err(ConfigError::Invalid(
+                "sip.tls_listen needs a certificate: set sip.tls_cert and sip.tls_key, or http.tls_cert and http.tls_key".into(),
+            ));
+        }
         self.whip.validate()?;
         Ok(())
     }

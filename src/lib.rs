@@ -15,4 +15,5 @@ pub mod pipeline;
 pub mod shutdown;
 pub mod sinks;
 pub mod sources;
+pub mod tls;
 pub mod transforms;

@@ -110,6 +110,12 @@ struct ServeArgs {
     /// HTTP/WebSocket listen address.
     #[arg(long)]
     http: Option<SocketAddr>,
+    /// PEM certificate chain for HTTPS and wss:// (overrides [http] tls_cert; needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert (overrides [http] tls_key).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// GGML model file (default: models/ggml-<size>.bin).
     #[arg(long)]
     model: Option<PathBuf>,
@@ -313,7 +319,7 @@ fn init_tracing(json: bool) {
 
 /// The authenticator of `serve`: opens the credential store, makes the first admin on a
 /// first start, applies audit retention (now and daily).
-fn open_auth(cfg: &Config, db: &Path) -> Result<callwatch::auth::Auth> {
+fn open_auth(cfg: &Config, db: &Path, tls: bool) -> Result<callwatch::auth::Auth> {
     let store = callwatch::auth::AuthStore::open(db)?;
     let now = time::OffsetDateTime::now_utc();
     if let Some(file) = callwatch::auth::ensure_initial_admin(&store, &cfg.server.data_dir, now)? {
@@ -321,7 +327,7 @@ fn open_auth(cfg: &Config, db: &Path) -> Result<callwatch::auth::Auth> {
     }
     let auth = callwatch::auth::Auth::new(
         store,
-        cfg.auth.settings(false),
+        cfg.auth.settings(tls),
         Arc::new(callwatch::clock::SystemClock),
     );
     let (store, days) = (auth.store.clone(), cfg.audit.retention_days);
@@ -391,6 +397,10 @@ async fn serve(a: ServeArgs) -> Result<()> {
     if let Some(h) = a.http {
         cfg.server.http = h;
     }
+    if let (Some(c), Some(k)) = (a.tls_cert, a.tls_key) {
+        cfg.http.tls_cert = c;
+        cfg.http.tls_key = k;
+    }
     if let Some(sip) = a.sip {
         cfg.sip.listen = sip;
         cfg.sip.enabled = true;
@@ -405,6 +415,16 @@ async fn serve(a: ServeArgs) -> Result<()> {
         cfg.whip.enabled = true;
     }
     cfg.validate()?;
+    // Certificates are read before anything else starts, so a bad file stops the start.
+    let tls = match cfg.http.tls()? {
+        Some(files) => Some(files.acceptor(true)?),
+        None => {
+            if !cfg.server.http.ip().is_loopback() {
+                tracing::warn!(addr = %cfg.server.http, "HTTP without TLS on a non-loopback address: passwords, tokens and transcripts cross the network in clear; set [http] tls_cert and tls_key (or --tls-cert/--tls-key), or put a TLS proxy in front");
+            }
+            None
+        }
+    };
     let model_path = ensure_model(&cfg, a.model.as_deref(), !a.no_fetch)?;
     std::fs::create_dir_all(&cfg.server.data_dir)
         .with_context(|| format!("creating data dir {}", cfg.server.data_dir.display()))?;
@@ -427,7 +447,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         tracing::warn!("the archive cannot take the spill journal yet; calls the previous run left open are closed at the next start");
     }
     let reader = ArchiveReader::open(&db)?.with_query_timeout(cfg.archive.query_timeout());
-    let auth = open_auth(&cfg, &db)?;
+    let auth = open_auth(&cfg, &db, tls.is_some())?;
     let controller = ShutdownController::new();
     let shared = build_shared(
         &cfg,
@@ -479,7 +499,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         whip_cors_origins: cfg.whip.cors_origins.clone(),
         idle_timeout: cfg.server.idle_timeout(),
         auth,
-        cors_origins: cfg.server.cors_origins.clone(),
+        cors_origins: cfg.http.cors_origins.clone(),
     };
     // Bound before the HTTP listener, so a server that answers HTTP also takes AudioSocket.
     if let Some(addr) = cfg.audiosocket.listen_addr()? {
@@ -496,6 +516,10 @@ async fn serve(a: ServeArgs) -> Result<()> {
         ));
     }
     if cfg.sip.enabled {
+        let sip_tls = match (cfg.sip.tls_addr()?, cfg.sip.tls_files(&cfg.http)?) {
+            (Some(addr), Some(files)) => Some((addr, files.acceptor(false)?)),
+            _ => None,
+        };
         let addr = callwatch::sources::siprec::media::serve(
             &cfg.sip,
             shared.clone(),
@@ -505,14 +529,18 @@ async fn serve(a: ServeArgs) -> Result<()> {
                 conns: cfg.server.conn_limits(),
                 idle: std::time::Duration::from_secs(cfg.sip.tcp_idle_timeout_s),
             },
+            sip_tls,
         )
         .await?;
+        if let Some(a) = cfg.sip.tls_addr()? {
+            tracing::info!(addr = %a, "SIP over TLS listening");
+        }
         tracing::info!(addr = %addr, advertise = %cfg.sip.advertised(), "SIPREC recording server listening (UDP and TCP)");
     }
     let listener = tokio::net::TcpListener::bind(cfg.server.http)
         .await
         .with_context(|| format!("binding {}", cfg.server.http))?;
-    tracing::info!(addr = %listener.local_addr()?, db = %db.display(), "callwatch serving");
+    tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), db = %db.display(), "callwatch serving");
     spawn_reload_on_sighup(shared.clone());
     let (sig_tx, sig_rx) = tokio::sync::oneshot::channel::<()>();
     let grace = std::time::Duration::from_secs(cfg.shutdown.grace_s);
@@ -538,6 +566,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         listener,
         router(app, reader),
         limits,
+        tls,
         async move {
             let _ = sig_rx.await;
         },

@@ -45,6 +45,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("GET", "/v1/calls/{id}", "admin supervisor reviewer"),
     ("GET", "/v1/search", "admin supervisor reviewer"),
     ("GET", "/v1/surges", "admin supervisor"),
+    ("POST", "/v1/surges/{id}/ack", "admin supervisor"),
     ("GET", "/v1/topics", "admin supervisor"),
 ];
 
@@ -536,4 +537,43 @@ fn twilio_tokens_in_band_and_call_ids_that_are_archived_or_someone_elses() {
         closed.as_ref().is_none_or(|(c, _)| *c == 1000),
         "{closed:?}"
     );
+}
+
+/// The browser login flow in headless Chromium: the session cookie is HttpOnly and
+/// SameSite=Strict, it alone opens the API and the events WebSocket, page script cannot read
+/// it, and logout ends it.
+#[test]
+fn chromium_logs_in_with_a_session_cookie_and_out_again() {
+    let server = Server::start("ggml-tiny.en.bin", &[]);
+    let password = std::fs::read_to_string(server.data_dir.path().join("initial-admin-password"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let out = std::process::Command::new("node")
+        .arg(root().join("tests/clients/login_chromium.mjs"))
+        .args([&server.http(), "admin", &password])
+        .output()
+        .expect("node (npm ci in tests/clients installs playwright-core)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "chromium login failed:\n{stdout}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.log_text()
+    );
+    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["meBefore"], 401, "{seen}");
+    assert_eq!(seen["wsBefore"], "refused", "{seen}");
+    assert_eq!(seen["wrongPassword"], 401, "{seen}");
+    assert_eq!(seen["login"], 200, "{seen}");
+    assert_eq!(seen["cookieVisibleToScript"], false, "{seen}");
+    assert_eq!(seen["cookie"]["httpOnly"], true, "{seen}");
+    assert_eq!(seen["cookie"]["sameSite"], "Strict", "{seen}");
+    assert_eq!(seen["me"]["name"], "admin", "{seen}");
+    assert_eq!(seen["me"]["role"], "admin", "{seen}");
+    assert_eq!(seen["calls"], 200, "{seen}");
+    assert_eq!(seen["wsAfterLogin"], "open", "{seen}");
+    assert!(seen["logout"] == 200 || seen["logout"] == 204, "{seen}");
+    assert_eq!(seen["meAfterLogout"], 401, "{seen}");
+    assert_eq!(seen["wsAfterLogout"], "refused", "{seen}");
 }

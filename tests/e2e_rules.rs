@@ -211,6 +211,9 @@ fn rules_fire_live_and_in_the_archive_and_reload_takes_effect() {
         "{body}"
     );
     assert_eq!(courtesy("fs-e2e-reload-2"), 1);
+    // Both reloads are in the audit trail, with who and how they went.
+    let outcomes = common::audit_outcomes(&server.http(), "reload");
+    assert_eq!(outcomes, ["failed", "ok"]);
 }
 
 /// Sends SIGHUP to the server and waits until its log reports the `nth` reload outcome

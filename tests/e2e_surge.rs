@@ -207,6 +207,59 @@ fn parallel_calls_raise_surges_topics_suggestions_and_warnings() {
     assert_eq!(item["observed"], CALLS as u64);
     assert!(item["p_value"].as_f64().unwrap() < 0.01, "{item}");
 
+    // A supervisor acknowledges the cards surge: the first acknowledgement stands, shows on
+    // the list, and every attempt is in the audit trail.
+    let surge_id = item["surge_id"].as_str().unwrap().to_string();
+    let supervisor = common::make_token(server.data_dir.path(), &[], "sup-1", "supervisor");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let ack = |token: &str, id: &str, body: Value| {
+        rt.block_on(async {
+            let r = reqwest::Client::new()
+                .post(format!("{base}/v1/surges/{id}/ack"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        })
+    };
+    let (status, first) = ack(
+        &supervisor,
+        &surge_id,
+        serde_json::json!({"note": "card hotline staffed up"}),
+    );
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["acked_by"], "sup-1");
+    assert_eq!(first["already"], false);
+    let (status, again) = ack(&server.token, &surge_id, serde_json::json!({}));
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        (&again["already"], &again["acked_by"]),
+        (&Value::Bool(true), &Value::from("sup-1"))
+    );
+    let (status, _) = ack(&supervisor, "no-such-surge", serde_json::json!({}));
+    assert_eq!(status, 404);
+    let long = "x".repeat(501);
+    let (status, e) = ack(&supervisor, &surge_id, serde_json::json!({ "note": long }));
+    assert_eq!(status, 400, "{e}");
+    let (_, listed) = get_json(&format!("{base}/v1/surges?metric=calls"));
+    let acked = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["surge_id"] == surge_id.as_str())
+        .unwrap();
+    assert_eq!(acked["ack"]["acked_by"], "sup-1", "{acked}");
+    assert_eq!(acked["ack"]["note"], "card hotline staffed up", "{acked}");
+    let outcomes = common::audit_outcomes(&base, "alert.ack");
+    for o in ["ok", "already_acked", "not_found"] {
+        assert!(outcomes.iter().any(|x| x == o), "{outcomes:?}");
+    }
+
     // Filters and their errors.
     let (status, only) = get_json(&format!("{base}/v1/surges?metric=topic&state=raised"));
     assert_eq!(status, 200);

@@ -1,5 +1,6 @@
 //! Arbitrary text as an SDP offer, answered when it parses: never panics, and the answer we
-//! would send parses again with one m-line per offered stream (a peer must be able to read it).
+//! would send parses again with one m-line per offered stream (a peer must be able to read it),
+//! SDES keys included.
 #![no_main]
 
 use callwatch::sources::siprec::sdp::{answer, parse_offer, Codec, StreamAnswer};
@@ -12,7 +13,14 @@ fuzz_target!(|data: &[u8]| {
             .media
             .iter()
             .map(|m| match m.choose_codec(&[Codec::Pcmu, Codec::Pcma, Codec::Opus]) {
-                Some((pt, codec)) => StreamAnswer::Accept { port: 20000, pt, codec },
+                Some((pt, codec)) => StreamAnswer::Accept {
+                    port: 20000,
+                    pt,
+                    codec,
+                    crypto: m.crypto.as_ref().map(|c| {
+                        format!("{} {} inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz", c.tag, c.suite.name())
+                    }),
+                },
                 None => StreamAnswer::Decline,
             })
             .collect();
@@ -20,5 +28,11 @@ fuzz_target!(|data: &[u8]| {
         let again = parse_offer(&text)
             .unwrap_or_else(|e| panic!("our answer does not parse ({e}):\n{text}"));
         assert_eq!(again.media.len(), offer.media.len(), "{text}");
+        // A secure stream we accept is answered with a key the offerer can read back.
+        for (m, a) in offer.media.iter().zip(&again.media) {
+            if m.crypto.is_some() && a.port != 0 {
+                assert!(a.crypto.is_some(), "{text}");
+            }
+        }
     }
 });

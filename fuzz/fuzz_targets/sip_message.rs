@@ -1,8 +1,10 @@
 //! Arbitrary bytes as SIP datagrams and as a TCP stream into the recording server: never
 //! panics, and how the TCP stream is split into reads never changes the messages cut from it.
+//! Inputs with an odd first byte run with digest authentication on, so credentials are parsed.
 #![no_main]
 
 use callwatch::clock::{ManualClock, SharedClock};
+use callwatch::sources::siprec::srs::peers::{AllowList, DigestAuth};
 use callwatch::sources::siprec::{
     Codec, MediaCommand, Output, Peer, RoleRule, Srs, SrsConfig, StreamFramer, Transport,
 };
@@ -16,6 +18,14 @@ fuzz_target!(|data: &[u8]| {
         SrsConfig {
             advertise: "127.0.0.1".into(),
             sip_port: 5060,
+            tls_port: Some(5061),
+            allow: AllowList::loopback(),
+            digest: (data.first().is_some_and(|b| b & 1 == 1)).then(|| DigestAuth {
+                realm: "callwatch".into(),
+                user: "sbc".into(),
+                password: "pw".into(),
+                secret: [1; 32],
+            }),
             max_sessions: 4,
             roles: RoleRule::Second,
             queue_from: None,
@@ -30,9 +40,15 @@ fuzz_target!(|data: &[u8]| {
         transport: Transport::Udp,
         addr: "127.0.0.1:5060".parse().unwrap(),
     };
+    // Some datagrams come from another address: in-dialog checks and the allow-list run too.
+    let stranger = Peer {
+        transport: Transport::Tls,
+        addr: "192.0.2.1:5061".parse().unwrap(),
+    };
     // Datagrams are separated by a NUL byte so one input can drive a whole dialog.
-    for datagram in data.split(|b| *b == 0) {
-        for out in srs.on_message(datagram, peer) {
+    for (i, datagram) in data.split(|b| *b == 0).enumerate() {
+        let from = if i % 5 == 4 { stranger } else { peer };
+        for out in srs.on_message(datagram, from) {
             if let Output::Media(MediaCommand::Open { session, streams, .. }) = out {
                 let ports = (0..streams.len() as u16).map(|i| 20000 + 2 * i).collect();
                 let _ = srs.media_opened(&session, Ok(ports));

@@ -62,6 +62,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/v1/calls/{id}", Access::Roles(ARCHIVE)),
     (Method::GET, "/v1/search", Access::Roles(ARCHIVE)),
     (Method::GET, "/v1/surges", Access::Roles(WATCH)),
+    (Method::POST, "/v1/surges/{id}/ack", Access::Roles(WATCH)),
     (Method::GET, "/v1/topics", Access::Roles(WATCH)),
 ];
 

@@ -8,10 +8,21 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 /// Reloads lexicons and rules. 200 with the new counts; 400 with the file:line error when a
-/// file is invalid, in which case the previous set stays in force.
-pub async fn reload(State(app): State<AppState>) -> Response {
+/// file is invalid, in which case the previous set stays in force. Audited either way.
+pub async fn reload(
+    State(app): State<AppState>,
+    axum::Extension(who): axum::Extension<crate::auth::Principal>,
+    peer: super::access::Peer,
+) -> Response {
     let shared = app.shared.clone();
-    match tokio::task::spawn_blocking(move || shared.reload()).await {
+    let audit = crate::auth::AuditEntry::by(&who, "reload").from_addr(super::access::addr(&peer));
+    let done = tokio::task::spawn_blocking(move || shared.reload()).await;
+    let outcome = match &done {
+        Ok(Ok(_)) => "ok",
+        _ => "failed",
+    };
+    app.auth.audit(audit.outcome(outcome)).await;
+    match done {
         Ok(Ok(summary)) => Json(summary).into_response(),
         Ok(Err(e)) => {
             let status = match e {

@@ -1,6 +1,6 @@
 //! The HTTP accept loop: caps on concurrent connections (per listener and per remote address),
-//! a deadline for reading request headers, the peer's address on every request, and graceful
-//! shutdown. axum's own `serve` has neither caps nor a header timeout, so a peer could hold
+//! a deadline for reading request headers (and for the TLS handshake), the peer's address on
+//! every request, optional TLS, and graceful shutdown. axum's own `serve` has neither caps nor a header timeout, so a peer could hold
 //! any number of half-open connections.
 
 use crate::conn_limit::{ConnLimiter, ConnLimits, Guarded};
@@ -19,9 +19,12 @@ use tower::ServiceExt;
 pub struct HttpLimits {
     pub conns: ConnLimits,
     /// A client has this long to send a request's headers, on a new or a kept-alive
-    /// connection; then the connection is closed.
+    /// connection; then the connection is closed. A TLS handshake has as long.
     pub header_read_timeout: Duration,
 }
+
+/// Serves HTTPS when set; plain HTTP otherwise.
+pub type Tls = Option<tokio_rustls::TlsAcceptor>;
 
 /// Serves `app` on `listener` until `signal` resolves, then waits for the requests in flight
 /// (WebSockets already upgraded end through the shutdown signal of their handlers).
@@ -29,6 +32,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: HttpLimits,
+    tls: Tls,
     signal: impl Future<Output = ()>,
 ) {
     let limiter = ConnLimiter::new("http", limits.conns);
@@ -66,23 +70,23 @@ pub async fn serve(
                     req.extensions_mut().insert(ConnectInfo(peer));
                     app.clone().oneshot(req)
                 });
-                let conn = http
-                    .serve_connection(TokioIo::new(Guarded::new(stream, guard)), service)
-                    .with_upgrades();
-                let mut stopping = stop.subscribe();
+                let stream = Guarded::new(stream, guard);
+                let stopping = stop.subscribe();
                 let done = done.clone();
+                let http = http.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let _done = done;
-                    let mut conn = std::pin::pin!(conn);
-                    let r = tokio::select! {
-                        r = conn.as_mut() => r,
-                        _ = stopping.changed() => {
-                            conn.as_mut().graceful_shutdown();
-                            conn.await
-                        }
+                    let Some(tls) = tls else {
+                        return drive(http.serve_connection(TokioIo::new(stream), service).with_upgrades(), stopping, peer).await;
                     };
-                    if let Err(e) = r {
-                        tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+                    match tokio::time::timeout(limits.header_read_timeout, tls.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            drive(http.serve_connection(TokioIo::new(stream), service).with_upgrades(), stopping, peer).await
+                        }
+                        // Scanners and plain-HTTP clients end here; nothing to keep.
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 });
             }
@@ -92,6 +96,30 @@ pub async fn serve(
     let _ = stop.send(true);
     drop(done);
     let _ = all_done.recv().await;
+}
+
+/// Runs one connection until it ends or shutdown asks it to finish its request in flight.
+async fn drive<I, S>(
+    conn: hyper::server::conn::http1::UpgradeableConnection<I, S>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+    peer: std::net::SocketAddr,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming>,
+    S::ResBody: 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut conn = std::pin::pin!(conn);
+    let r = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = stopping.changed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = r {
+        tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+    }
 }
 
 /// Tells a refused client why, without waiting on it: one non-blocking write, then close.

@@ -81,6 +81,8 @@ pub fn router(app: AppState, archive: ArchiveReader) -> Router {
         hub: surge_state.surge.clone(),
         archive: archive.clone(),
         clock: surge_state.clock.clone(),
+        sink: surge_state.archive.clone(),
+        auth: auth.clone(),
     });
     let archive_routes = archive_api::router(archive_api::ArchiveApi {
         archive,

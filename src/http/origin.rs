@@ -40,7 +40,7 @@ pub async fn check_websocket_origin(
                 return json_error(
                     StatusCode::FORBIDDEN,
                     "origin_refused",
-                    &format!("origin {origin:?} may not open WebSockets here; add it to [server] cors_origins"),
+                    &format!("origin {origin:?} may not open WebSockets here; add it to [http] cors_origins"),
                 );
             }
         }

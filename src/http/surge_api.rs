@@ -1,5 +1,6 @@
-//! `GET /v1/surges` (current and archived surge alerts) and `GET /v1/topics` (inquiry-topic
-//! counts against their baseline).
+//! `GET /v1/surges` (current and archived surge alerts, with who acknowledged them),
+//! `POST /v1/surges/{id}/ack` (a supervisor acknowledges one; audited) and `GET /v1/topics`
+//! (inquiry-topic counts against their baseline).
 
 use super::json_error;
 use crate::clock::{rfc3339, SharedClock};
@@ -14,23 +15,104 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 /// Paths this module serves.
-pub const PATHS: [&str; 2] = ["/v1/surges", "/v1/topics"];
+pub const PATHS: [&str; 3] = ["/v1/surges", "/v1/surges/{id}/ack", "/v1/topics"];
 
-/// What the handlers read.
+/// Longest acknowledgement note, in characters.
+pub const MAX_NOTE_CHARS: usize = 500;
+
+/// What the handlers read and write.
 #[derive(Clone)]
 pub struct SurgeApi {
     pub hub: SurgeHub,
     pub archive: ArchiveReader,
     pub clock: SharedClock,
+    /// Acknowledgements are archive writes (never dropped; spilled when the disk is full).
+    pub sink: crate::pipeline::ArchiveSink,
+    pub auth: crate::auth::Auth,
 }
 
 /// The routes of [`PATHS`].
 pub fn router(state: SurgeApi) -> Router {
-    let [surges_path, topics_path] = PATHS;
+    let [surges_path, ack_path, topics_path] = PATHS;
     Router::new()
         .route(surges_path, get(surges))
+        .route(ack_path, axum::routing::post(ack))
         .route(topics_path, get(topics))
         .with_state(state)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AckBody {
+    note: Option<String>,
+}
+
+/// `POST /v1/surges/{id}/ack`: the first acknowledgement stands; later ones answer it back
+/// with `already: true`. Every attempt is audited.
+async fn ack(
+    State(api): State<SurgeApi>,
+    axum::Extension(who): axum::Extension<crate::auth::Principal>,
+    peer: super::access::Peer,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    body: Option<Json<AckBody>>,
+) -> Response {
+    let note = body
+        .and_then(|Json(b)| b.note)
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
+    if note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
+    {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "note_too_long",
+            &format!("the note is longer than {MAX_NOTE_CHARS} characters; shorten it"),
+        );
+    }
+    let audit = crate::auth::AuditEntry::by(&who, "alert.ack")
+        .detail(format!("surge {id}"))
+        .from_addr(super::access::addr(&peer));
+    let active = api.hub.active().iter().any(|(_, _, s, _)| *s == id);
+    let (archive, lookup) = (api.archive.clone(), id.clone());
+    let known = tokio::task::spawn_blocking(move || {
+        let known = active || archive.surge_known(&lookup)?;
+        let prior = archive.surge_acks(std::slice::from_ref(&lookup))?;
+        Ok::<_, crate::sinks::archive::ArchiveError>((known, prior.into_values().next()))
+    })
+    .await;
+    let (known, prior) = match known {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return internal(e),
+        Err(e) => return internal(e),
+    };
+    if !known {
+        api.auth.audit(audit.outcome("not_found")).await;
+        return json_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("no surge {id:?}; list them with GET /v1/surges"),
+        );
+    }
+    if let Some(prior) = prior {
+        api.auth.audit(audit.outcome("already_acked")).await;
+        let mut v = serde_json::to_value(prior).unwrap_or_default();
+        v["already"] = true.into();
+        return Json(v).into_response();
+    }
+    let record = crate::sinks::archive::SurgeAck {
+        surge_id: id,
+        acked_by: who.name.clone(),
+        role: Some(who.role.as_str().to_string()),
+        acked_at: rfc3339(api.clock.now()),
+        note,
+    };
+    api.sink
+        .send(crate::sinks::archive::ArchiveOp::SurgeAck(record.clone()));
+    api.auth.audit(audit).await;
+    let mut v = serde_json::to_value(record).unwrap_or_default();
+    v["already"] = false.into();
+    Json(v).into_response()
 }
 
 /// `window=15m`, `1h` or plain minutes, as whole minutes.
@@ -126,23 +208,47 @@ async fn surges(
         Ok(Err(crate::sinks::archive::ArchiveError::BadQuery(m))) => {
             return json_error(StatusCode::BAD_REQUEST, "bad_query", &m)
         }
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "surge query failed");
-            return json_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                &e.to_string(),
-            );
-        }
-        Err(e) => {
-            return json_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                &e.to_string(),
-            )
-        }
+        Ok(Err(e)) => return internal(e),
+        Err(e) => return internal(e),
     };
+    // Who acknowledged what, on both lists.
+    let ids: Vec<String> = active
+        .iter()
+        .map(|a| a.surge_id.clone())
+        .chain(items.iter().map(|i| i.surge_id.clone()))
+        .collect();
+    let archive = api.archive.clone();
+    let acks = tokio::task::spawn_blocking(move || archive.surge_acks(&ids))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let with_ack = |id: &str, mut v: serde_json::Value| {
+        v["ack"] = acks
+            .get(id)
+            .and_then(|a| serde_json::to_value(a).ok())
+            .unwrap_or(serde_json::Value::Null);
+        v
+    };
+    let active: Vec<serde_json::Value> = active
+        .iter()
+        .map(|a| with_ack(&a.surge_id, serde_json::to_value(a).unwrap_or_default()))
+        .collect();
+    let items: Vec<serde_json::Value> = items
+        .iter()
+        .map(|i| with_ack(&i.surge_id, serde_json::to_value(i).unwrap_or_default()))
+        .collect();
     Json(serde_json::json!({ "active": active, "items": items })).into_response()
+}
+
+/// A 500 for an archive failure, logged.
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "surge archive query failed");
+    json_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        &e.to_string(),
+    )
 }
 
 #[derive(Debug, Deserialize)]

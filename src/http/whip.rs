@@ -94,6 +94,7 @@ fn off() -> Response {
 pub async fn publish(
     State(api): State<Option<WhipApi>>,
     Query(query): Query<HashMap<String, String>>,
+    who: Option<axum::Extension<crate::auth::Principal>>,
     headers: HeaderMap,
     body: String,
 ) -> Response {
@@ -113,7 +114,7 @@ pub async fn publish(
             &format!("Content-Type `{ctype}` is not application/sdp; POST the SDP offer itself"),
         );
     }
-    let params = match PublishParams::from_parts(&query, |name| {
+    let mut params = match PublishParams::from_parts(&query, |name| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -122,6 +123,7 @@ pub async fn publish(
         Ok(p) => p,
         Err(e) => return error_response(&e),
     };
+    params.opened_by = who.map(|axum::Extension(p)| p.name);
     let Some(guard) = api.shutdown.subscribe() else {
         return error_response(&WhipError::ShuttingDown);
     };
@@ -226,7 +228,7 @@ mod tests {
                 max_sessions: 4,
             }),
             // Requests in these tests are refused before a leg would be opened.
-            legs: Arc::new(|_, _, _| Err("no pipeline in HTTP unit tests".into())),
+            legs: Arc::new(|_, _, _, _| Err("no pipeline in HTTP unit tests".into())),
             shutdown: controller.handle(),
         };
         (api, controller)
@@ -397,5 +399,32 @@ mod tests {
         .await;
         assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
         assert!(body.contains("--whip"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn the_publishing_credential_reaches_the_leg_so_another_cannot_join_its_call() {
+        let (mut a, _c) = api();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        a.legs = Arc::new(move |_, _, _, by| {
+            log.lock().unwrap().push(by.map(str::to_string));
+            Err("call V9 was opened by another credential".into())
+        });
+        let mut req = post(
+            "/v1/whip?call_id=V9&participant=p1&role=customer",
+            "application/sdp",
+            OFFER,
+        );
+        // What the access layer attaches to an authenticated request.
+        req.extensions_mut().insert(crate::auth::Principal {
+            name: "video-gw-2".into(),
+            role: crate::auth::Role::Ingest,
+            queues: None,
+            kind: crate::auth::CredentialKind::Token,
+        });
+        let (s, _, body) = send(router(Some(a), &["*".to_string()]), req).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{body}");
+        assert!(body.contains("another credential"), "{body}");
+        assert_eq!(*seen.lock().unwrap(), vec![Some("video-gw-2".to_string())]);
     }
 }

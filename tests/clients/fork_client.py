@@ -11,6 +11,7 @@ Formats:
 Prints every event received for the call as one JSON line on stdout, ending after `call.ended`.
 """
 import argparse
+import ssl
 import os
 import asyncio
 import base64
@@ -58,12 +59,17 @@ async def pace(start, media_s, speed):
 
 
 TOKEN = os.environ.get("CALLWATCH_TOKEN", "")
+# The CA (or self-signed certificate) that signs a wss:// server's certificate.
+CAFILE = os.environ.get("CALLWATCH_CAFILE", "")
 
 
 def connect(url, **kw):
-    """websockets.connect with the API token (CALLWATCH_TOKEN) as a bearer header."""
+    """websockets.connect with the API token (CALLWATCH_TOKEN) as a bearer header, trusting
+    CALLWATCH_CAFILE on wss:// URLs."""
     if TOKEN:
         kw["additional_headers"] = {"Authorization": f"Bearer {TOKEN}"}
+    if url.startswith("wss://") and CAFILE:
+        kw["ssl"] = ssl.create_default_context(cafile=CAFILE)
     return websockets.connect(url, **kw)
 
 

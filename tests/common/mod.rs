@@ -60,6 +60,9 @@ pub struct Server {
     /// An admin API token made with `callwatch token create` before the start; the helpers
     /// here send it with every request to this server.
     pub token: String,
+    /// The self-signed certificate a server started with `--tls-cert` serves (it is its own
+    /// CA); `None` for plain HTTP.
+    pub ca: Option<PathBuf>,
 }
 
 /// Tokens of the servers started by this test binary, by HTTP port.
@@ -103,10 +106,12 @@ pub fn client(server: &Server) -> reqwest::Client {
         reqwest::header::AUTHORIZATION,
         format!("Bearer {}", server.token).parse().unwrap(),
     );
-    reqwest::Client::builder()
-        .default_headers(h)
-        .build()
-        .unwrap()
+    let mut b = reqwest::Client::builder().default_headers(h);
+    if let Some(ca) = &server.ca {
+        let pem = std::fs::read(ca).unwrap();
+        b = b.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+    }
+    b.build().unwrap()
 }
 
 /// Makes an API token on the data dir (and configuration) a server is about to use.
@@ -148,12 +153,17 @@ impl Server {
             .stderr(logf)
             .spawn()
             .expect("spawn callwatch serve");
+        let ca = extra
+            .iter()
+            .position(|a| *a == "--tls-cert")
+            .map(|i| PathBuf::from(extra[i + 1]));
         let mut s = Server {
             child,
             port,
             data_dir,
             log,
             token,
+            ca,
         };
         s.wait_ready();
         s
@@ -177,12 +187,19 @@ impl Server {
         panic!("server not ready after 60 s:\n{}", self.log_text());
     }
 
+    /// The base URL; `https://localhost:PORT` (the name in the test certificates) under TLS.
     pub fn http(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        match self.ca {
+            Some(_) => format!("https://localhost:{}", self.port),
+            None => format!("http://127.0.0.1:{}", self.port),
+        }
     }
 
     pub fn ws(&self) -> String {
-        format!("ws://127.0.0.1:{}", self.port)
+        match self.ca {
+            Some(_) => format!("wss://localhost:{}", self.port),
+            None => format!("ws://127.0.0.1:{}", self.port),
+        }
     }
 
     pub fn log_text(&self) -> String {
@@ -234,6 +251,9 @@ pub fn run_fork_client(
 ) -> Vec<serde_json::Value> {
     let mut cmd = Command::new("python3");
     cmd.env("CALLWATCH_TOKEN", &server.token);
+    if let Some(ca) = &server.ca {
+        cmd.env("CALLWATCH_CAFILE", ca);
+    }
     cmd.arg(root().join("tests/clients/fork_client.py"))
         .args([
             "--base",
@@ -397,4 +417,27 @@ impl EventWatcher {
             self.events.lock().unwrap()
         );
     }
+}
+
+/// A self-signed certificate for `localhost` and 127.0.0.1, written as PEM into `dir`:
+/// (certificate, key) paths.
+pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.key_pair.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+/// The outcomes of the audit rows for `action`, newest first.
+pub fn audit_outcomes(base: &str, action: &str) -> Vec<String> {
+    let (_, audit) = get_json(&format!("{base}/v1/audit?action={action}"));
+    audit["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{audit}"))
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap().to_string())
+        .collect()
 }

@@ -106,7 +106,67 @@ pub(crate) fn warnings_of(conn: &Connection, call_id: &str) -> rusqlite::Result<
     .collect()
 }
 
+/// Who acknowledged a surge alert, when, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SurgeAck {
+    pub surge_id: String,
+    pub acked_by: String,
+    pub role: Option<String>,
+    /// RFC 3339.
+    pub acked_at: String,
+    pub note: Option<String>,
+}
+
+pub(crate) fn insert_surge_ack(conn: &Connection, a: &SurgeAck) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO surge_acks (surge_id, acked_by, role, acked_at, note)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![a.surge_id, a.acked_by, a.role, a.acked_at, a.note])?;
+    Ok(())
+}
+
 impl ArchiveReader {
+    /// Whether a surge with this id was ever archived.
+    pub fn surge_known(&self, surge_id: &str) -> Result<bool, ArchiveError> {
+        self.with_snapshot(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT 1 FROM surges WHERE surge_id = ?1 LIMIT 1")?
+                .exists(params![surge_id])?)
+        })
+    }
+
+    /// The acknowledgements of these surges, by surge id.
+    pub fn surge_acks(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, SurgeAck>, ArchiveError> {
+        self.with_snapshot(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT surge_id, acked_by, role, acked_at, note FROM surge_acks WHERE surge_id = ?1",
+            )?;
+            let mut out = std::collections::HashMap::new();
+            for id in ids {
+                if out.contains_key(id) {
+                    continue;
+                }
+                let mut rows = stmt.query_map(params![id], |r| {
+                    Ok(SurgeAck {
+                        surge_id: r.get(0)?,
+                        acked_by: r.get(1)?,
+                        role: r.get(2)?,
+                        acked_at: r.get(3)?,
+                        note: r.get(4)?,
+                    })
+                })?;
+                if let Some(a) = rows.next().transpose()? {
+                    out.insert(id.clone(), a);
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// Archived surge alerts matching `filter`, newest first.
     pub fn list_surges(&self, filter: &SurgeFilter) -> Result<Vec<SurgeAlert>, ArchiveError> {
         let limit = limit(filter.limit)?;

@@ -15,7 +15,7 @@ pub mod terms;
 pub mod writer;
 
 pub use error::ArchiveError;
-pub use insights::{CallWarning, SurgeFilter};
+pub use insights::{CallWarning, SurgeAck, SurgeFilter};
 pub use journal::{journal_path, DEFAULT_RESERVE_BYTES};
 pub use query::{
     CallDetail, CallFilter, CallScore, CallSummary, LegSummary, Page, SearchHit, SearchQuery,

@@ -37,6 +37,8 @@ pub enum ArchiveOp {
     Surge(crate::transforms::surge::SurgeAlert),
     /// A complaint early warning on a call (also tags the call).
     CallWarning(super::insights::CallWarning),
+    /// A supervisor acknowledged a surge alert; the first acknowledgement stands.
+    SurgeAck(super::insights::SurgeAck),
 }
 
 impl ArchiveOp {
@@ -52,6 +54,7 @@ impl ArchiveOp {
             ArchiveOp::Score(_) => "score",
             ArchiveOp::Surge(_) => "surge",
             ArchiveOp::CallWarning(_) => "call_warning",
+            ArchiveOp::SurgeAck(_) => "surge_ack",
         }
     }
 }

@@ -250,6 +250,16 @@ BEGIN
     SELECT RAISE(ABORT, 'the audit trail is append-only');
 END;
 "#,
+    // 8: supervisors' acknowledgements of surge alerts (the first one stands).
+    r#"
+CREATE TABLE surge_acks (
+    surge_id TEXT PRIMARY KEY,
+    acked_by TEXT NOT NULL,
+    role     TEXT,
+    acked_at TEXT NOT NULL,
+    note     TEXT
+);
+"#,
 ];
 
 /// Schema version this build writes and reads.

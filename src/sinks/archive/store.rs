@@ -100,6 +100,7 @@ pub(crate) fn apply(conn: &Connection, op: &ArchiveOp) -> rusqlite::Result<()> {
         }
         ArchiveOp::Surge(a) => super::insights::insert_surge(conn, a)?,
         ArchiveOp::CallWarning(t) => super::insights::insert_warning(conn, t)?,
+        ArchiveOp::SurgeAck(a) => super::insights::insert_surge_ack(conn, a)?,
         ArchiveOp::Score(r) => insert_score(conn, r)?,
     }
     Ok(())

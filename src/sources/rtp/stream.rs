@@ -4,11 +4,13 @@
 
 use super::decode::{AudioDecoder, PayloadDecodeError};
 use super::jitter::{Admission, JitterBuffer, JitterConfig, JitterStats, Released};
+use super::latch::{ForeignSource, Latch, LatchPort, Verdict};
 use super::packet::RtpPacket;
 use super::payload::{Codec, PayloadFormat, PayloadMap};
 use super::rtcp::{is_rtcp, parse_rtcp};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 use thiserror::Error;
 
@@ -67,6 +69,11 @@ pub struct StreamStats {
     pub samples_out: u64,
     /// Of which filled in for lost or missing audio.
     pub samples_concealed: u64,
+    /// SRTP/SRTCP datagrams dropped: failed authentication, replayed, or not protected.
+    pub srtp_rejected: u64,
+    /// Datagrams dropped unread because they came from another address than the one their
+    /// port latched to (RTP and RTCP ports together); not counted in `datagrams` or `bytes`.
+    pub foreign_dropped: u64,
     #[serde(flatten)]
     pub jitter: JitterStats,
 }
@@ -84,6 +91,11 @@ pub struct RtpStream {
     last_packet: Option<Duration>,
     stats: StreamStats,
     first_error: Option<String>,
+    /// Decrypts SRTP before anything else reads the datagram.
+    srtp: Option<super::srtp::SrtpReceiver>,
+    /// Which source each port belongs to; see [`RtpStream::on_datagram_from`].
+    latch: Latch,
+    first_foreign: Option<ForeignSource>,
 }
 
 impl RtpStream {
@@ -116,7 +128,34 @@ impl RtpStream {
             last_packet: None,
             stats: StreamStats::default(),
             first_error: None,
+            srtp: None,
+            latch: Latch::new(),
+            first_foreign: None,
         })
+    }
+
+    /// Takes SRTP (and SRTCP) protected with the receiver's keys; anything else is dropped.
+    pub fn with_srtp(mut self, srtp: super::srtp::SrtpReceiver) -> Self {
+        self.srtp = Some(srtp);
+        self
+    }
+
+    /// The plain datagram, or `None` when SRTP is on and the datagram fails it.
+    fn unprotect(&mut self, buf: &[u8]) -> Option<Vec<u8>> {
+        let srtp = self.srtp.as_mut()?;
+        let r = if is_rtcp(buf) {
+            srtp.unprotect_rtcp(buf)
+        } else {
+            srtp.unprotect_rtp(buf)
+        };
+        match r {
+            Ok(plain) => Some(plain),
+            Err(e) => {
+                self.stats.srtp_rejected += 1;
+                self.first_error.get_or_insert(e.to_string());
+                None
+            }
+        }
     }
 
     /// Sample rate of the PCM this stream yields.
@@ -127,7 +166,19 @@ impl RtpStream {
     pub fn stats(&self) -> StreamStats {
         let mut s = self.stats;
         s.jitter = self.jitter.stats();
+        s.foreign_dropped = self.latch.dropped();
         s
+    }
+
+    /// The source the RTP port latched to: the first to send it valid RTP or RTCP.
+    pub fn rtp_source(&self) -> Option<SocketAddr> {
+        self.latch.source(LatchPort::Rtp)
+    }
+
+    /// The stream's first foreign datagram, once, for one log line per stream rather than
+    /// per packet.
+    pub fn take_first_foreign(&mut self) -> Option<ForeignSource> {
+        self.first_foreign.take()
     }
 
     /// When the last valid RTP or RTCP datagram arrived.
@@ -140,18 +191,91 @@ impl RtpStream {
         self.first_error.take()
     }
 
-    /// Feeds one datagram received at `now`; returns the PCM now ready.
+    /// Feeds one datagram that arrived on the RTP port from `from` at `now`; returns the PCM
+    /// now ready.
+    ///
+    /// The port latches to the first source that sends it valid RTP or RTCP; datagrams from
+    /// any other address are dropped unread and counted in [`StreamStats::foreign_dropped`],
+    /// so that nobody who learns the port can inject audio into the call. SRTP streams record
+    /// their source but drop nothing for its address: authentication already proves the
+    /// sender, and a proven sender may move (an SBC failing over).
+    pub fn on_datagram_from(&mut self, buf: &[u8], from: SocketAddr, now: Duration) -> Vec<i16> {
+        self.through_latch(LatchPort::Rtp, from, |s| s.take_datagram(buf, now));
+        self.on_timer(now)
+    }
+
+    /// Feeds a datagram from the separate RTCP port (statistics only), latched on its own
+    /// like [`RtpStream::on_datagram_from`]: senders often send RTCP from another socket.
+    pub fn on_rtcp_datagram_from(&mut self, buf: &[u8], from: SocketAddr, now: Duration) {
+        self.through_latch(LatchPort::Rtcp, from, |s| s.take_rtcp(buf, now));
+    }
+
+    /// Runs `take` (which says whether the datagram was valid) unless the latch drops the
+    /// datagram; a valid datagram on an unlatched port latches it.
+    fn through_latch(
+        &mut self,
+        port: LatchPort,
+        from: SocketAddr,
+        take: impl FnOnce(&mut Self) -> bool,
+    ) {
+        if self.srtp.is_some() {
+            if take(self) {
+                self.latch.latch(port, from);
+            }
+            return;
+        }
+        match self.latch.check(port, from) {
+            Verdict::Latched => {
+                take(self);
+            }
+            Verdict::Unlatched => {
+                if take(self) {
+                    self.latch.latch(port, from);
+                }
+            }
+            Verdict::Foreign { latched, first } => {
+                if first {
+                    self.first_foreign = Some(ForeignSource {
+                        port,
+                        from,
+                        latched,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Feeds one datagram received at `now`, whatever its source; returns the PCM now ready.
+    /// For callers without an address (tests, fuzzing); the socket edge uses
+    /// [`RtpStream::on_datagram_from`].
     pub fn on_datagram(&mut self, buf: &[u8], now: Duration) -> Vec<i16> {
+        self.take_datagram(buf, now);
+        self.on_timer(now)
+    }
+
+    /// Counts and reads one RTP-port datagram; whether it was valid RTP or RTCP (and, under
+    /// SRTP, authentic).
+    fn take_datagram(&mut self, buf: &[u8], now: Duration) -> bool {
         self.stats.datagrams += 1;
         self.stats.bytes += buf.len() as u64;
+        if self.srtp.is_some() {
+            return match self.unprotect(buf) {
+                Some(plain) => self.take_plain(&plain, now),
+                None => false,
+            };
+        }
+        self.take_plain(buf, now)
+    }
+
+    fn take_plain(&mut self, buf: &[u8], now: Duration) -> bool {
         if is_rtcp(buf) {
             return match parse_rtcp(buf) {
                 Ok(packets) => {
                     self.stats.rtcp_packets += packets.len() as u64;
                     self.last_packet = Some(now);
-                    self.on_timer(now)
+                    true
                 }
-                Err(e) => self.malformed(e.to_string(), now),
+                Err(e) => self.malformed(e.to_string()),
             };
         }
         match RtpPacket::parse(buf) {
@@ -160,30 +284,46 @@ impl RtpStream {
                 self.last_packet = Some(now);
                 // Duplicates, late and stale packets are counted by the jitter buffer.
                 let _: Admission = self.jitter.push(&p, now);
-                self.on_timer(now)
+                true
             }
-            Err(e) => self.malformed(e.to_string(), now),
+            Err(e) => self.malformed(e.to_string()),
         }
     }
 
-    /// Feeds a datagram from the separate RTCP port (statistics only).
+    /// Feeds a datagram from the separate RTCP port (statistics only), whatever its source.
     pub fn on_rtcp_datagram(&mut self, buf: &[u8], now: Duration) {
+        self.take_rtcp(buf, now);
+    }
+
+    /// Reads one RTCP-port datagram; whether it was valid RTCP (and, under SRTP, authentic).
+    fn take_rtcp(&mut self, buf: &[u8], now: Duration) -> bool {
+        let plain;
+        let buf = if self.srtp.is_some() {
+            match self.unprotect(buf) {
+                Some(p) => {
+                    plain = p;
+                    &plain[..]
+                }
+                None => return false,
+            }
+        } else {
+            buf
+        };
         match parse_rtcp(buf) {
             Ok(packets) => {
                 self.stats.rtcp_packets += packets.len() as u64;
                 self.last_packet = Some(now);
+                true
             }
-            Err(e) => {
-                self.stats.malformed += 1;
-                self.first_error.get_or_insert(e.to_string());
-            }
+            Err(e) => self.malformed(e.to_string()),
         }
     }
 
-    fn malformed(&mut self, error: String, now: Duration) -> Vec<i16> {
+    /// Counts a datagram that was neither valid RTP nor RTCP; always `false` (not valid).
+    fn malformed(&mut self, error: String) -> bool {
         self.stats.malformed += 1;
         self.first_error.get_or_insert(error);
-        self.on_timer(now)
+        false
     }
 
     /// Releases whatever the jitter buffer gives up waiting for at `now`.

@@ -93,7 +93,14 @@ impl MediaPlane for RtpMedia {
             let cfg =
                 StreamConfig::single(st.pt as u16, rtp_codec(st.codec), st.codec.clock_rate())
                     .map_err(|e| e.to_string())?;
-            decoders.push(RtpStream::new(cfg).map_err(|e| e.to_string())?);
+            let mut decoder = RtpStream::new(cfg).map_err(|e| e.to_string())?;
+            if let Some(keys) = &st.srtp {
+                decoder = decoder.with_srtp(
+                    crate::sources::rtp::srtp::SrtpReceiver::new(keys)
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            decoders.push(decoder);
         }
         let now = self.now_ms();
         let mut ports = Vec::new();
@@ -190,13 +197,28 @@ pub async fn serve(
     shutdown: crate::shutdown::Shutdown,
     pool: RtpPortPool,
     tcp: super::server::TcpLimits,
+    tls: Option<(std::net::SocketAddr, tokio_rustls::TlsAcceptor)>,
 ) -> Result<std::net::SocketAddr, super::server::SipServerError> {
-    let sockets = super::server::SipSockets::bind(cfg.listen).await?;
+    let sockets = super::server::SipSockets::bind(cfg.listen, tls).await?;
     let addr = sockets.local_addr().unwrap_or(cfg.listen);
+    let digest = (!cfg.digest_user.is_empty()).then(|| {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).expect("the OS random source");
+        super::srs::peers::DigestAuth {
+            realm: cfg.digest_realm.clone(),
+            user: cfg.digest_user.clone(),
+            password: cfg.digest_password.clone(),
+            secret,
+        }
+    });
     let srs = super::srs::Srs::new(
         super::srs::SrsConfig {
             advertise: cfg.advertised(),
             sip_port: addr.port(),
+            tls_port: sockets.tls_addr().map(|a| a.port()),
+            allow: super::srs::peers::AllowList::parse(&cfg.allow)
+                .unwrap_or_else(|_| super::srs::peers::AllowList::loopback()),
+            digest,
             max_sessions: cfg.max_sessions,
             roles: super::RoleRule::parse(&cfg.agent).unwrap_or(super::RoleRule::Second),
             queue_from: super::QueueSource::parse(&cfg.queue_from).unwrap_or(None),

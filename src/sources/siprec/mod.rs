@@ -22,3 +22,5 @@ pub use srs::{MediaCommand, MediaStream, Output, Peer, QueueSource, Srs, SrsConf
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_peers;

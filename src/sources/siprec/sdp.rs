@@ -15,6 +15,89 @@ pub enum SdpError {
     BadMedia(String),
     #[error("SDP offers no media streams")]
     NoMedia,
+    #[error("{0}")]
+    Crypto(String),
+}
+
+/// SDES crypto suites (RFC 4568 6.2) the recorder decrypts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SrtpSuite {
+    #[serde(rename = "AES_CM_128_HMAC_SHA1_80")]
+    AesCm128HmacSha1_80,
+    #[serde(rename = "AES_CM_128_HMAC_SHA1_32")]
+    AesCm128HmacSha1_32,
+}
+
+impl SrtpSuite {
+    pub fn name(self) -> &'static str {
+        match self {
+            SrtpSuite::AesCm128HmacSha1_80 => "AES_CM_128_HMAC_SHA1_80",
+            SrtpSuite::AesCm128HmacSha1_32 => "AES_CM_128_HMAC_SHA1_32",
+        }
+    }
+    fn parse(s: &str) -> Option<SrtpSuite> {
+        match s {
+            "AES_CM_128_HMAC_SHA1_80" => Some(SrtpSuite::AesCm128HmacSha1_80),
+            "AES_CM_128_HMAC_SHA1_32" => Some(SrtpSuite::AesCm128HmacSha1_32),
+            _ => None,
+        }
+    }
+}
+
+/// Master key (16 bytes) and salt (14 bytes) of an SDES suite, concatenated.
+pub const SDES_KEY_LEN: usize = 30;
+
+/// The `a=crypto` line of an offer the recorder takes: the SRC encrypts with this key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CryptoOffer {
+    pub tag: u32,
+    pub suite: SrtpSuite,
+    /// Master key then master salt.
+    pub key: [u8; SDES_KEY_LEN],
+}
+
+impl std::fmt::Debug for CryptoOffer {
+    // Keys never reach logs or debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CryptoOffer")
+            .field("tag", &self.tag)
+            .field("suite", &self.suite)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses one `a=crypto` value; `Err` says why the line cannot be used.
+pub fn parse_crypto(value: &str) -> Result<CryptoOffer, String> {
+    use base64::Engine;
+    let mut it = value.split_whitespace();
+    let (Some(tag), Some(suite), Some(key_params)) = (it.next(), it.next(), it.next()) else {
+        return Err("malformed".into());
+    };
+    let tag: u32 = tag.parse().map_err(|_| "bad tag".to_string())?;
+    let suite = SrtpSuite::parse(suite).ok_or_else(|| format!("suite {suite} not supported"))?;
+    if let Some(p) = it.next() {
+        return Err(format!("session parameter {p} not supported"));
+    }
+    if key_params.contains(';') {
+        return Err("several keys not supported".into());
+    }
+    let inline = key_params
+        .strip_prefix("inline:")
+        .ok_or_else(|| "key method is not inline".to_string())?;
+    let mut parts = inline.split('|');
+    let b64 = parts.next().unwrap_or("");
+    for p in parts {
+        if p.contains(':') {
+            return Err("MKI not supported".into());
+        }
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|_| "key is not base64".to_string())?;
+    let key: [u8; SDES_KEY_LEN] = raw
+        .try_into()
+        .map_err(|_| format!("key is not {SDES_KEY_LEN} bytes"))?;
+    Ok(CryptoOffer { tag, suite, key })
 }
 
 /// Media direction attribute.
@@ -86,6 +169,17 @@ pub struct MediaDesc {
     pub direction: Direction,
     /// Connection address (media-level c=, else session-level).
     pub connection: Option<String>,
+    /// The first usable SDES key of an RTP/SAVP stream.
+    pub crypto: Option<CryptoOffer>,
+    /// Why each offered `a=crypto` line could not be used.
+    pub crypto_refused: Vec<String>,
+}
+
+impl MediaDesc {
+    /// Secure RTP (SDES keys expected).
+    pub fn is_secure(&self) -> bool {
+        self.proto.starts_with("RTP/SAVP")
+    }
 }
 
 impl MediaDesc {
@@ -188,6 +282,8 @@ pub fn parse_offer(text: &str) -> Result<SdpOffer, SdpError> {
                     label: None,
                     direction: Direction::SendRecv,
                     connection: None,
+                    crypto: None,
+                    crypto_refused: Vec::new(),
                 });
                 media_dir.push(None);
             }
@@ -204,6 +300,12 @@ pub fn parse_offer(text: &str) -> Result<SdpOffer, SdpError> {
                     (None, Some(d)) => session_dir = d,
                     (Some(_), Some(d)) => *media_dir.last_mut().unwrap() = Some(d),
                     (Some(m), None) if name == "label" => m.label = Some(val.trim().to_string()),
+                    (Some(m), None) if name == "crypto" && m.crypto.is_none() => {
+                        match parse_crypto(val) {
+                            Ok(c) => m.crypto = Some(c),
+                            Err(e) => m.crypto_refused.push(e),
+                        }
+                    }
                     (Some(m), None) if name == "rtpmap" => {
                         if let Some((pt, enc)) = val.split_once(' ') {
                             if let Ok(pt) = pt.trim().parse() {
@@ -228,15 +330,36 @@ pub fn parse_offer(text: &str) -> Result<SdpOffer, SdpError> {
         if m.connection.is_none() {
             m.connection = session_conn.clone();
         }
+        if !m.is_secure() {
+            m.crypto = None;
+        } else if m.crypto.is_none() && m.port != 0 {
+            // Answering without keys would leave the SRC encrypting to a recorder that
+            // cannot decrypt: refuse the offer instead (RFC 4568 7.1.2).
+            let why = if m.crypto_refused.is_empty() {
+                "no a=crypto line".to_string()
+            } else {
+                m.crypto_refused.join("; ")
+            };
+            return Err(SdpError::Crypto(format!(
+                "{} stream on port {} has no usable SDES key ({why}); offer AES_CM_128_HMAC_SHA1_80 with one inline key, no MKI, no session parameters",
+                m.proto, m.port
+            )));
+        }
     }
     Ok(SdpOffer { origin, media })
 }
 
 /// How the SRS answers one offered m-line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamAnswer {
-    /// Receive on `port` with this payload type and codec.
-    Accept { port: u16, pt: u8, codec: Codec },
+    /// Receive on `port` with this payload type and codec; `crypto` is our `a=crypto` value
+    /// for a secure stream.
+    Accept {
+        port: u16,
+        pt: u8,
+        codec: Codec,
+        crypto: Option<String>,
+    },
     /// Port 0: the stream is declined (no codec we decode, not audio, or offered with port 0).
     Decline,
 }
@@ -256,10 +379,18 @@ pub fn answer(
     );
     for (m, a) in offer.media.iter().zip(streams) {
         match a {
-            StreamAnswer::Accept { port, pt, codec } => {
+            StreamAnswer::Accept {
+                port,
+                pt,
+                codec,
+                crypto,
+            } => {
                 s.push_str(&format!("m={} {port} {} {pt}\r\n", m.kind, m.proto));
                 s.push_str(&format!("a=rtpmap:{pt} {}\r\n", codec.rtpmap()));
                 s.push_str(&format!("a={}\r\n", m.direction.answer().attr()));
+                if let Some(c) = crypto {
+                    s.push_str(&format!("a=crypto:{c}\r\n"));
+                }
             }
             StreamAnswer::Decline => {
                 let fmt = m.formats.first().map(String::as_str).unwrap_or("0");

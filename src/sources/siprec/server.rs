@@ -1,4 +1,4 @@
-//! The SIP edge: UDP and TCP sockets around the sans-IO [`Srs`], and the media plane it drives.
+//! The SIP edge: UDP, TCP and TLS sockets around the sans-IO [`Srs`], and the media plane it drives.
 //! This is the only file of the recording server that does I/O.
 
 use super::message::StreamFramer;
@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
 
 /// How often retransmission, expiry and RTP inactivity are checked.
 const TICK: Duration = Duration::from_millis(50);
@@ -62,15 +63,20 @@ pub struct TcpLimits {
     pub idle: Duration,
 }
 
-/// Bound SIP sockets (UDP and TCP on the same port).
+/// Bound SIP sockets (UDP and TCP on the same port, TLS on its own).
 pub struct SipSockets {
     udp: UdpSocket,
     tcp: TcpListener,
+    tls: Option<(TcpListener, TlsAcceptor)>,
 }
 
 impl SipSockets {
-    /// Binds UDP then TCP on the same port (port 0 picks a free one for both).
-    pub async fn bind(addr: SocketAddr) -> Result<SipSockets, SipServerError> {
+    /// Binds UDP then TCP on the same port (port 0 picks a free one for both), and the TLS
+    /// listener when given.
+    pub async fn bind(
+        addr: SocketAddr,
+        tls: Option<(SocketAddr, TlsAcceptor)>,
+    ) -> Result<SipSockets, SipServerError> {
         let udp = UdpSocket::bind(addr)
             .await
             .map_err(|source| SipServerError::Bind {
@@ -90,11 +96,29 @@ impl SipSockets {
                 addr: bound,
                 source,
             })?;
-        Ok(SipSockets { udp, tcp })
+        let tls = match tls {
+            None => None,
+            Some((addr, acceptor)) => Some((
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| SipServerError::Bind {
+                        transport: "TLS",
+                        addr,
+                        source,
+                    })?,
+                acceptor,
+            )),
+        };
+        Ok(SipSockets { udp, tcp, tls })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.udp.local_addr()
+    }
+
+    /// Where SIP over TLS listens, when it does.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 }
 
@@ -112,7 +136,11 @@ pub async fn run<M: MediaPlane>(
     mut shutdown: Shutdown,
     tcp_limits: TcpLimits,
 ) {
-    let SipSockets { udp, tcp } = sockets;
+    let SipSockets { udp, tcp, tls } = sockets;
+    let accept_tls = async |tls: &Option<(TcpListener, TlsAcceptor)>| match tls {
+        Some((l, _)) => l.accept().await,
+        None => std::future::pending().await,
+    };
     let limiter = ConnLimiter::new("sip-tcp", tcp_limits.conns);
     let (in_tx, mut in_rx) = mpsc::channel::<Inbound>(INBOX);
     let mut conns: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
@@ -135,7 +163,31 @@ pub async fn run<M: MediaPlane>(
                 Ok((stream, addr)) => {
                     // Past a cap the connection is closed unread; the SRC retries later.
                     if let Ok(guard) = limiter.try_acquire(addr.ip()) {
-                        tokio::spawn(connection(stream, addr, in_tx.clone(), guard, tcp_limits.idle));
+                        let peer = Peer { transport: Transport::Tcp, addr };
+                        tokio::spawn(connection(stream, peer, in_tx.clone(), guard, tcp_limits.idle));
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "SIP TCP accept failed");
+                    continue;
+                }
+            },
+            r = accept_tls(&tls) => match r {
+                Ok((stream, addr)) => {
+                    if let (Ok(guard), Some((_, acceptor))) = (limiter.try_acquire(addr.ip()), &tls) {
+                        let (acceptor, inbox, idle) = (acceptor.clone(), in_tx.clone(), tcp_limits.idle);
+                        tokio::spawn(async move {
+                            // The handshake has as long as a silent connection would.
+                            match tokio::time::timeout(idle.min(Duration::from_secs(10)), acceptor.accept(stream)).await {
+                                Ok(Ok(stream)) => {
+                                    let peer = Peer { transport: Transport::Tls, addr };
+                                    connection(stream, peer, inbox, guard, idle).await
+                                }
+                                Ok(Err(e)) => tracing::info!(peer = %addr, error = %e, "SIP TLS handshake failed"),
+                                Err(_) => tracing::info!(peer = %addr, "SIP TLS handshake timed out"),
+                            }
+                        });
                     }
                     continue;
                 }
@@ -170,7 +222,7 @@ pub async fn run<M: MediaPlane>(
                                     tracing::warn!(peer = %to.addr, error = %e, "SIP UDP send failed");
                                 }
                             }
-                            Transport::Tcp => match conns.get(&to.addr) {
+                            Transport::Tcp | Transport::Tls => match conns.get(&to.addr) {
                                 Some(tx) => {
                                     if tx.try_send(bytes).is_err() {
                                         tracing::warn!(peer = %to.addr, "SIP TCP connection not reading; closing it");
@@ -236,14 +288,17 @@ fn execute<M: MediaPlane>(
     }
 }
 
-async fn connection(
-    stream: TcpStream,
-    addr: SocketAddr,
+async fn connection<S>(
+    stream: S,
+    peer: Peer,
     inbox: mpsc::Sender<Inbound>,
     _slot: ConnGuard,
     idle: Duration,
-) {
-    let (mut rd, mut wr) = stream.into_split();
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    let addr = peer.addr;
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(CONN_OUTBOX);
     if inbox.send(Inbound::Connected(addr, tx)).await.is_err() {
         return;
@@ -257,10 +312,6 @@ async fn connection(
     });
     let mut framer = StreamFramer::new();
     let mut buf = vec![0u8; 16_384];
-    let peer = Peer {
-        transport: Transport::Tcp,
-        addr,
-    };
     loop {
         let n = match tokio::time::timeout(idle, rd.read(&mut buf)).await {
             Ok(Ok(0) | Err(_)) => break,

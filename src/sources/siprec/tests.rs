@@ -30,12 +30,12 @@ fn load(name: &str) -> (Vec<u8>, serde_json::Value) {
     (sip, side)
 }
 
-fn clock() -> (ManualClock, SharedClock) {
+pub(super) fn clock() -> (ManualClock, SharedClock) {
     let c = ManualClock::starting_at(time::macros::datetime!(2024-05-06 09:00 UTC));
     (c.clone(), Arc::new(c))
 }
 
-fn config(roles: &str, queue_from: &str) -> SrsConfig {
+pub(super) fn config(roles: &str, queue_from: &str) -> SrsConfig {
     SrsConfig {
         advertise: "203.0.113.5".into(),
         sip_port: 5060,
@@ -46,17 +46,20 @@ fn config(roles: &str, queue_from: &str) -> SrsConfig {
         min_se_s: 90,
         codecs: vec![Codec::Pcmu, Codec::Pcma],
         retry_after_s: 30,
+        tls_port: None,
+        allow: srs::peers::AllowList::parse(&["192.0.2.0/24".into()]).unwrap(),
+        digest: None,
     }
 }
 
-fn peer() -> Peer {
+pub(super) fn peer() -> Peer {
     Peer {
         transport: Transport::Udp,
         addr: "192.0.2.10:5060".parse().unwrap(),
     }
 }
 
-fn sent(out: &[Output]) -> Vec<&SipMessage> {
+pub(super) fn sent(out: &[Output]) -> Vec<&SipMessage> {
     out.iter()
         .filter_map(|o| match o {
             Output::Send { message, .. } => Some(message),
@@ -65,11 +68,11 @@ fn sent(out: &[Output]) -> Vec<&SipMessage> {
         .collect()
 }
 
-fn codes(out: &[Output]) -> Vec<u16> {
+pub(super) fn codes(out: &[Output]) -> Vec<u16> {
     sent(out).iter().filter_map(|m| m.code()).collect()
 }
 
-fn media(out: &[Output]) -> Vec<&MediaCommand> {
+pub(super) fn media(out: &[Output]) -> Vec<&MediaCommand> {
     out.iter()
         .filter_map(|o| match o {
             Output::Media(m) => Some(m),
@@ -143,7 +146,11 @@ fn vendor_invites_parse_to_their_sidecars() {
 }
 
 /// Feeds a vendor INVITE through the state machine and completes the media side.
-fn answer_fixture(srs: &mut Srs, sip: &[u8], first_port: u16) -> (Vec<Output>, Vec<Output>) {
+pub(super) fn answer_fixture(
+    srs: &mut Srs,
+    sip: &[u8],
+    first_port: u16,
+) -> (Vec<Output>, Vec<Output>) {
     let out = srs.on_message(sip, peer());
     let Some(MediaCommand::Open {
         session, streams, ..
@@ -219,12 +226,12 @@ fn vendor_invites_are_answered_per_stream() {
     }
 }
 
-fn cisco() -> Vec<u8> {
+pub(super) fn cisco() -> Vec<u8> {
     load("cisco_cube").0
 }
 
 /// Rewrites one header of a wire message (Content-Length stays right).
-fn with_header(sip: &[u8], name: &str, value: Option<&str>) -> Vec<u8> {
+pub(super) fn with_header(sip: &[u8], name: &str, value: Option<&str>) -> Vec<u8> {
     let mut m = SipMessage::parse(sip).unwrap();
     m.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     if let Some(v) = value {
@@ -233,7 +240,7 @@ fn with_header(sip: &[u8], name: &str, value: Option<&str>) -> Vec<u8> {
     m.to_bytes()
 }
 
-fn in_dialog(ok: &SipMessage, method: &str, cseq: u32, branch: &str) -> SipMessage {
+pub(super) fn in_dialog(ok: &SipMessage, method: &str, cseq: u32, branch: &str) -> SipMessage {
     let mut m = SipMessage {
         start: message::StartLine::Request {
             method: method.into(),
@@ -253,7 +260,22 @@ fn in_dialog(ok: &SipMessage, method: &str, cseq: u32, branch: &str) -> SipMessa
     m
 }
 
-fn established(srs: &mut Srs) -> SipMessage {
+/// The CANCEL of an INVITE (same Via branch, From, To and Call-ID; CSeq 101 CANCEL).
+pub(super) fn cancel_of(invite: &SipMessage) -> SipMessage {
+    let mut cancel = invite.clone();
+    cancel.start = message::StartLine::Request {
+        method: "CANCEL".into(),
+        uri: "sip:srs@203.0.113.5:5060".into(),
+    };
+    cancel
+        .headers
+        .retain(|(n, _)| ["Via", "From", "To", "Call-ID", "Max-Forwards"].contains(&n.as_str()));
+    cancel.push("CSeq", "101 CANCEL");
+    cancel.body.clear();
+    cancel
+}
+
+pub(super) fn established(srs: &mut Srs) -> SipMessage {
     let (_, answered) = answer_fixture(srs, &cisco(), 30000);
     let ok = sent(&answered)[0].clone();
     let ack = in_dialog(&ok, "ACK", 101, "z9hG4bKack1");
@@ -329,16 +351,7 @@ fn cancel_before_answer_gives_487() {
     let out = srs.on_message(&cisco(), peer());
     assert_eq!(codes(&out), vec![100]);
     let inv = SipMessage::parse(&cisco()).unwrap();
-    let mut cancel = inv.clone();
-    cancel.start = message::StartLine::Request {
-        method: "CANCEL".into(),
-        uri: "sip:srs@203.0.113.5:5060".into(),
-    };
-    cancel
-        .headers
-        .retain(|(n, _)| ["Via", "From", "To", "Call-ID", "Max-Forwards"].contains(&n.as_str()));
-    cancel.push("CSeq", "101 CANCEL");
-    cancel.body.clear();
+    let cancel = cancel_of(&inv);
     let out = srs.on_message(&cancel.to_bytes(), peer());
     assert_eq!(codes(&out), vec![200, 487]);
     assert!(matches!(media(&out)[0], MediaCommand::Close { .. }));

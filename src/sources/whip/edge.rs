@@ -16,18 +16,22 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-/// Opens a pipeline leg for a new publisher and returns its audio inbox; `Err` says why not
-/// (e.g. the participant is already publishing in that call).
-pub type LegFactory =
-    Arc<dyn Fn(&CallInfo, &LegInfo, u32) -> Result<mpsc::Sender<LegInput>, String> + Send + Sync>;
+/// Opens a pipeline leg for a new publisher (as the credential named last) and returns its
+/// audio inbox; `Err` says why not (the participant is already publishing in that call,
+/// another credential opened the call, the call is archived).
+pub type LegFactory = Arc<
+    dyn Fn(&CallInfo, &LegInfo, u32, Option<&str>) -> Result<mpsc::Sender<LegInput>, String>
+        + Send
+        + Sync,
+>;
 
 /// Legs on the live pipeline: the call registry announces the call with its first leg and
 /// archives it when the last one ends.
 pub fn pipeline_legs(shared: Arc<Shared>) -> LegFactory {
-    Arc::new(move |call, leg, rate| {
+    Arc::new(move |call, leg, rate, by| {
         shared
             .registry
-            .open_leg(call, leg)
+            .open_leg_as(call, leg, by)
             .map_err(|e| e.to_string())?;
         let (tx, _task) = crate::pipeline::spawn_leg(shared.clone(), leg.clone(), rate);
         Ok(tx)
@@ -143,7 +147,13 @@ impl WhipSessions {
             participant: Some(params.participant.clone()),
             language: params.language.clone(),
         };
-        let tx = legs(&call, &leg, session.sample_rate()).map_err(WhipError::Conflict)?;
+        let tx = legs(
+            &call,
+            &leg,
+            session.sample_rate(),
+            params.opened_by.as_deref(),
+        )
+        .map_err(WhipError::Conflict)?;
         let id = uuid::Uuid::new_v4().to_string();
         let (close_tx, close_rx) = oneshot::channel();
         let (done_tx, done_rx) = oneshot::channel();

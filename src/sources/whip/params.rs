@@ -26,6 +26,9 @@ pub struct PublishParams {
     pub agent_id: Option<String>,
     /// Forced recognition language (`zh`, `en`).
     pub language: Option<String>,
+    /// The credential publishing (set by the HTTP edge, never from the request): a live
+    /// call takes legs only from the credential that opened it.
+    pub opened_by: Option<String>,
 }
 
 impl PublishParams {
@@ -93,6 +96,7 @@ impl PublishParams {
             queue: get("queue"),
             agent_id: get("agent_id"),
             language,
+            opened_by: None,
         })
     }
 }

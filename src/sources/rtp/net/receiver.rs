@@ -52,7 +52,8 @@ pub enum EndReason {
 pub struct ReceiverReport {
     pub rtp_port: u16,
     pub rtcp_port: u16,
-    /// Address the first RTP packet came from.
+    /// Address the RTP port latched to: the first to send it valid RTP or RTCP. Datagrams
+    /// from other addresses are dropped (counted in `stats.foreign_dropped`).
     pub remote: Option<String>,
     pub ended: Option<EndReason>,
     pub stats: StreamStats,
@@ -210,11 +211,11 @@ async fn run(
             _ = async { match shutdown.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => break EndReason::Shutdown,
             r = sockets.rtp.recv_from(&mut buf) => match r {
                 Ok((n, from)) => {
-                    let pcm = stream.on_datagram(&buf[..n], started.elapsed());
-                    if !remote_logged && stream.last_activity().is_some() {
+                    let pcm = stream.on_datagram_from(&buf[..n], from, started.elapsed());
+                    if let (false, Some(source)) = (remote_logged, stream.rtp_source()) {
                         remote_logged = true;
-                        tracing::info!(stream = label, port = sockets.lease.rtp_port(), %from, "RTP stream started");
-                        report.lock().expect("receiver report lock").remote = Some(from.to_string());
+                        tracing::info!(stream = label, port = sockets.lease.rtp_port(), from = %source, "RTP stream started");
+                        report.lock().expect("receiver report lock").remote = Some(source.to_string());
                     }
                     pcm
                 }
@@ -224,8 +225,8 @@ async fn run(
                 }
             },
             r = sockets.rtcp.recv_from(&mut rtcp_buf) => {
-                if let Ok((n, _)) = r {
-                    stream.on_rtcp_datagram(&rtcp_buf[..n], started.elapsed());
+                if let Ok((n, from)) = r {
+                    stream.on_rtcp_datagram_from(&rtcp_buf[..n], from, started.elapsed());
                 }
                 Vec::new()
             }
@@ -243,6 +244,10 @@ async fn run(
                 errors_logged = true;
                 tracing::warn!(stream = label, error = %e, "bad datagram ignored (further ones only counted)");
             }
+        }
+        if let Some(f) = stream.take_first_foreign() {
+            // Once per stream: a flood must not become a flood of log lines.
+            tracing::warn!(stream = label, port = f.port.as_str(), from = %f.from, latched = %f.latched, "datagram from an address other than the stream's source dropped (further ones only counted)");
         }
         report.lock().expect("receiver report lock").stats = stream.stats();
         if muted.load(Ordering::Relaxed) {
@@ -276,6 +281,7 @@ async fn run(
         lost = stats.jitter.lost,
         late = stats.jitter.late,
         malformed = stats.malformed,
+        foreign_dropped = stats.foreign_dropped,
         "RTP stream ended"
     );
     let mut r = report.lock().expect("receiver report lock");
@@ -344,6 +350,56 @@ mod tests {
         assert_eq!(report.stats.rtp_packets, 10);
         assert!(rx.recv().await.is_none(), "leg input not closed");
         assert_eq!(pool.in_use(), 0, "ports not released");
+    }
+
+    #[tokio::test]
+    async fn a_second_sender_is_dropped_counted_and_never_heard() {
+        let pool = pool();
+        let pair = pool.allocate(1).unwrap().pop().unwrap();
+        let (rtp_port, rtcp_port) = (pair.rtp_port(), pair.rtcp_port());
+        let (tx, mut rx) = mpsc::channel(64);
+        let mut handle =
+            spawn_receiver(pair, pcmu(), tx, ReceiverOptions::default(), None).unwrap();
+        let genuine = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let genuine_rtcp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let injector = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let to = ("127.0.0.1", rtp_port);
+        let rr = [0x80, 0xc9, 0, 1, 0, 0, 0, 42];
+        // mu-law 0xff is silence and 0x00 full scale: any loud sample was injected.
+        let first = build_rtp(0, false, 0, 0, 42, &[0xff; 160]);
+        genuine.send_to(&first, to).await.unwrap();
+        while handle.report().remote.is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        for i in 1..10u16 {
+            let d = build_rtp(0, false, i, i as u32 * 160, 42, &[0xff; 160]);
+            let forged = build_rtp(0, false, i + 1, (i + 1) as u32 * 160, 42, &[0x00; 160]);
+            injector.send_to(&forged, to).await.unwrap();
+            genuine.send_to(&d, to).await.unwrap();
+        }
+        // The RTCP port latches to the sender's own RTCP socket, not to its RTP one.
+        for from in [&genuine_rtcp, &injector, &genuine_rtcp] {
+            from.send_to(&rr, ("127.0.0.1", rtcp_port)).await.unwrap();
+        }
+        let mut pcm = Vec::new();
+        while pcm.len() < 1600 {
+            let Some(LegInput::Audio(p)) = rx.recv().await else {
+                panic!("leg input closed");
+            };
+            pcm.extend(p);
+        }
+        assert!(pcm.iter().all(|s| s.abs() < 100), "injected audio heard");
+        let t0 = Instant::now();
+        while handle.report().stats.rtcp_packets < 2 {
+            assert!(t0.elapsed() < Duration::from_secs(5), "RTCP not read");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        handle.close();
+        let report = handle.join().await;
+        let genuine_addr = genuine.local_addr().unwrap().to_string();
+        assert_eq!(report.remote.as_deref(), Some(genuine_addr.as_str()));
+        assert_eq!(report.stats.rtp_packets, 10);
+        assert_eq!(report.stats.foreign_dropped, 9 + 1);
     }
 
     /// Regression: a stream on hold fed music on hold into its leg, which became utterances.
