@@ -541,7 +541,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("binding {}", cfg.server.http))?;
     tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), db = %db.display(), "callwatch serving");
-    spawn_reload_on_sighup(shared.clone());
+    spawn_reload_on_sighup(shared.clone(), app.auth.clone());
     let (sig_tx, sig_rx) = tokio::sync::oneshot::channel::<()>();
     let grace = std::time::Duration::from_secs(cfg.shutdown.grace_s);
     let mut drained = tokio::spawn(async move {
@@ -596,8 +596,9 @@ async fn serve(a: ServeArgs) -> Result<()> {
 }
 
 /// SIGHUP re-reads lexicons and rules, as `POST /v1/admin/reload` does; errors are logged and
-/// the previous set stays in force.
-fn spawn_reload_on_sighup(shared: Arc<Shared>) {
+/// the previous set stays in force. Each one is audited (who: `SIGHUP`, an operator on the
+/// host).
+fn spawn_reload_on_sighup(shared: Arc<Shared>, auth: callwatch::auth::Auth) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -609,12 +610,24 @@ fn spawn_reload_on_sighup(shared: Arc<Shared>) {
             while hup.recv().await.is_some() {
                 let s = shared.clone();
                 // Shared::reload logs the outcome.
-                let _ = tokio::task::spawn_blocking(move || s.reload()).await;
+                let done = tokio::task::spawn_blocking(move || s.reload()).await;
+                let outcome = if matches!(done, Ok(Ok(_))) {
+                    "ok"
+                } else {
+                    "failed"
+                };
+                auth.audit(callwatch::auth::AuditEntry {
+                    who: "SIGHUP".into(),
+                    action: "reload".into(),
+                    outcome: outcome.into(),
+                    ..Default::default()
+                })
+                .await;
             }
         });
     }
     #[cfg(not(unix))]
-    let _ = shared;
+    let _ = (shared, auth);
 }
 
 async fn wait_for_signal() {

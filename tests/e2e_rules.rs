@@ -263,4 +263,25 @@ fn sighup_reloads_and_a_broken_edit_keeps_the_set_in_force() {
     let log = server.log_text();
     assert!(log.contains("zz_courtesy.toml:3:"), "{log}");
     assert_eq!(courtesy("fs-e2e-hup-2"), 1, "{}", server.log_text());
+    // Both signals are in the audit trail as SIGHUP's.
+    let (_, audit) = get_json(&format!("{}/v1/audit?action=reload", server.http()));
+    let rows: Vec<(String, String)> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["who"].as_str().unwrap().into(),
+                r["outcome"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("SIGHUP".into(), "failed".into()),
+            ("SIGHUP".into(), "ok".into())
+        ],
+        "{audit}"
+    );
 }

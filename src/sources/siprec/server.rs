@@ -161,6 +161,11 @@ pub async fn run<M: MediaPlane>(
             },
             r = tcp.accept() => match r {
                 Ok((stream, addr)) => {
+                    // Outside [sip] allow: closed before it takes a slot.
+                    if !srs.allows(addr.ip()) {
+                        tracing::warn!(peer = %addr, "SIP TCP connection from an address outside [sip] allow closed");
+                        continue;
+                    }
                     // Past a cap the connection is closed unread; the SRC retries later.
                     if let Ok(guard) = limiter.try_acquire(addr.ip()) {
                         let peer = Peer { transport: Transport::Tcp, addr };
@@ -175,6 +180,10 @@ pub async fn run<M: MediaPlane>(
             },
             r = accept_tls(&tls) => match r {
                 Ok((stream, addr)) => {
+                    if !srs.allows(addr.ip()) {
+                        tracing::warn!(peer = %addr, "SIP TLS connection from an address outside [sip] allow closed");
+                        continue;
+                    }
                     if let (Ok(guard), Some((_, acceptor))) = (limiter.try_acquire(addr.ip()), &tls) {
                         let (acceptor, inbox, idle) = (acceptor.clone(), in_tx.clone(), tcp_limits.idle);
                         tokio::spawn(async move {

@@ -32,10 +32,15 @@ fn in_dialog_requests_must_match_tags_and_peer_or_get_481() {
     let ok = established(&mut srs);
     let bye = in_dialog(&ok, "BYE", 102, "z9hG4bKbye1");
     type Case = (&'static str, SipMessage, Peer);
+    let over_tls = Peer {
+        transport: Transport::Tls,
+        ..peer()
+    };
     let cases: Vec<Case> = vec![
         ("wrong From tag", with_tag(&bye, "From", "forged"), peer()),
         ("wrong To tag", with_tag(&bye, "To", "forged"), peer()),
         ("another address", bye.clone(), other_peer()),
+        ("another transport", bye.clone(), over_tls),
     ];
     for (what, msg, from) in &cases {
         let out = srs.on_message(&msg.to_bytes(), *from);
@@ -157,6 +162,20 @@ fn digest_challenges_new_sessions_and_takes_the_right_password_only() {
     assert_eq!(codes(&srs.on_message(&wrong, peer())), vec![401]);
 
     let right = authorized(&cisco(), &challenge, "s3cret pass");
+    // The nonce was given to 192.0.2.10: from another (allowed) host it is refused.
+    let elsewhere = Peer {
+        addr: "192.0.2.11:5060".parse().unwrap(),
+        ..peer()
+    };
+    assert_eq!(codes(&srs.on_message(&right, elsewhere)), vec![401]);
+    // A digest over another Request-URI does not cover this request.
+    let other_uri = String::from_utf8(authorized(&cisco(), &challenge, "s3cret pass"))
+        .unwrap()
+        .replacen("INVITE sip:", "INVITE sip:other-", 1);
+    assert_eq!(
+        codes(&srs.on_message(other_uri.as_bytes(), peer())),
+        vec![401]
+    );
     let out = srs.on_message(&right, peer());
     assert_eq!(codes(&out), vec![100]);
     assert!(matches!(media(&out)[0], MediaCommand::Open { .. }));
@@ -182,6 +201,13 @@ fn savp(crypto: &str) -> Vec<u8> {
     m.to_bytes()
 }
 
+fn tls_peer() -> Peer {
+    Peer {
+        transport: Transport::Tls,
+        ..peer()
+    }
+}
+
 const KEY: &str = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
 
 #[test]
@@ -191,7 +217,16 @@ fn sdes_offers_are_answered_with_our_key_and_unusable_crypto_gets_488() {
     let sip = savp(&format!(
         "a=crypto:1 AES_CM_256_HMAC_SHA1_80 inline:{KEY}{KEY}\r\na=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|2^31\r\n"
     ));
-    let (out, answered) = answer_fixture(&mut srs, &sip, 30000);
+    // Keys in clear protect nothing: over UDP the offer is refused.
+    let out = srs.on_message(&sip, peer());
+    assert_eq!(codes(&out), vec![488]);
+    assert!(sent(&out)[0].header("Warning").unwrap().contains("SIP TLS"));
+    assert_eq!(srs.session_count(), 0);
+    let out = srs.on_message(&sip, tls_peer());
+    let MediaCommand::Open { session, .. } = media(&out)[0].clone() else {
+        unreachable!()
+    };
+    let answered = srs.media_opened(&session, Ok(vec![30000, 30002]));
     let MediaCommand::Open { streams, .. } = media(&out)[0] else {
         unreachable!()
     };
@@ -236,10 +271,45 @@ fn sdes_offers_are_answered_with_our_key_and_unusable_crypto_gets_488() {
     for (what, crypto) in unusable {
         let (_c, shared) = clock();
         let mut srs = Srs::new(config("second", ""), shared);
-        let out = srs.on_message(&savp(&crypto), peer());
+        let out = srs.on_message(&savp(&crypto), tls_peer());
         assert_eq!(codes(&out), vec![488], "{what}");
         let w = sent(&out)[0].header("Warning").unwrap_or("").to_string();
         assert!(w.contains("SDES"), "{what}: {w}");
         assert_eq!(srs.session_count(), 0, "{what}");
     }
+}
+
+#[test]
+fn a_reinvite_may_not_change_a_recorded_streams_keys() {
+    let (_c, shared) = clock();
+    let mut srs = Srs::new(config("second", ""), shared);
+    let line = |k: &str| format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{k}\r\n");
+    let sip = savp(&line(KEY));
+    let out = srs.on_message(&sip, tls_peer());
+    let MediaCommand::Open { session, .. } = media(&out)[0].clone() else {
+        unreachable!()
+    };
+    let ok = sent(&srs.media_opened(&session, Ok(vec![30000, 30002])))[0].clone();
+    let ack = in_dialog(&ok, "ACK", 101, "z9hG4bKack1");
+    assert!(srs.on_message(&ack.to_bytes(), tls_peer()).is_empty());
+    let reinvite = |cseq: u32, key: &str| {
+        let mut m = in_dialog(&ok, "INVITE", cseq, &format!("z9hG4bKre{cseq}"));
+        let body = String::from_utf8(SipMessage::parse(&savp(&line(key))).unwrap().body).unwrap();
+        let sdp = body
+            .split("\r\n\r\n")
+            .nth(1)
+            .and_then(|b| b.split("--").next())
+            .unwrap()
+            .to_string();
+        m.push("Content-Type", "application/sdp");
+        m.body = sdp.into_bytes();
+        m
+    };
+    let other = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk";
+    let out = srs.on_message(&reinvite(102, other).to_bytes(), tls_peer());
+    assert_eq!(codes(&out), vec![488]);
+    assert!(media(&out).is_empty(), "the streams keep running");
+    assert_eq!(srs.session_count(), 1);
+    let out = srs.on_message(&reinvite(103, KEY).to_bytes(), tls_peer());
+    assert_eq!(codes(&out), vec![200], "the same keys are fine");
 }

@@ -16,6 +16,8 @@ pub struct StreamState {
     pub codec: Codec,
     pub port: u16,
     pub paused: bool,
+    /// The SRC's SDES key of a secure stream; a re-INVITE may not change it.
+    pub key: Option<crate::sources::siprec::sdp::CryptoOffer>,
 }
 
 /// A request waiting for the media side before it can be answered.
@@ -62,7 +64,8 @@ pub enum Mismatch {
     RemoteTag,
     /// The To tag is not ours (CANCEL, which has none, is exempt).
     LocalTag,
-    /// Sent from another IP address than the dialog's peer.
+    /// Sent from another IP address than the dialog's peer, or over another transport (a
+    /// dialog set up over TLS takes nothing over UDP).
     Peer,
 }
 
@@ -77,8 +80,8 @@ impl Mismatch {
 }
 
 impl Session {
-    /// Whether `msg` (same Call-ID) belongs to this dialog: both tags and the peer's address.
-    /// The port is not compared: a TCP client reconnects from a new one.
+    /// Whether `msg` (same Call-ID) belongs to this dialog: both tags, the peer's address and
+    /// transport. The port is not compared: a TCP client reconnects from a new one.
     pub fn check(&self, msg: &SipMessage, from: Peer) -> Result<(), Mismatch> {
         if msg.tag("From") != self.remote_tag.as_deref() {
             return Err(Mismatch::RemoteTag);
@@ -86,7 +89,7 @@ impl Session {
         if msg.method() != "CANCEL" && msg.tag("To") != Some(self.local_tag.as_str()) {
             return Err(Mismatch::LocalTag);
         }
-        if from.addr.ip() != self.peer.addr.ip() {
+        if from.addr.ip() != self.peer.addr.ip() || from.transport != self.peer.transport {
             return Err(Mismatch::Peer);
         }
         Ok(())

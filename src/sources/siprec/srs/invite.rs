@@ -3,8 +3,8 @@
 
 use super::dialog::{Pending, Session, StreamState};
 use super::negotiation::{
-    body_refusal, call_info, check_require, choose, label_of, media_streams, parse_body,
-    session_timer,
+    body_refusal, call_info, check_require, choose, keys_need_tls, label_of, media_streams,
+    parse_body, session_timer,
 };
 use super::reply::{refuse, reply, warning};
 use super::transaction::Unacked;
@@ -109,6 +109,10 @@ impl Srs {
             );
             return;
         };
+        if let Some(r) = keys_need_tls(&msg, &offer, from.transport, Some(&tag)) {
+            send(out, from, r);
+            return;
+        }
         let opening = choose(&self.cfg, &offer, 0..offer.media.len());
         if opening.is_empty() {
             let mut r = reply(&msg, 488, Some(&tag));
@@ -210,6 +214,7 @@ impl Srs {
                 codec,
                 port: *port,
                 paused: inactive,
+                key: p.offer.media[i].crypto.clone(),
             });
         }
         let answers: Vec<StreamAnswer> = (0..p.offer.media.len())

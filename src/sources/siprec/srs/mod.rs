@@ -203,9 +203,19 @@ impl Srs {
         (self.clock.now().unix_timestamp_nanos() / 1_000_000) as i64
     }
 
+    /// A tag or branch: 64 random bits. Dialog tags are part of what proves an in-dialog
+    /// request comes from the recording client, so they must not be guessable.
     fn next_token(&mut self) -> String {
         self.counter += 1;
-        format!("{:x}{:x}", self.now_ms(), self.counter)
+        let mut r = [0u8; 8];
+        getrandom::fill(&mut r).expect("the OS random source");
+        format!("{:016x}", u64::from_be_bytes(r))
+    }
+
+    /// Whether requests from `ip` are taken at all (the edge refuses other TCP/TLS
+    /// connections before they take a slot).
+    pub fn allows(&self, ip: std::net::IpAddr) -> bool {
+        self.cfg.allow.allows(ip)
     }
 
     /// Feeds one received message (a datagram or a framed stream message). Bytes that are not
@@ -248,7 +258,7 @@ impl Srs {
         }
         match method.as_str() {
             "INVITE" => {
-                if let Some(r) = self.authenticate(&msg) {
+                if let Some(r) = self.authenticate(&msg, from.addr.ip()) {
                     send(&mut out, from, r);
                 } else {
                     self.on_invite(msg, from, &mut out)
@@ -282,14 +292,14 @@ impl Srs {
 
     /// The 401 for a new session without valid credentials, when digest is on. In-dialog
     /// requests (re-INVITEs) are tied to the authenticated dialog by its tags and peer.
-    fn authenticate(&mut self, msg: &SipMessage) -> Option<SipMessage> {
+    fn authenticate(&mut self, msg: &SipMessage, from_ip: std::net::IpAddr) -> Option<SipMessage> {
         let auth = self.cfg.digest.as_ref()?;
         if msg.tag("To").is_some() || self.sessions.contains_key(msg.call_id()) {
             return None;
         }
         let now_s = self.now_ms() / 1000;
         let tag = format!("{:x}{:x}", self.now_ms(), self.counter + 1);
-        let r = auth.check(msg, &tag, now_s)?;
+        let r = auth.check(msg, &tag, now_s, from_ip)?;
         self.counter += 1;
         tracing::info!(
             call_id = msg.call_id(),

@@ -2,7 +2,9 @@
 //! removed, metadata updates, session refresh.
 
 use super::dialog::Pending;
-use super::negotiation::{call_info, label_of, media_streams, parse_body, session_timer, Chosen};
+use super::negotiation::{
+    call_info, keys_need_tls, label_of, media_streams, parse_body, session_timer, Chosen,
+};
 use super::reply::{refuse, reply};
 use super::transaction::Unacked;
 use super::{send, MediaCommand, Output, Peer, Srs};
@@ -78,6 +80,22 @@ impl Srs {
             send(out, from, r);
             return;
         };
+        if let Some(r) = keys_need_tls(&msg, &offer, from.transport, None) {
+            send(out, from, r);
+            return;
+        }
+        // A kept stream's SRTP key (or its being secure at all) cannot change under a running
+        // receiver: refuse the offer and keep recording with what was agreed.
+        let rekeyed = (0..offer.media.len()).any(|i| {
+            let label = label_of(&offer, i);
+            s.streams.iter().any(|st| {
+                st.label == label && offer.media[i].port != 0 && st.key != offer.media[i].crypto
+            })
+        });
+        if rekeyed {
+            send(out, from, refuse(&msg, 488, None, "changing a recorded stream's SRTP keys is not supported; keep the keys, or remove the stream and offer it under a new label"));
+            return;
+        }
         let session = call_id.clone();
         // Existing streams: hold, resume or removal by label.
         let offered: Vec<(String, Direction, u16)> = (0..offer.media.len())

@@ -4,7 +4,7 @@
 
 use super::dialog::Session;
 use super::reply::{refuse, reply};
-use super::{MediaStream, QueueSource, SrsConfig, SUPPORTED};
+use super::{MediaStream, QueueSource, SrsConfig, Transport, SUPPORTED};
 use crate::call::{CallInfo, LegInfo};
 use crate::sources::siprec::message::{uri_of, SipMessage};
 use crate::sources::siprec::metadata::{Metadata, MetadataError};
@@ -99,6 +99,25 @@ pub fn session_timer(cfg: &SrsConfig, msg: &SipMessage, tag: &str) -> Result<u32
 /// The refusal of an INVITE whose body cannot be used.
 pub fn body_refusal(msg: &SipMessage, tag: Option<&str>, r: &Refusal) -> SipMessage {
     refuse(msg, r.code(), tag, &r.to_string())
+}
+
+/// A 488 when the offer carries SDES keys (RTP/SAVP) over a transport that is not TLS:
+/// keys sent in clear protect nothing (RFC 4568 8.3 requires a secure signalling channel).
+pub fn keys_need_tls(
+    msg: &SipMessage,
+    offer: &SdpOffer,
+    transport: Transport,
+    tag: Option<&str>,
+) -> Option<SipMessage> {
+    let secure = offer.media.iter().any(|m| m.is_secure() && m.port != 0);
+    (secure && transport != Transport::Tls).then(|| {
+        refuse(
+            msg,
+            488,
+            tag,
+            "RTP/SAVP with SDES keys is taken only over SIP TLS (keys sent in clear protect nothing); send it to [sip] tls_listen",
+        )
+    })
 }
 
 /// The SDP label of m-line `i` (its 1-based index when the SRC gave none).

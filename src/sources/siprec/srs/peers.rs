@@ -1,7 +1,8 @@
 //! Who may talk to the recording server: the address allow-list (`[sip] allow`) and,
 //! optionally, digest authentication of new sessions (RFC 3261 22, RFC 2617 MD5 with
 //! `qop=auth`, which SBCs implement). Nonces are stateless: the time they were made and a
-//! keyed hash of it, valid for [`NONCE_TTL_S`].
+//! keyed hash of it and of the address challenged, valid for [`NONCE_TTL_S`] from that
+//! address only. The digest must cover the request's own URI.
 
 use super::reply::reply;
 use crate::sources::siprec::message::SipMessage;
@@ -124,20 +125,23 @@ pub fn request_digest(
 }
 
 impl DigestAuth {
-    fn nonce_mac(&self, made_s: i64) -> String {
+    /// Keyed with the process secret over the time and the address challenged, so a nonce
+    /// only works from the address it was given to.
+    fn nonce_mac(&self, made_s: i64, ip: IpAddr) -> String {
         let mut h = Sha256::new();
         h.update(self.secret);
         h.update(made_s.to_be_bytes());
+        h.update(ip.to_string().as_bytes());
         hex(&h.finalize()[..12])
     }
 
-    /// A nonce made at `now_s`.
-    pub fn nonce(&self, now_s: i64) -> String {
-        format!("{made:x}.{}", self.nonce_mac(now_s), made = now_s)
+    /// A nonce made at `now_s` for a client at `ip`.
+    pub fn nonce(&self, now_s: i64, ip: IpAddr) -> String {
+        format!("{made:x}.{}", self.nonce_mac(now_s, ip), made = now_s)
     }
 
-    /// Whether `nonce` is one of ours and still fresh.
-    fn nonce_fresh(&self, nonce: &str, now_s: i64) -> bool {
+    /// Whether `nonce` is one of ours, made for `ip`, and still fresh.
+    fn nonce_fresh(&self, nonce: &str, now_s: i64, ip: IpAddr) -> bool {
         let Some((made, mac)) = nonce.split_once('.') else {
             return false;
         };
@@ -145,23 +149,23 @@ impl DigestAuth {
             return false;
         };
         let age = now_s - made;
-        (0..=NONCE_TTL_S).contains(&age) && constant_eq(mac, &self.nonce_mac(made))
+        (0..=NONCE_TTL_S).contains(&age) && constant_eq(mac, &self.nonce_mac(made, ip))
     }
 
     /// `None` when the request carries valid credentials; otherwise the 401 to send.
-    pub fn check(&self, msg: &SipMessage, tag: &str, now_s: i64) -> Option<SipMessage> {
+    pub fn check(&self, msg: &SipMessage, tag: &str, now_s: i64, ip: IpAddr) -> Option<SipMessage> {
         let verdict = msg
             .header("Authorization")
             .and_then(digest_params)
-            .map(|p| self.verify(msg, &p, now_s));
+            .map(|p| self.verify(msg, &p, now_s, ip));
         match verdict {
             Some(Verdict::Ok) => None,
-            Some(Verdict::Stale) => Some(self.challenge(msg, tag, now_s, true)),
-            Some(Verdict::Wrong) | None => Some(self.challenge(msg, tag, now_s, false)),
+            Some(Verdict::Stale) => Some(self.challenge(msg, tag, now_s, ip, true)),
+            Some(Verdict::Wrong) | None => Some(self.challenge(msg, tag, now_s, ip, false)),
         }
     }
 
-    fn verify(&self, msg: &SipMessage, p: &[(String, String)], now_s: i64) -> Verdict {
+    fn verify(&self, msg: &SipMessage, p: &[(String, String)], now_s: i64, ip: IpAddr) -> Verdict {
         let get = |k: &str| p.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let (Some(user), Some(realm), Some(nonce), Some(uri), Some(response)) = (
             get("username"),
@@ -178,9 +182,16 @@ impl DigestAuth {
         if user != self.user || realm != self.realm {
             return Verdict::Wrong;
         }
+        // The digest must cover this request's URI, with the client nonce (qop=auth).
+        let request_uri = match &msg.start {
+            crate::sources::siprec::message::StartLine::Request { uri, .. } => uri.as_str(),
+            _ => "",
+        };
+        if uri != request_uri {
+            return Verdict::Wrong;
+        }
         let qop = match (get("qop"), get("nc"), get("cnonce")) {
             (Some(q), Some(nc), Some(cn)) if q.eq_ignore_ascii_case("auth") => Some((nc, cn, q)),
-            (None, _, _) => None,
             _ => return Verdict::Wrong,
         };
         let expected = request_digest(
@@ -195,21 +206,28 @@ impl DigestAuth {
         if !constant_eq(&expected, &response.to_ascii_lowercase()) {
             return Verdict::Wrong;
         }
-        if self.nonce_fresh(nonce, now_s) {
+        if self.nonce_fresh(nonce, now_s, ip) {
             Verdict::Ok
         } else {
             Verdict::Stale
         }
     }
 
-    fn challenge(&self, msg: &SipMessage, tag: &str, now_s: i64, stale: bool) -> SipMessage {
+    fn challenge(
+        &self,
+        msg: &SipMessage,
+        tag: &str,
+        now_s: i64,
+        ip: IpAddr,
+        stale: bool,
+    ) -> SipMessage {
         let mut r = reply(msg, 401, Some(tag));
         r.push(
             "WWW-Authenticate",
             format!(
                 "Digest realm=\"{}\", nonce=\"{}\", algorithm=MD5, qop=\"auth\"{}",
                 self.realm,
-                self.nonce(now_s),
+                self.nonce(now_s, ip),
                 if stale { ", stale=true" } else { "" }
             ),
         );
