@@ -175,13 +175,11 @@ impl Srs {
     pub fn media_opened(&mut self, session: &str, ports: Result<Vec<u16>, String>) -> Vec<Output> {
         let mut out = Vec::new();
         let now = self.now_ms();
-        let Some(s) = self.sessions.get(session) else {
+        let Some(transport) = self.sessions.get(session).map(|s| s.peer.transport) else {
             return out;
         };
-        let contact = self.contact(s.peer.transport);
-        let Some(s) = self.sessions.get_mut(session) else {
-            return out;
-        };
+        let contact = self.contact(transport);
+        let s = self.sessions.get_mut(session).expect("present above");
         let Some(p) = s.pending.take() else {
             return out;
         };

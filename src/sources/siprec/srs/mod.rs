@@ -293,14 +293,14 @@ impl Srs {
     /// The 401 for a new session without valid credentials, when digest is on. In-dialog
     /// requests (re-INVITEs) are tied to the authenticated dialog by its tags and peer.
     fn authenticate(&mut self, msg: &SipMessage, from_ip: std::net::IpAddr) -> Option<SipMessage> {
-        let auth = self.cfg.digest.as_ref()?;
-        if msg.tag("To").is_some() || self.sessions.contains_key(msg.call_id()) {
+        if self.cfg.digest.is_none()
+            || msg.tag("To").is_some()
+            || self.sessions.contains_key(msg.call_id())
+        {
             return None;
         }
-        let now_s = self.now_ms() / 1000;
-        let tag = format!("{:x}{:x}", self.now_ms(), self.counter + 1);
-        let r = auth.check(msg, &tag, now_s, from_ip)?;
-        self.counter += 1;
+        let (tag, now_s) = (self.next_token(), self.now_ms() / 1000);
+        let r = self.cfg.digest.as_ref()?.check(msg, &tag, now_s, from_ip)?;
         tracing::info!(
             call_id = msg.call_id(),
             "recording INVITE challenged for digest credentials"
