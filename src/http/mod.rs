@@ -83,6 +83,7 @@ pub fn router(app: AppState, archive: ArchiveReader) -> Router {
         clock: surge_state.clock.clone(),
         sink: surge_state.archive.clone(),
         auth: auth.clone(),
+        recent_acks: Default::default(),
     });
     let archive_routes = archive_api::router(archive_api::ArchiveApi {
         archive,
