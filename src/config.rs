@@ -403,6 +403,20 @@ pub struct ArchiveConfig {
     /// MiB kept free beside the database for the spill journal, so a full disk still leaves
     /// it room. 0 keeps none.
     pub spill_reserve_mb: u64,
+    /// Keep each leg's audio (Opus in Ogg, redacted speech silenced) for replay.
+    pub audio: bool,
+    /// Folder of the audio archive. Empty: `<data_dir>/audio`.
+    pub audio_dir: PathBuf,
+    /// Opus bit rate of archived audio, bits per second (6000–64000).
+    pub audio_bitrate: u32,
+    /// Longest stretch of audio (seconds) held in memory while its transcript is pending; past
+    /// it, held audio is archived as silence (never unchecked).
+    pub audio_max_hold_s: u64,
+    /// Days audio is kept; a daily purge deletes older recordings (audited). 0: kept forever.
+    pub audio_retention_days: u32,
+    /// Days calls (transcripts, hits, scores) are kept; a daily purge deletes older calls and
+    /// their audio (audited). 0: kept forever.
+    pub retention_days: u32,
 }
 
 impl Default for ArchiveConfig {
@@ -412,6 +426,12 @@ impl Default for ArchiveConfig {
             query_timeout_ms: 10_000,
             max_size_mb: 0,
             spill_reserve_mb: crate::sinks::archive::DEFAULT_RESERVE_BYTES >> 20,
+            audio: true,
+            audio_dir: PathBuf::new(),
+            audio_bitrate: 20_000,
+            audio_max_hold_s: 120,
+            audio_retention_days: 90,
+            retention_days: 365,
         }
     }
 }
@@ -761,6 +781,25 @@ impl Config {
                 "server.max_connections, max_connections_per_addr, header_read_timeout_s and idle_timeout_s must be at least 1".into(),
             ));
         }
+        if !(6_000..=64_000).contains(&self.archive.audio_bitrate) {
+            return Err(ConfigError::Invalid(format!(
+                "archive.audio_bitrate = {}: Opus speech wants 6000 to 64000 bits per second (20000 is a good start)",
+                self.archive.audio_bitrate
+            )));
+        }
+        if self.archive.audio_max_hold_s == 0 {
+            return Err(ConfigError::Invalid(
+                "archive.audio_max_hold_s must be at least 1 (seconds of audio held while its transcript is pending)".into(),
+            ));
+        }
+        if self.archive.retention_days > 0
+            && self.archive.audio_retention_days > self.archive.retention_days
+        {
+            return Err(ConfigError::Invalid(format!(
+                "archive.audio_retention_days ({}) is longer than archive.retention_days ({}): audio goes with its call; lower it or raise retention_days",
+                self.archive.audio_retention_days, self.archive.retention_days
+            )));
+        }
         if self.archive.query_timeout_ms == 0 {
             return Err(ConfigError::Invalid(
                 "archive.query_timeout_ms must be at least 1".into(),
@@ -841,6 +880,23 @@ impl Config {
         Ok(())
     }
 
+    /// The audio archive, when audio is kept.
+    pub fn audio_archive(&self) -> Option<crate::sinks::audio::AudioArchive> {
+        let a = &self.archive;
+        a.audio.then(|| {
+            let root = if a.audio_dir.as_os_str().is_empty() {
+                self.server.data_dir.join("audio")
+            } else {
+                a.audio_dir.clone()
+            };
+            crate::sinks::audio::AudioArchive::new(
+                root,
+                a.audio_bitrate as i32,
+                a.audio_max_hold_s * 1000,
+            )
+        })
+    }
+
     /// The archive database file.
     pub fn archive_path(&self) -> PathBuf {
         if self.archive.path.as_os_str().is_empty() {
@@ -873,6 +929,27 @@ mod tests {
         // Every field comes back as written: serialising the parsed config gives the same text.
         assert_eq!(toml::to_string(&parsed).unwrap(), text);
         assert!(text.contains("min_free_disk_mb = 256"), "{text}");
+    }
+
+    #[test]
+    fn audio_archive_settings_are_checked() {
+        let c = Config::parse("", "x.toml").unwrap();
+        let a = c.audio_archive().expect("audio on by default");
+        assert_eq!(a.root(), Path::new("data/audio"));
+        assert_eq!(c.archive.audio_retention_days, 90);
+        let off = Config::parse("[archive]\naudio = false\n", "x.toml").unwrap();
+        assert!(off.audio_archive().is_none());
+        for (text, want) in [
+            ("[archive]\naudio_bitrate = 1000\n", "audio_bitrate"),
+            ("[archive]\naudio_max_hold_s = 0\n", "audio_max_hold_s"),
+            (
+                "[archive]\nretention_days = 30\naudio_retention_days = 60\n",
+                "audio_retention_days",
+            ),
+        ] {
+            let e = Config::parse(text, "x.toml").unwrap_err();
+            assert!(e.to_string().contains(want), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -344,6 +344,53 @@ fn open_auth(cfg: &Config, db: &Path, tls: bool) -> Result<callwatch::auth::Auth
     Ok(auth)
 }
 
+/// Archive retention (`[archive] retention_days`, `audio_retention_days`): at start, then
+/// daily; each deleted call or recording is audited (who: `retention`).
+fn spawn_archive_retention(
+    cfg: &Config,
+    reader: ArchiveReader,
+    writer: callwatch::sinks::archive::ArchiveSender,
+    store: Arc<callwatch::auth::AuthStore>,
+) -> Result<()> {
+    let policy = callwatch::pipeline::retention::Retention {
+        days: cfg.archive.retention_days,
+        audio_days: cfg.archive.audio_retention_days,
+    };
+    if policy.days == 0 && policy.audio_days == 0 {
+        return Ok(());
+    }
+    let audio_root = cfg.audio_archive().map(|a| a.root().to_path_buf());
+    std::thread::Builder::new()
+        .name("archive-retention".into())
+        .spawn(move || loop {
+            let now = time::OffsetDateTime::now_utc();
+            let mut audit = |e: callwatch::auth::AuditEntry| {
+                if let Err(err) = store.audit(&e, now) {
+                    tracing::error!(error = %err, "retention deletion not audited");
+                }
+            };
+            match callwatch::pipeline::retention::purge_once(
+                &reader,
+                &writer,
+                audio_root.as_deref(),
+                policy,
+                now,
+                &mut audit,
+            ) {
+                Ok(r) if r == Default::default() => {}
+                Ok(r) => tracing::info!(
+                    calls = r.calls,
+                    audio_files = r.audio_files,
+                    audio_bytes = r.audio_bytes,
+                    "archive past retention deleted"
+                ),
+                Err(e) => tracing::warn!(error = %e, "archive retention failed; retrying tomorrow"),
+            }
+            std::thread::sleep(std::time::Duration::from_secs(86_400));
+        })?;
+    Ok(())
+}
+
 fn load_config(common: &Common) -> Result<Config> {
     let mut cfg = Config::load(common.config.as_deref())?;
     if let Some(d) = &common.data_dir {
@@ -448,6 +495,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
     }
     let reader = ArchiveReader::open(&db)?.with_query_timeout(cfg.archive.query_timeout());
     let auth = open_auth(&cfg, &db, tls.is_some())?;
+    spawn_archive_retention(&cfg, reader.clone(), archive_tx.clone(), auth.store.clone())?;
     let controller = ShutdownController::new();
     let shared = build_shared(
         &cfg,

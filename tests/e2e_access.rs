@@ -43,6 +43,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("GET", "/v1/audit", "admin"),
     ("GET", "/v1/calls", "admin supervisor reviewer"),
     ("GET", "/v1/calls/{id}", "admin supervisor reviewer"),
+    ("GET", "/v1/calls/{id}/audio", "admin supervisor reviewer"),
     ("GET", "/v1/search", "admin supervisor reviewer"),
     ("GET", "/v1/surges", "admin supervisor"),
     ("POST", "/v1/surges/{id}/ack", "admin supervisor"),

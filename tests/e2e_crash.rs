@@ -8,6 +8,24 @@ use common::{archived_call, root, EventWatcher, Server};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// GET with a bearer token; the body, after asserting 200.
+fn get_bytes(url: &str, token: &str) -> Vec<u8> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let r = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{url}");
+            r.bytes().await.unwrap().to_vec()
+        })
+}
+
 #[test]
 fn kill_9_keeps_every_announced_final_and_closes_the_cut_calls() {
     let server = Server::start("ggml-tiny.en.bin", &[]);
@@ -83,6 +101,49 @@ fn kill_9_keeps_every_announced_final_and_closes_the_cut_calls() {
             assert!(
                 archived.contains(&id.as_str()),
                 "final {id} of {call} was announced but not archived: {detail}\nlog before the kill:\n{log_before}"
+            );
+        }
+    }
+    // The recordings keep what was written before the kill: each leg file decodes, and the
+    // customer's reaches past the end of the first final announced on that leg.
+    for (call, w) in calls.iter().zip(&watchers) {
+        let first_end = w
+            .events()
+            .iter()
+            .find(|e| e["type"] == "transcript.final" && e["speaker"] == "customer")
+            .and_then(|e| e["end_ms"].as_u64());
+        let detail = archived_call(&base, call);
+        let audio = detail["audio"].as_array().unwrap();
+        assert_eq!(audio.len(), 2, "{detail}");
+        assert!(audio.iter().all(|a| a["duration_ms"].is_null()), "{detail}");
+        let ogg = get_bytes(
+            &format!("{base}/v1/calls/{call}/audio?leg=customer"),
+            &server.token,
+        );
+        let file = server.data_dir.path().join(format!("{call}.ogg"));
+        std::fs::write(&file, ogg).unwrap();
+        let out = Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "format=duration",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let secs: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        if let Some(end) = first_end {
+            assert!(
+                secs * 1000.0 >= end as f64 - 1000.0,
+                "{call}: {secs} s, first final ends at {end} ms"
             );
         }
     }

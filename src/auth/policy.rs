@@ -60,6 +60,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/v1/audit", Access::Roles(ADMIN)),
     (Method::GET, "/v1/calls", Access::Roles(ARCHIVE)),
     (Method::GET, "/v1/calls/{id}", Access::Roles(ARCHIVE)),
+    (Method::GET, "/v1/calls/{id}/audio", Access::Roles(ARCHIVE)),
     (Method::GET, "/v1/search", Access::Roles(ARCHIVE)),
     (Method::GET, "/v1/surges", Access::Roles(WATCH)),
     (Method::POST, "/v1/surges/{id}/ack", Access::Roles(WATCH)),

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod admin;
 pub mod archive_api;
+pub mod audio_api;
 pub mod events_ws;
 pub mod fork;
 pub mod health;
@@ -85,12 +86,18 @@ pub fn router(app: AppState, archive: ArchiveReader) -> Router {
         auth: auth.clone(),
         recent_acks: Default::default(),
     });
+    let audio_routes = audio_api::router(audio_api::AudioApi {
+        archive: archive.clone(),
+        auth: auth.clone(),
+        audio: surge_state.audio.clone(),
+    });
     let archive_routes = archive_api::router(archive_api::ArchiveApi {
         archive,
         auth: auth.clone(),
     });
     let mut routes = live
         .merge(archive_routes)
+        .merge(audio_routes)
         .merge(surges)
         .merge(access::router(auth.clone()));
     if !origins.is_empty() {
@@ -167,6 +174,7 @@ mod tests {
             .iter()
             .map(|p| p.to_string())
             .chain(surge_api::PATHS.iter().map(|p| p.to_string()))
+            .chain(audio_api::PATHS.iter().map(|p| p.to_string()))
             .chain(whip::PATHS.iter().map(|p| p.to_string()))
             .chain(access::PATHS.iter().map(|p| p.to_string()))
             .chain(

@@ -105,6 +105,12 @@ pub fn assemble(
         shared = shared.with_surge(SurgeHub::new(cfg.surge.clone(), topics, clock.now()));
     }
     if mode.live {
+        if let Some(audio) = cfg.audio_archive() {
+            tracing::info!(dir = %audio.root().display(), "leg audio recorded");
+            shared = shared.with_audio(audio);
+        }
+    }
+    if mode.live {
         // A stream may not reopen a call the archive holds as ended (it would rewrite it).
         match crate::sinks::archive::ArchiveReader::open(cfg.archive_path()) {
             Ok(reader) => {

@@ -139,6 +139,7 @@ pub async fn run_leg(
         samples_16k: 0,
         redact: LegRedactor::new(shared.redactor.clone()),
         settled_ms: 0,
+        audio: super::leg_audio::LegAudio::start(shared, leg),
     };
     let mut finals: FuturesOrdered<FinalFuture> = FuturesOrdered::new();
     let mut partial: Option<PartialFuture> = None;
@@ -158,6 +159,9 @@ pub async fn run_leg(
                     Some(LegInput::Audio(pcm)) => {
                         let audio = decoder.push(&pcm);
                         state.samples_16k += audio.len() as u64;
+                        if let Some(a) = state.audio.as_mut() {
+                            a.push(&audio);
+                        }
                         segmenter.push(&audio)
                     }
                     Some(LegInput::End(reason)) => {
@@ -168,6 +172,9 @@ pub async fn run_leg(
                         input_open = false;
                         let audio = decoder.flush();
                         state.samples_16k += audio.len() as u64;
+                        if let Some(a) = state.audio.as_mut() {
+                            a.push(&audio);
+                        }
                         let mut ev = segmenter.push(&audio);
                         ev.extend(segmenter.finish());
                         ev
@@ -180,11 +187,15 @@ pub async fn run_leg(
             else => break,
         }
         state.report_settled(segmenter.open_start_ms());
+        state.release_audio(segmenter.undecided_from_ms());
         if !input_open && finals.is_empty() {
             break;
         }
     }
     shared.rules.close_leg(&leg.call_id, &leg.leg);
+    if let Some(a) = state.audio.take() {
+        a.finish(shared);
+    }
     state.summary.media_ms = state.samples_16k / 16;
     state.summary
 }
@@ -200,6 +211,8 @@ struct LegState<'a> {
     redact: LegRedactor,
     /// Media time up to which this leg's audio is heard and transcribed, last reported.
     settled_ms: u64,
+    /// The leg's recording; audio is written once it is settled (and silenced if redacted).
+    audio: Option<super::leg_audio::LegAudio>,
 }
 
 impl LegState<'_> {
@@ -220,6 +233,18 @@ impl LegState<'_> {
                 .rules
                 .advance(&self.leg.call_id, &self.leg.leg, settled);
         }
+    }
+
+    /// Writes the recorded audio no transcript can still claim: before the earliest
+    /// utterance awaiting its final and before what the segmenter may still open
+    /// (`undecided_ms`), so redaction can silence it first.
+    fn release_audio(&mut self, undecided_ms: u64) {
+        let Some(a) = self.audio.as_mut() else {
+            return;
+        };
+        let pending = self.utterances.values().map(|u| u.start_ms).min();
+        let until = pending.map_or(undecided_ms, |p| p.min(undecided_ms));
+        a.release(until);
     }
 
     /// Hands a matched transcript to the call's rules.
@@ -342,11 +367,21 @@ impl LegState<'_> {
             return;
         };
         self.shared.drops.add(reason);
+        // What the recogniser could not read may have held a card number: fail closed.
+        let audio_masked = if reason == DropReason::RecognitionFailed {
+            vec![[u.start_ms, end_ms]]
+        } else {
+            Vec::new()
+        };
+        if let Some(a) = self.audio.as_mut() {
+            a.mask(&audio_masked);
+        }
         let now = rfc3339(self.shared.clock.now());
         self.shared
             .archive
             .send(ArchiveOp::Utterance(UtteranceRecord {
                 dropped: Some(reason),
+                audio_masked,
                 ..self.record(&u.id, u.start_ms, end_ms, now)
             }));
         self.shared.events.publish(self.event(
@@ -374,6 +409,7 @@ impl LegState<'_> {
             segments: serde_json::Value::Array(Vec::new()),
             created_at,
             dropped: None,
+            audio_masked: Vec::new(),
         }
     }
 
@@ -456,8 +492,15 @@ impl LegState<'_> {
         result: Result<Transcript, AsrError>,
     ) {
         self.read_as_answer(start_ms, true);
-        let t = match result {
-            Ok(t) => self.redact.final_transcript(t),
+        let (t, masked) = match result {
+            Ok(t) => {
+                let redacted = self.redact.final_transcript(t.clone());
+                let masked = super::leg_audio::masked_ranges(&t, &redacted, start_ms, end_ms);
+                if let Some(a) = self.audio.as_mut() {
+                    a.mask(&masked);
+                }
+                (redacted, masked)
+            }
             Err(e) => {
                 tracing::error!(error = %e, start_ms, end_ms, "final transcription failed");
                 let detail = Some(e.to_string());
@@ -498,6 +541,7 @@ impl LegState<'_> {
                 language: t.language.clone(),
                 text: t.text.clone(),
                 segments: serde_json::to_value(&segments).unwrap_or_default(),
+                audio_masked: masked,
                 ..self.record(&u.id, start_ms, end_ms, now.clone())
             }));
         let insp = self.shared.inspection.load_full();

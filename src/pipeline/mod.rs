@@ -3,9 +3,11 @@
 pub mod assemble;
 mod insight;
 pub mod leg;
+mod leg_audio;
 pub mod offline;
 pub mod qa;
 pub mod registry;
+pub mod retention;
 pub mod rules;
 pub mod surge_ticker;
 #[cfg(test)]
@@ -104,6 +106,8 @@ pub struct Shared {
     pub min_free_disk_mb: u64,
     /// Utterances closed without a final, per reason (`/v1/stats`).
     pub drops: crate::transforms::asr::gate::DropCounts,
+    /// Where leg audio is recorded (none until [`Shared::with_audio`]).
+    pub audio: Option<crate::sinks::audio::AudioArchive>,
 }
 
 impl Shared {
@@ -145,6 +149,7 @@ impl Shared {
             data_dir: cfg.server.data_dir.clone(),
             min_free_disk_mb: cfg.server.min_free_disk_mb,
             drops: Default::default(),
+            audio: None,
             events,
             archive,
             clock,
@@ -188,6 +193,12 @@ impl Shared {
     pub fn with_surge(mut self, hub: SurgeHub) -> Shared {
         self.registry = self.registry.with_surge(hub.clone());
         self.surge = hub;
+        self
+    }
+
+    /// Records every leg's audio into `archive` from now on.
+    pub fn with_audio(mut self, archive: crate::sinks::audio::AudioArchive) -> Shared {
+        self.audio = Some(archive);
         self
     }
 

@@ -1,3 +1,4 @@
 //! Outputs: live events and the archive.
 pub mod archive;
+pub mod audio;
 pub mod events;

@@ -69,6 +69,7 @@ pub fn utterance(
         segments: json!([{"start_ms": start_ms, "end_ms": start_ms + 1500, "text": text}]),
         created_at: at(minute),
         dropped: None,
+        audio_masked: Vec::new(),
     }
 }
 

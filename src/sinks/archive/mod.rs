@@ -2,6 +2,7 @@
 //!
 //! The pipeline sends [`ArchiveOp`]s through an [`ArchiveSender`]; one writer thread
 //! commits them. Reviewers and the CLI query it through an [`ArchiveReader`].
+mod audio_rows;
 pub mod error;
 pub mod insights;
 mod journal;
@@ -22,7 +23,9 @@ pub use query::{
     DEFAULT_LIMIT, MAX_LIMIT,
 };
 pub use reader::ArchiveReader;
-pub use record::{ArchiveOp, HitRecord, RuleFiringRecord, ScoreRecord, UtteranceRecord};
+pub use record::{
+    ArchiveOp, AudioRecord, HitRecord, RuleFiringRecord, ScoreRecord, UtteranceRecord,
+};
 pub use writer::{
     ArchiveSender, ArchiveWriter, ArchiveWriterHandle, StorageFault, WriterConfig, WriterHealth,
     WriterStats, MAX_QUEUED,

@@ -223,7 +223,7 @@ impl ArchiveReader {
             let utterances = conn
                 .prepare_cached(
                     "SELECT id, call_id, leg, speaker, start_ms, end_ms, language, text, segments,
-                            created_at, dropped
+                            created_at, dropped, audio_masked
                      FROM utterances WHERE call_id = ?1 ORDER BY leg, start_ms, seq",
                 )?
                 .query_map([id], |r| {
@@ -241,6 +241,10 @@ impl ArchiveReader {
                         dropped: r
                             .get::<_, Option<String>>(10)?
                             .and_then(|d| crate::transforms::asr::gate::DropReason::parse(&d)),
+                        audio_masked: r
+                            .get::<_, Option<String>>(11)?
+                            .and_then(|m| serde_json::from_str(&m).ok())
+                            .unwrap_or_default(),
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -304,6 +308,7 @@ impl ArchiveReader {
                 qa_report,
                 rule_firings,
                 warnings,
+                audio: super::audio_rows::audio_of(conn, id)?,
             }))
         })
     }

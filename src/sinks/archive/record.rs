@@ -39,6 +39,18 @@ pub enum ArchiveOp {
     CallWarning(super::insights::CallWarning),
     /// A supervisor acknowledged a surge alert; the first acknowledgement stands.
     SurgeAck(super::insights::SurgeAck),
+    /// A leg's audio recording started (no duration yet) or finished; keyed by call and file.
+    Audio(AudioRecord),
+    /// Retention deleted this audio file.
+    AudioPurged {
+        call_id: String,
+        file: String,
+        purged_at: String,
+    },
+    /// Retention deletes this call and everything archived about it (its audit rows stay).
+    CallPurged {
+        call_id: String,
+    },
 }
 
 impl ArchiveOp {
@@ -55,6 +67,9 @@ impl ArchiveOp {
             ArchiveOp::Surge(_) => "surge",
             ArchiveOp::CallWarning(_) => "call_warning",
             ArchiveOp::SurgeAck(_) => "surge_ack",
+            ArchiveOp::Audio(_) => "audio",
+            ArchiveOp::AudioPurged { .. } => "audio_purged",
+            ArchiveOp::CallPurged { .. } => "call_purged",
         }
     }
 }
@@ -76,6 +91,33 @@ pub struct UtteranceRecord {
     /// Set when the utterance produced no transcript (then `text` is empty): why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dropped: Option<crate::transforms::asr::gate::DropReason>,
+    /// Media ranges `[start_ms, end_ms)` of this utterance silenced in the archived audio
+    /// because they held redacted speech.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audio_masked: Vec<[u64; 2]>,
+}
+
+/// One leg's archived audio file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AudioRecord {
+    pub call_id: String,
+    pub leg: String,
+    pub speaker: Speaker,
+    /// Relative to the audio folder.
+    pub file: String,
+    /// RFC 3339: when the leg's first audio arrived.
+    pub started_at: String,
+    /// Set once the recording is finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// Milliseconds silenced (redacted speech, or audio held past the limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked_ms: Option<u64>,
+    /// When retention deleted the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purged_at: Option<String>,
 }
 
 /// A prohibited-phrase hit.

@@ -260,6 +260,26 @@ CREATE TABLE surge_acks (
     note     TEXT
 );
 "#,
+    // 9: each leg's archived audio, and the media ranges of an utterance silenced in it.
+    r#"
+CREATE TABLE audio (
+    call_id     TEXT NOT NULL,
+    leg         TEXT NOT NULL,
+    speaker     TEXT NOT NULL,
+    -- Relative to the audio folder; named from digests, never from peer-chosen ids.
+    file        TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    -- NULL while recording (or when the process died mid-call: the file holds what was written).
+    duration_ms INTEGER,
+    bytes       INTEGER,
+    masked_ms   INTEGER,
+    -- Set when retention deleted the file.
+    purged_at   TEXT,
+    PRIMARY KEY (call_id, file)
+);
+CREATE INDEX audio_by_call ON audio(call_id, leg);
+ALTER TABLE utterances ADD COLUMN audio_masked TEXT;
+"#,
 ];
 
 /// Schema version this build writes and reads.

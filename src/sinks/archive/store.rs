@@ -102,6 +102,13 @@ pub(crate) fn apply(conn: &Connection, op: &ArchiveOp) -> rusqlite::Result<()> {
         ArchiveOp::CallWarning(t) => super::insights::insert_warning(conn, t)?,
         ArchiveOp::SurgeAck(a) => super::insights::insert_surge_ack(conn, a)?,
         ArchiveOp::Score(r) => insert_score(conn, r)?,
+        ArchiveOp::Audio(a) => super::audio_rows::upsert_audio(conn, a)?,
+        ArchiveOp::AudioPurged {
+            call_id,
+            file,
+            purged_at,
+        } => super::audio_rows::mark_purged(conn, call_id, file, purged_at)?,
+        ArchiveOp::CallPurged { call_id } => super::audio_rows::purge_call(conn, call_id)?,
     }
     Ok(())
 }
@@ -169,8 +176,8 @@ fn insert_utterance(conn: &Connection, u: &UtteranceRecord) -> rusqlite::Result<
     conn.prepare_cached(
         "INSERT OR IGNORE INTO utterances
             (id, call_id, leg, speaker, start_ms, end_ms, language, text, segments, created_at,
-             created_at_ms, dropped)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             created_at_ms, dropped, audio_masked)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         u.id,
@@ -185,6 +192,8 @@ fn insert_utterance(conn: &Connection, u: &UtteranceRecord) -> rusqlite::Result<
         u.created_at,
         unix_ms_or_now(&u.created_at, "created_at"),
         u.dropped.map(|r| r.as_str()),
+        (!u.audio_masked.is_empty())
+            .then(|| serde_json::to_string(&u.audio_masked).unwrap_or_default()),
     ])?;
     Ok(())
 }

@@ -93,6 +93,17 @@ impl Segmenter {
         self.open.as_ref().map(|o| o.start / SAMPLES_PER_MS)
     }
 
+    /// Media time before which no audio can still become part of an utterance: the open
+    /// utterance's start, else the oldest audio kept for the start window and pre-roll (an
+    /// utterance that opens next may begin that far back).
+    pub fn undecided_from_ms(&self) -> u64 {
+        let from = match &self.open {
+            Some(o) => o.start,
+            None => (self.pos - self.recent.len() as u64).max(self.last_end),
+        };
+        from / SAMPLES_PER_MS
+    }
+
     /// Feeds the next 16 kHz mono samples; returns the events they complete.
     pub fn push(&mut self, audio: &[f32]) -> Vec<SegmentEvent> {
         let mut events = Vec::new();

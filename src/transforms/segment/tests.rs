@@ -384,3 +384,34 @@ proptest! {
         }
     }
 }
+
+/// Regression: the audio archive wrote audio up to the open utterance's start, but before an
+/// utterance opens its first 0.2–0.5 s are already heard, so the start of a card number could
+/// be written before redaction saw it. What is undecided never passes a later start.
+#[test]
+fn nothing_before_an_utterance_start_is_ever_called_decided() {
+    let (audio, _) = fixture();
+    let mut seg = Segmenter::new(SegmenterConfig::default()).unwrap();
+    let mut decided = 0u64;
+    let mut starts = Vec::new();
+    for chunk in audio.chunks(160) {
+        for ev in seg.push(chunk) {
+            if let SegmentEvent::Final { start_ms, .. } = ev {
+                starts.push((start_ms, decided));
+            }
+        }
+        let now = seg.undecided_from_ms();
+        assert!(
+            now >= decided,
+            "undecided went back from {decided} to {now}"
+        );
+        decided = now;
+        if let Some(open) = seg.open_start_ms() {
+            assert!(decided <= open);
+        }
+    }
+    assert!(!starts.is_empty());
+    for (start, decided_then) in starts {
+        assert!(decided_then <= start, "{decided_then} > {start}");
+    }
+}

@@ -1,0 +1,223 @@
+//! `GET /v1/calls/{id}/audio?leg=customer|agent|mix`: replay of a call's archived audio as
+//! `audio/ogg` with HTTP range requests (so a browser can seek). Reviewers, supervisors and
+//! admins only, within their queues; every request is audited.
+
+use super::access::{addr, Peer};
+use super::json_error;
+use crate::auth::{AuditEntry, Auth, Principal};
+use crate::call::Speaker;
+use crate::sinks::archive::{ArchiveReader, AudioRecord};
+use crate::sinks::audio::mix::{write_mix, MixInput, Side};
+use crate::sinks::audio::AudioArchive;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use serde::Deserialize;
+use std::path::PathBuf;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use tower::ServiceExt;
+
+/// Paths this module serves.
+pub const PATHS: [&str; 1] = ["/v1/calls/{id}/audio"];
+
+/// Longest leg name taken in `leg=`.
+const MAX_LEG_CHARS: usize = 128;
+
+/// What the handler reads.
+#[derive(Clone)]
+pub struct AudioApi {
+    pub archive: ArchiveReader,
+    pub auth: Auth,
+    /// `None` when `[archive] audio` is off.
+    pub audio: Option<AudioArchive>,
+}
+
+/// The route of [`PATHS`].
+pub fn router(state: AudioApi) -> Router {
+    Router::new().route(PATHS[0], get(audio)).with_state(state)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AudioQuery {
+    leg: Option<String>,
+}
+
+async fn audio(
+    State(api): State<AudioApi>,
+    Extension(who): Extension<Principal>,
+    peer: Peer,
+    Path(id): Path<String>,
+    query: Result<Query<AudioQuery>, QueryRejection>,
+    req: Request,
+) -> Response {
+    let leg = match query {
+        Ok(Query(q)) => q.leg.unwrap_or_else(|| "mix".into()),
+        Err(r) => return json_error(StatusCode::BAD_REQUEST, "bad_query", &r.body_text()),
+    };
+    if leg.is_empty() || leg.chars().count() > MAX_LEG_CHARS {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            "leg must be customer, agent, mix or a leg name of the call",
+        );
+    }
+    let range = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(64)
+        .collect::<String>();
+    let audit = AuditEntry::by(&who, "audio.replay")
+        .call(&id)
+        .detail(format!("leg={leg} range={range}"))
+        .from_addr(addr(&peer));
+    let Some(store) = api.audio.clone() else {
+        api.auth.audit(audit.outcome("not_found")).await;
+        return json_error(
+            StatusCode::NOT_FOUND,
+            "audio_off",
+            "audio is not archived on this server ([archive] audio = false)",
+        );
+    };
+    let (archive, lookup, wanted) = (api.archive.clone(), id.clone(), leg.clone());
+    let who_c = who.clone();
+    let found =
+        tokio::task::spawn_blocking(move || locate(&archive, &store, &who_c, &lookup, &wanted))
+            .await
+            .unwrap_or_else(|e| Err(Located::Failed(e.to_string())));
+    let path = match found {
+        Ok(p) => p,
+        Err(Located::NotFound(detail)) => {
+            api.auth.audit(audit.outcome("not_found")).await;
+            return json_error(StatusCode::NOT_FOUND, "not_found", &detail);
+        }
+        Err(Located::Failed(detail)) => {
+            tracing::error!(error = %detail, "archived audio not served");
+            api.auth.audit(audit.outcome("error")).await;
+            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &detail);
+        }
+    };
+    api.auth.audit(audit).await;
+    let mut resp = match tower_http::services::ServeFile::new_with_mime(
+        &path,
+        &"audio/ogg".parse().expect("a valid MIME type"),
+    )
+    .oneshot(req)
+    .await
+    {
+        Ok(r) => r.map(axum::body::Body::new),
+        Err(e) => match e {},
+    };
+    let h = resp.headers_mut();
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    resp.into_response()
+}
+
+enum Located {
+    NotFound(String),
+    Failed(String),
+}
+
+impl From<crate::sinks::archive::ArchiveError> for Located {
+    fn from(e: crate::sinks::archive::ArchiveError) -> Self {
+        Located::Failed(e.to_string())
+    }
+}
+
+/// The file to serve: one leg's recording, or the stereo mix (made, or remade while the
+/// call is still recording, on demand).
+fn locate(
+    archive: &ArchiveReader,
+    store: &AudioArchive,
+    who: &Principal,
+    id: &str,
+    leg: &str,
+) -> Result<PathBuf, Located> {
+    // A call of another queue is answered as if it did not exist.
+    let call = archive
+        .get_call(id)?
+        .filter(|c| who.sees_queue(c.call.queue.as_deref()))
+        .ok_or_else(|| {
+            Located::NotFound(format!(
+                "no call with id {id:?} is archived; list calls with GET /v1/calls"
+            ))
+        })?;
+    let rows: Vec<AudioRecord> = call
+        .audio
+        .into_iter()
+        .filter(|a| a.purged_at.is_none() && store.root().join(&a.file).is_file())
+        .collect();
+    if rows.is_empty() {
+        return Err(Located::NotFound(format!(
+            "call {id:?} has no archived audio (recorded with audio off, or past audio retention)"
+        )));
+    }
+    let pick = |speaker: Option<Speaker>| {
+        rows.iter()
+            .find(|a| match speaker {
+                Some(s) => a.speaker == s,
+                None => a.leg == leg,
+            })
+            .map(|a| store.root().join(&a.file))
+            .ok_or_else(|| Located::NotFound(format!("call {id:?} has no audio for leg {leg:?}")))
+    };
+    match leg {
+        "customer" => return pick(Some(Speaker::Customer)),
+        "agent" => return pick(Some(Speaker::Agent)),
+        "mix" => {}
+        _ => return pick(None),
+    }
+    let call_start = parse_ms(&call.call.started_at);
+    let inputs: Vec<MixInput> = rows
+        .iter()
+        .map(|a| MixInput {
+            path: store.root().join(&a.file),
+            side: if a.speaker == Speaker::Agent {
+                Side::Right
+            } else {
+                Side::Left
+            },
+            offset_ms: match (parse_ms(&a.started_at), call_start) {
+                (Some(l), Some(c)) => l.saturating_sub(c).max(0) as u64,
+                _ => 0,
+            },
+        })
+        .collect();
+    let dest = store
+        .root()
+        .join(AudioArchive::call_dir(id))
+        .join("mix.ogg");
+    let recording = call.call.ended_at.is_none() || rows.iter().any(|a| a.duration_ms.is_none());
+    let stale = match std::fs::metadata(&dest).and_then(|m| m.modified()) {
+        Err(_) => true,
+        Ok(made) => {
+            recording
+                || inputs.iter().any(|i| {
+                    std::fs::metadata(&i.path)
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| t > made)
+                })
+        }
+    };
+    if stale {
+        write_mix(&inputs, &dest, store.bitrate().max(24_000) * 3 / 2)
+            .map_err(|e| Located::Failed(e.to_string()))?;
+    }
+    Ok(dest)
+}
+
+fn parse_ms(rfc3339: &str) -> Option<i64> {
+    OffsetDateTime::parse(rfc3339, &Rfc3339)
+        .ok()
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+}

@@ -1,0 +1,136 @@
+//! Archive rows of recorded audio, and the deletions retention makes.
+
+use super::error::ArchiveError;
+use super::reader::ArchiveReader;
+use super::record::AudioRecord;
+use crate::call::Speaker;
+use rusqlite::{params, Connection};
+
+pub(crate) fn upsert_audio(conn: &Connection, a: &AudioRecord) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO audio (call_id, leg, speaker, file, started_at, duration_ms, bytes, masked_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT(call_id, file) DO UPDATE SET
+            duration_ms = coalesce(excluded.duration_ms, duration_ms),
+            bytes = coalesce(excluded.bytes, bytes),
+            masked_ms = coalesce(excluded.masked_ms, masked_ms)",
+    )?
+    .execute(params![
+        a.call_id,
+        a.leg,
+        a.speaker.as_str(),
+        a.file,
+        a.started_at,
+        a.duration_ms,
+        a.bytes,
+        a.masked_ms
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn mark_purged(
+    conn: &Connection,
+    call_id: &str,
+    file: &str,
+    at: &str,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE audio SET purged_at = ?3 WHERE call_id = ?1 AND file = ?2")?
+        .execute(params![call_id, file, at])?;
+    Ok(())
+}
+
+/// Deletes a call and what was archived about it. The audit trail keeps its rows (they
+/// name the call, not its content).
+pub(crate) fn purge_call(conn: &Connection, call_id: &str) -> rusqlite::Result<()> {
+    for table in [
+        "hits",
+        "utterances",
+        "rule_firings",
+        "score_failures",
+        "scores",
+        "call_tags",
+        "call_warnings",
+        "audio",
+        "legs",
+    ] {
+        conn.prepare_cached(&format!("DELETE FROM {table} WHERE call_id = ?1"))?
+            .execute([call_id])?;
+    }
+    conn.prepare_cached("DELETE FROM calls WHERE id = ?1")?
+        .execute([call_id])?;
+    Ok(())
+}
+
+fn row(r: &rusqlite::Row) -> rusqlite::Result<AudioRecord> {
+    let speaker: String = r.get(2)?;
+    Ok(AudioRecord {
+        call_id: r.get(0)?,
+        leg: r.get(1)?,
+        speaker: Speaker::parse(&speaker).unwrap_or(Speaker::Unknown),
+        file: r.get(3)?,
+        started_at: r.get(4)?,
+        duration_ms: r.get(5)?,
+        bytes: r.get(6)?,
+        masked_ms: r.get(7)?,
+        purged_at: r.get(8)?,
+    })
+}
+
+const COLUMNS: &str =
+    "call_id, leg, speaker, file, started_at, duration_ms, bytes, masked_ms, purged_at";
+
+/// A call's audio files, oldest first.
+pub(crate) fn audio_of(conn: &Connection, call_id: &str) -> rusqlite::Result<Vec<AudioRecord>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM audio WHERE call_id = ?1 ORDER BY started_at, leg, file"
+    ))?;
+    let rows = stmt.query_map([call_id], row)?;
+    rows.collect()
+}
+
+impl ArchiveReader {
+    /// A call's audio files, oldest first.
+    pub fn call_audio(&self, call_id: &str) -> Result<Vec<AudioRecord>, ArchiveError> {
+        self.with_snapshot(|conn| Ok(audio_of(conn, call_id)?))
+    }
+
+    /// Audio files not yet purged of calls that started before `before_ms` (Unix ms), at
+    /// most `limit`.
+    pub fn audio_started_before(
+        &self,
+        before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<AudioRecord>, ArchiveError> {
+        self.with_snapshot(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {} FROM audio a JOIN calls c ON c.id = a.call_id
+                 WHERE a.purged_at IS NULL AND c.started_at_ms < ?1
+                 ORDER BY c.started_at_ms LIMIT ?2",
+                COLUMNS
+                    .split(", ")
+                    .map(|c| format!("a.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))?;
+            let rows = stmt.query_map(params![before_ms, limit], row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Ids of ended calls that started before `before_ms` (Unix ms), oldest first, at most
+    /// `limit`.
+    pub fn calls_started_before(
+        &self,
+        before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<String>, ArchiveError> {
+        self.with_snapshot(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id FROM calls WHERE started_at_ms < ?1 AND ended_at IS NOT NULL
+                 ORDER BY started_at_ms LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![before_ms, limit], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+}
