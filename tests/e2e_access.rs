@@ -19,6 +19,8 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("GET", "/v1/openapi.json", "public"),
     ("POST", "/v1/login", "public"),
     ("GET", "/whip/publish.html", "public"),
+    ("GET", "/", "public"),
+    ("GET", "/ui/{*file}", "public"),
     ("OPTIONS", "/v1/whip", "public"),
     (
         "POST",
@@ -44,6 +46,30 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("GET", "/v1/calls", "admin supervisor reviewer"),
     ("GET", "/v1/calls/{id}", "admin supervisor reviewer"),
     ("GET", "/v1/calls/{id}/audio", "admin supervisor reviewer"),
+    (
+        "POST",
+        "/v1/calls/{id}/hits/{hit_id}/review",
+        "admin supervisor reviewer",
+    ),
+    (
+        "POST",
+        "/v1/calls/{id}/qa/{item_id}/override",
+        "admin supervisor reviewer",
+    ),
+    (
+        "POST",
+        "/v1/calls/{id}/reviewed",
+        "admin supervisor reviewer",
+    ),
+    (
+        "GET",
+        "/v1/calls/{id}/transcript",
+        "admin supervisor reviewer",
+    ),
+    ("GET", "/v1/reports/terms", "admin supervisor reviewer"),
+    ("GET", "/v1/live/calls", "admin supervisor"),
+    ("GET", "/v1/alerts", "admin supervisor"),
+    ("POST", "/v1/alerts/{id}/ack", "admin supervisor"),
     ("GET", "/v1/search", "admin supervisor reviewer"),
     ("GET", "/v1/surges", "admin supervisor"),
     ("POST", "/v1/surges/{id}/ack", "admin supervisor"),
@@ -119,7 +145,11 @@ fn every_route_answers_each_role_as_the_table_says() {
         .collect();
     let mut checked = 0;
     for (method, path, who) in TABLE {
-        let path = path.replace("{id}", "nope");
+        let path = path
+            .replace("{id}", "nope")
+            .replace("{hit_id}", "nope")
+            .replace("{item_id}", "nope")
+            .replace("{*file}", "app.js");
         let in_band = who.ends_with(" in-band");
         let allowed: Vec<&str> = who.trim_end_matches(" in-band").split(' ').collect();
         let (status, h, body) = send(&base, method, &path, &[], None);

@@ -33,6 +33,9 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::POST, "/v1/login", Access::Public),
     // The WHIP publisher page is static HTML with no data; publishing from it needs a token.
     (Method::GET, "/whip/publish.html", Access::Public),
+    // The workspace's pages and scripts hold no data; what they show comes from the API.
+    (Method::GET, "/", Access::Public),
+    (Method::GET, "/ui/{*file}", Access::Public),
     // The CORS preflight of browser publishers (RFC 9725 §4.2) carries no credential.
     (Method::OPTIONS, "/v1/whip", Access::Public),
     (Method::POST, "/v1/logout", Access::Roles(ANY)),
@@ -61,6 +64,30 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/v1/calls", Access::Roles(ARCHIVE)),
     (Method::GET, "/v1/calls/{id}", Access::Roles(ARCHIVE)),
     (Method::GET, "/v1/calls/{id}/audio", Access::Roles(ARCHIVE)),
+    (
+        Method::POST,
+        "/v1/calls/{id}/hits/{hit_id}/review",
+        Access::Roles(ARCHIVE),
+    ),
+    (
+        Method::POST,
+        "/v1/calls/{id}/qa/{item_id}/override",
+        Access::Roles(ARCHIVE),
+    ),
+    (
+        Method::POST,
+        "/v1/calls/{id}/reviewed",
+        Access::Roles(ARCHIVE),
+    ),
+    (
+        Method::GET,
+        "/v1/calls/{id}/transcript",
+        Access::Roles(ARCHIVE),
+    ),
+    (Method::GET, "/v1/reports/terms", Access::Roles(ARCHIVE)),
+    (Method::GET, "/v1/live/calls", Access::Roles(WATCH)),
+    (Method::GET, "/v1/alerts", Access::Roles(WATCH)),
+    (Method::POST, "/v1/alerts/{id}/ack", Access::Roles(WATCH)),
     (Method::GET, "/v1/search", Access::Roles(ARCHIVE)),
     (Method::GET, "/v1/surges", Access::Roles(WATCH)),
     (Method::POST, "/v1/surges/{id}/ack", Access::Roles(WATCH)),

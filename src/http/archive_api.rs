@@ -46,10 +46,36 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<ArchiveApi>)> {
 async fn list_calls(
     State(api): State<ArchiveApi>,
     Extension(who): Extension<Principal>,
+    peer: Peer,
     query: Result<Query<CallFilter>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(mut filter) = query?;
     filter.visible_queues = who.queues.clone();
+    match filter.format.as_deref() {
+        None | Some("json") => {}
+        Some("csv") => {
+            let detail = super::calls_csv::describe(&filter);
+            let archive = api.archive.clone();
+            let calls = blocking(move || archive.export_calls(&filter)).await;
+            let outcome = if calls.is_ok() { "ok" } else { "refused" };
+            api.auth
+                .audit(
+                    AuditEntry::by(&who, "calls.export")
+                        .detail(detail)
+                        .from_addr(addr(&peer))
+                        .outcome(outcome),
+                )
+                .await;
+            return Ok(super::calls_csv::response(&calls?));
+        }
+        Some(other) => {
+            return Err(ApiError {
+                status: StatusCode::BAD_REQUEST,
+                error: "bad_query",
+                detail: format!("format {other:?}: use json or csv"),
+            })
+        }
+    }
     let archive = api.archive;
     let page = blocking(move || archive.list_calls(&filter)).await?;
     Ok(Json(page).into_response())

@@ -24,6 +24,11 @@ use tower::ServiceExt;
 /// Paths this module serves.
 pub const PATHS: [&str; 1] = ["/v1/calls/{id}/audio"];
 
+/// How stale the mix of a call still being recorded may be.
+const REMIX_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+static MIXING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Longest leg name taken in `leg=`.
 const MAX_LEG_CHARS: usize = 128;
 
@@ -198,16 +203,19 @@ fn locate(
         .join(AudioArchive::call_dir(id))
         .join("mix.ogg");
     let recording = call.call.ended_at.is_none() || rows.iter().any(|a| a.duration_ms.is_none());
-    let stale = match std::fs::metadata(&dest).and_then(|m| m.modified()) {
-        Err(_) => true,
-        Ok(made) => {
-            recording
-                || inputs.iter().any(|i| {
-                    std::fs::metadata(&i.path)
-                        .and_then(|m| m.modified())
-                        .is_ok_and(|t| t > made)
-                })
-        }
+    // One mix at a time: each costs a decode of every leg and a stereo encode, and a player
+    // seeking sends several requests at once.
+    let _one = MIXING.lock().unwrap_or_else(|e| e.into_inner());
+    let made = std::fs::metadata(&dest).and_then(|m| m.modified()).ok();
+    let stale = match made {
+        None => true,
+        // While the call is recorded, the mix is remade at most every REMIX_EVERY.
+        Some(made) if recording => made.elapsed().map_or(true, |age| age > REMIX_EVERY),
+        Some(made) => inputs.iter().any(|i| {
+            std::fs::metadata(&i.path)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t > made)
+        }),
     };
     if stale {
         write_mix(&inputs, &dest, store.bitrate().max(24_000) * 3 / 2)

@@ -4,13 +4,17 @@ pub mod access;
 pub mod admin;
 pub mod archive_api;
 pub mod audio_api;
+pub mod calls_csv;
 pub mod events_ws;
 pub mod fork;
 pub mod health;
 pub mod listener;
 pub mod origin;
+pub mod review_api;
 pub mod rtp_sessions;
 pub mod surge_api;
+pub mod ui;
+pub mod watch_api;
 pub mod whip;
 
 use crate::pipeline::Shared;
@@ -86,6 +90,20 @@ pub fn router(app: AppState, archive: ArchiveReader) -> Router {
         auth: auth.clone(),
         recent_acks: Default::default(),
     });
+    let review_routes = review_api::router(review_api::ReviewApi {
+        archive: archive.clone(),
+        sink: surge_state.archive.clone(),
+        auth: auth.clone(),
+        clock: surge_state.clock.clone(),
+    });
+    let watch_routes = watch_api::router(watch_api::WatchApi {
+        board: crate::pipeline::board::LiveBoard::spawn(&surge_state.events),
+        archive: archive.clone(),
+        sink: surge_state.archive.clone(),
+        auth: auth.clone(),
+        clock: surge_state.clock.clone(),
+        recent_acks: Default::default(),
+    });
     let audio_routes = audio_api::router(audio_api::AudioApi {
         archive: archive.clone(),
         auth: auth.clone(),
@@ -98,8 +116,11 @@ pub fn router(app: AppState, archive: ArchiveReader) -> Router {
     let mut routes = live
         .merge(archive_routes)
         .merge(audio_routes)
+        .merge(review_routes)
+        .merge(watch_routes)
         .merge(surges)
-        .merge(access::router(auth.clone()));
+        .merge(access::router(auth.clone()))
+        .merge(ui::router());
     if !origins.is_empty() {
         routes = routes.layer(cors(&origins));
     }
@@ -175,6 +196,9 @@ mod tests {
             .map(|p| p.to_string())
             .chain(surge_api::PATHS.iter().map(|p| p.to_string()))
             .chain(audio_api::PATHS.iter().map(|p| p.to_string()))
+            .chain(ui::PATHS.iter().map(|p| p.to_string()))
+            .chain(review_api::PATHS.iter().map(|p| p.to_string()))
+            .chain(watch_api::PATHS.iter().map(|p| p.to_string()))
             .chain(whip::PATHS.iter().map(|p| p.to_string()))
             .chain(access::PATHS.iter().map(|p| p.to_string()))
             .chain(

@@ -72,9 +72,11 @@ pub(crate) fn on_final(shared: &Shared, leg: &LegInfo, u: FinalUtterance<'_>) {
     }
     for w in warnings {
         tracing::warn!(signal = %w.signal, level = %w.level, "complaint early warning");
+        let tag = format!("complaint_escalation:{}", w.signal);
+        let alert_id = crate::sinks::archive::alerts::alert_id(&leg.call_id, "warning", &tag);
         shared.archive.send(ArchiveOp::CallWarning(CallWarning {
             call_id: leg.call_id.clone(),
-            tag: format!("complaint_escalation:{}", w.signal),
+            tag,
             level: w.level.clone(),
             reason: w.reason.clone(),
             evidence: serde_json::to_value(&w.evidence).unwrap_or_default(),
@@ -82,6 +84,7 @@ pub(crate) fn on_final(shared: &Shared, leg: &LegInfo, u: FinalUtterance<'_>) {
         }));
         shared.events.publish(event(
             Payload::Alert {
+                alert_id,
                 kind: "complaint_escalation".into(),
                 signal: w.signal,
                 level: w.level,

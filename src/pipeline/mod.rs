@@ -1,6 +1,7 @@
 //! Wiring of the stages for live and offline legs.
 
 pub mod assemble;
+pub mod board;
 mod insight;
 pub mod leg;
 mod leg_audio;

@@ -116,6 +116,7 @@ impl RulesHub {
             }));
             self.events.publish(Event {
                 payload: Payload::RuleFired {
+                    alert_id: crate::sinks::archive::alerts::alert_id(call_id, "rule", &f.rule_id),
                     rule_id: f.rule_id,
                     description: f.description,
                     category: f.category,

@@ -51,6 +51,10 @@ pub(crate) fn purge_call(conn: &Connection, call_id: &str) -> rusqlite::Result<(
         "call_tags",
         "call_warnings",
         "audio",
+        "hit_reviews",
+        "score_overrides",
+        "call_reviews",
+        "alert_acks",
         "legs",
     ] {
         conn.prepare_cached(&format!("DELETE FROM {table} WHERE call_id = ?1"))?

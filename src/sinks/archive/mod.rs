@@ -2,7 +2,9 @@
 //!
 //! The pipeline sends [`ArchiveOp`]s through an [`ArchiveSender`]; one writer thread
 //! commits them. Reviewers and the CLI query it through an [`ArchiveReader`].
+pub mod alerts;
 mod audio_rows;
+pub mod call_list;
 pub mod error;
 pub mod insights;
 mod journal;
@@ -10,6 +12,7 @@ pub mod query;
 pub mod reader;
 pub mod record;
 pub mod recovery;
+pub mod review;
 pub mod schema;
 mod store;
 pub mod terms;

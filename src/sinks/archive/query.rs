@@ -41,6 +41,28 @@ pub struct CallFilter {
     pub failed_item: Option<String>,
     /// Calls a rule tagged with this tag (`tag_call`).
     pub tag: Option<String>,
+    /// Calls of this queue.
+    pub queue: Option<String>,
+    /// Calls from this source (`twilio`, `audio_fork`, `siprec`, `rtp`, `whip`, ...).
+    pub source: Option<String>,
+    /// Calls that ended for this reason (`hangup`, `media_timeout`, `interrupted`, ...).
+    pub end_reason: Option<String>,
+    /// Calls with a hit of this lexicon term.
+    pub term: Option<String>,
+    /// Calls on which this composite rule (its id) fired.
+    pub rule: Option<String>,
+    /// Calls with a supervisor alert of this level (complaint warning or alerting rule).
+    pub alert_level: Option<String>,
+    /// `true`: calls a reviewer marked reviewed; `false`: the others.
+    pub reviewed: Option<bool>,
+    /// Calls with a hit that reviewers `confirmed`, `rejected`, or left `unreviewed`.
+    pub verdict: Option<String>,
+    /// Calls in which these words were said (in one utterance; by `speaker` when given).
+    pub q: Option<String>,
+    /// `newest` (default), `oldest`, `score_asc` or `score_desc`.
+    pub sort: Option<String>,
+    /// `json` (default) or `csv`: on the HTTP API, every matching call as a CSV download.
+    pub format: Option<String>,
     /// Page size, 1 to [`MAX_LIMIT`]; [`DEFAULT_LIMIT`] when absent.
     pub limit: Option<u32>,
     /// Rows to skip.
@@ -89,6 +111,9 @@ pub struct Page<T> {
     /// Pass as `cursor` to get the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+    /// How many items match in all (calls only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
 }
 
 /// A leg of an archived call.
@@ -125,6 +150,8 @@ pub struct CallSummary {
     pub qa: Option<CallScore>,
     /// Tags added by rules, sorted.
     pub tags: Vec<String>,
+    /// Who marked the call reviewed, if anyone.
+    pub review: Option<super::review::CallReview>,
 }
 
 /// A call's QA score as listed.
@@ -156,6 +183,8 @@ pub struct CallDetail {
     /// Archived audio of the call's legs (replay with `GET /v1/calls/{id}/audio`).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub audio: Vec<super::record::AudioRecord>,
+    /// Reviewers' verdicts, overrides and the score after them.
+    pub review: super::review::ReviewState,
 }
 
 /// An utterance matching a search.

@@ -4,8 +4,8 @@
 
 use super::error::ArchiveError;
 use super::query::{
-    CallDetail, CallFilter, CallScore, CallSummary, LegSummary, Page, SearchHit, SearchQuery,
-    DEFAULT_LIMIT, MAX_LIMIT,
+    CallDetail, CallScore, CallSummary, LegSummary, Page, SearchHit, SearchQuery, DEFAULT_LIMIT,
+    MAX_LIMIT,
 };
 use super::record::{HitRecord, RuleFiringRecord, UtteranceRecord};
 use super::terms::{snippet, Terms};
@@ -68,133 +68,6 @@ impl ArchiveReader {
             inner: Arc::new(inner),
         }
     }
-
-    /// Calls matching `filter`, newest first.
-    pub fn list_calls(&self, filter: &CallFilter) -> Result<Page<CallSummary>, ArchiveError> {
-        let limit = limit(filter.limit)?;
-        let mut sql = String::from(
-            "SELECT c.id, c.source, c.agent_id, c.queue, c.started_at, c.ended_at, c.end_reason,
-                    c.duration_ms, c.metadata, c.started_at_ms
-             FROM calls c WHERE 1 = 1",
-        );
-        let mut args: Vec<Value> = Vec::new();
-        queue_limit(
-            &mut sql,
-            &mut args,
-            "c.queue",
-            filter.visible_queues.as_deref(),
-        );
-        if let Some(from) = &filter.from {
-            sql.push_str(" AND c.started_at_ms >= ?");
-            args.push(time_arg("from", from)?.into());
-        }
-        if let Some(to) = &filter.to {
-            sql.push_str(" AND c.started_at_ms < ?");
-            args.push(time_arg("to", to)?.into());
-        }
-        if let Some(agent) = &filter.agent_id {
-            sql.push_str(
-                " AND (c.agent_id = ? OR EXISTS (SELECT 1 FROM legs l WHERE l.call_id = c.id
-                       AND l.speaker = 'agent' AND l.participant = ?))",
-            );
-            args.extend([agent.clone().into(), agent.clone().into()]);
-        }
-        if let Some(p) = &filter.participant {
-            sql.push_str(
-                " AND EXISTS (SELECT 1 FROM legs l WHERE l.call_id = c.id AND l.participant = ?)",
-            );
-            args.push(p.clone().into());
-        }
-        if let Some(s) = filter.speaker {
-            sql.push_str(
-                " AND EXISTS (SELECT 1 FROM legs l WHERE l.call_id = c.id AND l.speaker = ?)",
-            );
-            args.push(s.as_str().to_string().into());
-        }
-        if filter.category.is_some() || filter.has_hits.is_some() {
-            let mut hit = String::from("SELECT 1 FROM hits h WHERE h.call_id = c.id");
-            if let Some(cat) = &filter.category {
-                hit.push_str(" AND h.category = ?");
-                args.push(cat.clone().into());
-            }
-            if let Some(s) = filter.speaker {
-                hit.push_str(" AND h.speaker = ?");
-                args.push(s.as_str().to_string().into());
-            }
-            let negate = if filter.has_hits == Some(false) {
-                "NOT "
-            } else {
-                ""
-            };
-            sql.push_str(&format!(" AND {negate}EXISTS ({hit})"));
-        }
-        for (value, op, name) in [
-            (filter.min_score, ">=", "min_score"),
-            (filter.max_score, "<=", "max_score"),
-        ] {
-            if let Some(v) = value {
-                if !(0.0..=100.0).contains(&v) {
-                    return Err(ArchiveError::BadQuery(format!(
-                        "{name} must be a score between 0 and 100, got {v}"
-                    )));
-                }
-                sql.push_str(&format!(
-                    " AND EXISTS (SELECT 1 FROM scores s WHERE s.call_id = c.id AND s.score {op} ?)"
-                ));
-                args.push(v.into());
-            }
-        }
-        if let Some(p) = filter.passed {
-            sql.push_str(
-                " AND EXISTS (SELECT 1 FROM scores s WHERE s.call_id = c.id AND s.passed = ?)",
-            );
-            args.push(i64::from(p).into());
-        }
-        if let Some(item) = &filter.failed_item {
-            sql.push_str(
-                " AND EXISTS (SELECT 1 FROM score_failures f WHERE f.call_id = c.id AND f.item_id = ?)",
-            );
-            args.push(item.clone().into());
-        }
-        if let Some(tag) = &filter.tag {
-            sql.push_str(
-                " AND EXISTS (SELECT 1 FROM call_tags t WHERE t.call_id = c.id AND t.tag = ?)",
-            );
-            args.push(tag.clone().into());
-        }
-        if let Some(cursor) = &filter.cursor {
-            let (ms, id) = decode_call_cursor(cursor)?;
-            sql.push_str(" AND (c.started_at_ms < ? OR (c.started_at_ms = ? AND c.id < ?))");
-            args.extend([ms.into(), ms.into(), id.into()]);
-        }
-        sql.push_str(" ORDER BY c.started_at_ms DESC, c.id DESC LIMIT ? OFFSET ?");
-        args.push((limit as i64 + 1).into());
-        args.push(offset(filter.offset)?.into());
-
-        self.with_snapshot(|conn| {
-            let mut rows = conn
-                .prepare(&sql)?
-                .query_map(params_from_iter(args), |r| {
-                    Ok((call_row(r)?, r.get::<_, i64>(9)?))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let more = rows.len() > limit as usize;
-            rows.truncate(limit as usize);
-            let next_cursor = more
-                .then(|| {
-                    rows.last()
-                        .map(|(c, ms)| encode_cursor(&format!("c:{ms}:{}", c.id)))
-                })
-                .flatten();
-            let mut items = Vec::with_capacity(rows.len());
-            for (mut call, _) in rows {
-                fill_summary(conn, &mut call)?;
-                items.push(call);
-            }
-            Ok(Page { items, next_cursor })
-        })
-    }
-
     /// Whether a call with this id is archived as ended (a new stream may not reuse its id).
     pub fn call_ended(&self, id: &str) -> Result<bool, ArchiveError> {
         self.with_snapshot(|conn| {
@@ -301,6 +174,7 @@ impl ArchiveReader {
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let warnings = super::insights::warnings_of(conn, id)?;
+            let review = super::review::review_of(conn, id, qa_report.as_ref())?;
             Ok(Some(CallDetail {
                 call,
                 utterances,
@@ -309,6 +183,7 @@ impl ArchiveReader {
                 rule_firings,
                 warnings,
                 audio: super::audio_rows::audio_of(conn, id)?,
+                review,
             }))
         })
     }
@@ -396,6 +271,7 @@ impl ArchiveReader {
             Ok(Page {
                 items: rows.into_iter().map(|(_, h)| h).collect(),
                 next_cursor,
+                total: None,
             })
         })
     }
@@ -438,7 +314,7 @@ impl ArchiveReader {
     }
 }
 
-fn call_row(r: &Row<'_>) -> rusqlite::Result<CallSummary> {
+pub(super) fn call_row(r: &Row<'_>) -> rusqlite::Result<CallSummary> {
     Ok(CallSummary {
         id: r.get(0)?,
         source: r.get(1)?,
@@ -456,11 +332,12 @@ fn call_row(r: &Row<'_>) -> rusqlite::Result<CallSummary> {
         hits_by_category: Default::default(),
         qa: None,
         tags: Vec::new(),
+        review: None,
     })
 }
 
 /// Adds legs and counts to a call row.
-fn fill_summary(conn: &Connection, call: &mut CallSummary) -> rusqlite::Result<()> {
+pub(super) fn fill_summary(conn: &Connection, call: &mut CallSummary) -> rusqlite::Result<()> {
     call.legs = conn
         .prepare_cached(
             "SELECT leg, speaker, participant, started_at FROM legs WHERE call_id = ?1
@@ -511,15 +388,16 @@ fn fill_summary(conn: &Connection, call: &mut CallSummary) -> rusqlite::Result<(
         .prepare_cached("SELECT tag FROM call_tags WHERE call_id = ?1 ORDER BY tag")?
         .query_map([&call.id], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
+    call.review = super::review::call_review_of(conn, &call.id)?;
     Ok(())
 }
 
-fn speaker(r: &Row<'_>, i: usize) -> rusqlite::Result<Speaker> {
+pub(super) fn speaker(r: &Row<'_>, i: usize) -> rusqlite::Result<Speaker> {
     let s: String = r.get(i)?;
     Ok(Speaker::parse(&s).unwrap_or_default())
 }
 
-fn json(r: &Row<'_>, i: usize) -> rusqlite::Result<serde_json::Value> {
+pub(super) fn json(r: &Row<'_>, i: usize) -> rusqlite::Result<serde_json::Value> {
     let s: String = r.get(i)?;
     serde_json::from_str(&s).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
@@ -552,27 +430,21 @@ pub(super) fn time_arg(name: &str, value: &str) -> Result<i64, ArchiveError> {
     })
 }
 
-fn encode_cursor(raw: &str) -> String {
+pub(super) fn encode_cursor(raw: &str) -> String {
     URL_SAFE_NO_PAD.encode(raw)
 }
 
-fn decode_cursor(cursor: &str, kind: &str) -> Option<String> {
+pub(super) fn decode_cursor(cursor: &str, kind: &str) -> Option<String> {
     let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
     raw.strip_prefix(kind)?
         .strip_prefix(':')
         .map(str::to_string)
 }
 
-fn bad_cursor() -> ArchiveError {
+pub(super) fn bad_cursor() -> ArchiveError {
     ArchiveError::bad(
         "cursor was not issued by this endpoint; pass next_cursor from the previous page unchanged",
     )
-}
-
-fn decode_call_cursor(cursor: &str) -> Result<(i64, String), ArchiveError> {
-    let rest = decode_cursor(cursor, "c").ok_or_else(bad_cursor)?;
-    let (ms, id) = rest.split_once(':').ok_or_else(bad_cursor)?;
-    Ok((ms.parse().map_err(|_| bad_cursor())?, id.to_string()))
 }
 
 fn decode_search_cursor(cursor: &str) -> Result<i64, ArchiveError> {
@@ -582,7 +454,12 @@ fn decode_search_cursor(cursor: &str) -> Result<i64, ArchiveError> {
 }
 
 /// Limits `column` to `queues` (none at all for an empty list; no limit for `None`).
-fn queue_limit(sql: &mut String, args: &mut Vec<Value>, column: &str, queues: Option<&[String]>) {
+pub(super) fn queue_limit(
+    sql: &mut String,
+    args: &mut Vec<Value>,
+    column: &str,
+    queues: Option<&[String]>,
+) {
     let Some(queues) = queues else { return };
     if queues.is_empty() {
         sql.push_str(" AND 0");

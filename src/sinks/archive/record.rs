@@ -51,6 +51,14 @@ pub enum ArchiveOp {
     CallPurged {
         call_id: String,
     },
+    /// A reviewer's verdict on a hit (replaces an earlier one).
+    HitReview(super::review::HitReview),
+    /// A reviewer's outcome for a scorecard item (replaces an earlier one).
+    ScoreOverride(super::review::ScoreOverride),
+    /// A call marked reviewed.
+    CallReviewed(super::review::CallReview),
+    /// A supervisor acknowledged a call alert; the first acknowledgement stands.
+    AlertAck(super::alerts::AlertAck),
 }
 
 impl ArchiveOp {
@@ -70,6 +78,10 @@ impl ArchiveOp {
             ArchiveOp::Audio(_) => "audio",
             ArchiveOp::AudioPurged { .. } => "audio_purged",
             ArchiveOp::CallPurged { .. } => "call_purged",
+            ArchiveOp::HitReview(_) => "hit_review",
+            ArchiveOp::ScoreOverride(_) => "score_override",
+            ArchiveOp::CallReviewed(_) => "call_reviewed",
+            ArchiveOp::AlertAck(_) => "alert_ack",
         }
     }
 }

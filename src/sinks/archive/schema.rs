@@ -280,6 +280,43 @@ CREATE TABLE audio (
 CREATE INDEX audio_by_call ON audio(call_id, leg);
 ALTER TABLE utterances ADD COLUMN audio_masked TEXT;
 "#,
+    // 10: reviewers' judgements (latest per hit, item and call; history is in the audit
+    // trail) and acknowledgements of call alerts.
+    r#"
+CREATE TABLE hit_reviews (
+    hit_id      TEXT PRIMARY KEY,
+    call_id     TEXT NOT NULL,
+    verdict     TEXT NOT NULL CHECK (verdict IN ('confirmed', 'rejected')),
+    comment     TEXT,
+    reviewer    TEXT NOT NULL,
+    reviewed_at TEXT NOT NULL
+);
+CREATE INDEX hit_reviews_by_call ON hit_reviews(call_id, verdict);
+CREATE TABLE score_overrides (
+    call_id     TEXT NOT NULL,
+    item_id     TEXT NOT NULL,
+    outcome     TEXT NOT NULL CHECK (outcome IN ('pass', 'fail')),
+    comment     TEXT NOT NULL,
+    reviewer    TEXT NOT NULL,
+    reviewed_at TEXT NOT NULL,
+    PRIMARY KEY (call_id, item_id)
+);
+CREATE TABLE call_reviews (
+    call_id     TEXT PRIMARY KEY,
+    reviewer    TEXT NOT NULL,
+    reviewed_at TEXT NOT NULL,
+    comment     TEXT
+);
+CREATE TABLE alert_acks (
+    alert_id TEXT PRIMARY KEY,
+    call_id  TEXT NOT NULL,
+    acked_by TEXT NOT NULL,
+    role     TEXT,
+    acked_at TEXT NOT NULL,
+    note     TEXT
+);
+CREATE INDEX alert_acks_by_call ON alert_acks(call_id);
+"#,
 ];
 
 /// Schema version this build writes and reads.

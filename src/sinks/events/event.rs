@@ -90,6 +90,9 @@ pub enum Payload {
     /// A composite inspection rule became true; fired once per rule per call.
     #[serde(rename = "rule.fired")]
     RuleFired {
+        /// Id of the alert this firing raises for supervisors (when its actions include
+        /// `alert_supervisor`), as in `GET /v1/alerts` and `POST /v1/alerts/{id}/ack`.
+        alert_id: String,
         rule_id: String,
         description: String,
         category: String,
@@ -137,6 +140,8 @@ pub enum Payload {
     /// say where, `evidence` what was said.
     #[serde(rename = "alert")]
     Alert {
+        /// As in `GET /v1/alerts` and `POST /v1/alerts/{id}/ack`.
+        alert_id: String,
         kind: String,
         signal: String,
         level: String,

@@ -41,6 +41,9 @@ pub struct ScoreReport {
     /// 0–100: the weight of passed items over the weight of applicable items.
     pub score: f64,
     pub passed: bool,
+    /// The score needed to pass (kept so a reviewer's overrides can re-judge the call).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pass_score: Option<f64>,
     /// Ids of the failed items, in scorecard order.
     pub failed_items: Vec<String>,
     pub items: Vec<ItemResult>,
@@ -210,6 +213,7 @@ pub fn score(card: &Scorecard, ledger: &CallLedger) -> ScoreReport {
         scorecard_id: card.id.clone(),
         score,
         passed: score >= card.pass_score,
+        pass_score: Some(card.pass_score),
         failed_items: items
             .iter()
             .filter(|i| i.outcome == Outcome::Fail)
