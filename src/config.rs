@@ -884,17 +884,22 @@ impl Config {
     pub fn audio_archive(&self) -> Option<crate::sinks::audio::AudioArchive> {
         let a = &self.archive;
         a.audio.then(|| {
-            let root = if a.audio_dir.as_os_str().is_empty() {
-                self.server.data_dir.join("audio")
-            } else {
-                a.audio_dir.clone()
-            };
             crate::sinks::audio::AudioArchive::new(
-                root,
+                self.audio_dir(),
                 a.audio_bitrate as i32,
                 a.audio_max_hold_s * 1000,
             )
         })
+    }
+
+    /// Where audio is (or was) kept, whether or not it is recorded now: retention still
+    /// purges recordings made before audio was turned off.
+    pub fn audio_dir(&self) -> PathBuf {
+        if self.archive.audio_dir.as_os_str().is_empty() {
+            self.server.data_dir.join("audio")
+        } else {
+            self.archive.audio_dir.clone()
+        }
     }
 
     /// The archive database file.

@@ -359,7 +359,7 @@ fn spawn_archive_retention(
     if policy.days == 0 && policy.audio_days == 0 {
         return Ok(());
     }
-    let audio_root = cfg.audio_archive().map(|a| a.root().to_path_buf());
+    let audio_root = Some(cfg.audio_dir());
     std::thread::Builder::new()
         .name("archive-retention".into())
         .spawn(move || loop {
@@ -462,6 +462,17 @@ async fn serve(a: ServeArgs) -> Result<()> {
         cfg.whip.enabled = true;
     }
     cfg.validate()?;
+    {
+        use callwatch::transforms::redact::Category;
+        let r = &cfg.redact;
+        if cfg.archive.audio
+            && !(r.enabled
+                && r.categories.contains(&Category::Card)
+                && r.categories.contains(&Category::Code))
+        {
+            tracing::warn!("call audio is archived while card numbers or codes are not redacted: spoken ones stay audible in replay; enable [redact] with card and code, or set [archive] audio = false");
+        }
+    }
     // Certificates are read before anything else starts, so a bad file stops the start.
     let tls = match cfg.http.tls()? {
         Some(files) => Some(files.acceptor(true)?),

@@ -178,6 +178,20 @@ fn recorded_redacted_replayable_and_audited() {
     }
     // The digits were read over most of the utterance.
     assert!(masked_ms * 2 > u1 - u0, "{masked:?} of {u0}..{u1}");
+    // Independently of what the service chose: where the fixture says the card number and
+    // the code were read, the customer's leg is silent.
+    for u in side["utterances"].as_array().unwrap() {
+        let text = u["text"].as_str().unwrap();
+        if u["speaker"] != "customer"
+            || !(text.contains("card number is") || text.contains("four eight"))
+        {
+            continue;
+        }
+        let ms = |k: &str| (u[k].as_f64().unwrap() * 1000.0) as u64;
+        let (a, b) = (ms("start_s") + 200, ms("end_s") - 200);
+        let level = dbfs(&decoded["customer"], 1, 0, a, b);
+        assert!(level < -60.0, "{text:?} at {a}..{b} ms: {level:.1} dBFS");
+    }
     let greeting = utterances.iter().find(|u| u["speaker"] == "agent").unwrap();
     let (g0, g1) = (
         greeting["start_ms"].as_u64().unwrap(),

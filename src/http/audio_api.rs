@@ -27,8 +27,6 @@ pub const PATHS: [&str; 1] = ["/v1/calls/{id}/audio"];
 /// How stale the mix of a call still being recorded may be.
 const REMIX_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-static MIXING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 /// Longest leg name taken in `leg=`.
 const MAX_LEG_CHARS: usize = 128;
 
@@ -103,6 +101,21 @@ async fn audio(
             api.auth.audit(audit.outcome("not_found")).await;
             return json_error(StatusCode::NOT_FOUND, "not_found", &detail);
         }
+        Err(Located::Busy) => {
+            api.auth.audit(audit.outcome("busy")).await;
+            let mut r = json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "another recording is being mixed; try again in a few seconds (or replay one leg)",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("3"));
+            return r;
+        }
+        Err(Located::TooLong(detail)) => {
+            api.auth.audit(audit.outcome("too_long")).await;
+            return json_error(StatusCode::UNPROCESSABLE_ENTITY, "too_long", &detail);
+        }
         Err(Located::Failed(detail)) => {
             tracing::error!(error = %detail, "archived audio not served");
             api.auth.audit(audit.outcome("error")).await;
@@ -131,6 +144,10 @@ async fn audio(
 enum Located {
     NotFound(String),
     Failed(String),
+    /// Another mix is being made.
+    Busy,
+    /// Too long to mix.
+    TooLong(String),
 }
 
 impl From<crate::sinks::archive::ArchiveError> for Located {
@@ -160,7 +177,7 @@ fn locate(
     let rows: Vec<AudioRecord> = call
         .audio
         .into_iter()
-        .filter(|a| a.purged_at.is_none() && store.root().join(&a.file).is_file())
+        .filter(|a| a.purged_at.is_none() && store.path_of(&a.file).is_some_and(|p| p.is_file()))
         .collect();
     if rows.is_empty() {
         return Err(Located::NotFound(format!(
@@ -173,7 +190,7 @@ fn locate(
                 Some(s) => a.speaker == s,
                 None => a.leg == leg,
             })
-            .map(|a| store.root().join(&a.file))
+            .and_then(|a| store.path_of(&a.file))
             .ok_or_else(|| Located::NotFound(format!("call {id:?} has no audio for leg {leg:?}")))
     };
     match leg {
@@ -185,8 +202,9 @@ fn locate(
     let call_start = parse_ms(&call.call.started_at);
     let inputs: Vec<MixInput> = rows
         .iter()
-        .map(|a| MixInput {
-            path: store.root().join(&a.file),
+        .filter_map(|a| Some((a, store.path_of(&a.file)?)))
+        .map(|(a, path)| MixInput {
+            path,
             side: if a.speaker == Speaker::Agent {
                 Side::Right
             } else {
@@ -203,9 +221,11 @@ fn locate(
         .join(AudioArchive::call_dir(id))
         .join("mix.ogg");
     let recording = call.call.ended_at.is_none() || rows.iter().any(|a| a.duration_ms.is_none());
-    // One mix at a time: each costs a decode of every leg and a stereo encode, and a player
-    // seeking sends several requests at once.
-    let _one = MIXING.lock().unwrap_or_else(|e| e.into_inner());
+    // One mix at a time: each costs a decode of every leg and a stereo encode. Others are
+    // told to come back rather than wait on a blocking thread the archive reads share.
+    let Some(_one) = crate::sinks::audio::mix::try_lock() else {
+        return Err(Located::Busy);
+    };
     let made = std::fs::metadata(&dest).and_then(|m| m.modified()).ok();
     let stale = match made {
         None => true,
@@ -218,8 +238,10 @@ fn locate(
         }),
     };
     if stale {
-        write_mix(&inputs, &dest, store.bitrate().max(24_000) * 3 / 2)
-            .map_err(|e| Located::Failed(e.to_string()))?;
+        write_mix(&inputs, &dest, store.bitrate().max(24_000) * 3 / 2).map_err(|e| match e {
+            crate::sinks::audio::AudioError::TooLong => Located::TooLong(e.to_string()),
+            e => Located::Failed(e.to_string()),
+        })?;
     }
     Ok(dest)
 }

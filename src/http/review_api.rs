@@ -165,7 +165,13 @@ async fn review_hit(
     };
     let audit = AuditEntry::by(&who, "hit.review")
         .call(&id)
-        .detail(format!("hit {hit_id}: {verdict}"))
+        .detail(format!(
+            "hit {hit_id}: {verdict}{}",
+            comment
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default()
+        ))
         .from_addr(addr(&peer));
     match visible(&api, &who, &id).await {
         Ok(true) => {}
@@ -234,7 +240,7 @@ async fn override_item(
     };
     let audit = AuditEntry::by(&who, "qa.override")
         .call(&id)
-        .detail(format!("item {item_id}: {outcome}"))
+        .detail(format!("item {item_id}: {outcome} ({comment})"))
         .from_addr(addr(&peer));
     match visible(&api, &who, &id).await {
         Ok(true) => {}
@@ -444,12 +450,20 @@ struct TermQuery {
 async fn term_report(
     State(api): State<ReviewApi>,
     Extension(who): Extension<Principal>,
+    peer: Peer,
     q: Result<Query<TermQuery>, QueryRejection>,
 ) -> Response {
     let q = match q {
         Ok(Query(q)) => q,
         Err(r) => return json_error(StatusCode::BAD_REQUEST, "bad_query", &r.body_text()),
     };
+    api.auth
+        .audit(
+            AuditEntry::by(&who, "reports.terms")
+                .detail(format!("category={}", q.category.as_deref().unwrap_or("*")))
+                .from_addr(addr(&peer)),
+        )
+        .await;
     let parse = |name: &str, v: &Option<String>| -> Result<Option<i64>, Response> {
         v.as_deref()
             .map(|s| {

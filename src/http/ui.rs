@@ -54,13 +54,14 @@ pub fn router() -> Router {
 }
 
 fn asset(name: &str) -> Response {
-    let body: Option<Vec<u8>> = match std::env::var_os("CALLWATCH_UI_DIR") {
-        Some(dir) if safe_name(name) => std::fs::read(std::path::Path::new(&dir).join(name)).ok(),
-        Some(_) => None,
-        None => ASSETS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, b)| b.to_vec()),
+    // Only the listed assets, from the binary or (when working on them) the folder.
+    let embedded = ASSETS.iter().find(|(n, _)| *n == name);
+    let body: Option<Vec<u8>> = match (embedded, std::env::var_os("CALLWATCH_UI_DIR")) {
+        (Some(_), Some(dir)) if safe_name(name) => {
+            std::fs::read(std::path::Path::new(&dir).join(name)).ok()
+        }
+        (Some((_, b)), None) => Some(b.to_vec()),
+        _ => None,
     };
     let Some(body) = body else {
         return (StatusCode::NOT_FOUND, "no such file").into_response();

@@ -49,22 +49,45 @@ pub fn router(state: WatchApi) -> Router {
         .with_state(state)
 }
 
-async fn live_calls(State(api): State<WatchApi>, Extension(who): Extension<Principal>) -> Response {
+async fn live_calls(
+    State(api): State<WatchApi>,
+    Extension(who): Extension<Principal>,
+    peer: Peer,
+) -> Response {
     let items = api
         .board
         .calls(|c| who.sees_live_call(c.agent_id.as_deref(), c.queue.as_deref()));
+    api.auth
+        .audit(
+            AuditEntry::by(&who, "live.list")
+                .detail(format!("{} calls", items.len()))
+                .from_addr(addr(&peer)),
+        )
+        .await;
     Json(serde_json::json!({ "items": items })).into_response()
 }
 
 async fn list_alerts(
     State(api): State<WatchApi>,
     Extension(who): Extension<Principal>,
+    peer: Peer,
     q: Result<Query<AlertFilter>, QueryRejection>,
 ) -> Response {
     let mut f = match q {
         Ok(Query(f)) => f,
         Err(r) => return json_error(StatusCode::BAD_REQUEST, "bad_query", &r.body_text()),
     };
+    api.auth
+        .audit(
+            AuditEntry::by(&who, "alerts.list")
+                .detail(format!(
+                    "state={} queue={}",
+                    f.state.as_deref().unwrap_or("open"),
+                    f.queue.as_deref().unwrap_or("*")
+                ))
+                .from_addr(addr(&peer)),
+        )
+        .await;
     f.visible_queues = who.queues.clone();
     let archive = api.archive.clone();
     match tokio::task::spawn_blocking(move || archive.list_alerts(&f)).await {

@@ -229,6 +229,11 @@ impl LegState<'_> {
             .unwrap_or(heard);
         if settled > self.settled_ms {
             self.settled_ms = settled;
+            if self.leg.speaker == Speaker::Agent {
+                self.shared
+                    .registry
+                    .note_agent_settled(&self.leg.call_id, settled);
+            }
             self.shared
                 .rules
                 .advance(&self.leg.call_id, &self.leg.leg, settled);
@@ -495,7 +500,21 @@ impl LegState<'_> {
         let (t, masked) = match result {
             Ok(t) => {
                 let redacted = self.redact.final_transcript(t.clone());
-                let masked = super::leg_audio::masked_ranges(&t, &redacted, start_ms, end_ms);
+                let mut masked = super::leg_audio::masked_ranges(&t, &redacted, start_ms, end_ms);
+                if masked.is_empty()
+                    && self.audio.is_some()
+                    && self.leg.speaker == Speaker::Customer
+                    && super::leg_audio::unsure_digits(
+                        &t.text,
+                        start_ms,
+                        self.shared.registry.agent_settled(&self.leg.call_id),
+                    )
+                {
+                    tracing::debug!(
+                        "digits heard before the agent's leg caught up: audio silenced"
+                    );
+                    masked = vec![[start_ms, end_ms]];
+                }
                 if let Some(a) = self.audio.as_mut() {
                     a.mask(&masked);
                 }

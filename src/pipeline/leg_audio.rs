@@ -8,9 +8,6 @@ use crate::sinks::archive::{ArchiveOp, AudioRecord};
 use crate::sinks::audio::LegRecorder;
 use crate::transforms::asr::Transcript;
 
-/// Margin around a segment's Whisper timing when it is silenced: those timings are rough.
-const MASK_PAD_MS: u64 = 300;
-
 /// The recording of one leg, if the audio archive is on and the file could be created.
 pub struct LegAudio {
     recorder: Option<LegRecorder>,
@@ -101,41 +98,29 @@ impl LegAudio {
 }
 
 /// The media ranges of an utterance `[start_ms, end_ms)` to silence, given its transcript
-/// before and after redaction: each segment whose text redaction changed (with a margin), or
-/// the whole utterance when segments do not say where.
+/// before and after redaction: the whole utterance whenever redaction changed it. Whisper's
+/// segment times are often off by more than a word, and a segment-by-segment pass can read
+/// digits differently from the pass over the whole text, so anything finer could leave a
+/// card number audible.
 pub fn masked_ranges(
     before: &Transcript,
     after: &Transcript,
     start_ms: u64,
     end_ms: u64,
 ) -> Vec<[u64; 2]> {
-    if before.text == after.text {
+    if before.text == after.text || end_ms <= start_ms {
         return Vec::new();
     }
-    let whole = vec![[start_ms, end_ms]];
-    if before.segments.is_empty() || before.segments.len() != after.segments.len() {
-        return whole;
-    }
-    let mut out: Vec<[u64; 2]> = Vec::new();
-    for (b, a) in before.segments.iter().zip(&after.segments) {
-        if b.text == a.text {
-            continue;
-        }
-        let s = (start_ms + b.start_ms)
-            .saturating_sub(MASK_PAD_MS)
-            .max(start_ms);
-        let e = (start_ms + b.end_ms + MASK_PAD_MS).min(end_ms);
-        match out.last_mut() {
-            Some(last) if s <= last[1] => last[1] = last[1].max(e),
-            _ if s < e => out.push([s, e]),
-            _ => {}
-        }
-    }
-    if out.is_empty() {
-        whole
-    } else {
-        out
-    }
+    vec![[start_ms, end_ms]]
+}
+
+/// Whether a customer utterance that redaction left alone is silenced anyway: it holds
+/// something read as a digit while the agent's leg has not yet been transcribed up to its
+/// start, so a request for a code or card number may still be on its way ("请告诉我验证码"
+/// makes a bare 482916 a code) and the text was judged without it.
+pub fn unsure_digits(text: &str, start_ms: u64, agent_settled_ms: Option<u64>) -> bool {
+    agent_settled_ms.is_some_and(|s| s < start_ms)
+        && crate::transforms::redact::has_number_token(text)
 }
 
 #[cfg(test)]
@@ -164,7 +149,7 @@ mod tests {
     fn ranges_to_silence() {
         let plain = t("hello there", &[(0, 1000, "hello there")]);
         assert!(masked_ranges(&plain, &plain, 5000, 6000).is_empty());
-        // One segment changed: that segment with its margin, inside the utterance.
+        // Any change silences the whole utterance, whatever the segments say.
         let before = t(
             "my card is 4532015112830366 thanks",
             &[
@@ -177,25 +162,29 @@ mod tests {
             "my card is [CARD] thanks",
             &[
                 (0, 1500, "my card is"),
-                (1500, 6000, "[CARD]"),
+                (1500, 6000, "4532015112830366"),
                 (6000, 7000, "thanks"),
             ],
         );
         assert_eq!(
             masked_ranges(&before, &after, 10_000, 17_000),
-            vec![[11_200, 16_300]]
+            vec![[10_000, 17_000]]
         );
-        // No segments, or segments that do not line up: the whole utterance.
         let bare = |x: &str| t(x, &[]);
         assert_eq!(
             masked_ranges(&bare("code 482916"), &bare("code [CODE]"), 100, 900),
             vec![[100, 900]]
         );
-        let one = t("[CARD]", &[]);
-        assert_eq!(masked_ranges(&before, &one, 0, 7000), vec![[0, 7000]]);
-        // Adjacent changed segments merge; the margin never leaves the utterance.
-        let b2 = t("1 2", &[(0, 500, "1234"), (500, 1000, "5678")]);
-        let a2 = t("x y", &[(0, 500, "[N]"), (500, 1000, "[N]")]);
-        assert_eq!(masked_ranges(&b2, &a2, 0, 1000), vec![[0, 1000]]);
+    }
+
+    #[test]
+    fn digits_heard_before_the_agent_is_transcribed_are_silenced() {
+        // The agent's leg is behind this utterance: a request for a code may be pending.
+        assert!(unsure_digits("it is 4 8 2 9 1 6", 19_500, Some(15_000)));
+        assert!(unsure_digits("四八二九一六", 19_500, Some(15_000)));
+        // Caught up, or no agent leg at all (one-leg call), or no digits: as redaction said.
+        assert!(!unsure_digits("it is 4 8 2 9 1 6", 19_500, Some(22_000)));
+        assert!(!unsure_digits("it is 4 8 2 9 1 6", 19_500, None));
+        assert!(!unsure_digits("thank you very much", 19_500, Some(0)));
     }
 }

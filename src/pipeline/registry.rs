@@ -29,6 +29,8 @@ struct LiveCall {
     queue: Option<String>,
     /// The credential that opened the call; only it may add legs.
     opened_by: Option<String>,
+    /// How far the agent's leg is transcribed (media ms), once it has a leg.
+    agent_settled_ms: Option<u64>,
 }
 
 /// Most ended call ids remembered in memory (their archive rows may not be committed yet).
@@ -284,6 +286,7 @@ impl CallRegistry {
             agent_id: call.agent_id.clone(),
             queue: call.queue.clone(),
             opened_by: by.map(str::to_string),
+            agent_settled_ms: None,
         });
         if live.legs_seen.contains(&leg.leg) && live.open_legs > 0 {
             return Err(RegistryError::DuplicateLeg {
@@ -295,6 +298,7 @@ impl CallRegistry {
         live.legs_seen.push(leg.leg.clone());
         if leg.speaker == crate::call::Speaker::Agent {
             live.agent_leg = Some(leg.leg.clone());
+            live.agent_settled_ms.get_or_insert(0);
         }
         drop(calls);
         if let Some(rules) = &self.rules {
@@ -388,6 +392,23 @@ impl CallRegistry {
             end_ms: None,
             at: now,
         });
+    }
+
+    /// Records how far the agent's leg of a call is transcribed.
+    pub fn note_agent_settled(&self, call_id: &str, settled_ms: u64) {
+        if let Some(live) = self.calls.lock().unwrap().get_mut(call_id) {
+            live.agent_settled_ms = Some(live.agent_settled_ms.unwrap_or(0).max(settled_ms));
+        }
+    }
+
+    /// How far the agent's leg of a live call is transcribed; `None` when it has no agent
+    /// leg (or is not live).
+    pub fn agent_settled(&self, call_id: &str) -> Option<u64> {
+        self.calls
+            .lock()
+            .unwrap()
+            .get(call_id)
+            .and_then(|c| c.agent_settled_ms)
     }
 
     /// Number of live calls.

@@ -51,15 +51,25 @@ pub fn purge_once(
         detail: Some(detail),
         ..Default::default()
     };
+    // Rows handled this run: a write the archive could not apply (spilled to its journal
+    // while the disk is full) leaves them in place, and they must not be handled forever.
+    let mut seen = std::collections::HashSet::new();
     if let (Some(root), true) = (audio_root, policy.audio_days > 0) {
         loop {
-            let rows = reader.audio_started_before(cutoff(policy.audio_days), BATCH)?;
+            let rows: Vec<_> = reader
+                .audio_started_before(cutoff(policy.audio_days), BATCH)?
+                .into_iter()
+                .filter(|r| seen.insert((r.call_id.clone(), r.file.clone())))
+                .collect();
             if rows.is_empty() {
                 break;
             }
             let mut by_call: std::collections::BTreeMap<String, (usize, u64)> = Default::default();
             for row in rows {
-                let path = root.join(&row.file);
+                let Some(path) = AudioArchive::resolve(root, &row.file) else {
+                    tracing::warn!(call_id = %row.call_id, "audio row with an unexpected file name; left alone");
+                    continue;
+                };
                 let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                 match std::fs::remove_file(&path) {
                     Ok(()) => {}
@@ -69,6 +79,8 @@ pub fn purge_once(
                         continue;
                     }
                 }
+                // Under the mixing lock: a mix being made now must not land after this.
+                let _one = crate::sinks::audio::mix::lock();
                 remove_mix(root, &row.call_id);
                 let e = by_call.entry(row.call_id.clone()).or_default();
                 e.0 += 1;
@@ -99,7 +111,11 @@ pub fn purge_once(
     }
     if policy.days > 0 {
         loop {
-            let ids = reader.calls_started_before(cutoff(policy.days), BATCH)?;
+            let ids: Vec<String> = reader
+                .calls_started_before(cutoff(policy.days), BATCH)?
+                .into_iter()
+                .filter(|id| seen.insert((id.clone(), String::new())))
+                .collect();
             if ids.is_empty() {
                 break;
             }

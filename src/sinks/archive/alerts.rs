@@ -3,7 +3,7 @@
 
 use super::error::ArchiveError;
 use super::reader::ArchiveReader;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -69,21 +69,60 @@ pub(crate) fn insert_ack(conn: &Connection, a: &AlertAck) -> rusqlite::Result<()
     Ok(())
 }
 
-fn acks_of(conn: &Connection, call_id: &str) -> rusqlite::Result<Vec<AlertAck>> {
-    conn.prepare_cached(
-        "SELECT alert_id, call_id, acked_by, role, acked_at, note FROM alert_acks WHERE call_id = ?1",
-    )?
-    .query_map([call_id], |r| {
-        Ok(AlertAck {
-            alert_id: r.get(0)?,
-            call_id: r.get(1)?,
-            acked_by: r.get(2)?,
-            role: r.get(3)?,
-            acked_at: r.get(4)?,
-            note: r.get(5)?,
-        })
-    })?
-    .collect()
+/// Makes `alert_id(call_id, kind, key)` callable in SQL on a reader connection, so alerts
+/// are found and joined to their acknowledgements by id without a stored column.
+pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "alert_id",
+        3,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let (call, kind, key): (String, String, String) =
+                (ctx.get(0)?, ctx.get(1)?, ctx.get(2)?);
+            Ok(alert_id(&call, &kind, &key))
+        },
+    )
+}
+
+/// Both kinds of alert as one table, each with its acknowledgement's columns.
+const ALERTS: &str = "SELECT a.*, k.acked_by, k.role, k.acked_at, k.note FROM (
+       SELECT alert_id(w.call_id, 'warning', w.tag) AS id, 'warning' AS kind, w.call_id,
+              w.tag AS key, w.level, w.reason, w.tagged_at AS at, c.queue, c.agent_id
+       FROM call_warnings w JOIN calls c ON c.id = w.call_id
+       UNION ALL
+       SELECT alert_id(f.call_id, 'rule', f.rule_id), 'rule', f.call_id, f.rule_id, f.severity,
+              f.description, f.created_at, c.queue, c.agent_id
+       FROM rule_firings f JOIN calls c ON c.id = f.call_id
+       WHERE f.actions LIKE '%alert_supervisor%'
+     ) a LEFT JOIN alert_acks k ON k.alert_id = a.id
+     WHERE 1 = 1";
+
+fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertItem> {
+    let (alert_id, call_id): (String, String) = (r.get(0)?, r.get(2)?);
+    let acked_by: Option<String> = r.get(9)?;
+    Ok(AlertItem {
+        ack: match acked_by {
+            Some(acked_by) => Some(AlertAck {
+                alert_id: alert_id.clone(),
+                call_id: call_id.clone(),
+                acked_by,
+                role: r.get(10)?,
+                acked_at: r.get(11)?,
+                note: r.get(12)?,
+            }),
+            None => None,
+        },
+        alert_id,
+        kind: r.get(1)?,
+        call_id,
+        key: r.get(3)?,
+        level: r.get(4)?,
+        reason: r.get(5)?,
+        at: r.get(6)?,
+        queue: r.get(7)?,
+        agent_id: r.get(8)?,
+    })
 }
 
 impl ArchiveReader {
@@ -95,96 +134,37 @@ impl ArchiveReader {
                 "limit must be 1 to 500, got {limit}"
             )));
         }
-        let state = f.state.as_deref().unwrap_or("open");
-        if !matches!(state, "open" | "acked" | "all") {
-            return Err(ArchiveError::BadQuery(format!(
-                "state must be open, acked or all, got {state:?}"
-            )));
+        let mut sql = String::from(ALERTS);
+        match f.state.as_deref().unwrap_or("open") {
+            "open" => sql.push_str(" AND k.alert_id IS NULL"),
+            "acked" => sql.push_str(" AND k.alert_id IS NOT NULL"),
+            "all" => {}
+            other => {
+                return Err(ArchiveError::BadQuery(format!(
+                    "state must be open, acked or all, got {other:?}"
+                )))
+            }
         }
-        // Both kinds as one list; queue limits apply to the call.
-        let mut sql = String::from(
-            "SELECT * FROM (
-               SELECT 'warning' AS kind, w.call_id, w.tag AS key, w.level, w.reason,
-                      w.tagged_at AS at, c.queue, c.agent_id
-               FROM call_warnings w JOIN calls c ON c.id = w.call_id
-               UNION ALL
-               SELECT 'rule', f.call_id, f.rule_id, f.severity, f.description, f.created_at,
-                      c.queue, c.agent_id
-               FROM rule_firings f JOIN calls c ON c.id = f.call_id
-               WHERE f.actions LIKE '%alert_supervisor%'
-             ) WHERE 1 = 1",
-        );
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         if let Some(q) = &f.queue {
-            sql.push_str(" AND queue = ?");
+            sql.push_str(" AND a.queue = ?");
             args.push(q.clone().into());
         }
-        if let Some(qs) = &f.visible_queues {
-            if qs.is_empty() {
-                sql.push_str(" AND 0");
-            } else {
-                sql.push_str(&format!(
-                    " AND queue IN ({})",
-                    vec!["?"; qs.len()].join(", ")
-                ));
-                args.extend(qs.iter().map(|q| q.clone().into()));
-            }
-        }
-        // Filtered by state after the acks are joined, so read generously.
-        sql.push_str(" ORDER BY at DESC LIMIT ?");
-        args.push(i64::from(limit * 4).into());
+        super::reader::queue_limit(&mut sql, &mut args, "a.queue", f.visible_queues.as_deref());
+        sql.push_str(" ORDER BY a.at DESC, a.id LIMIT ?");
+        args.push(i64::from(limit).into());
         self.with_snapshot(|conn| {
-            let rows = conn
+            Ok(conn
                 .prepare(&sql)?
-                .query_map(rusqlite::params_from_iter(args), |r| {
-                    let (kind, call_id, key): (String, String, String) =
-                        (r.get(0)?, r.get(1)?, r.get(2)?);
-                    Ok(AlertItem {
-                        alert_id: alert_id(&call_id, &kind, &key),
-                        call_id,
-                        kind,
-                        key,
-                        level: r.get(3)?,
-                        reason: r.get(4)?,
-                        at: r.get(5)?,
-                        queue: r.get(6)?,
-                        agent_id: r.get(7)?,
-                        ack: None,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut out = Vec::new();
-            let mut acks: std::collections::HashMap<String, Vec<AlertAck>> = Default::default();
-            for mut item in rows {
-                if !acks.contains_key(&item.call_id) {
-                    acks.insert(item.call_id.clone(), acks_of(conn, &item.call_id)?);
-                }
-                item.ack = acks[&item.call_id]
-                    .iter()
-                    .find(|a| a.alert_id == item.alert_id)
-                    .cloned();
-                let keep = match state {
-                    "open" => item.ack.is_none(),
-                    "acked" => item.ack.is_some(),
-                    _ => true,
-                };
-                if keep && out.len() < limit as usize {
-                    out.push(item);
-                }
-            }
-            Ok(out)
+                .query_map(rusqlite::params_from_iter(args), alert_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
 
-    /// The alert with this id, if it exists (with its acknowledgement).
-    pub fn alert(&self, alert: &str) -> Result<Option<AlertItem>, ArchiveError> {
-        // Alerts are few per call; find by scanning the newest ones of every state.
-        let all = self.list_alerts(&AlertFilter {
-            state: Some("all".into()),
-            limit: Some(500),
-            ..Default::default()
-        })?;
-        Ok(all.into_iter().find(|a| a.alert_id == alert))
+    /// The alert with this id, with its acknowledgement, however old.
+    pub fn alert(&self, id: &str) -> Result<Option<AlertItem>, ArchiveError> {
+        let sql = format!("{ALERTS} AND a.id = ?1 LIMIT 1");
+        self.with_snapshot(|conn| Ok(conn.prepare(&sql)?.query_row([id], alert_row).optional()?))
     }
 }
 

@@ -290,16 +290,7 @@ impl ArchiveReader {
             sql.push_str(" AND h.category = ?");
             args.push(cat.to_string().into());
         }
-        if let Some(qs) = queues {
-            sql.push_str(&format!(
-                " AND c.queue IN ({})",
-                vec!["?"; qs.len()].join(", ")
-            ));
-            args.extend(qs.iter().map(|q| q.clone().into()));
-            if qs.is_empty() {
-                sql.push_str(" AND 0");
-            }
-        }
+        super::reader::queue_limit(&mut sql, &mut args, "c.queue", queues);
         sql.push_str(
             " GROUP BY h.term, h.category ORDER BY sum(r.verdict = 'rejected') DESC, count(*) DESC, h.term",
         );

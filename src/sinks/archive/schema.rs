@@ -353,6 +353,7 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection, ArchiveError> {
     conn.busy_timeout(Duration::from_secs(5))
         .map_err(open_err)?;
     let found = user_version(&conn).map_err(open_err)?;
+    super::alerts::register(&conn).map_err(open_err)?;
     match found {
         v if v == SCHEMA_VERSION => Ok(conn),
         v if v > SCHEMA_VERSION => Err(ArchiveError::SchemaTooNew {

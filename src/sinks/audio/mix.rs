@@ -1,7 +1,7 @@
 //! The stereo mix a reviewer replays: customer legs on the left, agent legs on the right,
 //! each placed at its offset from the call's start.
 
-use super::ogg_opus::{decode, OggOpusWriter, FRAME, RATE};
+use super::ogg_opus::{decode_up_to, OggOpusWriter, FRAME, RATE};
 use super::AudioError;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -22,8 +22,25 @@ pub struct MixInput {
     pub offset_ms: u64,
 }
 
-/// Longest mix made: four hours, so a forged offset cannot ask for terabytes.
-const MAX_MIX_MS: u64 = 4 * 3600 * 1000;
+/// Longest mix made (about 230 MB of samples while it is made); longer calls are replayed
+/// leg by leg.
+pub const MAX_MIX_MS: u64 = 3600 * 1000;
+
+static MIXING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The lock held while a mix is made (or removed): one at a time, as each decodes every leg.
+pub fn lock() -> std::sync::MutexGuard<'static, ()> {
+    MIXING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The lock if no mix is being made now.
+pub fn try_lock() -> Option<std::sync::MutexGuard<'static, ()>> {
+    match MIXING.try_lock() {
+        Ok(g) => Some(g),
+        Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
+}
 
 /// Writes the stereo mix of `inputs` to `dest` (through a temporary file and a rename, so a
 /// reader never sees half a mix). Returns the mix's duration in milliseconds.
@@ -32,7 +49,7 @@ pub fn write_mix(inputs: &[MixInput], dest: &Path, bitrate: i32) -> Result<u64, 
     let mut pcm: Vec<i16> = Vec::new();
     for input in inputs {
         let file = File::open(&input.path).map_err(|e| AudioError::io(&input.path, e))?;
-        let leg = decode(file)?;
+        let leg = decode_up_to(file, (MAX_MIX_MS * RATE as u64 / 1000) as usize)?;
         if leg.channels != 1 {
             return Err(AudioError::Format(format!(
                 "{}: a leg recording has one channel, not {}",
@@ -76,6 +93,7 @@ pub fn write_mix(inputs: &[MixInput], dest: &Path, bitrate: i32) -> Result<u64, 
 
 #[cfg(test)]
 mod tests {
+    use super::super::ogg_opus::decode;
     use super::super::recorder::LegRecorder;
     use super::*;
 

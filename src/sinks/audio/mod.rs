@@ -28,6 +28,8 @@ pub enum AudioError {
     Format(String),
     #[error("the recording stopped after an earlier write error")]
     Stopped,
+    #[error("the recording is longer than a mix holds (60 minutes); replay its legs one by one")]
+    TooLong,
 }
 
 impl AudioError {
@@ -95,6 +97,26 @@ impl AudioArchive {
         Ok((rel, r))
     }
 
+    /// The full path of a recording's relative `file` as archived, if it has the shape this
+    /// archive writes (`<hex>/leg-<hex>[-n].ogg` or `<hex>/mix.ogg`): a row is never trusted
+    /// to name a path outside `root`.
+    pub fn resolve(root: &Path, file: &str) -> Option<PathBuf> {
+        let (dir, name) = file.split_once('/')?;
+        let hex = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit());
+        let stem = name.strip_suffix(".ogg")?;
+        let ok_name = stem == "mix"
+            || stem.strip_prefix("leg-").is_some_and(|rest| {
+                let (h, n) = rest.split_once('-').unwrap_or((rest, "2"));
+                hex(h) && !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())
+            });
+        (hex(dir) && ok_name).then(|| root.join(dir).join(name))
+    }
+
+    /// The full path of an archived recording (see [`Self::resolve`]).
+    pub fn path_of(&self, file: &str) -> Option<PathBuf> {
+        Self::resolve(&self.root, file)
+    }
+
     /// Bit rate of recordings.
     pub fn bitrate(&self) -> i32 {
         self.bitrate
@@ -126,6 +148,27 @@ mod tests {
             AudioArchive::leg_file("a", "x"),
             AudioArchive::leg_file("b", "x")
         );
+    }
+
+    #[test]
+    fn archived_file_names_resolve_only_to_our_shape() {
+        let root = Path::new("/r");
+        let (rel, _) = (AudioArchive::leg_file("c", "l"), ());
+        let rel = rel.to_string_lossy().into_owned();
+        assert_eq!(AudioArchive::resolve(root, &rel), Some(root.join(&rel)));
+        assert!(AudioArchive::resolve(root, "abcd/leg-12ef-2.ogg").is_some());
+        assert!(AudioArchive::resolve(root, "abcd/mix.ogg").is_some());
+        for bad in [
+            "../x/leg-12.ogg",
+            "/etc/leg-12.ogg",
+            "abcd/../../x.ogg",
+            "abcd/leg-zz.ogg",
+            "abcd",
+            "abcd/leg-12.ogg/x",
+            "",
+        ] {
+            assert!(AudioArchive::resolve(root, bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

@@ -128,6 +128,12 @@ pub struct Decoded {
 /// Decodes a whole Ogg Opus stream (one we wrote, or any mono/stereo one) at 16 kHz. A
 /// stream cut off by a crash decodes up to its last whole page.
 pub fn decode<R: Read + Seek>(input: R) -> Result<Decoded, AudioError> {
+    decode_up_to(input, usize::MAX)
+}
+
+/// As [`decode`], refusing a stream longer than `max_samples` per channel (before it has
+/// all been held in memory).
+pub fn decode_up_to<R: Read + Seek>(input: R, max_samples: usize) -> Result<Decoded, AudioError> {
     let mut reader = PacketReader::new(input);
     let head = match reader.read_packet() {
         Ok(Some(p)) => p,
@@ -162,6 +168,9 @@ pub fn decode<R: Read + Seek>(input: R) -> Result<Decoded, AudioError> {
         }
         let n = decoder.decode(&p.data, &mut out, false).map_err(codec)?;
         pcm.extend_from_slice(&out[..n * channels]);
+        if pcm.len() / channels > max_samples.saturating_add(FRAME * 4) {
+            return Err(AudioError::TooLong);
+        }
         if p.last_in_stream() {
             last_granule = Some(p.absgp_page());
         }

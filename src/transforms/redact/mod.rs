@@ -29,3 +29,4 @@ pub use config::{LabelLanguage, RedactConfig, RedactConfigError, METADATA_KEEP};
 pub use display::CardDisplay;
 pub use leg::LegRedactor;
 pub use redactor::{Redacted, Redaction, Redactor, TAIL_DIGITS};
+pub use scan::has_number_token;
