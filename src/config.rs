@@ -482,7 +482,7 @@ pub struct SipConfig {
     pub allow: Vec<String>,
     /// Digest credentials new recording sessions must present (both set, or neither).
     pub digest_user: String,
-    pub digest_password: String,
+    pub digest_password: Secret,
     pub digest_realm: String,
     /// SIP over TLS: `HOST` or `HOST:PORT` (port 5061 when left out); empty: off.
     pub tls_listen: String,
@@ -506,7 +506,7 @@ impl Default for SipConfig {
             tcp_idle_timeout_s: 1900,
             allow: vec!["127.0.0.0/8".into(), "::1/128".into()],
             digest_user: String::new(),
-            digest_password: String::new(),
+            digest_password: Secret::default(),
             digest_realm: "callwatch".into(),
             tls_listen: String::new(),
             tls_cert: PathBuf::new(),
@@ -912,6 +912,39 @@ impl Config {
     }
 }
 
+/// A secret read from the configuration (a password): kept as written, never shown by
+/// `Debug`, so a logged or printed configuration cannot leak it.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the code that checks it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Secret {
+        Secret(s.to_string())
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "\"<secret>\""
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -934,6 +967,19 @@ mod tests {
         // Every field comes back as written: serialising the parsed config gives the same text.
         assert_eq!(toml::to_string(&parsed).unwrap(), text);
         assert!(text.contains("min_free_disk_mb = 256"), "{text}");
+    }
+
+    #[test]
+    fn secrets_parse_as_written_and_never_print() {
+        let c = Config::parse(
+            "[sip]\ndigest_user = \"sbc\"\ndigest_password = \"pass phrase 1\"\n",
+            "x.toml",
+        )
+        .unwrap();
+        assert_eq!(c.sip.digest_password.expose(), "pass phrase 1");
+        let shown = format!("{:?}", c.sip);
+        assert!(!shown.contains("pass phrase"), "{shown}");
+        assert!(shown.contains("<secret>"), "{shown}");
     }
 
     #[test]

@@ -50,6 +50,8 @@ fn https_and_wss_carry_the_api_logins_and_media_forks() {
             .unwrap();
         let r = anon.get(format!("{base}/v1/calls")).send().await.unwrap();
         assert_eq!(r.status(), 401);
+        // Browsers that reached it over TLS never fall back to clear text.
+        assert_eq!(r.headers()["strict-transport-security"], "max-age=31536000");
 
         // A login under TLS sets a Secure cookie, and the cookie opens the API.
         let r = anon

@@ -95,6 +95,9 @@ fn reviewer_filters_opens_seeks_and_reviews_in_the_browser() {
         &server,
     );
     assert_eq!(seen["me"]["role"], "reviewer", "{seen}");
+    // In clear (loopback) there is no HSTS: it would pin a name to TLS it does not speak.
+    let page = headers_of(&base);
+    assert!(!page.contains_key("strict-transport-security"), "{page:?}");
     assert_eq!(seen["landing"], "#/calls", "{seen}");
     assert_eq!(
         seen["rowFound"], true,
@@ -151,6 +154,15 @@ fn reviewer_filters_opens_seeks_and_reviews_in_the_browser() {
             "{f}"
         );
     }
+}
+
+/// The headers of `GET url`.
+fn headers_of(url: &str) -> reqwest::header::HeaderMap {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async { reqwest::get(url).await.unwrap().headers().clone() })
 }
 
 /// Shell-quotes one argument.

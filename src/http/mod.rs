@@ -64,6 +64,8 @@ pub fn router(app: AppState, archive: ArchiveReader) -> Router {
     let [health, livez, readyz, stats_path, events, twilio, audio, rtp_sessions, rtp_session, reload] =
         LIVE_PATHS;
     let surge_state = app.shared.clone();
+    // Secure cookies are set exactly when the server speaks TLS.
+    let app_tls = app.auth.settings.secure_cookies;
     let auth = app.auth.clone();
     let origins = app.cors_origins.clone();
     let whip_routes = whip::router(app.whip.clone(), &app.whip_cors_origins);
@@ -135,7 +137,10 @@ pub fn router(app: AppState, archive: ArchiveReader) -> Router {
             auth,
             access::authorize,
         ))
-        .layer(axum::middleware::from_fn(origin::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            app_tls,
+            origin::security_headers,
+        ))
 }
 
 /// CORS for the configured origins only, credentials allowed (the session cookie).

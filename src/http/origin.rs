@@ -62,9 +62,21 @@ pub fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> b
 
 /// Adds `X-Content-Type-Options: nosniff` to every response and the default CSP to HTML
 /// that has none.
-pub async fn security_headers(req: Request, next: Next) -> Response {
+/// With `tls` (the server speaks TLS) also `Strict-Transport-Security`, so a browser that
+/// reached it once never falls back to clear text (a year, this host only).
+pub async fn security_headers(
+    axum::extract::State(tls): axum::extract::State<bool>,
+    req: Request,
+    next: Next,
+) -> Response {
     let mut r = next.run(req).await;
     let h = r.headers_mut();
+    if tls {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -207,7 +207,7 @@ pub async fn serve(
         super::srs::peers::DigestAuth {
             realm: cfg.digest_realm.clone(),
             user: cfg.digest_user.clone(),
-            password: cfg.digest_password.clone(),
+            password: cfg.digest_password.expose().to_string(),
             secret,
         }
     });
