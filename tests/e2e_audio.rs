@@ -5,7 +5,8 @@
 mod common;
 
 use common::{
-    archived_call_within, audit_outcomes, callwatch, make_token, root, run_fork_client, Server,
+    archived_call_within, audit_outcomes, callwatch, ffprobe_duration, make_token, root,
+    run_fork_client, Server,
 };
 use serde_json::Value;
 use std::path::Path;
@@ -26,28 +27,6 @@ fn get(url: &str, token: &str, range: Option<&str>) -> (u16, reqwest::header::He
             let (s, h) = (r.status().as_u16(), r.headers().clone());
             (s, h, r.bytes().await.unwrap().to_vec())
         })
-}
-
-/// Seconds ffprobe reads from the file's container and stream.
-fn ffprobe_duration(file: &Path) -> f64 {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(file)
-        .output()
-        .expect("ffprobe (apt-get install ffmpeg)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
 /// The file decoded by ffmpeg to 16 kHz 16-bit PCM, `channels` interleaved.

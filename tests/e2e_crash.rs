@@ -122,24 +122,7 @@ fn kill_9_keeps_every_announced_final_and_closes_the_cut_calls() {
         );
         let file = server.data_dir.path().join(format!("{call}.ogg"));
         std::fs::write(&file, ogg).unwrap();
-        let out = Command::new("ffprobe")
-            .args([
-                "-v",
-                "error",
-                "-show_entries",
-                "format=duration",
-                "-of",
-                "csv=p=0",
-            ])
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let secs: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        let secs = common::ffprobe_duration(&file);
         if let Some(end) = first_end {
             assert!(
                 secs * 1000.0 >= end as f64 - 1000.0,

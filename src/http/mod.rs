@@ -1,6 +1,7 @@
 //! The HTTP edge: media forks, live events and the archive API on one axum router.
 
 pub mod access;
+pub mod ack_ledger;
 pub mod admin;
 pub mod archive_api;
 pub mod audio_api;

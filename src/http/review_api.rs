@@ -132,6 +132,35 @@ async fn visible(api: &ReviewApi, who: &Principal, id: &str) -> Result<bool, Res
     Ok(queue.is_some_and(|q| who.sees_queue(q.as_deref())))
 }
 
+/// Nothing when `who` may see archived call `id`; else the 404 to answer, audited.
+async fn check_visible(
+    api: &ReviewApi,
+    who: &Principal,
+    id: &str,
+    audit: &AuditEntry,
+) -> Result<(), Response> {
+    match visible(api, who, id).await {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            api.auth.audit(audit.clone().outcome("not_found")).await;
+            Err(not_found(id))
+        }
+        Err(r) => Err(r),
+    }
+}
+
+/// `value` when it is one of `allowed`, else a 400 naming `field`.
+fn one_of(value: Option<&str>, field: &str, allowed: [&str; 2]) -> Result<String, Response> {
+    match value {
+        Some(v) if allowed.contains(&v) => Ok(v.to_string()),
+        _ => Err(json_error(
+            StatusCode::BAD_REQUEST,
+            &format!("bad_{field}"),
+            &format!("{field} must be \"{}\" or \"{}\"", allowed[0], allowed[1]),
+        )),
+    }
+}
+
 /// Writes `op` and waits for it to be kept, so a reload right after shows it.
 async fn write(api: &ReviewApi, op: ArchiveOp) {
     api.sink.send(op);
@@ -149,15 +178,9 @@ async fn review_hit(
         Ok(j) => j,
         Err(r) => return r,
     };
-    let verdict = match j.verdict.as_deref() {
-        Some(v @ ("confirmed" | "rejected")) => v.to_string(),
-        _ => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                "bad_verdict",
-                "verdict must be \"confirmed\" or \"rejected\"",
-            )
-        }
+    let verdict = match one_of(j.verdict.as_deref(), "verdict", ["confirmed", "rejected"]) {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let comment = match comment(j.comment) {
         Ok(c) => c,
@@ -173,13 +196,8 @@ async fn review_hit(
                 .unwrap_or_default()
         ))
         .from_addr(addr(&peer));
-    match visible(&api, &who, &id).await {
-        Ok(true) => {}
-        Ok(false) => {
-            api.auth.audit(audit.outcome("not_found")).await;
-            return not_found(&id);
-        }
-        Err(r) => return r,
+    if let Err(r) = check_visible(&api, &who, &id, &audit).await {
+        return r;
     }
     let (archive, c, h) = (api.archive.clone(), id.clone(), hit_id.clone());
     match read(move || archive.hit_of_call(&c, &h)).await {
@@ -218,15 +236,9 @@ async fn override_item(
         Ok(j) => j,
         Err(r) => return r,
     };
-    let outcome = match j.outcome.as_deref() {
-        Some(o @ ("pass" | "fail")) => o.to_string(),
-        _ => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                "bad_outcome",
-                "outcome must be \"pass\" or \"fail\"",
-            )
-        }
+    let outcome = match one_of(j.outcome.as_deref(), "outcome", ["pass", "fail"]) {
+        Ok(o) => o,
+        Err(r) => return r,
     };
     let Some(comment) = (match comment(j.comment) {
         Ok(c) => c,
@@ -242,13 +254,8 @@ async fn override_item(
         .call(&id)
         .detail(format!("item {item_id}: {outcome} ({comment})"))
         .from_addr(addr(&peer));
-    match visible(&api, &who, &id).await {
-        Ok(true) => {}
-        Ok(false) => {
-            api.auth.audit(audit.outcome("not_found")).await;
-            return not_found(&id);
-        }
-        Err(r) => return r,
+    if let Err(r) = check_visible(&api, &who, &id, &audit).await {
+        return r;
     }
     let (archive, c) = (api.archive.clone(), id.clone());
     let report = match read(move || archive.get_call(&c)).await {
@@ -305,13 +312,8 @@ async fn mark_reviewed(
     let audit = AuditEntry::by(&who, "call.reviewed")
         .call(&id)
         .from_addr(addr(&peer));
-    match visible(&api, &who, &id).await {
-        Ok(true) => {}
-        Ok(false) => {
-            api.auth.audit(audit.outcome("not_found")).await;
-            return not_found(&id);
-        }
-        Err(r) => return r,
+    if let Err(r) = check_visible(&api, &who, &id, &audit).await {
+        return r;
     }
     let record = CallReview {
         call_id: id,

@@ -32,18 +32,8 @@ pub struct SurgeApi {
     /// Acknowledgements made by this process, so that the answer to a second acknowledgement
     /// and the list do not depend on the archive writer having caught up, and two supervisors
     /// acknowledging at once cannot both be first.
-    pub recent_acks: RecentAcks,
+    pub recent_acks: super::ack_ledger::AckLedger<crate::sinks::archive::SurgeAck>,
 }
-
-/// Acknowledgements given since start, by surge id (at most [`RECENT_ACKS_MAX`]; the archive
-/// has them all).
-pub type RecentAcks = std::sync::Arc<
-    std::sync::Mutex<std::collections::HashMap<String, crate::sinks::archive::SurgeAck>>,
->;
-
-/// How many acknowledgements [`RecentAcks`] holds before it starts over; by then the writer
-/// has long archived the earlier ones.
-pub const RECENT_ACKS_MAX: usize = 4096;
 
 /// The routes of [`PATHS`].
 pub fn router(state: SurgeApi) -> Router {
@@ -115,7 +105,7 @@ async fn ack(
         acked_at: rfc3339(api.clock.now()),
         note,
     };
-    let prior = prior.or_else(|| claim(&api.recent_acks, &record));
+    let prior = prior.or_else(|| api.recent_acks.claim(&record.surge_id, &record));
     if let Some(prior) = prior {
         api.auth.audit(audit.outcome("already_acked")).await;
         let mut v = serde_json::to_value(prior).unwrap_or_default();
@@ -128,24 +118,6 @@ async fn ack(
     let mut v = serde_json::to_value(record).unwrap_or_default();
     v["already"] = false.into();
     Json(v).into_response()
-}
-
-/// Claims the first acknowledgement of `record.surge_id` for `record`, or answers the one
-/// given earlier since start. Check and claim happen under one lock so two supervisors
-/// acknowledging at once cannot both be first.
-fn claim(
-    recent: &RecentAcks,
-    record: &crate::sinks::archive::SurgeAck,
-) -> Option<crate::sinks::archive::SurgeAck> {
-    let mut recent = recent.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = recent.get(&record.surge_id) {
-        return Some(p.clone());
-    }
-    if recent.len() >= RECENT_ACKS_MAX {
-        recent.clear();
-    }
-    recent.insert(record.surge_id.clone(), record.clone());
-    None
 }
 
 /// `window=15m`, `1h` or plain minutes, as whole minutes.
@@ -257,17 +229,14 @@ async fn surges(
         .and_then(Result::ok)
         .unwrap_or_default();
     let mut acks = acks;
+    // Ones the writer has not archived yet.
+    for id in active
+        .iter()
+        .map(|a| &a.surge_id)
+        .chain(items.iter().map(|i| &i.surge_id))
     {
-        // Ones the writer has not archived yet.
-        let recent = api.recent_acks.lock().unwrap_or_else(|e| e.into_inner());
-        for id in active
-            .iter()
-            .map(|a| &a.surge_id)
-            .chain(items.iter().map(|i| &i.surge_id))
-        {
-            if let (false, Some(a)) = (acks.contains_key(id), recent.get(id)) {
-                acks.insert(id.clone(), a.clone());
-            }
+        if let (false, Some(a)) = (acks.contains_key(id), api.recent_acks.get(id)) {
+            acks.insert(id.clone(), a);
         }
     }
     let with_ack = |id: &str, mut v: serde_json::Value| {
@@ -439,37 +408,6 @@ mod tests {
                 (Err(e), Err(w)) => assert!(e.contains(w), "{s}: {e}"),
                 (got, _) => panic!("{s}: {got:?}"),
             }
-        }
-    }
-
-    /// Regression: the second acknowledgement was answered from the archive alone, so it
-    /// could be taken as first while the writer still held the first one.
-    #[test]
-    fn concurrent_acknowledgements_have_one_first() {
-        let recent = RecentAcks::default();
-        let winners: Vec<_> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..8)
-                .map(|n| {
-                    let recent = &recent;
-                    s.spawn(move || {
-                        let rec = crate::sinks::archive::SurgeAck {
-                            surge_id: "s-1".into(),
-                            acked_by: format!("sup-{n}"),
-                            role: Some("supervisor".into()),
-                            acked_at: "2026-12-04T06:00:00Z".into(),
-                            note: None,
-                        };
-                        (n, claim(recent, &rec))
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
-        let firsts: Vec<_> = winners.iter().filter(|(_, p)| p.is_none()).collect();
-        assert_eq!(firsts.len(), 1, "{winners:?}");
-        let first = format!("sup-{}", firsts[0].0);
-        for (_, p) in winners.iter().filter(|(_, p)| p.is_some()) {
-            assert_eq!(p.as_ref().unwrap().acked_by, first);
         }
     }
 

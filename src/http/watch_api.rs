@@ -17,8 +17,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 /// Paths this module serves.
 pub const PATHS: [&str; 3] = ["/v1/live/calls", "/v1/alerts", "/v1/alerts/{id}/ack"];
@@ -36,7 +34,7 @@ pub struct WatchApi {
     pub clock: SharedClock,
     /// Acknowledgements given since start, so two supervisors acknowledging at once cannot
     /// both be first while the writer catches up.
-    pub recent_acks: Arc<Mutex<HashMap<String, AlertAck>>>,
+    pub recent_acks: super::ack_ledger::AckLedger<AlertAck>,
 }
 
 /// The routes of [`PATHS`].
@@ -92,9 +90,8 @@ async fn list_alerts(
     let archive = api.archive.clone();
     match tokio::task::spawn_blocking(move || archive.list_alerts(&f)).await {
         Ok(Ok(mut items)) => {
-            let recent = api.recent_acks.lock().unwrap_or_else(|e| e.into_inner());
             for item in items.iter_mut().filter(|i| i.ack.is_none()) {
-                item.ack = recent.get(&item.alert_id).cloned();
+                item.ack = api.recent_acks.get(&item.alert_id);
             }
             Json(serde_json::json!({ "items": items })).into_response()
         }
@@ -166,18 +163,8 @@ async fn ack_alert(
         acked_at: rfc3339(api.clock.now()),
         note,
     };
-    // Check and claim under one lock: the archived ack, else one given since start, else ours.
-    let prior = alert.ack.or_else(|| {
-        let mut recent = api.recent_acks.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = recent.get(&id) {
-            return Some(p.clone());
-        }
-        if recent.len() >= 4096 {
-            recent.clear();
-        }
-        recent.insert(id.clone(), record.clone());
-        None
-    });
+    // The archived acknowledgement, else one given since start, else ours.
+    let prior = alert.ack.or_else(|| api.recent_acks.claim(&id, &record));
     if let Some(prior) = prior {
         api.auth.audit(audit.outcome("already_acked")).await;
         let mut v = serde_json::to_value(prior).unwrap_or_default();

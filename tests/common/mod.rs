@@ -441,3 +441,25 @@ pub fn audit_outcomes(base: &str, action: &str) -> Vec<String> {
         .map(|r| r["outcome"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// Seconds ffprobe reads from a media file's container and stream.
+pub fn ffprobe_duration(file: &Path) -> f64 {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(file)
+        .output()
+        .expect("ffprobe (apt-get install ffmpeg)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}

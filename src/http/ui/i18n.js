@@ -194,3 +194,29 @@ export function catClass(category) {
 export function sevClass(level) {
   return ["low", "medium", "high", "critical"].includes(level) ? `sev-${level}` : "sev-low";
 }
+
+// createElement with text, classes, data-* and listeners; children are nodes or plain text.
+// (Server text only ever goes in as text.)
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") el.className = v;
+    else if (k === "text") el.textContent = v;
+    else if (k === "data") Object.assign(el.dataset, v);
+    else if (k === "on") for (const [ev, fn] of Object.entries(v)) el.addEventListener(ev, fn);
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children) if (c !== null && c !== undefined) el.append(c);
+  return el;
+}
+
+// A view's own strings first (so it works whatever the shared table holds), then the app's.
+export function translatorFor(own, ctx) {
+  const table = own[ctx.lang] || own.zh;
+  return (key, vars) => {
+    const s = table[key];
+    if (s === undefined) return ctx.t ? ctx.t(key, vars) : key;
+    return vars ? s.replace(/\{(\w+)\}/g, (m, n) => (n in vars ? String(vars[n]) : m)) : s;
+  };
+}

@@ -5,6 +5,7 @@
 
 // Namespace import: a helper missing from i18n.js leaves a property undefined, not a broken page.
 import * as shared from "./i18n.js";
+import { h, translatorFor } from "./i18n.js";
 
 export const strings = {
   zh: {
@@ -169,14 +170,8 @@ export function mount(el, ctx) {
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
 
-// This module's strings first (so it works whatever the shared table holds), then the app's.
 function translator(ctx) {
-  const table = strings[ctx.lang] || strings.zh;
-  return (key, vars) => {
-    const s = table[key];
-    if (s === undefined) return ctx.t ? ctx.t(key, vars) : key;
-    return vars ? s.replace(/\{(\w+)\}/g, (m, n) => (n in vars ? String(vars[n]) : m)) : s;
-  };
+  return translatorFor(strings, ctx);
 }
 
 // ctx.params names the route; the hash is the fallback so the module does not depend on the
@@ -191,20 +186,6 @@ function routeOf(ctx) {
   return id ? { view: "call", id } : { view: "board" };
 }
 
-// createElement with text, classes, data-* and listeners; children are nodes or plain text.
-function h(tag, props = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") el.className = v;
-    else if (k === "text") el.textContent = v;
-    else if (k === "data") Object.assign(el.dataset, v);
-    else if (k === "on") for (const [ev, fn] of Object.entries(v)) el.addEventListener(ev, fn);
-    else el.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) if (c !== null && c !== undefined) el.append(c);
-  return el;
-}
 
 function badge(tr, level) {
   const l = levelOf(level);

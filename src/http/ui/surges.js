@@ -2,6 +2,8 @@
 // phrases and the surges raised from them, with acknowledgement. The volume charts (uPlot)
 // accumulate points while the page is open: the API gives the window ending now, not history.
 
+import { h, translatorFor } from "./i18n.js";
+
 export const strings = {
   zh: {
     "surges.na": "您的角色无法使用此页面。",
@@ -146,27 +148,9 @@ export function mount(el, ctx) {
 // Helpers (kept local: each view module stands alone)
 
 function translator(ctx) {
-  const table = strings[ctx.lang] || strings.zh;
-  return (key, vars) => {
-    const s = table[key];
-    if (s === undefined) return ctx.t ? ctx.t(key, vars) : key;
-    return vars ? s.replace(/\{(\w+)\}/g, (m, n) => (n in vars ? String(vars[n]) : m)) : s;
-  };
+  return translatorFor(strings, ctx);
 }
 
-function h(tag, props = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") el.className = v;
-    else if (k === "text") el.textContent = v;
-    else if (k === "data") Object.assign(el.dataset, v);
-    else if (k === "on") for (const [ev, fn] of Object.entries(v)) el.addEventListener(ev, fn);
-    else el.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) if (c !== null && c !== undefined) el.append(c);
-  return el;
-}
 
 // `onEvent` also runs when the socket comes back after a drop, since surges may have changed.
 function subscribe(ctx, query, onEvent) {
