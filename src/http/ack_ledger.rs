@@ -51,6 +51,25 @@ impl<T: Clone> AckLedger<T> {
     }
 }
 
+/// Longest acknowledgement note, in characters.
+pub const MAX_NOTE_CHARS: usize = 500;
+
+/// An acknowledgement's note, trimmed (`None` when empty); a 400 when it is too long.
+#[allow(clippy::result_large_err)] // the error is the response itself, once per request
+pub fn note(n: Option<String>) -> Result<Option<String>, axum::response::Response> {
+    let n = n.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+    if n.as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
+    {
+        return Err(super::json_error(
+            axum::http::StatusCode::BAD_REQUEST,
+            "note_too_long",
+            &format!("the note is longer than {MAX_NOTE_CHARS} characters; shorten it"),
+        ));
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

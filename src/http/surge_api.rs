@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub const PATHS: [&str; 3] = ["/v1/surges", "/v1/surges/{id}/ack", "/v1/topics"];
 
 /// Longest acknowledgement note, in characters.
-pub const MAX_NOTE_CHARS: usize = 500;
+pub const MAX_NOTE_CHARS: usize = super::ack_ledger::MAX_NOTE_CHARS;
 
 /// What the handlers read and write.
 #[derive(Clone)]
@@ -60,20 +60,10 @@ async fn ack(
     axum::extract::Path(id): axum::extract::Path<String>,
     body: Option<Json<AckBody>>,
 ) -> Response {
-    let note = body
-        .and_then(|Json(b)| b.note)
-        .map(|n| n.trim().to_string())
-        .filter(|n| !n.is_empty());
-    if note
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
-    {
-        return json_error(
-            StatusCode::BAD_REQUEST,
-            "note_too_long",
-            &format!("the note is longer than {MAX_NOTE_CHARS} characters; shorten it"),
-        );
-    }
+    let note = match super::ack_ledger::note(body.and_then(|Json(b)| b.note)) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
     let audit = crate::auth::AuditEntry::by(&who, "alert.ack")
         .detail(format!("surge {id}"))
         .from_addr(super::access::addr(&peer));

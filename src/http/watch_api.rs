@@ -21,9 +21,6 @@ use serde::Deserialize;
 /// Paths this module serves.
 pub const PATHS: [&str; 3] = ["/v1/live/calls", "/v1/alerts", "/v1/alerts/{id}/ack"];
 
-/// Longest acknowledgement note, in characters.
-const MAX_NOTE_CHARS: usize = 500;
-
 /// What the handlers read and write.
 #[derive(Clone)]
 pub struct WatchApi {
@@ -123,20 +120,10 @@ async fn ack_alert(
     Path(id): Path<String>,
     body: Option<Json<AckBody>>,
 ) -> Response {
-    let note = body
-        .and_then(|Json(b)| b.note)
-        .map(|n| n.trim().to_string())
-        .filter(|n| !n.is_empty());
-    if note
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
-    {
-        return json_error(
-            StatusCode::BAD_REQUEST,
-            "note_too_long",
-            &format!("the note is longer than {MAX_NOTE_CHARS} characters; shorten it"),
-        );
-    }
+    let note = match super::ack_ledger::note(body.and_then(|Json(b)| b.note)) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
     let audit = AuditEntry::by(&who, "alert.ack")
         .detail(format!("alert {id}"))
         .from_addr(addr(&peer));
