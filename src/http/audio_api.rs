@@ -17,8 +17,6 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use serde::Deserialize;
 use std::path::PathBuf;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 use tower::ServiceExt;
 
 /// Paths this module serves.
@@ -199,7 +197,7 @@ fn locate(
         "mix" => {}
         _ => return pick(None),
     }
-    let call_start = parse_ms(&call.call.started_at);
+    let call_start = crate::sinks::archive::unix_ms(&call.call.started_at);
     let inputs: Vec<MixInput> = rows
         .iter()
         .filter_map(|a| Some((a, store.path_of(&a.file)?)))
@@ -210,7 +208,7 @@ fn locate(
             } else {
                 Side::Left
             },
-            offset_ms: match (parse_ms(&a.started_at), call_start) {
+            offset_ms: match (crate::sinks::archive::unix_ms(&a.started_at), call_start) {
                 (Some(l), Some(c)) => l.saturating_sub(c).max(0) as u64,
                 _ => 0,
             },
@@ -244,10 +242,4 @@ fn locate(
         })?;
     }
     Ok(dest)
-}
-
-fn parse_ms(rfc3339: &str) -> Option<i64> {
-    OffsetDateTime::parse(rfc3339, &Rfc3339)
-        .ok()
-        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
 }

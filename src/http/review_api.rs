@@ -466,30 +466,17 @@ async fn term_report(
                 .from_addr(addr(&peer)),
         )
         .await;
-    let parse = |name: &str, v: &Option<String>| -> Result<Option<i64>, Response> {
-        v.as_deref()
-            .map(|s| {
-                time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                    .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-                    .map_err(|e| {
-                        json_error(
-                            StatusCode::BAD_REQUEST,
-                            "bad_query",
-                            &format!("`{name}` is not an RFC 3339 time ({e}): {s:?}"),
-                        )
-                    })
-            })
-            .transpose()
-    };
-    let (from, to) = match (parse("from", &q.from), parse("to", &q.to)) {
-        (Ok(f), Ok(t)) => (f, t),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
     let archive = api.archive.clone();
     let queues = who.queues.clone();
-    match read(move || archive.term_precision(from, to, q.category.as_deref(), queues.as_deref()))
-        .await
-    {
+    let found = read(move || {
+        archive.term_precision(
+            q.from.as_deref(),
+            q.to.as_deref(),
+            q.category.as_deref(),
+            queues.as_deref(),
+        )
+    });
+    match found.await {
         Ok(items) => Json(serde_json::json!({ "items": items })).into_response(),
         Err(r) => r,
     }

@@ -17,9 +17,6 @@ use serde::{Deserialize, Serialize};
 /// Paths this module serves.
 pub const PATHS: [&str; 3] = ["/v1/surges", "/v1/surges/{id}/ack", "/v1/topics"];
 
-/// Longest acknowledgement note, in characters.
-pub const MAX_NOTE_CHARS: usize = super::ack_ledger::MAX_NOTE_CHARS;
-
 /// What the handlers read and write.
 #[derive(Clone)]
 pub struct SurgeApi {

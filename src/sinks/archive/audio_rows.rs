@@ -93,11 +93,6 @@ pub(crate) fn audio_of(conn: &Connection, call_id: &str) -> rusqlite::Result<Vec
 }
 
 impl ArchiveReader {
-    /// A call's audio files, oldest first.
-    pub fn call_audio(&self, call_id: &str) -> Result<Vec<AudioRecord>, ArchiveError> {
-        self.with_snapshot(|conn| Ok(audio_of(conn, call_id)?))
-    }
-
     /// Audio files not yet purged of calls that started before `before_ms` (Unix ms), at
     /// most `limit`.
     pub fn audio_started_before(

@@ -29,6 +29,7 @@ pub use reader::ArchiveReader;
 pub use record::{
     ArchiveOp, AudioRecord, HitRecord, RuleFiringRecord, ScoreRecord, UtteranceRecord,
 };
+pub(crate) use store::unix_ms;
 pub use writer::{
     ArchiveSender, ArchiveWriter, ArchiveWriterHandle, StorageFault, WriterConfig, WriterHealth,
     WriterStats, MAX_QUEUED,

@@ -261,12 +261,12 @@ impl ArchiveReader {
         })
     }
 
-    /// Per-term hit counts and reviewers' verdicts over calls started in `[from_ms, to_ms)`
-    /// (Unix ms) within `queues` (`None`: all), most rejected first.
+    /// Per-term hit counts and reviewers' verdicts over calls started in `[from, to)`
+    /// (RFC 3339) within `queues` (`None`: all), most rejected first.
     pub fn term_precision(
         &self,
-        from_ms: Option<i64>,
-        to_ms: Option<i64>,
+        from: Option<&str>,
+        to: Option<&str>,
         category: Option<&str>,
         queues: Option<&[String]>,
     ) -> Result<Vec<TermPrecision>, ArchiveError> {
@@ -278,13 +278,13 @@ impl ArchiveReader {
              WHERE 1 = 1",
         );
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        if let Some(f) = from_ms {
+        if let Some(f) = from {
             sql.push_str(" AND c.started_at_ms >= ?");
-            args.push(f.into());
+            args.push(super::reader::time_arg("from", f)?.into());
         }
-        if let Some(t) = to_ms {
+        if let Some(t) = to {
             sql.push_str(" AND c.started_at_ms < ?");
-            args.push(t.into());
+            args.push(super::reader::time_arg("to", t)?.into());
         }
         if let Some(cat) = category {
             sql.push_str(" AND h.category = ?");

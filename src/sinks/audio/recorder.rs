@@ -63,11 +63,6 @@ impl LegRecorder {
         })
     }
 
-    /// The file being written.
-    pub fn path(&self) -> &std::path::Path {
-        &self.path
-    }
-
     /// Appends decoded audio (f32 in [-1, 1]).
     pub fn push(&mut self, audio: &[f32]) -> Result<(), AudioError> {
         self.held
