@@ -382,6 +382,7 @@ fn spawn_archive_retention(
                     calls = r.calls,
                     audio_files = r.audio_files,
                     audio_bytes = r.audio_bytes,
+                    rejected_ops = r.rejected_ops,
                     "archive past retention deleted"
                 ),
                 Err(e) => tracing::warn!(error = %e, "archive retention failed; retrying tomorrow"),

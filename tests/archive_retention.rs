@@ -157,3 +157,44 @@ fn old_calls_and_audio_go_younger_ones_stay_and_every_deletion_is_audited() {
     assert_eq!(none, Default::default());
     assert!(reader.get_call("new").unwrap().is_some());
 }
+
+#[test]
+fn refused_ops_past_retention_are_purged_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    let (tx, _writer) = ArchiveWriter::spawn(&db).unwrap();
+    tx.flush().unwrap();
+    // Ops SQLite refused are kept with the op's JSON (it may hold a transcript).
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    for at in ["2024-04-01T01:00:00Z", "2024-05-05T01:00:00.5Z"] {
+        conn.execute(
+            "INSERT INTO rejected_ops (op, error, rejected_at) VALUES ('{\"utterance\":{}}', 'test', ?1)",
+            [at],
+        )
+        .unwrap();
+    }
+    let reader = ArchiveReader::open(&db).unwrap();
+    let now = OffsetDateTime::parse("2024-05-06T09:30:00+08:00", &Rfc3339).unwrap();
+    let policy = Retention {
+        days: 4,
+        audio_days: 2,
+    };
+    let mut audited: Vec<AuditEntry> = Vec::new();
+    let report = purge_once(&reader, &tx, None, policy, now, &mut |e| audited.push(e)).unwrap();
+    assert_eq!(report.rejected_ops, 1, "{report:?}");
+    let left: Vec<String> = conn
+        .prepare("SELECT rejected_at FROM rejected_ops")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(left, ["2024-05-05T01:00:00.5Z"]);
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert_eq!(
+        (audited[0].action.as_str(), audited[0].who.as_str()),
+        ("rejected.purge", "retention")
+    );
+}

@@ -72,6 +72,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("POST", "/v1/alerts/{id}/ack", "admin supervisor"),
     ("GET", "/v1/search", "admin supervisor reviewer"),
     ("GET", "/v1/surges", "admin supervisor"),
+    ("GET", "/v1/surges/series", "admin supervisor"),
     ("POST", "/v1/surges/{id}/ack", "admin supervisor"),
     ("GET", "/v1/topics", "admin supervisor"),
 ];
@@ -522,6 +523,67 @@ fn twilio_tokens_in_band_and_call_ids_that_are_archived_or_someone_elses() {
             .get("token")
             .is_none(),
         "{detail}"
+    );
+
+    // Call volume per queue: a supervisor limited to queues sees only its own queues' series,
+    // not the all-queues total, and no topic or phrase counts (they mix every queue).
+    let scoped = |name: &str, queues: &str| {
+        let args = [
+            "token",
+            "create",
+            "--name",
+            name,
+            "--role",
+            "supervisor",
+            "--queues",
+            queues,
+        ];
+        let (ok, out, err) = callwatch(dir, &args);
+        assert!(ok, "{err}");
+        out.trim().to_string()
+    };
+    let keys = |token: &str| -> Vec<String> {
+        let (status, _, body) = send(
+            &base,
+            "GET",
+            "/v1/surges/series?minutes=30",
+            &bearer(token),
+            None,
+        );
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["key"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let supervisor = make_token(dir, &[], "sup-all", "supervisor");
+    assert_eq!(keys(&supervisor), ["all", "card"]);
+    let card = scoped("sup-card", "card");
+    assert_eq!(keys(&card), ["card"]);
+    let wealth = scoped("sup-wealth", "wealth");
+    assert!(keys(&wealth).is_empty());
+    for path in [
+        "/v1/surges/series?metric=topic",
+        "/v1/topics",
+        "/v1/topics?metric=emerging",
+    ] {
+        let (status, _, body) = send(&base, "GET", path, &bearer(&wealth), None);
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+    }
+    let (status, _, body) = send(
+        &base,
+        "GET",
+        "/v1/topics?metric=calls",
+        &bearer(&wealth),
+        None,
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["items"],
+        json!([])
     );
 
     // A new stream naming the archived call: 1008 on the fork, 409 on the RTP API, and the

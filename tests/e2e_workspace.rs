@@ -1,7 +1,9 @@
 //! The browser workspace in headless Chromium (playwright-core), against a server with real
 //! calls: a QA reviewer logs in through the form, narrows the list to a call, opens it, clicks
 //! the third utterance (the mix audio seeks to it), rejects a hit and overrides a scorecard
-//! item (both still shown after a reload, and audited), and finds no live board.
+//! item (both still shown after a reload, and audited), and finds no live board; then does it
+//! with the keyboard alone, a reviewer of another queue finds the call nowhere, and the page
+//! is walked again in Firefox (firefox-esr through puppeteer-core's WebDriver BiDi).
 //!
 //! `CALLWATCH_SCREENSHOTS=1 cargo test --test e2e_workspace` refreshes the README's
 //! screenshots in tests/screenshots/ (a CJK font such as fonts-wqy-microhei renders the
@@ -72,6 +74,7 @@ fn reviewer_filters_opens_seeks_and_reviews_in_the_browser() {
     let server = Server::start("ggml-tiny.en.bin", &[]);
     let (base, dir) = (server.http(), server.data_dir.path());
     add_user(dir, "qa-ui", "reviewer", None);
+    add_user(dir, "qa-wealth", "reviewer", Some("wealth"));
     let call = "CA-ui-review";
     run_fork_client(
         &server,
@@ -91,7 +94,10 @@ fn reviewer_filters_opens_seeks_and_reviews_in_the_browser() {
     let seen = run_script(
         "workspace_reviewer.mjs",
         &[&base, "qa-ui", PASSWORD, call, shots.to_str().unwrap()],
-        &[],
+        &[
+            ("SCOPED_USER", "qa-wealth".to_string()),
+            ("SCOPED_PASSWORD", PASSWORD.to_string()),
+        ],
         &server,
     );
     assert_eq!(seen["me"]["role"], "reviewer", "{seen}");
@@ -142,6 +148,35 @@ fn reviewer_filters_opens_seeks_and_reviews_in_the_browser() {
         after["review"]["overrides"][item]["reviewer"], "qa-ui",
         "{after}"
     );
+    // A reviewer of the wealth queue sees the card call on no page, in no export, no audio.
+    let scoped = &seen["scoped"];
+    assert_eq!(
+        scoped["me"]["queues"],
+        serde_json::json!(["wealth"]),
+        "{seen}"
+    );
+    assert_eq!(scoped["rowShown"], false, "{seen}");
+    assert_eq!(scoped["listRows"], 0, "{seen}");
+    let csv = scoped["csv"].as_str().unwrap();
+    assert!(
+        csv.starts_with("call_id") && !csv.contains(call),
+        "the export shows another queue's call: {csv}"
+    );
+    assert_eq!(scoped["detail"]["utterances"], 0, "{seen}");
+    assert_eq!(scoped["audioStatus"], 404, "{seen}");
+    // The same walk with the keyboard alone: login, list, call, play, mark reviewed.
+    let kb = &seen["keyboard"];
+    assert_eq!(kb["loggedIn"], true, "{seen}");
+    for (step, outlined) in kb["outlined"].as_object().unwrap() {
+        assert_eq!(outlined, true, "focus on {step} is not outlined: {seen}");
+    }
+    let (want, got) = (
+        kb["seek"]["expectedMixS"].as_f64().unwrap(),
+        kb["seek"]["audioSeekedS"].as_f64().unwrap(),
+    );
+    assert!((want - got).abs() < 0.5, "keyboard seek: {seen}");
+    assert_eq!(kb["reviewed"]["error"], false, "{seen}");
+    assert_eq!(after["review"]["call"]["reviewer"], "qa-ui", "{after}");
     for action in ["hit.review", "qa.override", "audio.replay", "call.read"] {
         assert!(
             audit_outcomes(&base, action).iter().any(|o| o == "ok"),
@@ -153,6 +188,31 @@ fn reviewer_filters_opens_seeks_and_reviews_in_the_browser() {
             shots.join(f).metadata().is_ok_and(|m| m.len() > 10_000),
             "{f}"
         );
+    }
+
+    // The same page in Firefox (a second engine): list, call, a click and Enter seek the audio.
+    let ff = run_script(
+        "workspace_firefox.mjs",
+        &[&base, "qa-ui", PASSWORD, call],
+        &[],
+        &server,
+    );
+    assert!(
+        ff["browser"].as_str().unwrap_or("").contains("firefox"),
+        "{ff}"
+    );
+    assert_eq!(ff["me"]["role"], "reviewer", "{ff}");
+    assert!(ff["hitMarks"].as_u64().unwrap() >= 1, "{ff}");
+    for k in ["clickSeek", "keyboardSeek"] {
+        let (want, got) = (
+            ff[k]["expectedMixS"].as_f64().unwrap(),
+            ff[k]["audioSeekedS"].as_f64().unwrap(),
+        );
+        assert!((want - got).abs() < 0.5, "{k}: {ff}");
+    }
+    assert_eq!(ff["playingMarked"], true, "{ff}");
+    for k in ["consoleErrors", "pageErrors", "cspViolations"] {
+        assert_eq!(ff[k], serde_json::json!([]), "{k}: {ff}");
     }
 }
 
@@ -231,6 +291,11 @@ fn supervisor_watches_the_board_the_live_call_and_acknowledges_an_alert() {
         "{acked}"
     );
     assert!(audit_outcomes(&base, "alert.ack").iter().any(|o| o == "ok"));
+    // The surge panel draws the server's per-minute history of call volume (the card queue
+    // and the total), not only what it polled itself.
+    assert_eq!(seen["surges_chart"], true, "{seen}");
+    assert!(seen["surges_queues"].as_u64().unwrap() >= 2, "{seen}");
+    assert!(seen["surges_points"].as_u64().unwrap() >= 1, "{seen}");
     for f in ["board.png", "live.png", "alerts.png", "surges.png"] {
         assert!(
             shots.join(f).metadata().is_ok_and(|m| m.len() > 10_000),

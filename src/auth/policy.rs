@@ -90,6 +90,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::POST, "/v1/alerts/{id}/ack", Access::Roles(WATCH)),
     (Method::GET, "/v1/search", Access::Roles(ARCHIVE)),
     (Method::GET, "/v1/surges", Access::Roles(WATCH)),
+    (Method::GET, "/v1/surges/series", Access::Roles(WATCH)),
     (Method::POST, "/v1/surges/{id}/ack", Access::Roles(WATCH)),
     (Method::GET, "/v1/topics", Access::Roles(WATCH)),
 ];

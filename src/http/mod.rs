@@ -14,6 +14,7 @@ pub mod origin;
 pub mod review_api;
 pub mod rtp_sessions;
 pub mod surge_api;
+mod surge_series;
 pub mod ui;
 pub mod watch_api;
 pub mod whip;

@@ -3,6 +3,7 @@
 //! (inquiry-topic counts against their baseline).
 
 use super::json_error;
+use super::surge_series::{scope_refusal, sees_key};
 use crate::clock::{rfc3339, SharedClock};
 use crate::sinks::archive::{ArchiveReader, SurgeFilter};
 use crate::transforms::surge::{Metric, SurgeHub};
@@ -15,7 +16,12 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 /// Paths this module serves.
-pub const PATHS: [&str; 3] = ["/v1/surges", "/v1/surges/{id}/ack", "/v1/topics"];
+pub const PATHS: [&str; 4] = [
+    "/v1/surges",
+    "/v1/surges/{id}/ack",
+    "/v1/topics",
+    "/v1/surges/series",
+];
 
 /// What the handlers read and write.
 #[derive(Clone)]
@@ -34,9 +40,10 @@ pub struct SurgeApi {
 
 /// The routes of [`PATHS`].
 pub fn router(state: SurgeApi) -> Router {
-    let [surges_path, ack_path, topics_path] = PATHS;
+    let [surges_path, ack_path, topics_path, series_path] = PATHS;
     Router::new()
         .route(surges_path, get(surges))
+        .route(series_path, get(super::surge_series::series))
         .route(ack_path, axum::routing::post(ack))
         .route(topics_path, get(topics))
         .with_state(state)
@@ -155,6 +162,7 @@ struct ActiveSurge {
 
 async fn surges(
     State(api): State<SurgeApi>,
+    axum::Extension(who): axum::Extension<crate::auth::Principal>,
     query: Result<Query<SurgeQuery>, QueryRejection>,
 ) -> Response {
     let q = match query {
@@ -171,6 +179,7 @@ async fn surges(
         .filter(|(m, k, _, _)| {
             q.metric.as_deref().is_none_or(|x| x == m.as_str())
                 && q.key.as_deref().is_none_or(|x| x == k)
+                && sees_key(&who, *m, k)
         })
         .map(|(metric, key, surge_id, raised_at)| {
             let s = status.iter().find(|s| s.metric == metric && s.key == key);
@@ -193,6 +202,7 @@ async fn surges(
         to: q.to,
         limit: q.limit,
         offset: q.offset,
+        queues: who.queues.clone(),
     };
     let archive = api.archive.clone();
     let items = match tokio::task::spawn_blocking(move || archive.list_surges(&filter)).await {
@@ -279,6 +289,7 @@ struct TopicRow {
 
 async fn topics(
     State(api): State<SurgeApi>,
+    axum::Extension(who): axum::Extension<crate::auth::Principal>,
     query: Result<Query<TopicQuery>, QueryRejection>,
 ) -> Response {
     let q = match query {
@@ -308,11 +319,15 @@ async fn topics(
             }
         },
     };
+    if let Some(refusal) = scope_refusal(&who, metric) {
+        return refusal;
+    }
     let now = api.clock.now();
     let rows_of = |metric: Metric| -> Vec<TopicRow> {
         api.hub
             .status(Some(metric), window, now)
             .into_iter()
+            .filter(|s| sees_key(&who, metric, &s.key))
             .map(|s| TopicRow {
                 title: api
                     .hub

@@ -23,6 +23,8 @@ pub struct PurgeReport {
     pub calls: usize,
     pub audio_files: usize,
     pub audio_bytes: u64,
+    /// Refused archive ops (kept for inspection) past the call retention.
+    pub rejected_ops: u64,
 }
 
 /// Rows handled per batch; each batch is committed before the next is read.
@@ -141,6 +143,26 @@ pub fn purge_once(
                     format!("older than {} days", policy.days),
                 ));
             }
+        }
+        // UTC, as `rejected_at` is written, so the two compare as text.
+        let before = rfc3339(
+            (now - time::Duration::days(policy.days as i64)).to_offset(time::UtcOffset::UTC),
+        );
+        let n = reader.rejected_before(&before)?;
+        if n > 0 {
+            writer.send(ArchiveOp::RejectedPurged { before })?;
+            writer.flush()?;
+            report.rejected_ops = n;
+            audit(AuditEntry {
+                who: "retention".into(),
+                action: "rejected.purge".into(),
+                outcome: "ok".into(),
+                detail: Some(format!(
+                    "{n} refused archive op(s) older than {} days",
+                    policy.days
+                )),
+                ..Default::default()
+            });
         }
     }
     Ok(report)

@@ -3,7 +3,12 @@
 // (a click on the third utterance must seek the mix audio to that utterance's start), a hit
 // rejected and a scorecard item overridden (and whether both are still shown after a reload),
 // whether #/live shows a live board (it must not, for a reviewer), console errors, CSP
-// violations and failed requests. Screenshots list.png and detail.png go to SCREENSHOT_DIR.
+// violations and failed requests. Then, in a fresh session and with the keyboard alone (Tab,
+// typing, Enter): logs in, opens the call from the list, plays an utterance (the audio must
+// seek to it), and marks the call reviewed, with every focused control visibly outlined.
+// With SCOPED_USER and SCOPED_PASSWORD set (a reviewer limited to another queue), that
+// reviewer then logs in and the report says what the list, the call's page, its audio and the
+// CSV export showed them. Screenshots list.png and detail.png go to SCREENSHOT_DIR.
 // Exits non-zero when the walk itself fails (the JSON line then carries `error`).
 //
 // usage: node workspace_reviewer.mjs BASE_URL USERNAME PASSWORD CALL_ID SCREENSHOT_DIR
@@ -42,6 +47,8 @@ try {
   await page.screenshot({ path: join(shots, "detail.png") });
   await afterReload(page);
   await tryLive(page);
+  await keyboardWalk(browser);
+  if (process.env.SCOPED_USER) await scopedWalk(browser, process.env.SCOPED_USER, process.env.SCOPED_PASSWORD);
 } catch (e) {
   failed = true;
   out.error = String(e?.message || e).split("\n")[0];
@@ -129,10 +136,7 @@ async function seekThirdUtterance(page) {
   const utts = await page.$$(".utt");
   if (utts.length < 3) throw new Error(`only ${utts.length} utterances shown`);
   const uttId = await utts[2].getAttribute("data-utterance-id");
-  const u = call.utterances.find((x) => x.id === uttId);
-  const leg = call.legs.find((l) => l.leg === u.leg);
-  const offsetMs = parseMs(leg.started_at) - parseMs(call.started_at);
-  const expectedMs = Math.max(0, offsetMs) + u.start_ms;
+  const { u, offsetMs, expectedMs } = mixStart(call, uttId);
   // The position right when the seek lands, before playback moves it on.
   await page.evaluate(() => {
     const a = document.getElementById("player");
@@ -210,6 +214,103 @@ async function tryLive(page) {
   await page.waitForFunction(() => document.getElementById("view")?.dataset.view);
   const view = await page.evaluate(() => document.getElementById("view").dataset.view);
   out.live = { view, liveBoardVisible: view === "live", notice: await text(page, "#view .notice") };
+}
+
+/** Where utterance `uttId` starts in the mix, from the call's JSON (not from the page). */
+function mixStart(call, uttId) {
+  const u = call.utterances.find((x) => x.id === uttId);
+  const leg = call.legs.find((l) => l.leg === u.leg);
+  const offsetMs = parseMs(leg.started_at) - parseMs(call.started_at);
+  return { u, offsetMs, expectedMs: Math.max(0, offsetMs) + u.start_ms };
+}
+
+/**
+ * The same walk with the keyboard alone, in a fresh session. Tab moves focus until the wanted
+ * control has it (a bounded number of presses); each control reached must show a focus
+ * outline. Reports how many Tabs each step took and what happened.
+ */
+async function keyboardWalk(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT);
+  watch(page);
+  const kb = { steps: {}, outlined: {} };
+  out.keyboard = kb;
+  // Tabs until the focused element matches `selector`; false when `max` presses did not get there.
+  const tabTo = async (step, selector, max) => {
+    for (let i = 0; i <= max; i++) {
+      const there = await page.evaluate((sel) => Boolean(document.activeElement?.matches(sel)), selector);
+      if (there) {
+        kb.steps[step] = i;
+        kb.outlined[step] = await page.evaluate(() => {
+          const st = getComputedStyle(document.activeElement);
+          return st.outlineStyle !== "none" && parseFloat(st.outlineWidth) > 0;
+        });
+        return true;
+      }
+      await page.keyboard.press("Tab");
+    }
+    kb.steps[step] = null;
+    throw new Error(`keyboard: ${selector} not reached in ${max} Tab presses`);
+  };
+  await page.goto(`${base}/`);
+  await tabTo("username", 'input[name="username"]', 10);
+  await page.keyboard.type(username);
+  await tabTo("password", 'input[name="password"]', 3);
+  await page.keyboard.type(password);
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("table.calls-table");
+  kb.loggedIn = true;
+  await tabTo("callLink", `tr[data-call-id="${cssString(callId)}"] a.call-link`, 150);
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(".utt");
+  kb.opened = await page.evaluate(() => decodeURIComponent(location.hash));
+  await tabTo("utterance", ".utt", 150);
+  const uttId = await page.evaluate(() => document.activeElement.dataset.utteranceId);
+  await page.evaluate(() => {
+    const a = document.getElementById("player");
+    a.addEventListener("seeked", () => { window.__seekedAt = a.currentTime; }, { once: true });
+  });
+  await page.keyboard.press("Enter");
+  await page.waitForTimeout(300);
+  await page.waitForFunction(() => {
+    const a = document.getElementById("player");
+    return a && a.readyState >= 1 && !a.seeking;
+  });
+  const at = await page.evaluate(() => window.__seekedAt ?? document.getElementById("player").currentTime);
+  const { expectedMs } = mixStart(await callJson(page), uttId);
+  kb.seek = { utteranceId: uttId, expectedMixS: expectedMs / 1000, audioSeekedS: at };
+  await tabTo("markReviewed", "#mark-reviewed", 250);
+  await page.keyboard.press("Enter");
+  const shown = await page.waitForSelector("#review-form .action-status:not(:empty)");
+  kb.reviewed = { message: (await shown.textContent()).trim(), error: await shown.evaluate((n) => n.classList.contains("error")) };
+  await context.close();
+}
+
+/** A reviewer of another queue: the call must be nowhere in what the workspace shows them. */
+async function scopedWalk(browser, user, pass) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT);
+  await page.goto(`${base}/`);
+  await page.fill('input[name="username"]', user);
+  await page.fill('input[name="password"]', pass);
+  await page.click('form button[type="submit"]');
+  await page.waitForSelector("table.calls-table, .results .empty, .results .error-box");
+  const scoped = { me: await page.evaluate(async () => (await fetch("/v1/me")).json()) };
+  scoped.rowShown = Boolean(await page.$(`tr[data-call-id="${cssString(callId)}"]`));
+  scoped.listRows = await page.$$eval("table.calls-table tbody tr", (r) => r.length);
+  const csvHref = await page.getAttribute("#export-csv", "href");
+  scoped.csv = await page.evaluate(async (href) => (await fetch(href)).text(), csvHref);
+  await page.goto(`${base}/#/calls/${encodeURIComponent(callId)}`);
+  const box = await page.waitForSelector("#view .error-box, .utt");
+  scoped.detail = { utterances: await page.$$eval(".utt", (u) => u.length), message: (await box.textContent()).trim() };
+  scoped.audioStatus = await page.evaluate(
+    async (id) => (await fetch(`/v1/calls/${encodeURIComponent(id)}/audio?leg=mix`)).status,
+    callId,
+  );
+  out.scoped = scoped;
+  await context.close();
 }
 
 async function callJson(page) {

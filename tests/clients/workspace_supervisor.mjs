@@ -293,6 +293,10 @@ async function surgesView(page) {
       page.locator('[data-view="surges-panel"] .uplot canvas').first().waitFor({ timeout: 15000 }),
     )) !== null;
   out.surges_queues = await page.locator('[data-view="surges-panel"] [data-queue]').count();
+  // Points of the all-queues chart on first load: the server's history, one per minute up.
+  out.surges_points = Number(
+    (await page.locator('[data-view="surges-panel"] [data-queue="all"]').getAttribute("data-points")) || 0,
+  );
   await sleep(500);
   await page.screenshot({ path: join(shots, "surges.png"), fullPage: true });
 }

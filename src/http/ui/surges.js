@@ -1,6 +1,7 @@
 // #/surges: call volume per queue against its seasonal baseline, inquiry topics, emerging
 // phrases and the surges raised from them, with acknowledgement. The volume charts (uPlot)
-// accumulate points while the page is open: the API gives the window ending now, not history.
+// draw the server's history (/v1/surges/series: three hours per queue, one point a minute)
+// and redraw it on every poll.
 
 import { h, translatorFor } from "./i18n.js";
 
@@ -9,13 +10,15 @@ export const strings = {
     "surges.na": "您的角色无法使用此页面。",
     "surges.title": "话务浪涌",
     "surges.volume": "各队列来电量与季节基线",
-    "surges.volume.hint": "每 10 秒刷新；{window} 分钟窗口内的来电数，灰带为预期 ± 2√预期。",
+    "surges.volume.hint":
+      "每 10 秒刷新；近 {hours} 小时，每点为截至该时刻 {window} 分钟内的来电数。灰带为基线下的常见范围（95%），红色虚线为触发浪涌的来电数。",
     "surges.volume.none": "暂无来电量数据。",
     "surges.series.time": "时间",
     "surges.series.count": "来电数",
     "surges.series.expected": "预期",
     "surges.series.low": "下限",
     "surges.series.high": "上限",
+    "surges.series.raise": "浪涌线",
     "surges.queue.all": "全部队列",
     "surges.topics": "咨询话题",
     "surges.emerging": "新出现的说法",
@@ -57,13 +60,14 @@ export const strings = {
     "surges.title": "Surges",
     "surges.volume": "Call volume per queue against its seasonal baseline",
     "surges.volume.hint":
-      "Refreshed every 10 s; calls in the {window}-minute window, the grey band is expected ± 2√expected.",
+      "Refreshed every 10 s; the last {hours} h, each point the calls in the {window} minutes up to it. The grey band is the usual range under the baseline (95 %); the red dashed line is the count that raises a surge.",
     "surges.volume.none": "No call volume yet.",
     "surges.series.time": "Time",
     "surges.series.count": "Calls",
     "surges.series.expected": "Expected",
     "surges.series.low": "Low",
     "surges.series.high": "High",
+    "surges.series.raise": "Surge line",
     "surges.queue.all": "All queues",
     "surges.topics": "Inquiry topics",
     "surges.emerging": "Emerging phrases",
@@ -104,13 +108,14 @@ export const strings = {
 
 const POLL_MS = 10000;
 const SURGE_POLL_MS = 30000;
-const MAX_POINTS = 8640; // a day at one point per 10 s
+const HISTORY_MIN = 180;
 const CHART_HEIGHT = 180;
 const COLORS = {
   count: "#0b5cad",
   expected: "#6b7280",
   bandEdge: "rgba(107,114,128,0.35)",
   band: "rgba(107,114,128,0.18)",
+  raise: "#b42318",
 };
 
 export function mount(el, ctx) {
@@ -262,20 +267,19 @@ function loadUPlot() {
 }
 
 function volumePanel(ctx, tr, holder, hint) {
-  const series = new Map(); // queue -> {data: [xs, count, expected, lo, hi], plot, box}
-  const resize = new ResizeObserver(() => series.forEach(fit));
+  const charts = new Map(); // queue -> {plot, box}
+  const resize = new ResizeObserver(() => charts.forEach(fit));
   let stopped = false;
   holder.replaceChildren(h("p", { class: "empty", text: tr("surges.volume.none") }));
 
-  function fit(s) {
-    if (!s.plot) return;
-    const width = Math.max(200, Math.floor(s.box.clientWidth));
-    if (width !== s.plot.width) s.plot.setSize({ width, height: CHART_HEIGHT });
+  function fit(c) {
+    const width = Math.max(200, Math.floor(c.box.clientWidth));
+    if (width !== c.plot.width) c.plot.setSize({ width, height: CHART_HEIGHT });
   }
 
-  function chartFor(queue, UPlot) {
-    let s = series.get(queue);
-    if (s) return s;
+  function chartFor(queue, UPlot, data) {
+    let c = charts.get(queue);
+    if (c) return c;
     const label = queue === "all" ? tr("surges.queue.all") : queue;
     const box = h("div", { class: "chart" });
     const fig = h("figure", { class: "queue-chart", data: { queue } }, h("figcaption", { text: label }), box);
@@ -283,41 +287,52 @@ function volumePanel(ctx, tr, holder, hint) {
     // otherwise a grid or flex cell never shrinks below it and the chart never narrows.
     fig.style.minWidth = "0";
     box.style.overflow = "hidden";
-    if (!series.size) holder.replaceChildren();
+    if (!charts.size) holder.replaceChildren();
     // "all" leads; the rest alphabetically.
     const after = [...holder.children].find((f) => f.dataset.queue !== "all" && f.dataset.queue > queue);
     holder.insertBefore(fig, queue === "all" ? holder.firstChild : after || null);
-    s = { data: [[], [], [], [], []], box };
-    s.plot = new UPlot(plotOptions(tr, box.clientWidth || 600), s.data, box);
-    series.set(queue, s);
+    c = { box, plot: new UPlot(plotOptions(tr, box.clientWidth || 600), data, box) };
+    charts.set(queue, c);
     resize.observe(box);
-    return s;
+    return c;
   }
 
-  function add(queue, t, row, UPlot) {
-    const s = chartFor(queue, UPlot);
-    const [xs, count, expected, lo, hi] = s.data;
-    if (xs.length && t <= xs[xs.length - 1]) return;
-    const e = Number(row.expected) || 0;
-    const spread = 2 * Math.sqrt(e);
-    xs.push(t);
-    count.push(row.count);
-    expected.push(e);
-    lo.push(Math.max(0, e - spread));
-    hi.push(e + spread);
-    if (xs.length > MAX_POINTS) s.data.forEach((a) => a.shift());
-    s.plot.setData(s.data);
+  // Columns for uPlot: time, count, expected, band low, band high, surge line (null while the
+  // baseline is learning, which leaves a gap rather than a line at zero).
+  function columns(points) {
+    const cols = [[], [], [], [], [], []];
+    for (const p of points) {
+      const t = parseTime(p.at);
+      if (Number.isNaN(t)) continue;
+      cols[0].push(t / 1000);
+      cols[1].push(p.count);
+      cols[2].push(Number(p.expected) || 0);
+      cols[3].push(p.low);
+      cols[4].push(p.high);
+      cols[5].push(p.raise_at === null || p.raise_at === undefined ? null : p.raise_at);
+    }
+    return cols;
   }
 
   async function poll() {
     try {
-      const [UPlot, body] = await Promise.all([loadUPlot(), ctx.api.get("/v1/topics?metric=calls")]);
+      const [UPlot, body] = await Promise.all([
+        loadUPlot(),
+        ctx.api.get(`/v1/surges/series?metric=calls&minutes=${HISTORY_MIN}`),
+      ]);
       if (stopped) return;
-      hint.textContent = tr("surges.volume.hint", { window: Math.round((body.window_s || 900) / 60) });
-      const t = (parseTime(body.at) || Date.now()) / 1000;
-      for (const row of body.items || []) add(row.key, t, row, UPlot);
+      hint.textContent = tr("surges.volume.hint", {
+        window: Math.round((body.window_s || 900) / 60),
+        hours: Math.round(HISTORY_MIN / 60),
+      });
+      for (const item of body.items || []) {
+        const data = columns(item.points || []);
+        const c = chartFor(item.key, UPlot, data);
+        c.plot.setData(data);
+        c.box.parentElement.dataset.points = String(data[0].length);
+      }
     } catch (e) {
-      if (!series.size) showError(holder, tr, e);
+      if (!charts.size) showError(holder, tr, e);
     }
   }
 
@@ -326,7 +341,7 @@ function volumePanel(ctx, tr, holder, hint) {
     destroy() {
       stopped = true;
       resize.disconnect();
-      series.forEach((s) => s.plot && s.plot.destroy());
+      charts.forEach((c) => c.plot.destroy());
     },
   };
 }
@@ -346,6 +361,7 @@ function plotOptions(tr, width) {
       line(tr("surges.series.expected"), COLORS.expected, { dash: [6, 4] }),
       line(tr("surges.series.low"), COLORS.bandEdge, { width: 1, points: { show: false } }),
       line(tr("surges.series.high"), COLORS.bandEdge, { width: 1, points: { show: false } }),
+      line(tr("surges.series.raise"), COLORS.raise, { dash: [3, 3], points: { show: false } }),
     ],
     bands: [{ series: [4, 3], fill: COLORS.band }],
     axes: [{ values: (u, splits) => splits.map(clock) }, { size: 40 }],
@@ -358,8 +374,8 @@ function clock(seconds) {
   return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
 }
 
-// From the first point, at least ten minutes wide: the line grows to the right as the page
-// stays open. Taken from the data, since for a single point uPlot hands the range function a
+// From the first point, at least ten minutes wide (a service started minutes ago has little
+// history). Taken from the data, since for a single point uPlot hands the range function a
 // span of its own choosing.
 function timeRange(u, min, max) {
   const xs = u.data[0];

@@ -65,6 +65,14 @@ pub(crate) fn purge_call(conn: &Connection, call_id: &str) -> rusqlite::Result<(
     Ok(())
 }
 
+/// Deletes refused ops kept since before `before` (RFC 3339 UTC, as `rejected_at` is written:
+/// the text orders as the time does to the second).
+pub(crate) fn purge_rejected(conn: &Connection, before: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM rejected_ops WHERE rejected_at < ?1")?
+        .execute([before])?;
+    Ok(())
+}
+
 fn row(r: &rusqlite::Row) -> rusqlite::Result<AudioRecord> {
     let speaker: String = r.get(2)?;
     Ok(AudioRecord {
@@ -118,6 +126,15 @@ impl ArchiveReader {
 
     /// Ids of ended calls that started before `before_ms` (Unix ms), oldest first, at most
     /// `limit`.
+    /// How many refused ops were kept since before `before` (RFC 3339).
+    pub fn rejected_before(&self, before: &str) -> Result<u64, ArchiveError> {
+        self.with_snapshot(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT count(*) FROM rejected_ops WHERE rejected_at < ?1")?
+                .query_row([before], |r| r.get(0))?)
+        })
+    }
+
     pub fn calls_started_before(
         &self,
         before_ms: i64,

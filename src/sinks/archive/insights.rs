@@ -39,6 +39,10 @@ pub struct SurgeFilter {
     pub to: Option<String>,
     pub limit: Option<u32>,
     pub offset: Option<u64>,
+    /// Only call-volume surges of these queues (a queue-limited reader); `None`: everything.
+    /// Set by the server from the reader's credential, never from a query.
+    #[serde(skip)]
+    pub queues: Option<Vec<String>>,
 }
 
 pub(crate) fn insert_surge(conn: &Connection, a: &SurgeAlert) -> rusqlite::Result<()> {
@@ -187,6 +191,10 @@ impl ArchiveReader {
         if let Some(k) = &filter.key {
             sql.push_str(" AND key = ?");
             args.push(k.clone().into());
+        }
+        if let Some(qs) = &filter.queues {
+            sql.push_str(" AND metric = 'calls' AND key IN (SELECT value FROM json_each(?))");
+            args.push(serde_json::to_string(qs).unwrap_or_default().into());
         }
         if let Some(s) = &filter.state {
             if s != "raised" && s != "cleared" {

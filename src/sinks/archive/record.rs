@@ -51,6 +51,11 @@ pub enum ArchiveOp {
     CallPurged {
         call_id: String,
     },
+    /// Retention deletes the refused ops kept since before this RFC 3339 time: they may hold
+    /// (redacted) transcripts, which must not outlive the calls they came from.
+    RejectedPurged {
+        before: String,
+    },
     /// A reviewer's verdict on a hit (replaces an earlier one).
     HitReview(super::review::HitReview),
     /// A reviewer's outcome for a scorecard item (replaces an earlier one).
@@ -78,6 +83,7 @@ impl ArchiveOp {
             ArchiveOp::Audio(_) => "audio",
             ArchiveOp::AudioPurged { .. } => "audio_purged",
             ArchiveOp::CallPurged { .. } => "call_purged",
+            ArchiveOp::RejectedPurged { .. } => "rejected_purged",
             ArchiveOp::HitReview(_) => "hit_review",
             ArchiveOp::ScoreOverride(_) => "score_override",
             ArchiveOp::CallReviewed(_) => "call_reviewed",

@@ -109,6 +109,7 @@ pub(crate) fn apply(conn: &Connection, op: &ArchiveOp) -> rusqlite::Result<()> {
             purged_at,
         } => super::audio_rows::mark_purged(conn, call_id, file, purged_at)?,
         ArchiveOp::CallPurged { call_id } => super::audio_rows::purge_call(conn, call_id)?,
+        ArchiveOp::RejectedPurged { before } => super::audio_rows::purge_rejected(conn, before)?,
         ArchiveOp::HitReview(r) => super::review::upsert_hit_review(conn, r)?,
         ArchiveOp::ScoreOverride(o) => super::review::upsert_override(conn, o)?,
         ArchiveOp::CallReviewed(r) => super::review::upsert_call_review(conn, r)?,

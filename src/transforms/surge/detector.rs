@@ -3,7 +3,7 @@
 
 use super::alert::{Metric, SurgeAlert, SurgeState};
 use super::config::SurgeConfig;
-use super::poisson::upper_tail;
+use super::poisson::{first_improbable, quantile, upper_tail};
 use super::series::{Baseline, Phase, Series};
 use crate::clock::rfc3339;
 use serde::Serialize;
@@ -48,6 +48,32 @@ pub struct KeyStatus {
     /// Id of the surge this key is in, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub surge_id: Option<String>,
+}
+
+/// One point of a key's history: the window of `window_s` ending at `at`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryPoint {
+    /// End of the window (exclusive, RFC 3339); the newest point ends after the current minute.
+    pub at: String,
+    pub count: u64,
+    /// What the baseline expects in the window.
+    pub expected: f64,
+    /// The central 95 % of counts the baseline expects: ordinary traffic stays within.
+    pub low: u64,
+    pub high: u64,
+    /// The smallest count that would raise a surge in this window; `None` while the baseline
+    /// is still learning this time of day (nothing is raised then).
+    pub raise_at: Option<u64>,
+}
+
+/// A key's recent windows, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyHistory {
+    pub metric: Metric,
+    pub key: String,
+    pub window_s: u64,
+    pub step_s: u64,
+    pub points: Vec<HistoryPoint>,
 }
 
 #[derive(Debug, Default)]
@@ -411,6 +437,66 @@ impl SurgeDetector {
                 }
             })
             .collect()
+    }
+
+    /// The windows of `window_min` minutes ending every `step_min` minutes over the last
+    /// `minutes` (newest: up to and including the current minute), for every key of `metric`
+    /// that `keep_key` accepts. Windows ending before the detector started are left out.
+    pub fn history(
+        &self,
+        metric: Metric,
+        keep_key: impl Fn(&str) -> bool,
+        window_min: u32,
+        minutes: u32,
+        step_min: u32,
+        now: OffsetDateTime,
+    ) -> Vec<KeyHistory> {
+        let (window, step) = (window_min.max(1) as i64, step_min.max(1) as i64);
+        let newest = minute_of(now) + 1;
+        let oldest = (newest - minutes as i64 + 1).max(self.learn_from);
+        let ends: Vec<i64> = {
+            let mut v: Vec<i64> = (0..)
+                .map(|i| newest - i * step)
+                .take_while(|&e| e >= oldest)
+                .collect();
+            v.reverse();
+            v
+        };
+        self.series
+            .iter()
+            .filter(|((mt, key), _)| *mt == metric && keep_key(key))
+            .map(|((mt, key), s)| KeyHistory {
+                metric: *mt,
+                key: key.clone(),
+                window_s: window as u64 * 60,
+                step_s: step as u64 * 60,
+                points: ends
+                    .iter()
+                    .map(|&to| self.point(s, to - window, to))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn point(&self, s: &Series, from: i64, to: i64) -> HistoryPoint {
+        let cfg = &self.cfg;
+        let e = self.expected(s, from, to);
+        let floor = e.mean.max(cfg.min_expected);
+        // The same three conditions `evaluate` raises on: enough calls, enough above the
+        // baseline, and improbable under it.
+        let least = cfg
+            .min_count
+            .max((cfg.min_ratio * floor - 1e-9).ceil().max(0.0) as u64);
+        HistoryPoint {
+            at: rfc3339(time_of(to)),
+            count: s.buckets.sum(from, to),
+            expected: e.mean,
+            low: quantile(0.025, e.mean),
+            high: quantile(0.975, e.mean),
+            raise_at: e
+                .learned
+                .then(|| first_improbable(least, cfg.p_raise, self.test_rate(&e))),
+        }
     }
 
     /// Surges raised and not yet cleared: `(metric, key, surge_id, raised_at)`.

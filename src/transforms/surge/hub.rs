@@ -6,7 +6,7 @@
 
 use super::alert::{Metric, SurgeAlert};
 use super::config::SurgeConfig;
-use super::detector::{KeyStatus, SurgeDetector};
+use super::detector::{KeyHistory, KeyStatus, SurgeDetector};
 use super::emerging::EmergingTracker;
 use super::topics::TopicSet;
 use std::ops::{Deref, DerefMut};
@@ -146,6 +146,20 @@ impl SurgeHub {
         now: OffsetDateTime,
     ) -> Vec<KeyStatus> {
         self.detector().status(metric, window_min, now)
+    }
+
+    /// Recent windows per key; see [`SurgeDetector::history`].
+    pub fn history(
+        &self,
+        metric: Metric,
+        keep_key: impl Fn(&str) -> bool,
+        window_min: u32,
+        minutes: u32,
+        step_min: u32,
+        now: OffsetDateTime,
+    ) -> Vec<KeyHistory> {
+        self.detector()
+            .history(metric, keep_key, window_min, minutes, step_min, now)
     }
 
     /// Surges raised and not yet cleared.

@@ -28,7 +28,7 @@ mod topics;
 
 pub use alert::{Metric, SurgeAlert, SurgeState};
 pub use config::{BaselineKind, EmergingConfig, SurgeConfig};
-pub use detector::{KeyStatus, SurgeDetector};
+pub use detector::{HistoryPoint, KeyHistory, KeyStatus, SurgeDetector};
 pub use emerging::EmergingTracker;
 pub use hub::SurgeHub;
 pub use topics::{Topic, TopicSet};

@@ -74,6 +74,50 @@ pub fn upper_tail(k: u64, lambda: f64) -> f64 {
     }
 }
 
+/// The smallest `k` with `P(X <= k) >= p` for `X ~ Poisson(lambda)`: the `p` quantile.
+pub fn quantile(p: f64, lambda: f64) -> u64 {
+    if lambda <= 0.0 || p <= 0.0 {
+        return 0;
+    }
+    // P(X <= k) = 1 - P(X >= k + 1), which rises with k; the answer is below this bound for
+    // any p short of 1 - 1e-20.
+    let (mut lo, mut hi) = (0u64, (lambda + 12.0 * lambda.sqrt() + 30.0).ceil() as u64);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if 1.0 - upper_tail(mid + 1, lambda) >= p {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    lo
+}
+
+/// The smallest `k >= from` with `P(X >= k) < p`: the count from which a test at level `p`
+/// calls the rate `lambda` exceeded.
+pub fn first_improbable(from: u64, p: f64, lambda: f64) -> u64 {
+    if upper_tail(from, lambda) < p {
+        return from;
+    }
+    // Grow an upper bound, then bisect: the tail falls with k.
+    let mut step = (lambda.sqrt().ceil() as u64).max(1);
+    let (mut lo, mut hi) = (from, from.saturating_add(step));
+    while upper_tail(hi, lambda) >= p {
+        lo = hi;
+        step = step.saturating_mul(2);
+        hi = hi.saturating_add(step);
+    }
+    while lo + 1 < hi {
+        let mid = lo + (hi - lo) / 2;
+        if upper_tail(mid, lambda) < p {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    hi
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +169,22 @@ mod tests {
             prop_assert!(q <= p + 1e-12);
             // P(X >= k) - P(X >= k+1) = P(X = k).
             prop_assert!((p - q - pmf(k, lambda)).abs() < 1e-9);
+        }
+
+        #[test]
+        fn quantile_is_the_first_count_reaching_p(p in 0.001f64..0.999, lambda in 0.0f64..400.0) {
+            let q = quantile(p, lambda);
+            let cdf = |k: u64| 1.0 - upper_tail(k + 1, lambda);
+            prop_assert!(cdf(q) >= p - 1e-12);
+            prop_assert!(q == 0 || cdf(q - 1) < p + 1e-12);
+        }
+
+        #[test]
+        fn first_improbable_is_the_first_count_below_p(from in 0u64..200, lambda in 0.0f64..300.0) {
+            let k = first_improbable(from, 1e-5, lambda);
+            prop_assert!(k >= from);
+            prop_assert!(upper_tail(k, lambda) < 1e-5);
+            prop_assert!(k == from || upper_tail(k - 1, lambda) >= 1e-5);
         }
 
         #[test]

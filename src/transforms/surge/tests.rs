@@ -288,3 +288,78 @@ fn a_flood_of_queue_labels_stays_within_max_keys() {
         .iter()
         .all(|k| k.chars().count() <= super::detector::MAX_KEY_CHARS));
 }
+
+#[test]
+fn history_points_agree_with_the_raised_alert() {
+    let start = sim::epoch();
+    let mut d = SurgeDetector::new(cfg(), start);
+    let mut rng = sim::Rng::new(7);
+    let onset = 3 * DAY + 600;
+    let mut call = 0u64;
+    for m in 0..onset + 60 {
+        let rate = if m >= onset { 6.0 } else { 2.0 };
+        for _ in 0..rng.poisson(rate) {
+            call += 1;
+            let at = start + Duration::milliseconds(m * 60_000 + (rng.unit() * 59_999.0) as i64);
+            d.call_started(&format!("sim-{call}"), Some("cards"), at);
+        }
+        let now = start + Duration::minutes(m + 1);
+        let alerts = d.tick(now);
+        let Some(a) = alerts
+            .iter()
+            .find(|a| a.key == "cards" && a.state == SurgeState::Raised)
+        else {
+            continue;
+        };
+        let h = d.history(Metric::Calls, |k| k == "cards", 15, 30, 1, now);
+        assert_eq!(h.len(), 1, "only the queue asked for: {h:#?}");
+        let pts = &h[0].points;
+        assert_eq!((pts.len(), h[0].window_s, h[0].step_s), (30, 900, 60));
+        // The newest point is the minute now running; the one before is the window judged.
+        let judged = &pts[pts.len() - 2];
+        assert_eq!((&judged.at, judged.count), (&a.window_end, a.observed));
+        assert!(
+            judged.count >= judged.raise_at.expect("learned"),
+            "{judged:?}"
+        );
+        for p in &pts[..pts.len() - 2] {
+            let line = p.raise_at.expect("learned after three days");
+            assert!(p.count < line, "below the line yet not raised: {p:?}");
+            assert!(
+                p.low as f64 <= p.expected && p.expected <= p.high as f64,
+                "{p:?}"
+            );
+            assert!(line > p.high, "the raise line sits above the band: {p:?}");
+        }
+        return;
+    }
+    panic!("the surge was never raised");
+}
+
+#[test]
+fn history_starts_when_the_detector_did_and_marks_learning() {
+    let start = sim::epoch();
+    let mut d = SurgeDetector::new(cfg(), start);
+    for i in 0..3 {
+        d.call_started(
+            &format!("c{i}"),
+            Some("wealth"),
+            start + Duration::minutes(2),
+        );
+    }
+    let now = start + Duration::minutes(10);
+    d.tick(now);
+    let h = d.history(Metric::Calls, |_| true, 15, 60, 1, now);
+    let keys: Vec<&str> = h.iter().map(|k| k.key.as_str()).collect();
+    assert_eq!(keys, ["all", "wealth"]);
+    let pts = &h[1].points;
+    assert_eq!(
+        pts.len(),
+        11,
+        "windows ending from the first minute on: {pts:#?}"
+    );
+    assert_eq!(pts.last().unwrap().count, 3);
+    assert!(pts.iter().all(|p| p.raise_at.is_none()), "still learning");
+    let coarse = d.history(Metric::Calls, |k| k == "wealth", 15, 60, 5, now);
+    assert_eq!(coarse[0].points.len(), 3, "{coarse:#?}");
+}
