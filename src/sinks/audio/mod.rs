@@ -28,7 +28,7 @@ pub enum AudioError {
     Format(String),
     #[error("the recording stopped after an earlier write error")]
     Stopped,
-    #[error("the recording is longer than a mix holds (60 minutes); replay its legs one by one")]
+    #[error("the recording is longer than a mix holds (12 hours); replay its legs one by one")]
     TooLong,
 }
 

@@ -125,63 +125,112 @@ pub struct Decoded {
     pub pcm: Vec<i16>,
 }
 
-/// Decodes a whole Ogg Opus stream (one we wrote, or any mono/stereo one) at 16 kHz. A
-/// stream cut off by a crash decodes up to its last whole page.
+/// Decodes a whole Ogg Opus stream (one we wrote, or any mono/stereo one) at 16 kHz into
+/// memory. A stream cut off by a crash decodes up to its last whole page.
 pub fn decode<R: Read + Seek>(input: R) -> Result<Decoded, AudioError> {
-    decode_up_to(input, usize::MAX)
-}
-
-/// As [`decode`], refusing a stream longer than `max_samples` per channel (before it has
-/// all been held in memory).
-pub fn decode_up_to<R: Read + Seek>(input: R, max_samples: usize) -> Result<Decoded, AudioError> {
-    let mut reader = PacketReader::new(input);
-    let head = match reader.read_packet() {
-        Ok(Some(p)) => p,
-        Ok(None) => return Err(AudioError::Format("empty file".into())),
-        Err(e) => return Err(AudioError::Format(e.to_string())),
-    };
-    if head.data.len() < 19 || &head.data[..8] != b"OpusHead" {
-        return Err(AudioError::Format("not an Ogg Opus stream".into()));
-    }
-    let channels = head.data[9] as usize;
-    let ch = match channels {
-        1 => opus::Channels::Mono,
-        2 => opus::Channels::Stereo,
-        n => return Err(AudioError::Format(format!("{n} channels"))),
-    };
-    let pre_skip = u16::from_le_bytes([head.data[10], head.data[11]]) as u64 / GRANULE_PER_SAMPLE;
-    let mut decoder = opus::Decoder::new(RATE, ch).map_err(codec)?;
+    let mut reader = OpusPcmReader::new(input)?;
+    let channels = reader.channels();
     let mut pcm = Vec::new();
-    let mut out = vec![0i16; 5760 * channels];
-    let mut last_granule = None;
-    let mut first = true;
-    loop {
-        let p = match reader.read_packet() {
-            Ok(Some(p)) => p,
-            Ok(None) => break,
-            // A page cut off by a crash ends the stream there.
-            Err(_) => break,
-        };
-        if first {
-            first = false; // OpusTags
-            continue;
-        }
-        let n = decoder.decode(&p.data, &mut out, false).map_err(codec)?;
-        pcm.extend_from_slice(&out[..n * channels]);
-        if pcm.len() / channels > max_samples.saturating_add(FRAME * 4) {
-            return Err(AudioError::TooLong);
-        }
-        if p.last_in_stream() {
-            last_granule = Some(p.absgp_page());
-        }
-    }
-    let skip = (pre_skip as usize * channels).min(pcm.len());
-    pcm.drain(..skip);
-    if let Some(g) = last_granule {
-        let end = (g.saturating_sub(pre_skip * GRANULE_PER_SAMPLE) / GRANULE_PER_SAMPLE) as usize;
-        pcm.truncate(end * channels);
+    while let Some(chunk) = reader.next_pcm()? {
+        pcm.extend_from_slice(chunk);
     }
     Ok(Decoded { channels, pcm })
+}
+
+/// Reads an Ogg Opus stream packet by packet as 16 kHz PCM, with the pre-skip dropped and the
+/// end trimmed as the last page says, so long recordings are never held whole in memory.
+pub struct OpusPcmReader<R: Read + Seek> {
+    packets: PacketReader<R>,
+    decoder: opus::Decoder,
+    channels: usize,
+    /// 48 kHz granules of encoder delay at the start (from OpusHead).
+    pre_skip_granules: u64,
+    /// Interleaved samples still to drop for the pre-skip.
+    skip: usize,
+    /// Samples per channel handed out so far.
+    produced: u64,
+    tags_read: bool,
+    ended: bool,
+    out: Vec<i16>,
+}
+
+impl<R: Read + Seek> OpusPcmReader<R> {
+    /// Reads and checks the stream's OpusHead.
+    pub fn new(input: R) -> Result<Self, AudioError> {
+        let mut packets = PacketReader::new(input);
+        let head = match packets.read_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => return Err(AudioError::Format("empty file".into())),
+            Err(e) => return Err(AudioError::Format(e.to_string())),
+        };
+        if head.data.len() < 19 || &head.data[..8] != b"OpusHead" {
+            return Err(AudioError::Format("not an Ogg Opus stream".into()));
+        }
+        let channels = head.data[9] as usize;
+        let ch = match channels {
+            1 => opus::Channels::Mono,
+            2 => opus::Channels::Stereo,
+            n => return Err(AudioError::Format(format!("{n} channels"))),
+        };
+        let pre_skip_granules = u16::from_le_bytes([head.data[10], head.data[11]]) as u64;
+        Ok(OpusPcmReader {
+            packets,
+            decoder: opus::Decoder::new(RATE, ch).map_err(codec)?,
+            channels,
+            pre_skip_granules,
+            skip: (pre_skip_granules / GRANULE_PER_SAMPLE) as usize * channels,
+            produced: 0,
+            tags_read: false,
+            ended: false,
+            out: vec![0i16; 5760 * channels],
+        })
+    }
+
+    /// Channels of the stream (1 or 2).
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// The next decoded stretch (interleaved), or `None` at the end of the stream. A page cut
+    /// off by a crash ends the stream there.
+    pub fn next_pcm(&mut self) -> Result<Option<&[i16]>, AudioError> {
+        loop {
+            if self.ended {
+                return Ok(None);
+            }
+            let p = match self.packets.read_packet() {
+                Ok(Some(p)) => p,
+                Ok(None) | Err(_) => {
+                    self.ended = true;
+                    return Ok(None);
+                }
+            };
+            if !self.tags_read {
+                self.tags_read = true; // OpusTags
+                continue;
+            }
+            let ch = self.channels;
+            let n = self
+                .decoder
+                .decode(&p.data, &mut self.out, false)
+                .map_err(codec)?
+                * ch;
+            let start = self.skip.min(n);
+            self.skip -= start;
+            let mut end = n;
+            if p.last_in_stream() {
+                self.ended = true;
+                let total =
+                    p.absgp_page().saturating_sub(self.pre_skip_granules) / GRANULE_PER_SAMPLE;
+                let left = total.saturating_sub(self.produced) as usize * ch;
+                end = end.min(start + left);
+            }
+            self.produced += ((end - start) / ch) as u64;
+            if end > start {
+                return Ok(Some(&self.out[start..end]));
+            }
+        }
+    }
 }
 
 fn codec(e: opus::Error) -> AudioError {
