@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod conn_limit;
 pub mod http;
+pub mod metrics;
 pub mod model;
 pub mod pipeline;
 pub mod shutdown;

@@ -25,9 +25,14 @@ const TABLE: &[(&str, &str, &str)] = &[
     (
         "POST",
         "/v1/logout",
-        "admin supervisor reviewer agent ingest",
+        "admin supervisor reviewer agent ingest metrics",
     ),
-    ("GET", "/v1/me", "admin supervisor reviewer agent ingest"),
+    (
+        "GET",
+        "/v1/me",
+        "admin supervisor reviewer agent ingest metrics",
+    ),
+    ("GET", "/metrics", "admin metrics"),
     ("GET", "/readyz", "admin supervisor ingest"),
     ("GET", "/v1/stats", "admin supervisor"),
     ("GET", "/v1/events", "admin supervisor agent"),
@@ -77,7 +82,14 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("GET", "/v1/topics", "admin supervisor"),
 ];
 
-const ROLES: [&str; 5] = ["admin", "supervisor", "reviewer", "agent", "ingest"];
+const ROLES: [&str; 6] = [
+    "admin",
+    "supervisor",
+    "reviewer",
+    "agent",
+    "ingest",
+    "metrics",
+];
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()

@@ -16,9 +16,10 @@ pub enum Access {
     Roles(&'static [Role]),
 }
 
-use Role::{Admin, Agent, Ingest, Reviewer, Supervisor};
+use Role::{Admin, Agent, Ingest, Metrics, Reviewer, Supervisor};
 
-const ANY: &[Role] = &[Admin, Supervisor, Reviewer, Agent, Ingest];
+const ANY: &[Role] = &[Admin, Supervisor, Reviewer, Agent, Ingest, Metrics];
+const SCRAPE: &[Role] = &[Admin, Metrics];
 const ADMIN: &[Role] = &[Admin];
 const INGEST: &[Role] = &[Admin, Ingest];
 const LIVE: &[Role] = &[Admin, Supervisor, Agent];
@@ -89,6 +90,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/v1/alerts", Access::Roles(WATCH)),
     (Method::POST, "/v1/alerts/{id}/ack", Access::Roles(WATCH)),
     (Method::GET, "/v1/search", Access::Roles(ARCHIVE)),
+    (Method::GET, "/metrics", Access::Roles(SCRAPE)),
     (Method::GET, "/v1/surges", Access::Roles(WATCH)),
     (Method::GET, "/v1/surges/series", Access::Roles(WATCH)),
     (Method::POST, "/v1/surges/{id}/ack", Access::Roles(WATCH)),

@@ -18,16 +18,19 @@ pub enum Role {
     Agent,
     /// A machine credential for media forks, WHIP publishing and the RTP session API.
     Ingest,
+    /// A Prometheus scraper: `GET /metrics` and nothing else.
+    Metrics,
 }
 
 impl Role {
     /// Every role, in the order the route table lists them.
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Admin,
         Role::Supervisor,
         Role::Reviewer,
         Role::Agent,
         Role::Ingest,
+        Role::Metrics,
     ];
 
     /// The name used in configuration, the CLI and the API.
@@ -38,6 +41,7 @@ impl Role {
             Role::Reviewer => "reviewer",
             Role::Agent => "agent",
             Role::Ingest => "ingest",
+            Role::Metrics => "metrics",
         }
     }
 }
@@ -56,7 +60,7 @@ impl FromStr for Role {
             .into_iter()
             .find(|r| r.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown role `{s}`; use one of admin, supervisor, reviewer, agent, ingest")
+                format!("unknown role `{s}`; use one of admin, supervisor, reviewer, agent, ingest, metrics")
             })
     }
 }
@@ -98,7 +102,7 @@ impl Principal {
         match self.role {
             Role::Agent => agent_id == Some(self.name.as_str()) && self.sees_queue(queue),
             Role::Admin | Role::Supervisor => self.sees_queue(queue),
-            Role::Reviewer | Role::Ingest => false,
+            Role::Reviewer | Role::Ingest | Role::Metrics => false,
         }
     }
 }

@@ -123,6 +123,10 @@ async fn stream_events(mut socket: WebSocket, app: AppState, filter: EventFilter
                     Delivery::Event(_) => continue,
                     Delivery::Lagged(missed) => {
                         tracing::warn!(missed, "events subscriber lagged");
+                        crate::metrics::metrics()
+                            .events_dropped
+                            .with_label_values(&[visible.who.name.as_str()])
+                            .inc_by(missed);
                         serde_json::json!({
                             "type": Payload::Lagged { missed }.type_name(),
                             "missed": missed,

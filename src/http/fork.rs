@@ -118,6 +118,10 @@ async fn drive<P: ForkSession + Send + 'static>(
     kind: &str,
     who: Option<Principal>,
 ) {
+    crate::metrics::metrics()
+        .fork_streams
+        .with_label_values(&[kind])
+        .inc();
     let Some(mut guard) = app.shutdown.subscribe() else {
         close(&mut socket, 1001, "server shutting down").await;
         return;

@@ -48,7 +48,8 @@ pub struct AppState {
 }
 
 /// Paths served by the live side (the archive side lists its own in `archive_api::routes`).
-pub const LIVE_PATHS: [&str; 10] = [
+pub const LIVE_PATHS: [&str; 11] = [
+    "/metrics",
     "/healthz",
     "/livez",
     "/readyz",
@@ -63,7 +64,7 @@ pub const LIVE_PATHS: [&str; 10] = [
 
 /// The whole HTTP surface, every route behind the access check of [`access::authorize`].
 pub fn router(app: AppState, archive: ArchiveReader) -> Router {
-    let [health, livez, readyz, stats_path, events, twilio, audio, rtp_sessions, rtp_session, reload] =
+    let [metrics_path, health, livez, readyz, stats_path, events, twilio, audio, rtp_sessions, rtp_session, reload] =
         LIVE_PATHS;
     let surge_state = app.shared.clone();
     // Secure cookies are set exactly when the server speaks TLS.
@@ -76,6 +77,7 @@ pub fn router(app: AppState, archive: ArchiveReader) -> Router {
         .route(livez, get(health::livez))
         .route(readyz, get(health::readyz))
         .route(stats_path, get(stats))
+        .route(metrics_path, get(metrics_text))
         .route(events, get(events_ws::events))
         .route(twilio, get(fork::twilio))
         .route(audio, get(fork::audio_fork))
@@ -158,6 +160,42 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
         .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::PATCH])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .allow_credentials(true)
+}
+
+/// `GET /metrics`: the Prometheus text exposition (format 0.0.4).
+async fn metrics_text(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
+    let shared = &app.shared;
+    let writer = shared.archive.health();
+    let sources = crate::metrics::ScrapeSources {
+        asr: Some(shared.asr.stats()),
+        asr_health: Some(shared.asr.health()),
+        asr_inbox: shared.asr.inbox_depths(),
+        dropped: shared.drops.snapshot(),
+        archive_queued: writer.as_ref().map_or(0, |w| w.queued),
+        archive_journaled: writer.as_ref().map_or(0, |w| w.journaled),
+        archive_degraded: writer.as_ref().is_some_and(|w| w.degraded.is_some()),
+        live_calls: shared.registry.live_calls(),
+        event_subscribers: shared.events.subscriber_count(),
+        rtp_sessions: app.rtp.count(),
+        rtp_port_pairs_in_use: app.rtp.pool().in_use(),
+        rtp_port_pairs: app.rtp.pool().capacity(),
+        whip_sessions: app.whip.as_ref().map_or(0, |w| w.sessions.count()),
+    };
+    match crate::metrics::render(&sources) {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            &format!("metrics could not be encoded: {e}"),
+        ),
+    }
 }
 
 async fn stats(

@@ -129,6 +129,10 @@ pub async fn publish(
     };
     match api.sessions.create(&params, &body, &api.legs, Some(guard)) {
         Ok((id, answer)) => {
+            crate::metrics::metrics()
+                .whip_sessions
+                .with_label_values(&["started"])
+                .inc();
             let location = format!("/v1/whip/{id}");
             (
                 StatusCode::CREATED,
@@ -142,6 +146,10 @@ pub async fn publish(
                 .into_response()
         }
         Err(e) => {
+            crate::metrics::metrics()
+                .whip_sessions
+                .with_label_values(&["refused"])
+                .inc();
             tracing::info!(call_id = %params.call_id, error = %e, "WHIP publish refused");
             error_response(&e)
         }

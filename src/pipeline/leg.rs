@@ -77,6 +77,8 @@ struct Utterance {
     start_ms: u64,
     tracker: HitTracker,
     finalized: bool,
+    /// Where the utterance ended (media ms) and when the segmenter closed it, once it has.
+    closed: Option<(u64, std::time::Instant)>,
 }
 
 type FinalFuture =
@@ -193,6 +195,7 @@ pub async fn run_leg(
         }
     }
     shared.rules.close_leg(&leg.call_id, &leg.leg);
+    crate::metrics::metrics().leg_ended(&leg.call_id, &leg.leg);
     if let Some(a) = state.audio.take() {
         a.finish(shared);
     }
@@ -221,6 +224,14 @@ impl LegState<'_> {
     /// within 15 s") wait for this, not for the audio clock, so transcription lag cannot fire them.
     fn report_settled(&mut self, open_start_ms: Option<u64>) {
         let heard = self.samples_16k / 16;
+        let waiting = self
+            .utterances
+            .values()
+            .filter_map(|u| u.closed)
+            .map(|c| c.0)
+            .min();
+        let lag_ms = waiting.map_or(0, |end| heard.saturating_sub(end));
+        crate::metrics::metrics().set_lag(&self.leg.call_id, &self.leg.leg, lag_ms as f64 / 1000.0);
         let pending = self.utterances.values().map(|u| u.start_ms).min();
         let settled = [Some(heard), open_start_ms, pending]
             .into_iter()
@@ -321,7 +332,9 @@ impl LegState<'_> {
                 audio,
                 speech_ratio,
             } => {
-                self.utterance(utterance, start_ms).finalized = true;
+                let u = self.utterance(utterance, start_ms);
+                u.finalized = true;
+                u.closed = Some((end_ms, std::time::Instant::now()));
                 if gate::too_little_speech(speech_ratio, self.shared.min_speech_ratio) {
                     tracing::debug!(speech_ratio, "utterance dropped: too little speech");
                     self.drop_utterance(utterance, end_ms, DropReason::TooLittleSpeech, None);
@@ -424,6 +437,7 @@ impl LegState<'_> {
             start_ms,
             tracker: HitTracker::new(),
             finalized: false,
+            closed: None,
         })
     }
 
@@ -460,6 +474,7 @@ impl LegState<'_> {
             return; // the final is on its way; a late partial would only confuse subscribers
         }
         let (id, start_ms) = (u.id.clone(), u.start_ms);
+        let back = std::time::Instant::now();
         self.read_as_answer(start_ms, false);
         let t = match result {
             Ok(t) if !t.text.is_empty() => self.redact.partial_transcript(t),
@@ -484,6 +499,13 @@ impl LegState<'_> {
         for m in &matches {
             if self.utterances.get_mut(&n).unwrap().tracker.admit(m) {
                 self.publish_hit(&insp.matcher, &id, &t.text, m, start_ms, end_ms, true);
+                let metrics = crate::metrics::metrics();
+                metrics
+                    .transcript_to_hit
+                    .with_label_values(&["partial"])
+                    .observe(back.elapsed().as_secs_f64());
+                // Found while the speaker was still talking: no wait after the turn.
+                metrics.turn_end_to_hit.observe(0.0);
             }
         }
         self.observe_rules(&insp, &id, &t.text, &norm, &matches, start_ms, end_ms, true);
@@ -496,6 +518,7 @@ impl LegState<'_> {
         end_ms: u64,
         result: Result<Transcript, AsrError>,
     ) {
+        let back = std::time::Instant::now();
         self.read_as_answer(start_ms, true);
         let (t, masked) = match result {
             Ok(t) => {
@@ -594,8 +617,22 @@ impl LegState<'_> {
             start_ms,
             end_ms,
         ));
+        let metrics = crate::metrics::metrics();
+        let closed = u.closed.map(|c| c.1);
+        if let Some(c) = closed {
+            metrics
+                .utterance_to_final
+                .observe(c.elapsed().as_secs_f64());
+        }
         for m in announce {
             self.publish_hit(&insp.matcher, &u.id, &t.text, m, start_ms, end_ms, false);
+            metrics
+                .transcript_to_hit
+                .with_label_values(&["final"])
+                .observe(back.elapsed().as_secs_f64());
+            if let Some(c) = closed {
+                metrics.turn_end_to_hit.observe(c.elapsed().as_secs_f64());
+            }
         }
         self.shared.registry.record_final(
             &self.leg.call_id,

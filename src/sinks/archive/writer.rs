@@ -475,8 +475,12 @@ impl Writer {
         loop {
             // Behind ops already journaled, new ones join the journal: order is kept.
             if !self.journal.pending() {
+                let t0 = std::time::Instant::now();
                 match commit(&mut self.conn, batch, None) {
                     Ok(rejected) => {
+                        crate::metrics::metrics()
+                            .archive_commit
+                            .observe(t0.elapsed().as_secs_f64());
                         self.committed(batch.len(), rejected);
                         return;
                     }

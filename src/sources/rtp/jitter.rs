@@ -154,6 +154,7 @@ impl JitterBuffer {
         let ts = src.ref_ext_ts + (p.timestamp.wrapping_sub(src.ref_ts) as i32) as i64;
         if src.next_seq.is_some_and(|next| seq < next) {
             self.stats.late += 1;
+            crate::metrics::metrics().rtp_late.inc();
             return Admission::Late;
         }
         if self.held.contains_key(&seq) {
@@ -242,6 +243,7 @@ impl JitterBuffer {
             let lost = src.next_seq.map_or(0, |next| (seq - next).max(0) as u64);
             packet.lost_before = lost;
             self.stats.lost += lost;
+            crate::metrics::metrics().rtp_lost.inc_by(lost);
             src.next_seq = Some(seq + 1);
             packet.new_source = !src.announced;
             src.announced = true;

@@ -152,6 +152,7 @@ impl RtpStream {
             Ok(plain) => Some(plain),
             Err(e) => {
                 self.stats.srtp_rejected += 1;
+                crate::metrics::metrics().srtp_rejected.inc();
                 self.first_error.get_or_insert(e.to_string());
                 None
             }
@@ -281,6 +282,7 @@ impl RtpStream {
         match RtpPacket::parse(buf) {
             Ok(p) => {
                 self.stats.rtp_packets += 1;
+                crate::metrics::metrics().rtp_packets.inc();
                 self.last_packet = Some(now);
                 // Duplicates, late and stale packets are counted by the jitter buffer.
                 let _: Admission = self.jitter.push(&p, now);

@@ -152,7 +152,10 @@ pub async fn run<M: MediaPlane>(
         let outputs = tokio::select! {
             _ = shutdown.recv() => break,
             r = udp.recv_from(&mut buf) => match r {
-                Ok((n, addr)) => srs.on_message(&buf[..n], Peer { transport: Transport::Udp, addr }),
+                Ok((n, addr)) => {
+                    count_request(&buf[..n]);
+                    srs.on_message(&buf[..n], Peer { transport: Transport::Udp, addr })
+                }
                 Err(e) => {
                     // ICMP port-unreachable from an earlier send surfaces here on some systems.
                     tracing::debug!(error = %e, "SIP UDP receive error");
@@ -206,7 +209,10 @@ pub async fn run<M: MediaPlane>(
                 }
             },
             Some(msg) = in_rx.recv() => match msg {
-                Inbound::Message(bytes, peer) => srs.on_message(&bytes, peer),
+                Inbound::Message(bytes, peer) => {
+                    count_request(&bytes);
+                    srs.on_message(&bytes, peer)
+                }
                 Inbound::Connected(addr, tx) => { conns.insert(addr, tx); continue; }
                 Inbound::Disconnected(addr) => { conns.remove(&addr); continue; }
             },
@@ -224,6 +230,9 @@ pub async fn run<M: MediaPlane>(
             for o in queue {
                 match o {
                     Output::Send { to, message } => {
+                        if let Some(code) = message.code() {
+                            crate::metrics::metrics().sip_response(code);
+                        }
                         let bytes = message.to_bytes();
                         match to.transport {
                             Transport::Udp => {
@@ -346,4 +355,12 @@ async fn connection<S>(
     }
     let _ = inbox.send(Inbound::Disconnected(addr)).await;
     writer.abort();
+}
+
+/// Counts a request by the method on its start line (responses start with `SIP/`).
+fn count_request(bytes: &[u8]) {
+    let first = bytes.split(|b| *b == b' ').next().unwrap_or_default();
+    if !first.starts_with(b"SIP/") {
+        crate::metrics::metrics().sip_request(std::str::from_utf8(first).unwrap_or("other"));
+    }
 }

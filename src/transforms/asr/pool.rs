@@ -252,6 +252,11 @@ impl AsrPool {
         }
     }
 
+    /// Finals and partials waiting for a worker.
+    pub fn inbox_depths(&self) -> (usize, usize) {
+        (self.inner.finals.len(), self.inner.partials.len())
+    }
+
     /// Current counters.
     pub fn stats(&self) -> PoolStatsSnapshot {
         let s = &self.inner.stats;
@@ -344,6 +349,14 @@ impl Worker {
             }
         }
         let busy = t0.elapsed();
+        let kind = if job.partial { "partial" } else { "final" };
+        let m = crate::metrics::metrics();
+        m.asr_queue_wait
+            .with_label_values(&[kind])
+            .observe((t0 - job.enqueued).as_secs_f64());
+        m.asr_decode
+            .with_label_values(&[kind])
+            .observe(busy.as_secs_f64());
         stats
             .busy_ms
             .fetch_add(busy.as_millis() as u64, Ordering::Relaxed);
