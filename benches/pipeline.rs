@@ -4,9 +4,13 @@
 //!    -> events, as `callwatch transcribe` runs it) over bare whisper-rs calls with the same
 //!    decoding parameters on the same utterance files, interleaved round by round;
 //! 2. latency from the end of an utterance to its `transcript.final`, streaming the two-leg call
-//!    fixtures at real-time pace through the live pipeline with partials on.
+//!    fixtures at real-time pace through the live pipeline with partials on, once per language
+//!    mode: `memory` (the service's default: detect until a leg's language is clear, then keep
+//!    it), `detect` (detect on every utterance) and `forced` (the fixture's language given, as
+//!    a source that knows it would).
 //!
-//! `cargo bench --bench pipeline -- --models base,tiny.en --rounds 3 [--skip-realtime]`
+//! `cargo bench --bench pipeline -- --models base,tiny.en --rounds 3 [--skip-realtime]
+//! [--language-modes memory,detect,forced]`
 //! Prints a table and writes it as JSON to `<target dir>/pipeline-bench.json`.
 
 #[path = "pipeline/bare.rs"]
@@ -52,6 +56,14 @@ struct Args {
     /// Skip the real-time latency part (it takes as long as the call fixtures last).
     #[arg(long, env = "PIPELINE_BENCH_SKIP_REALTIME")]
     skip_realtime: bool,
+    /// Language modes of the real-time part, each streaming every call: memory, detect, forced.
+    #[arg(
+        long,
+        env = "PIPELINE_BENCH_LANGUAGE_MODES",
+        value_delimiter = ',',
+        default_value = "memory,detect,forced"
+    )]
+    language_modes: Vec<String>,
     /// Skip the overhead comparison.
     #[arg(long, env = "PIPELINE_BENCH_SKIP_OVERHEAD")]
     skip_overhead: bool,
@@ -123,12 +135,26 @@ fn main() {
 
         let mut calls = Vec::new();
         if !args.skip_realtime {
-            // Like `callwatch serve`: partials as configured (on), the configured bus.
-            let shared = setup::shared(&cfg, pool.clone(), cfg.events.buffer, cfg.asr.partials);
-            for lang in languages {
-                let call = fixtures::call(&format!("call_{lang}"));
-                eprintln!("  real time: {} ({:.1} s)", call.name, call.duration_s);
-                calls.push(rt.block_on(latency::stream_call(shared.clone(), &call)));
+            for mode in &args.language_modes {
+                let forced = match mode.as_str() {
+                    "memory" | "detect" => false,
+                    "forced" => true,
+                    m => panic!("language mode {m:?}: use memory, detect or forced"),
+                };
+                // Like `callwatch serve`: partials as configured (on), the configured bus.
+                let mut cfg = cfg.clone();
+                cfg.asr.language_memory = mode == "memory";
+                let shared = setup::shared(&cfg, pool.clone(), cfg.events.buffer, cfg.asr.partials);
+                for lang in languages {
+                    let call = fixtures::call(&format!("call_{lang}"));
+                    eprintln!(
+                        "  real time, {mode}: {} ({:.1} s)",
+                        call.name, call.duration_s
+                    );
+                    let mut c = rt.block_on(latency::stream_call(shared.clone(), &call, forced));
+                    c.call = format!("{} {mode}", c.call);
+                    calls.push(c);
+                }
             }
         }
         pool.join();

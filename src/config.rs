@@ -264,6 +264,10 @@ pub struct AsrConfig {
     pub threads: usize,
     /// Languages an utterance may be in; the likelier is chosen per utterance. A source may force one.
     pub languages: Vec<String>,
+    /// Once two confident detections on a leg agree, transcribe its later utterances in that
+    /// language without detecting it (re-checked every 8 finals). Detection is a whole encoder
+    /// pass, about half of each decode.
+    pub language_memory: bool,
     /// Emit `transcript.partial` about once a second while an utterance is open.
     pub partials: bool,
     /// Shrink Whisper's encoder context for short utterances (faster, same text).
@@ -293,6 +297,7 @@ impl Default for AsrConfig {
             workers: 1,
             threads: cores.min(4),
             languages: vec!["zh".into(), "en".into()],
+            language_memory: true,
             partials: true,
             short_audio_ctx: decode.short_audio_ctx,
             zh_prompt: decode.zh_prompt,

@@ -136,7 +136,9 @@ fn pushed_at(pushed: &[Instant], ms: u64) -> Instant {
 }
 
 /// Streams both legs of `call` concurrently at real-time pace through the live pipeline.
-pub async fn stream_call(shared: Arc<Shared>, call: &CallFixture) -> CallLatency {
+/// Streams `call` at real-time pace; with `forced` its legs carry the fixture's language (as
+/// a source's metadata would), otherwise the pipeline detects it.
+pub async fn stream_call(shared: Arc<Shared>, call: &CallFixture, forced: bool) -> CallLatency {
     let (rate, channels) = read_channels(&call.wav);
     assert_eq!(rate, 16_000, "{}: the wideband call is 16 kHz", call.name);
     assert_eq!(channels.len(), 2, "{}: a call has two legs", call.name);
@@ -197,7 +199,7 @@ pub async fn stream_call(shared: Arc<Shared>, call: &CallFixture) -> CallLatency
             leg: name.to_string(),
             speaker: *speaker,
             participant: None,
-            language: Some(call.language.clone()),
+            language: forced.then(|| call.language.clone()),
         };
         shared
             .registry

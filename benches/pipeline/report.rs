@@ -103,7 +103,7 @@ pub fn table(r: &BenchReport) -> String {
     );
     let _ = writeln!(
         s,
-        "{:<8} {:<8} {:>6} {:>7} {:>7} {:>7} | {:>8} {:>8} | {:>5} | {:>8} {:>5} | {:>6} {:>7}",
+        "{:<8} {:<15} {:>6} {:>7} {:>7} {:>7} | {:>8} {:>8} | {:>5} | {:>8} {:>5} | {:>6} {:>7}",
         "model",
         "call",
         "finals",
@@ -133,14 +133,29 @@ pub fn table(r: &BenchReport) -> String {
                 )
             })
             .collect();
-        if m.calls.len() > 1 {
-            let all = LatencySummary::of(m.calls.iter().flat_map(|c| &c.finals));
-            rows.push(("all".into(), all, String::new()));
+        // One summary per language mode (the word after the call's name).
+        let mut modes: Vec<&str> = m
+            .calls
+            .iter()
+            .filter_map(|c| c.call.split(' ').nth(1))
+            .collect();
+        modes.dedup();
+        for mode in modes {
+            let of_mode: Vec<_> = m
+                .calls
+                .iter()
+                .filter(|c| c.call.split(' ').nth(1) == Some(mode))
+                .collect();
+            if of_mode.len() > 1 {
+                let all = LatencySummary::of(of_mode.iter().flat_map(|c| &c.finals));
+                let busy: f64 = of_mode.iter().map(|c| c.whisper_busy_s).sum();
+                rows.push((format!("all {mode}"), all, format!("{:>24.1}", busy)));
+            }
         }
         for (call, l, partials) in rows {
             let _ = writeln!(
                 s,
-                "{:<8} {:<8} {:>6} {:>7.0} {:>7.0} {:>7.0} | {:>8.0} {:>8.0} | {:>5.0} | {}",
+                "{:<8} {:<15} {:>6} {:>7.0} {:>7.0} {:>7.0} | {:>8.0} {:>8.0} | {:>5.0} | {}",
                 m.model,
                 call,
                 l.finals,

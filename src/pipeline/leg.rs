@@ -7,6 +7,7 @@ use crate::clock::rfc3339;
 use crate::sinks::archive::{ArchiveOp, HitRecord, UtteranceRecord};
 use crate::sinks::events::{Event, Payload, SegmentTiming};
 use crate::transforms::asr::gate::{self, DropReason};
+use crate::transforms::asr::language::LanguageMemory;
 use crate::transforms::asr::{AsrError, LanguagePolicy, Transcript};
 use crate::transforms::decode::LegDecoder;
 use crate::transforms::matcher::{normalize, HitTracker, Match, Matcher, Normalized};
@@ -136,6 +137,7 @@ pub async fn run_leg(
         shared,
         leg,
         policy,
+        language: LanguageMemory::default(),
         utterances: HashMap::new(),
         summary: LegSummary::default(),
         samples_16k: 0,
@@ -207,6 +209,8 @@ struct LegState<'a> {
     shared: &'a Shared,
     leg: &'a LegInfo,
     policy: LanguagePolicy,
+    /// The leg's language as learned from its finals (when `[asr] language_memory` is on).
+    language: LanguageMemory,
     utterances: HashMap<u64, Utterance>,
     summary: LegSummary,
     samples_16k: u64,
@@ -313,7 +317,7 @@ impl LegState<'_> {
                 match self
                     .shared
                     .asr
-                    .try_submit_partial(audio_so_far, self.policy.clone())
+                    .try_submit_partial(audio_so_far, self.partial_policy())
                 {
                     Ok(rx) => {
                         *partial = Some(Box::pin(async move {
@@ -341,12 +345,8 @@ impl LegState<'_> {
                     return;
                 }
                 let audio: Arc<[f32]> = audio.into();
-                match self
-                    .shared
-                    .asr
-                    .submit_final(audio, self.policy.clone())
-                    .await
-                {
+                let policy = self.final_policy();
+                match self.shared.asr.submit_final(audio, policy).await {
                     Ok(rx) => finals.push_back(Box::pin(async move {
                         let r = rx.await.unwrap_or(Err(AsrError::Stopped));
                         (utterance, start_ms, end_ms, r)
@@ -363,6 +363,24 @@ impl LegState<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// The language policy of the leg's next final.
+    fn final_policy(&mut self) -> LanguagePolicy {
+        if self.shared.language_memory {
+            self.language.for_final(&self.policy)
+        } else {
+            self.policy.clone()
+        }
+    }
+
+    /// The language policy of a partial.
+    fn partial_policy(&self) -> LanguagePolicy {
+        if self.shared.language_memory {
+            self.language.for_partial(&self.policy)
+        } else {
+            self.policy.clone()
         }
     }
 
@@ -522,6 +540,10 @@ impl LegState<'_> {
         self.read_as_answer(start_ms, true);
         let (t, masked) = match result {
             Ok(t) => {
+                if self.shared.language_memory {
+                    let empty = t.text.trim().is_empty();
+                    self.language.observe(&t.language, t.language_share, empty);
+                }
                 let redacted = self.redact.final_transcript(t.clone());
                 let mut masked = super::leg_audio::masked_ranges(&t, &redacted, start_ms, end_ms);
                 if masked.is_empty()

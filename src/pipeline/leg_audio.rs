@@ -142,6 +142,7 @@ mod tests {
                 })
                 .collect(),
             dropped: None,
+            language_share: None,
         }
     }
 

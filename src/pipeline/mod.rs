@@ -89,6 +89,9 @@ pub struct Shared {
     pub clock: SharedClock,
     pub segmenter: SegmenterConfig,
     pub language: LanguagePolicy,
+    /// Learn each leg's language from its first confident detections and stop detecting it on
+    /// every utterance (see [`crate::transforms::asr::language::LanguageMemory`]).
+    pub language_memory: bool,
     /// Utterances with less VAD speech than this fraction never reach the recogniser.
     pub min_speech_ratio: f32,
     /// Emit partial transcripts while an utterance is open.
@@ -156,6 +159,7 @@ impl Shared {
             clock,
             segmenter: cfg.segment.clone(),
             language: LanguagePolicy::new(cfg.asr.languages.clone(), None),
+            language_memory: cfg.asr.language_memory,
             min_speech_ratio: cfg.asr.min_speech_ratio as f32,
             partials,
             shutdown,

@@ -221,3 +221,71 @@ async fn audio_reaches_a_leg_in_bounded_messages() {
     }
     assert_eq!(got, samples);
 }
+
+/// Answers like Whisper would about language: detects English (clearly) when no language is
+/// given, and records what each call was given.
+struct Detecting(Arc<std::sync::Mutex<Vec<Option<String>>>>);
+
+impl Recognizer for Detecting {
+    fn transcribe(&mut self, _: &[f32], policy: &LanguagePolicy) -> Result<Transcript, AsrError> {
+        let given = policy.forced().map(str::to_string);
+        self.0.lock().unwrap().push(given.clone());
+        Ok(Transcript {
+            text: "hello there".into(),
+            language: given.clone().unwrap_or_else(|| "en".into()),
+            language_share: given.is_none().then_some(0.95),
+            ..Transcript::default()
+        })
+    }
+}
+
+struct DetectingFactory(Arc<std::sync::Mutex<Vec<Option<String>>>>);
+
+impl RecognizerFactory for DetectingFactory {
+    fn make(&self) -> Result<Box<dyn Recognizer>, AsrError> {
+        Ok(Box::new(Detecting(self.0.clone())))
+    }
+    fn is_multilingual(&self) -> bool {
+        true
+    }
+}
+
+/// Runs the fixture's agent leg (three utterances) through a pipeline over `factory`.
+async fn run_agent_leg(factory: Arc<dyn RecognizerFactory>, language_memory: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let (sender, _writer) = ArchiveWriter::spawn(dir.path().join("a.db")).unwrap();
+    let pool = AsrPool::start_with(factory, PoolConfig::default()).unwrap();
+    let mut cfg = crate::config::Config::default();
+    cfg.asr.language_memory = language_memory;
+    let inspection = Inspection::load(&cfg.lexicons.source()).unwrap();
+    let shared = Arc::new(Shared::new(
+        &cfg,
+        pool,
+        inspection,
+        EventBus::new(4096),
+        ArchiveSink::new(sender),
+        Arc::new(crate::clock::SystemClock),
+        false,
+        None,
+    ));
+    let (call, leg) = agent_call("language");
+    shared.registry.open_leg(&call, &leg).unwrap();
+    let (tx, handle) = spawn_leg(shared.clone(), leg, 16_000);
+    for chunk in agent_channel().chunks(1600) {
+        tx.send(LegInput::Audio(chunk.to_vec())).await.unwrap();
+    }
+    drop(tx);
+    handle.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leg_stops_detecting_its_language_once_two_detections_agree() {
+    for (memory, want) in [
+        (true, vec![None, None, Some("en".to_string())]),
+        (false, vec![None, None, None]),
+    ] {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        run_agent_leg(Arc::new(DetectingFactory(seen.clone())), memory).await;
+        assert_eq!(*seen.lock().unwrap(), want, "language_memory = {memory}");
+    }
+}

@@ -70,6 +70,9 @@ pub struct Transcript {
     pub segments: Vec<TimedText>,
     /// Why `text` is empty, when it is: what the last discarded segment was taken for.
     pub dropped: Option<DropReason>,
+    /// When the language was detected (not forced or assumed): its share of the allowed
+    /// languages' probability, 0 to 1.
+    pub language_share: Option<f32>,
 }
 
 /// Encoder context for `samples` of audio: whisper's encoder covers 30 s in 1500 positions

@@ -65,6 +65,7 @@ impl Recognizer for Scripted {
                 language: "en".into(),
                 segments: Vec::new(),
                 dropped: None,
+                language_share: None,
             }),
         }
     }

@@ -4,7 +4,7 @@
 
 use super::engine::{audio_ctx_for, AsrError, DecodeOptions, TimedText, Transcript, SAMPLE_RATE};
 use super::gate::{self, DropReason};
-use super::language::{choose_language, LanguagePolicy};
+use super::language::{choice_share, choose_language, LanguagePolicy};
 use super::recognizer::{Recognizer, RecognizerFactory};
 use std::path::Path;
 use std::sync::Arc;
@@ -84,14 +84,16 @@ pub fn transcribe(
         audio
     };
 
-    let language = if !model.multilingual {
-        "en".to_string()
+    let (language, language_share) = if !model.multilingual {
+        ("en".to_string(), None)
     } else if let Some(forced) = policy.forced() {
-        forced.to_string()
+        (forced.to_string(), None)
     } else {
         state.pcm_to_mel(audio, opts.threads).map_err(fail)?;
         let (_, probs) = state.lang_detect(0, opts.threads).map_err(fail)?;
-        choose_language(&probs, policy.allowed())
+        let chosen = choose_language(&probs, policy.allowed());
+        let share = choice_share(&probs, policy.allowed(), &chosen);
+        (chosen, Some(share))
     };
 
     let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
@@ -171,6 +173,7 @@ pub fn transcribe(
         language,
         segments,
         dropped,
+        language_share,
     })
 }
 
