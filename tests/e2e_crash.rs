@@ -10,20 +10,9 @@ use std::time::{Duration, Instant};
 
 /// GET with a bearer token; the body, after asserting 200.
 fn get_bytes(url: &str, token: &str) -> Vec<u8> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            let r = reqwest::Client::new()
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 200, "{url}");
-            r.bytes().await.unwrap().to_vec()
-        })
+    let (status, _, body) = common::get_with_token(url, token);
+    assert_eq!(status, 200, "{url}");
+    body
 }
 
 #[test]

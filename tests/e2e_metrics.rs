@@ -11,24 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn get(url: &str, token: &str) -> (u16, String, String) {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            let r = reqwest::Client::new()
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap();
-            let ct = r
-                .headers()
-                .get("content-type")
-                .map(|v| v.to_str().unwrap().to_string())
-                .unwrap_or_default();
-            (r.status().as_u16(), ct, r.text().await.unwrap())
-        })
+    let (status, ct, body) = common::get_with_token(url, token);
+    (status, ct, String::from_utf8(body).unwrap())
 }
 
 /// The exposition as the Python client parses it.

@@ -143,6 +143,7 @@ pub async fn run_leg(
         samples_16k: 0,
         redact: LegRedactor::new(shared.redactor.clone()),
         settled_ms: 0,
+        undecided_ms: 0,
         audio: super::leg_audio::LegAudio::start(shared, leg),
     };
     let mut finals: FuturesOrdered<FinalFuture> = FuturesOrdered::new();
@@ -191,7 +192,8 @@ pub async fn run_leg(
             else => break,
         }
         state.report_settled(segmenter.open_start_ms());
-        state.release_audio(segmenter.undecided_from_ms());
+        state.undecided_ms = segmenter.undecided_from_ms();
+        state.release_audio(state.undecided_ms);
         if !input_open && finals.is_empty() {
             break;
         }
@@ -220,6 +222,8 @@ struct LegState<'a> {
     settled_ms: u64,
     /// The leg's recording; audio is written once it is settled (and silenced if redacted).
     audio: Option<super::leg_audio::LegAudio>,
+    /// Media time from which the segmenter may still open an utterance, last seen.
+    undecided_ms: u64,
 }
 
 impl LegState<'_> {
@@ -627,7 +631,9 @@ impl LegState<'_> {
                 announce.push(m);
             }
         }
-        // What subscribers are told is kept: a crash after this cannot lose it.
+        // What subscribers are told is kept: a crash after this cannot lose it, nor the audio
+        // it settled (written before the final is announced, not on the next turn of the loop).
+        self.release_audio(self.undecided_ms);
         self.shared.archive.committed(COMMIT_WAIT).await;
         self.shared.events.publish(self.event(
             Payload::TranscriptFinal {

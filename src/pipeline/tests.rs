@@ -74,29 +74,37 @@ fn agent_channel() -> Vec<i16> {
     samples.chunks(2).map(|f| f[1]).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_utterance_ends_as_a_final_or_a_counted_archived_drop() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("a.db");
-    let (sender, writer) = ArchiveWriter::spawn(&db).unwrap();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let pool =
-        AsrPool::start_with(Arc::new(Factory(calls.clone())), PoolConfig::default()).unwrap();
-    let cfg = crate::config::Config::default();
+/// A pipeline over `factory` with the default configuration (no partials), archiving to `db`.
+fn pipeline(
+    factory: Arc<dyn RecognizerFactory>,
+    db: &std::path::Path,
+    language_memory: bool,
+) -> (
+    Arc<Shared>,
+    AsrPool,
+    crate::sinks::archive::ArchiveWriterHandle,
+) {
+    let (sender, writer) = ArchiveWriter::spawn(db).unwrap();
+    let pool = AsrPool::start_with(factory, PoolConfig::default()).unwrap();
+    let mut cfg = crate::config::Config::default();
+    cfg.asr.language_memory = language_memory;
     let inspection = Inspection::load(&cfg.lexicons.source()).unwrap();
-    let events = EventBus::new(4096);
     let shared = Arc::new(Shared::new(
         &cfg,
         pool.clone(),
         inspection,
-        events.clone(),
+        EventBus::new(4096),
         ArchiveSink::new(sender),
         Arc::new(crate::clock::SystemClock),
         false,
         None,
     ));
-    let (call, leg) = agent_call("scripted");
-    let mut sub = events.subscribe();
+    (shared, pool, writer)
+}
+
+/// Streams the fixture's agent leg (three utterances) as call `call_id`; returns once it ended.
+async fn stream_agent_leg(shared: &Arc<Shared>, call_id: &str) {
+    let (call, leg) = agent_call(call_id);
     shared.registry.open_leg(&call, &leg).unwrap();
     let (tx, handle) = spawn_leg(shared.clone(), leg, 16_000);
     for chunk in agent_channel().chunks(1600) {
@@ -104,6 +112,16 @@ async fn every_utterance_ends_as_a_final_or_a_counted_archived_drop() {
     }
     drop(tx);
     handle.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_utterance_ends_as_a_final_or_a_counted_archived_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (shared, pool, writer) = pipeline(Arc::new(Factory(calls.clone())), &db, true);
+    let mut sub = shared.events.subscribe();
+    stream_agent_leg(&shared, "scripted").await;
 
     let (mut finals, mut drops) = (Vec::new(), Vec::new());
     loop {
@@ -250,34 +268,6 @@ impl RecognizerFactory for DetectingFactory {
     }
 }
 
-/// Runs the fixture's agent leg (three utterances) through a pipeline over `factory`.
-async fn run_agent_leg(factory: Arc<dyn RecognizerFactory>, language_memory: bool) {
-    let dir = tempfile::tempdir().unwrap();
-    let (sender, _writer) = ArchiveWriter::spawn(dir.path().join("a.db")).unwrap();
-    let pool = AsrPool::start_with(factory, PoolConfig::default()).unwrap();
-    let mut cfg = crate::config::Config::default();
-    cfg.asr.language_memory = language_memory;
-    let inspection = Inspection::load(&cfg.lexicons.source()).unwrap();
-    let shared = Arc::new(Shared::new(
-        &cfg,
-        pool,
-        inspection,
-        EventBus::new(4096),
-        ArchiveSink::new(sender),
-        Arc::new(crate::clock::SystemClock),
-        false,
-        None,
-    ));
-    let (call, leg) = agent_call("language");
-    shared.registry.open_leg(&call, &leg).unwrap();
-    let (tx, handle) = spawn_leg(shared.clone(), leg, 16_000);
-    for chunk in agent_channel().chunks(1600) {
-        tx.send(LegInput::Audio(chunk.to_vec())).await.unwrap();
-    }
-    drop(tx);
-    handle.await.unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leg_stops_detecting_its_language_once_two_detections_agree() {
     for (memory, want) in [
@@ -285,7 +275,10 @@ async fn a_leg_stops_detecting_its_language_once_two_detections_agree() {
         (false, vec![None, None, None]),
     ] {
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        run_agent_leg(Arc::new(DetectingFactory(seen.clone())), memory).await;
+        let dir = tempfile::tempdir().unwrap();
+        let factory = Arc::new(DetectingFactory(seen.clone()));
+        let (shared, _pool, _writer) = pipeline(factory, &dir.path().join("a.db"), memory);
+        stream_agent_leg(&shared, "language").await;
         assert_eq!(*seen.lock().unwrap(), want, "language_memory = {memory}");
     }
 }

@@ -334,6 +334,29 @@ pub fn free_udp_port() -> u16 {
 }
 
 /// GET a JSON document.
+/// GET `url` with `token` as a bearer credential: status, content type and body.
+pub fn get_with_token(url: &str, token: &str) -> (u16, String, Vec<u8>) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let r = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("GET");
+            let ct = r
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            (r.status().as_u16(), ct, r.bytes().await.unwrap().to_vec())
+        })
+}
+
 pub fn get_json(url: &str) -> (u16, serde_json::Value) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
