@@ -177,6 +177,10 @@ pub struct HttpConfig {
     /// Browser origins (`https://qa.bank.example`) allowed cross-origin requests with
     /// credentials and WebSocket upgrades. Empty: only pages this server serves.
     pub cors_origins: Vec<String>,
+    /// Browsers reach the service over HTTPS through a TLS-terminating proxy (the listener
+    /// itself speaks plain HTTP behind it): login cookies get `Secure` and pages
+    /// `Strict-Transport-Security`, as when this server holds the certificate.
+    pub tls_proxy: bool,
 }
 
 impl HttpConfig {

@@ -478,7 +478,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
     let tls = match cfg.http.tls()? {
         Some(files) => Some(files.acceptor(true)?),
         None => {
-            if !cfg.server.http.ip().is_loopback() {
+            if !cfg.server.http.ip().is_loopback() && !cfg.http.tls_proxy {
                 tracing::warn!(addr = %cfg.server.http, "HTTP without TLS on a non-loopback address: passwords, tokens and transcripts cross the network in clear; set [http] tls_cert and tls_key (or --tls-cert/--tls-key), or put a TLS proxy in front");
             }
             None
@@ -506,7 +506,8 @@ async fn serve(a: ServeArgs) -> Result<()> {
         tracing::warn!("the archive cannot take the spill journal yet; calls the previous run left open are closed at the next start");
     }
     let reader = ArchiveReader::open(&db)?.with_query_timeout(cfg.archive.query_timeout());
-    let auth = open_auth(&cfg, &db, tls.is_some())?;
+    // Behind a TLS proxy the browser speaks HTTPS: its cookies and pages are treated so.
+    let auth = open_auth(&cfg, &db, tls.is_some() || cfg.http.tls_proxy)?;
     spawn_archive_retention(&cfg, reader.clone(), archive_tx.clone(), auth.store.clone())?;
     let controller = ShutdownController::new();
     let shared = build_shared(

@@ -682,3 +682,38 @@ fn chromium_logs_in_with_a_session_cookie_and_out_again() {
     assert_eq!(seen["meAfterLogout"], 401, "{seen}");
     assert_eq!(seen["wsAfterLogout"], "refused", "{seen}");
 }
+
+/// Behind a TLS-terminating proxy (`[http] tls_proxy`), the plain-HTTP listener still marks
+/// login cookies `Secure` and sends HSTS, since browsers reach it over HTTPS; without the
+/// switch, in clear, it does neither.
+#[test]
+fn behind_a_tls_proxy_cookies_are_secure_and_pages_carry_hsts() {
+    for proxy in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("callwatch.toml");
+        std::fs::write(&cfg, format!("[http]\ntls_proxy = {proxy}\n")).unwrap();
+        let server = Server::start("ggml-tiny.en.bin", &["--config", cfg.to_str().unwrap()]);
+        let base = server.http();
+        let password =
+            std::fs::read_to_string(server.data_dir.path().join("initial-admin-password"))
+                .unwrap()
+                .trim()
+                .to_string();
+        let (status, h, body) = send(
+            &base,
+            "POST",
+            "/v1/login",
+            &[],
+            Some(json!({"username": "admin", "password": password})),
+        );
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let cookie = h["set-cookie"].to_str().unwrap();
+        assert_eq!(cookie.contains("; Secure"), proxy, "{cookie}");
+        let (_, page, _) = send(&base, "GET", "/", &[], None);
+        assert_eq!(
+            page.contains_key("strict-transport-security"),
+            proxy,
+            "{page:?}"
+        );
+    }
+}

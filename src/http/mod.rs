@@ -67,7 +67,8 @@ pub fn router(app: AppState, archive: ArchiveReader) -> Router {
     let [metrics_path, health, livez, readyz, stats_path, events, twilio, audio, rtp_sessions, rtp_session, reload] =
         LIVE_PATHS;
     let surge_state = app.shared.clone();
-    // Secure cookies are set exactly when the server speaks TLS.
+    // Secure cookies are set exactly when browsers reach the server over TLS (its own, or a
+    // TLS-terminating proxy's): HSTS goes with them.
     let app_tls = app.auth.settings.secure_cookies;
     let auth = app.auth.clone();
     let origins = app.cors_origins.clone();
