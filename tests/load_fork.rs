@@ -17,7 +17,7 @@
 
 mod common;
 
-use common::{archived_call_within, root, Server};
+use common::{archived_call_within, metric_value, root, Server};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -29,15 +29,6 @@ fn scrape(server: &Server) -> String {
     let (status, body) = common::get_json(&format!("{}/metrics", server.http()));
     assert_eq!(status, 200);
     body.as_str().unwrap().to_string()
-}
-
-/// Value of the sample line starting with `prefix` (name and labels).
-fn value(text: &str, prefix: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(prefix) && l[prefix.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
 }
 
 /// The `q` quantile of histogram `name` (with `labels`, e.g. `kind="final",`), linear within
@@ -145,16 +136,16 @@ fn run_level(n: usize, fixture: &str) -> Level {
     let q = |name: &str, labels: &str, p: f64| quantile(&text, name, labels, p).unwrap_or(f64::NAN);
     Level {
         calls: n,
-        finals: value(&text, "callwatch_asr_finals_total"),
+        finals: metric_value(&text, "callwatch_asr_finals_total"),
         final_p50: q("callwatch_utterance_to_final_seconds", "", 0.5),
         final_p95: q("callwatch_utterance_to_final_seconds", "", 0.95),
         hit_p50: q("callwatch_turn_end_to_hit_seconds", "", 0.5),
         hit_p95: q("callwatch_turn_end_to_hit_seconds", "", 0.95),
         wait_p95: q("callwatch_asr_queue_wait_seconds", "kind=\"final\",", 0.95),
         decode_p50: q("callwatch_asr_decode_seconds", "kind=\"final\",", 0.5),
-        shed: value(&text, "callwatch_asr_partials_shed_total"),
-        partials: value(&text, "callwatch_asr_partials_total"),
-        busy_share: value(&text, "callwatch_asr_busy_seconds_total") / wall,
+        shed: metric_value(&text, "callwatch_asr_partials_shed_total"),
+        partials: metric_value(&text, "callwatch_asr_partials_total"),
+        busy_share: metric_value(&text, "callwatch_asr_busy_seconds_total") / wall,
         max_lag,
     }
 }
@@ -218,5 +209,5 @@ fn histogram_quantile_interpolates_within_the_bucket() {
     assert_eq!(quantile("x_bucket{le=\"+Inf\"} 0\n", "x", "", 0.5), None);
     let labelled = "y_bucket{kind=\"final\",le=\"1\"} 4\ny_bucket{kind=\"final\",le=\"+Inf\"} 4\n";
     assert!((quantile(labelled, "y", "kind=\"final\",", 0.5).unwrap() - 0.5).abs() < 1e-9);
-    assert_eq!(value("a_total 3\na_total_x 5\n", "a_total"), 3.0);
+    assert_eq!(metric_value("a_total_x 5\na_total 3\n", "a_total"), 3.0);
 }

@@ -200,11 +200,9 @@ impl Metrics {
         m
     }
 
-    /// Sets the lag of a live leg.
-    pub fn set_lag(&self, call_id: &str, leg: &str, seconds: f64) {
-        self.recognition_lag
-            .with_label_values(&[call_id, leg])
-            .set(seconds);
+    /// The lag gauge of a live leg: the leg keeps it and sets it without a label lookup.
+    pub fn lag_gauge(&self, call_id: &str, leg: &str) -> prometheus::Gauge {
+        self.recognition_lag.with_label_values(&[call_id, leg])
     }
 
     /// Forgets an ended leg's lag.
@@ -267,7 +265,7 @@ mod tests {
         m.transcript_to_hit
             .with_label_values(&["final"])
             .observe(0.01);
-        m.set_lag(call_id, "caller", 0.5);
+        m.lag_gauge(call_id, "caller").set(0.5);
         m.events_dropped.with_label_values(&["sup"]).inc();
         m.sip_request("INVITE");
         m.sip_response(200);

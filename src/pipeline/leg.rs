@@ -144,6 +144,7 @@ pub async fn run_leg(
         redact: LegRedactor::new(shared.redactor.clone()),
         settled_ms: 0,
         undecided_ms: 0,
+        lag: crate::metrics::metrics().lag_gauge(&leg.call_id, &leg.leg),
         audio: super::leg_audio::LegAudio::start(shared, leg),
     };
     let mut finals: FuturesOrdered<FinalFuture> = FuturesOrdered::new();
@@ -224,6 +225,8 @@ struct LegState<'a> {
     audio: Option<super::leg_audio::LegAudio>,
     /// Media time from which the segmenter may still open an utterance, last seen.
     undecided_ms: u64,
+    /// This leg's recognition-lag gauge (set on every turn of the loop: no label lookup).
+    lag: prometheus::Gauge,
 }
 
 impl LegState<'_> {
@@ -239,7 +242,7 @@ impl LegState<'_> {
             .map(|c| c.0)
             .min();
         let lag_ms = waiting.map_or(0, |end| heard.saturating_sub(end));
-        crate::metrics::metrics().set_lag(&self.leg.call_id, &self.leg.leg, lag_ms as f64 / 1000.0);
+        self.lag.set(lag_ms as f64 / 1000.0);
         let pending = self.utterances.values().map(|u| u.start_ms).min();
         let settled = [Some(heard), open_start_ms, pending]
             .into_iter()

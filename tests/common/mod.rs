@@ -334,6 +334,15 @@ pub fn free_udp_port() -> u16 {
 }
 
 /// GET a JSON document.
+/// The value of the sample `sample` (its name and labels exactly, e.g.
+/// `x_total{kind="final"}`) in a Prometheus text exposition; 0 when it is absent.
+pub fn metric_value(text: &str, sample: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// GET `url` with `token` as a bearer credential: status, content type and body.
 pub fn get_with_token(url: &str, token: &str) -> (u16, String, Vec<u8>) {
     tokio::runtime::Builder::new_current_thread()
