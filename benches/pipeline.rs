@@ -28,7 +28,7 @@ mod setup;
 #[path = "pipeline/stats.rs"]
 mod stats;
 
-use callwatch::model::ModelSize;
+use callwatch::model::{ModelSize, Quant};
 use callwatch::transforms::asr::WhisperModel;
 use clap::Parser;
 use report::{BenchReport, ModelReport, RunInfo};
@@ -39,7 +39,8 @@ use std::time::Instant;
 #[derive(Parser, Debug)]
 #[command(name = "pipeline-bench")]
 struct Args {
-    /// Models to measure: base (English and Mandarin fixtures), tiny.en (English only).
+    /// Models to measure: base (English and Mandarin fixtures), tiny.en (English only), each
+    /// optionally with its weight type: base-q8_0, base-q5_1 (fetched with `--quant`).
     #[arg(
         long,
         env = "PIPELINE_BENCH_MODELS",
@@ -86,20 +87,27 @@ fn main() {
         .models_dir
         .clone()
         .unwrap_or_else(|| root.join("models"));
-    let sizes: Vec<ModelSize> = args
+    let sizes: Vec<(ModelSize, Quant)> = args
         .models
         .iter()
         .map(|m| {
-            m.parse().unwrap_or_else(|_| {
-                eprintln!("pipeline bench: unknown model `{m}`; use base and/or tiny.en");
-                std::process::exit(2);
-            })
+            let (size, quant) = m.split_once('-').unwrap_or((m, "f16"));
+            size.parse()
+                .ok()
+                .zip(quant.parse().ok())
+                .unwrap_or_else(|| {
+                    eprintln!(
+                        "pipeline bench: unknown model `{m}`; use base and/or tiny.en, \
+                     optionally with -q8_0 or -q5_1"
+                    );
+                    std::process::exit(2);
+                })
         })
         .collect();
     // Check every model before measuring anything, so a missing one fails in seconds.
     let paths: Vec<PathBuf> = sizes
         .iter()
-        .map(|&s| setup::model_path(&models_dir, s))
+        .map(|&(s, q)| setup::model_path(&models_dir, s, q))
         .collect();
     let rounds = args.rounds.max(1);
     let cfg = setup::config(args.threads.max(1));
@@ -111,8 +119,12 @@ fn main() {
     let load_start = report::load_average();
     let t0 = Instant::now();
     let mut models = Vec::new();
-    for (size, path) in sizes.iter().zip(&paths) {
-        eprintln!("model {size}: {}", path.display());
+    for ((size, quant), path) in sizes.iter().zip(&paths) {
+        let name = match quant {
+            Quant::F16 => size.to_string(),
+            q => format!("{size}-{q}"),
+        };
+        eprintln!("model {name}: {}", path.display());
         let t_load = Instant::now();
         let model = WhisperModel::load(path).unwrap_or_else(|e| panic!("{e}"));
         let model_load_s = t_load.elapsed().as_secs_f64();
@@ -161,7 +173,7 @@ fn main() {
         let latency = (!calls.is_empty())
             .then(|| latency::LatencySummary::of(calls.iter().flat_map(|c| &c.finals)));
         models.push(ModelReport {
-            model: size.to_string(),
+            model: name,
             model_load_s,
             overhead,
             calls,

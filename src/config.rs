@@ -224,10 +224,13 @@ impl ServerConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
-    /// GGML model file. Empty: `<models_dir>/ggml-<size>.bin`.
+    /// GGML model file. Empty: `<models_dir>/ggml-<size>.bin` (`ggml-<size>-<quant>.bin`).
     pub path: PathBuf,
     /// `base` (multilingual, default) or `tiny.en` (English only).
     pub size: String,
+    /// How the weight matrices are stored: `f16` (default, as published), `q8_0` or `q5_1`
+    /// (quantised by `callwatch model fetch --quant`: smaller, and faster on CPUs).
+    pub quant: String,
     /// Where models are kept and fetched to.
     pub models_dir: PathBuf,
 }
@@ -237,6 +240,7 @@ impl Default for ModelConfig {
         ModelConfig {
             path: PathBuf::new(),
             size: "base".into(),
+            quant: "f16".into(),
             models_dir: PathBuf::from("models"),
         }
     }
@@ -245,16 +249,28 @@ impl Default for ModelConfig {
 impl ModelConfig {
     /// The model file to load.
     pub fn resolved_path(&self) -> Result<PathBuf, ConfigError> {
+        let (size, quant) = self.choice()?;
         if !self.path.as_os_str().is_empty() {
             return Ok(self.path.clone());
         }
-        let size: crate::model::ModelSize = self.size.parse().map_err(|_| {
+        Ok(self.models_dir.join(size.file_name(quant)))
+    }
+
+    /// The size and weight type asked for.
+    pub fn choice(&self) -> Result<(crate::model::ModelSize, crate::model::Quant), ConfigError> {
+        let size = self.size.parse().map_err(|_| {
             ConfigError::Invalid(format!(
-                "unknown model size `{}` (use base or tiny.en)",
+                "[model] size `{}` is unknown: use base or tiny.en",
                 self.size
             ))
         })?;
-        Ok(self.models_dir.join(size.file_name()))
+        let quant = self.quant.parse().map_err(|_| {
+            ConfigError::Invalid(format!(
+                "[model] quant `{}` is unknown: use f16, q8_0 or q5_1",
+                self.quant
+            ))
+        })?;
+        Ok((size, quant))
     }
 }
 
@@ -262,9 +278,9 @@ impl ModelConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AsrConfig {
-    /// Recogniser worker threads (each holds one Whisper state).
+    /// Recogniser worker threads (each holds one Whisper state). Default: cores / threads.
     pub workers: usize,
-    /// Threads whisper.cpp uses inside one transcription.
+    /// Threads whisper.cpp uses inside one transcription. Default: the cores, at most 4.
     pub threads: usize,
     /// Languages an utterance may be in; the likelier is chosen per utterance. A source may force one.
     pub languages: Vec<String>,
@@ -290,6 +306,8 @@ pub struct AsrConfig {
     pub final_inbox: usize,
     /// Partials that may wait for a worker before new ones are shed.
     pub partial_inbox: usize,
+    /// Run whisper.cpp on the GPU (CUDA; builds with the `cuda` feature only).
+    pub gpu: bool,
 }
 
 impl Default for AsrConfig {
@@ -297,9 +315,12 @@ impl Default for AsrConfig {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         // Decoding defaults live in one place: the recogniser's own.
         let decode = crate::transforms::asr::DecodeOptions::default();
+        // whisper.cpp gains little past 4 threads on one decode; more cores serve more
+        // decodes at once.
+        let threads = cores.min(4);
         AsrConfig {
-            workers: 1,
-            threads: cores.min(4),
+            workers: (cores / threads).max(1),
+            threads,
             languages: vec!["zh".into(), "en".into()],
             language_memory: true,
             partials: true,
@@ -316,6 +337,7 @@ impl Default for AsrConfig {
             min_speech_ratio: 0.3,
             final_inbox: 64,
             partial_inbox: 2,
+            gpu: false,
         }
     }
 }
@@ -856,6 +878,14 @@ impl Config {
         if self.asr.workers == 0 || self.asr.threads == 0 {
             return Err(ConfigError::Invalid(
                 "asr.workers and asr.threads must be at least 1".into(),
+            ));
+        }
+        if self.asr.gpu && !cfg!(feature = "cuda") {
+            return Err(ConfigError::Invalid(
+                "asr.gpu = true needs a build with the `cuda` feature \
+                 (cargo build --release --features cuda, with the CUDA toolkit installed); \
+                 set asr.gpu = false to recognise on the CPU"
+                    .into(),
             ));
         }
         if !(0.0..=1.0).contains(&self.asr.min_speech_ratio) {

@@ -9,6 +9,7 @@ pub mod call;
 pub mod clock;
 pub mod config;
 pub mod conn_limit;
+pub mod eval;
 pub mod http;
 pub mod metrics;
 pub mod model;

@@ -4,7 +4,7 @@ use anyhow::{bail, Context, Result};
 use callwatch::call::Speaker;
 use callwatch::config::Config;
 use callwatch::http::{router, AppState};
-use callwatch::model::{self, ModelSize};
+use callwatch::model::{self, ModelSize, Quant};
 use callwatch::pipeline::assemble::{assemble, Mode};
 use callwatch::pipeline::offline::{transcribe_file, OfflineOptions};
 use callwatch::pipeline::{ArchiveSink, Shared};
@@ -216,6 +216,9 @@ enum ModelCmd {
         /// base (multilingual, default) or tiny.en.
         #[arg(default_value = "base")]
         size: String,
+        /// Weight matrices as f16 (as published), q8_0 or q5_1 (quantised: smaller, faster).
+        #[arg(long, default_value = "f16")]
+        quant: String,
         #[arg(long, default_value = "models")]
         models_dir: PathBuf,
     },
@@ -224,6 +227,9 @@ enum ModelCmd {
         dir: PathBuf,
         #[arg(short, long)]
         output: PathBuf,
+        /// Weight matrices as f16, q8_0 or q5_1.
+        #[arg(long, default_value = "f16")]
+        quant: String,
     },
 }
 
@@ -247,16 +253,21 @@ fn main() -> Result<()> {
             }
         }
         Cmd::Search(a) => search(a),
-        Cmd::Model(ModelCmd::Fetch { size, models_dir }) => {
+        Cmd::Model(ModelCmd::Fetch {
+            size,
+            quant,
+            models_dir,
+        }) => {
             let size: ModelSize = size.parse().map_err(|_| {
                 anyhow::anyhow!("unknown model size `{size}` (use base or tiny.en)")
             })?;
-            let path = model::fetch(size, &models_dir)?;
+            let quant: Quant = quant.parse()?;
+            let path = model::fetch(size, quant, &models_dir)?;
             println!("{}", path.display());
             Ok(())
         }
-        Cmd::Model(ModelCmd::Import { dir, output }) => {
-            let report = model::import_ctranslate2(&dir, &output)?;
+        Cmd::Model(ModelCmd::Import { dir, output, quant }) => {
+            let report = model::import_ctranslate2(&dir, &output, quant.parse()?)?;
             println!(
                 "{}: {} tensors, vocab {}, {} bytes, sha256 {}",
                 output.display(),
@@ -303,18 +314,25 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn init_tracing(json: bool) {
     // whisper.cpp and ggml log through tracing (target `whisper_rs`) instead of raw stderr.
     whisper_rs::install_logging_hooks();
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,whisper_rs=warn"));
     // Colour only on a terminal: log files and journald get plain text.
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    if json {
-        b.json().init();
+    let fmt = if json {
+        fmt.json().boxed()
     } else {
-        b.init();
-    }
+        fmt.boxed()
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(callwatch::transforms::asr::log_filter::QuietAborts)
+        .with(fmt)
+        .init();
 }
 
 /// The authenticator of `serve`: opens the credential store, makes the first admin on a
@@ -407,13 +425,9 @@ fn ensure_model(cfg: &Config, explicit: Option<&Path>, fetch: bool) -> Result<Pa
     }
     let path = cfg.model.resolved_path()?;
     if !path.exists() && fetch && cfg.model.path.as_os_str().is_empty() {
-        let size: ModelSize = cfg
-            .model
-            .size
-            .parse()
-            .map_err(|_| anyhow::anyhow!("bad model size"))?;
+        let (size, quant) = cfg.model.choice()?;
         eprintln!("model {} missing: fetching it", path.display());
-        return Ok(model::fetch(size, &cfg.model.models_dir)?);
+        return Ok(model::fetch(size, quant, &cfg.model.models_dir)?);
     }
     Ok(path)
 }
@@ -427,7 +441,7 @@ fn build_shared(
     shutdown: Option<callwatch::shutdown::ShutdownHandle>,
     live: bool,
 ) -> Result<Arc<Shared>> {
-    let model = WhisperModel::load(model_path)?;
+    let model = WhisperModel::load_on(model_path, cfg.asr.gpu)?;
     let pool = AsrPool::start(model, cfg.asr.pool_config())?;
     tracing::info!(model = %model_path.display(), "recogniser loaded");
     Ok(assemble(

@@ -130,14 +130,22 @@ fn metrics_count_a_streamed_call_and_only_the_metrics_role_reads_them() {
     assert!(utterances >= 3.0, "{detail}");
     assert_eq!(m["callwatch_turn_end_to_hit_seconds"]["type"], "histogram");
     assert!(count("callwatch_utterance_to_final_seconds", &[]) >= utterances);
-    assert!(count("callwatch_asr_queue_wait_seconds", &[("kind", "final")]) >= utterances);
-    assert!(count("callwatch_asr_decode_seconds", &[("kind", "final")]) >= utterances);
+    // Each utterance was recognised as a final, or speculatively at its first silence (and
+    // that transcript used as its final).
+    let speculated = count("callwatch_asr_decode_seconds", &[("kind", "speculative")]);
+    assert!(
+        count("callwatch_asr_queue_wait_seconds", &[("kind", "final")]) + speculated >= utterances
+    );
+    assert!(count("callwatch_asr_decode_seconds", &[("kind", "final")]) + speculated >= utterances);
     assert!(count("callwatch_turn_end_to_hit_seconds", &[]) >= 1.0);
     assert!(count("callwatch_archive_commit_seconds", &[]) >= 1.0);
     let total = |family: &str, labels: &[(&str, &str)]| {
         sample(&m, family, &format!("{family}_total"), labels).unwrap_or(0.0)
     };
-    assert!(total("callwatch_asr_finals", &[]) >= utterances);
+    let used = total("callwatch_asr_speculations", &[("outcome", "used")]);
+    assert!(used >= 1.0, "no speculation was used on a real call");
+    assert!(total("callwatch_asr_finals", &[]) + used >= utterances);
+    assert!(total("callwatch_asr_speculative", &[]) >= used);
     assert!(total("callwatch_fork_streams", &[("format", "twilio")]) >= 1.0);
     assert!(
         sample(

@@ -7,7 +7,8 @@
 //! For each level N of `CALLWATCH_LOAD_LEVELS` (default `1,2,3,4`) a fresh `callwatch serve`
 //! with the default configuration and the `base` model takes N copies of the Mandarin two-leg
 //! telephone fixture (`fixtures/calls/call_zh_8k.wav`, 22 s, 8 kHz) streamed at real time by N
-//! concurrent fork clients (`CALLWATCH_LOAD_FIXTURE` picks another call). While they run it
+//! concurrent fork clients (`CALLWATCH_LOAD_FIXTURE` picks another call;
+//! `CALLWATCH_LOAD_MODEL=ggml-base-q8_0.bin` another model file of `models/`). While they run it
 //! scrapes `GET /metrics` every half second for the recognition lag of every live leg; once
 //! every call is archived it reads the stage histograms off `/metrics` (quantiles interpolated
 //! within buckets, as Prometheus' `histogram_quantile` does) and the recogniser's busy time.
@@ -81,13 +82,14 @@ struct Level {
     wait_p95: f64,
     decode_p50: f64,
     shed: f64,
+    preempted: f64,
     partials: f64,
     busy_share: f64,
     max_lag: f64,
 }
 
-fn run_level(n: usize, fixture: &str) -> Level {
-    let server = Server::start("ggml-base.bin", &[]);
+fn run_level(n: usize, fixture: &str, model: &str) -> Level {
+    let server = Server::start(model, &[]);
     let wav = root().join(format!("fixtures/calls/{fixture}.wav"));
     let t0 = Instant::now();
     let clients: Vec<_> = (0..n)
@@ -144,6 +146,7 @@ fn run_level(n: usize, fixture: &str) -> Level {
         wait_p95: q("callwatch_asr_queue_wait_seconds", "kind=\"final\",", 0.95),
         decode_p50: q("callwatch_asr_decode_seconds", "kind=\"final\",", 0.5),
         shed: metric_value(&text, "callwatch_asr_partials_shed_total"),
+        preempted: metric_value(&text, "callwatch_asr_partials_preempted_total"),
         partials: metric_value(&text, "callwatch_asr_partials_total"),
         busy_share: metric_value(&text, "callwatch_asr_busy_seconds_total") / wall,
         max_lag,
@@ -158,22 +161,23 @@ fn concurrent_mandarin_calls_over_the_fork() {
         .map(|s| s.trim().parse().expect("CALLWATCH_LOAD_LEVELS: numbers"))
         .collect();
     let fixture = env_or("CALLWATCH_LOAD_FIXTURE", "call_zh_8k");
+    let model = env_or("CALLWATCH_LOAD_MODEL", "ggml-base.bin");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut rows = Vec::new();
     for n in levels {
         eprintln!("load: {n} concurrent {fixture} call(s)");
-        rows.push(run_level(n, &fixture));
+        rows.push(run_level(n, &fixture, &model));
     }
     println!(
-        "\n{fixture}, base, default config, {cores} cores; seconds; quantiles from /metrics histograms"
+        "\n{fixture}, {model}, default config, {cores} cores; seconds; quantiles from /metrics histograms"
     );
     println!(
-        "| calls | finals | utterance end -> final p50 / p95 | turn end -> hit p50 / p95 | queue wait p95 | decode p50 | partials (shed) | recogniser busy | max lag |"
+        "| calls | finals | utterance end -> final p50 / p95 | turn end -> hit p50 / p95 | queue wait p95 | decode p50 | partials (shed, pre-empted) | recogniser busy | max lag |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         println!(
-            "| {} | {} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} | {:.2} | {} ({}) | {:.0} % | {:.1} |",
+            "| {} | {} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} | {:.2} | {} ({}, {}) | {:.0} % | {:.1} |",
             r.calls,
             r.finals,
             r.final_p50,
@@ -184,6 +188,7 @@ fn concurrent_mandarin_calls_over_the_fork() {
             r.decode_p50,
             r.partials,
             r.shed,
+            r.preempted,
             r.busy_share * 100.0,
             r.max_lag
         );

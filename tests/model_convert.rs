@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use callwatch::model::ggml::{inspect, GgmlType};
-use callwatch::model::{ct2_source_dir, expected_sha256, import_ctranslate2, ModelSize};
+use callwatch::model::{ct2_source_dir, expected_sha256, import_ctranslate2, ModelSize, Quant};
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
 
 fn root() -> &'static Path {
@@ -80,24 +80,30 @@ fn transcribe(model: &Path, audio: &[f32]) -> Vec<Segment> {
         .collect()
 }
 
-fn check(size: ModelSize, tensors: usize, n_vocab: i32, max_missing_words: usize) {
+fn check(size: ModelSize, quant: Quant, tensors: usize, n_vocab: i32, max_missing_words: usize) {
     let src = source_dir(size);
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join(size.file_name());
+    let out = tmp.path().join(size.file_name(quant));
     let started = Instant::now();
-    let report = import_ctranslate2(&src, &out).unwrap();
+    let report = import_ctranslate2(&src, &out, quant).unwrap();
     eprintln!(
-        "{size}: converted in {:.1}s, {} bytes",
+        "{size} {quant}: converted in {:.1}s, {} bytes, sha256 {}",
         started.elapsed().as_secs_f64(),
-        report.bytes
+        report.bytes,
+        report.sha256
     );
     assert_eq!(report.tensors, tensors);
     assert_eq!(report.n_vocab as i32, n_vocab);
     assert_eq!(
         Some(report.sha256.as_str()),
-        expected_sha256(size),
-        "conversion of {size} is not the pinned one"
+        expected_sha256(size, quant),
+        "conversion of {size} {quant} is not the pinned one"
     );
+    let matrices = match quant {
+        Quant::F16 => GgmlType::F16,
+        Quant::Q8_0 => GgmlType::Q8_0,
+        Quant::Q5_1 => GgmlType::Q5_1,
+    };
 
     let file = inspect(
         std::io::BufReader::new(std::fs::File::open(&out).unwrap()),
@@ -111,8 +117,10 @@ fn check(size: ModelSize, tensors: usize, n_vocab: i32, max_missing_words: usize
         (1500, 448)
     );
     for t in &file.tensors {
-        let want = if t.ne.len() >= 2 && t.ne[0] > 1 && !t.name.ends_with("positional_embedding") {
-            GgmlType::F16
+        let want = if t.ne.len() == 3 {
+            GgmlType::F16 // convolution kernels are never quantised
+        } else if t.ne.len() == 2 && t.ne[0] > 1 && !t.name.ends_with("positional_embedding") {
+            matrices
         } else {
             GgmlType::F32
         };
@@ -134,7 +142,7 @@ fn check(size: ModelSize, tensors: usize, n_vocab: i32, max_missing_words: usize
         let secs = started.elapsed().as_secs_f64();
         let text: String = segments.iter().map(|s| s.text.as_str()).collect();
         eprintln!(
-            "{size}: {} ({:.2}s audio) in {secs:.2}s: {text:?}",
+            "{size} {quant}: {} ({:.2}s audio) in {secs:.2}s: {text:?}",
             wav.file_name().unwrap().to_string_lossy(),
             audio.len() as f64 / 16_000.0
         );
@@ -154,17 +162,27 @@ fn check(size: ModelSize, tensors: usize, n_vocab: i32, max_missing_words: usize
             .collect();
         assert!(
             missing.len() <= max_missing_words,
-            "{size} missed {missing:?} in {text:?} (expected {expected:?})"
+            "{size} {quant} missed {missing:?} in {text:?} (expected {expected:?})"
         );
     }
 }
 
 #[test]
 fn base_converts_and_transcribes() {
-    check(ModelSize::Base, 245, 51_865, 0);
+    check(ModelSize::Base, Quant::F16, 245, 51_865, 0);
 }
 
 #[test]
 fn tiny_en_converts_and_transcribes() {
-    check(ModelSize::TinyEn, 167, 51_864, 0);
+    check(ModelSize::TinyEn, Quant::F16, 167, 51_864, 0);
+}
+
+#[test]
+fn base_quantised_to_q8_0_converts_and_transcribes() {
+    check(ModelSize::Base, Quant::Q8_0, 245, 51_865, 0);
+}
+
+#[test]
+fn base_quantised_to_q5_1_converts_and_transcribes() {
+    check(ModelSize::Base, Quant::Q5_1, 245, 51_865, 0);
 }

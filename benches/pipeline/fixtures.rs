@@ -19,6 +19,10 @@ pub struct UtteranceFixture {
     pub language: String,
     pub speaker: Speaker,
     pub duration_s: f64,
+    /// What was said.
+    pub text: String,
+    /// Lexicon terms the matcher finds in `text`.
+    pub expected_hits: Vec<String>,
 }
 
 /// One two-leg call WAV (16 kHz stereo: customer left, agent right).
@@ -35,6 +39,13 @@ struct UtteranceSidecar {
     language: String,
     speaker: String,
     duration_s: f64,
+    text: String,
+    expected_hits: Vec<ExpectedHit>,
+}
+
+#[derive(Deserialize)]
+struct ExpectedHit {
+    term: String,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +82,8 @@ pub fn utterances(language: &str) -> Vec<UtteranceFixture> {
                 wav,
                 language: side.language,
                 duration_s: side.duration_s,
+                text: side.text,
+                expected_hits: side.expected_hits.into_iter().map(|h| h.term).collect(),
             }
         })
         .collect()

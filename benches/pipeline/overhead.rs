@@ -21,6 +21,8 @@ struct PipelineRun {
     whisper_audio_s: f64,
     whisper_calls: u64,
     text: String,
+    /// Lexicon terms the pipeline's matcher reported on finals.
+    hits: Vec<String>,
 }
 
 /// One pass of one file through bare whisper-rs.
@@ -45,6 +47,27 @@ pub struct FileRow {
     pub bare_whisper_audio_s: f64,
     pub pipeline_text: String,
     pub bare_text: String,
+    pub reference: String,
+    /// Edit distance of the pipeline's text from the reference, and the reference's length
+    /// (characters for Mandarin, words for English).
+    pub edits: usize,
+    pub reference_units: usize,
+    pub expected_hits: Vec<String>,
+    /// Expected hits the pipeline reported.
+    pub hits_found: usize,
+}
+
+/// Accuracy of the pipeline's finals over the files of one language.
+#[derive(Debug, Serialize)]
+pub struct Accuracy {
+    pub language: String,
+    pub files: usize,
+    /// Character (zh) or word (en) error rate: total edits / total reference length.
+    pub error_rate: f64,
+    pub expected_hits: usize,
+    pub hits_found: usize,
+    /// hits_found / expected_hits (1 when none expected).
+    pub hit_recall: f64,
 }
 
 /// Totals of one side.
@@ -80,6 +103,8 @@ pub struct OverheadReport {
     pub ratio_best: f64,
     /// Files whose final transcript is identical on both sides.
     pub same_text: usize,
+    /// CER / WER and hit recall per language, from the pipeline's first round.
+    pub accuracy: Vec<Accuracy>,
     pub per_file: Vec<FileRow>,
 }
 
@@ -98,11 +123,25 @@ fn pipeline_once(rt: &Runtime, shared: &Arc<Shared>, f: &UtteranceFixture) -> Pi
         .unwrap_or_else(|e| panic!("pipeline failed on {}: {e}", f.name));
     let secs = t0.elapsed().as_secs_f64();
     let after = shared.asr.stats();
-    let finals: Vec<String> = String::from_utf8_lossy(&out)
+    let events: Vec<Event> = String::from_utf8_lossy(&out)
         .lines()
         .filter_map(|l| serde_json::from_str::<Event>(l).ok())
-        .filter_map(|e| match e.payload {
-            Payload::TranscriptFinal { text, .. } => Some(text),
+        .collect();
+    let finals: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.payload {
+            Payload::TranscriptFinal { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    let hits = events
+        .iter()
+        .filter_map(|e| match &e.payload {
+            Payload::PhraseHit {
+                term,
+                partial: false,
+                ..
+            } => Some(term.clone()),
             _ => None,
         })
         .collect();
@@ -113,6 +152,7 @@ fn pipeline_once(rt: &Runtime, shared: &Arc<Shared>, f: &UtteranceFixture) -> Pi
         whisper_audio_s: (after.audio_ms - before.audio_ms) as f64 / 1000.0,
         whisper_calls: after.finals_done - before.finals_done,
         text: finals.join(joiner),
+        hits,
     }
 }
 
@@ -180,6 +220,44 @@ pub fn run(
             bare_whisper_audio_s: b[0].audio_s,
             pipeline_text: p[0].text.clone(),
             bare_text: b[0].text.clone(),
+            reference: f.text.clone(),
+            edits: callwatch::eval::count(&f.text, &p[0].text, &f.language).0,
+            reference_units: callwatch::eval::count(&f.text, &p[0].text, &f.language).1,
+            expected_hits: f.expected_hits.clone(),
+            hits_found: f
+                .expected_hits
+                .iter()
+                .filter(|t| p[0].hits.contains(t))
+                .count(),
+        })
+        .collect();
+    let mut languages: Vec<&str> = files.iter().map(|f| f.language.as_str()).collect();
+    languages.dedup();
+    let accuracy = languages
+        .into_iter()
+        .map(|language| {
+            let rows: Vec<&FileRow> = per_file
+                .iter()
+                .zip(files)
+                .filter(|(_, f)| f.language == language)
+                .map(|(r, _)| r)
+                .collect();
+            let edits: usize = rows.iter().map(|r| r.edits).sum();
+            let units: usize = rows.iter().map(|r| r.reference_units).sum();
+            let expected: usize = rows.iter().map(|r| r.expected_hits.len()).sum();
+            let found: usize = rows.iter().map(|r| r.hits_found).sum();
+            Accuracy {
+                language: language.to_string(),
+                files: rows.len(),
+                error_rate: edits as f64 / units.max(1) as f64,
+                expected_hits: expected,
+                hits_found: found,
+                hit_recall: if expected == 0 {
+                    1.0
+                } else {
+                    found as f64 / expected as f64
+                },
+            }
         })
         .collect();
 
@@ -221,6 +299,7 @@ pub fn run(
             .iter()
             .filter(|r| r.pipeline_text == r.bare_text)
             .count(),
+        accuracy,
         per_file,
     }
 }

@@ -69,7 +69,7 @@ pub fn table(r: &BenchReport) -> String {
     );
     let _ = writeln!(
         s,
-        "{:<8} {:>5} {:>6} | {:>7} {:>6} {:>5} {:>5} {:>7} | {:>7} {:>6} {:>5} {:>5} | {:>6} {:>8} {:>9} {:>5}",
+        "{:<10} {:>5} {:>6} | {:>7} {:>6} {:>5} {:>5} {:>7} | {:>7} {:>6} {:>5} {:>5} | {:>6} {:>8} {:>9} {:>5}",
         "model", "files", "audio", "pipe s", "audio", "calls", "RTF", "outside", "bare s", "audio",
         "calls", "RTF", "ratio", "overhead", "ratio-min", "same"
     );
@@ -77,7 +77,7 @@ pub fn table(r: &BenchReport) -> String {
         let Some(o) = &m.overhead else { continue };
         let _ = writeln!(
             s,
-            "{:<8} {:>5} {:>6.2} | {:>7.3} {:>6.2} {:>5} {:>5.3} {:>7.3} | {:>7.3} {:>6.2} {:>5} {:>5.3} | {:>6.3} {:>7.1}% {:>9.3} {:>2}/{:<2}",
+            "{:<10} {:>5} {:>6.2} | {:>7.3} {:>6.2} {:>5} {:>5.3} {:>7.3} | {:>7.3} {:>6.2} {:>5} {:>5.3} | {:>6.3} {:>7.1}% {:>9.3} {:>2}/{:<2}",
             m.model,
             o.files,
             o.audio_s,
@@ -99,11 +99,32 @@ pub fn table(r: &BenchReport) -> String {
     }
     let _ = writeln!(
         s,
+        "\naccuracy of the pipeline's finals against the sidecar texts \
+         (CER for zh, WER for en; recall of the expected lexicon hits)"
+    );
+    for m in &r.models {
+        let Some(o) = &m.overhead else { continue };
+        for a in &o.accuracy {
+            let _ = writeln!(
+                s,
+                "{:<12} {:<3} {:>3} files  error rate {:>6.3}  hits {:>2}/{:<2} recall {:.3}",
+                m.model,
+                a.language,
+                a.files,
+                a.error_rate,
+                a.hits_found,
+                a.expected_hits,
+                a.hit_recall
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
         "\n2. end of utterance -> transcript.final, real time, partials on (ms; asr+q = after the segmenter closed it)"
     );
     let _ = writeln!(
         s,
-        "{:<8} {:<15} {:>6} {:>7} {:>7} {:>7} | {:>8} {:>8} | {:>5} | {:>8} {:>5} | {:>6} {:>7}",
+        "{:<10} {:<15} {:>6} {:>7} {:>7} {:>7} | {:>8} {:>8} | {:>5} | {:>8} {:>5} | {:>6} {:>7}",
         "model",
         "call",
         "finals",
@@ -155,7 +176,7 @@ pub fn table(r: &BenchReport) -> String {
         for (call, l, partials) in rows {
             let _ = writeln!(
                 s,
-                "{:<8} {:<15} {:>6} {:>7.0} {:>7.0} {:>7.0} | {:>8.0} {:>8.0} | {:>5.0} | {}",
+                "{:<10} {:<15} {:>6} {:>7.0} {:>7.0} {:>7.0} | {:>8.0} {:>8.0} | {:>5.0} | {}",
                 m.model,
                 call,
                 l.finals,

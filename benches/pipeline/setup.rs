@@ -2,7 +2,7 @@
 //! `callwatch serve` calls, from the default configuration.
 
 use callwatch::config::Config;
-use callwatch::model::ModelSize;
+use callwatch::model::{ModelSize, Quant};
 use callwatch::pipeline::assemble::{assemble, Mode};
 use callwatch::pipeline::{ArchiveSink, Shared};
 use callwatch::sinks::events::EventBus;
@@ -30,15 +30,15 @@ pub fn decode_options(cfg: &Config) -> DecodeOptions {
 
 /// The model file of `size` in `dir`; exits with instructions when it is missing, since
 /// nothing can be measured without it.
-pub fn model_path(dir: &Path, size: ModelSize) -> PathBuf {
-    let path = dir.join(size.file_name());
+pub fn model_path(dir: &Path, size: ModelSize, quant: Quant) -> PathBuf {
+    let path = dir.join(size.file_name(quant));
     if !path.is_file() {
         eprintln!(
             "pipeline bench: model file {} is missing.\n\
-             Fetch it with `cargo run -- model fetch {size}` (or pass --models-dir / \
-             PIPELINE_BENCH_MODELS_DIR to point at a directory holding {}).",
+             Fetch it with `cargo run -- model fetch {size} --quant {quant}` (or pass \
+             --models-dir / PIPELINE_BENCH_MODELS_DIR to point at a directory holding {}).",
             path.display(),
-            size.file_name()
+            size.file_name(quant)
         );
         std::process::exit(2);
     }

@@ -65,6 +65,10 @@ pub struct Metrics {
     pub whip_sessions: IntCounterVec,
     /// Media-fork WebSocket streams opened, by `format` (twilio, audio).
     pub fork_streams: IntCounterVec,
+    /// Utterance closes that had a speculative recognition, by `outcome`: `used` (its
+    /// transcript became the final), `redone` (shed or stopped: the final was recognised
+    /// anew) or `overtaken` (speech came back; its work was thrown away).
+    pub speculations: IntCounterVec,
 }
 
 fn histogram(name: &str, help: &str, buckets: &[f64]) -> Histogram {
@@ -174,6 +178,11 @@ impl Metrics {
                 "Media-fork WebSocket streams opened, by format.",
                 &["format"],
             ),
+            speculations: counter_vec(
+                "callwatch_asr_speculations_total",
+                "Recognitions started at an utterance's first silence, by outcome (used, redone, overtaken).",
+                &["outcome"],
+            ),
         };
         let r = &m.registry;
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -193,6 +202,7 @@ impl Metrics {
             Box::new(m.srtp_rejected.clone()),
             Box::new(m.whip_sessions.clone()),
             Box::new(m.fork_streams.clone()),
+            Box::new(m.speculations.clone()),
         ];
         for c in collectors {
             r.register(c).expect("metric names are unique");
@@ -271,6 +281,7 @@ mod tests {
         m.sip_response(200);
         m.whip_sessions.with_label_values(&["started"]).inc();
         m.fork_streams.with_label_values(&["twilio"]).inc();
+        m.speculations.with_label_values(&["used"]).inc();
     }
 
     #[test]
@@ -283,6 +294,8 @@ mod tests {
                 partials_shed: 1,
                 failures: 0,
                 partials_failed: 0,
+                partials_preempted: 0,
+                speculations_done: 0,
                 restarts: 0,
                 retries: 0,
                 audio_ms: 12_500,
@@ -304,6 +317,8 @@ mod tests {
             "callwatch_asr_finals_total",
             "callwatch_asr_inbox_depth",
             "callwatch_live_calls",
+            "callwatch_asr_speculations_total",
+            "callwatch_asr_partials_preempted_total",
         ] {
             assert!(f.contains(name), "{name} missing:\n{text}");
         }
@@ -342,6 +357,8 @@ mod tests {
                 partials_shed: 0,
                 failures: 0,
                 partials_failed: 0,
+                partials_preempted: 0,
+                speculations_done: 0,
                 restarts: 0,
                 retries: 0,
                 audio_ms: 0,

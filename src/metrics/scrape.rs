@@ -58,6 +58,16 @@ pub fn render(s: &ScrapeSources) -> Result<String, prometheus::Error> {
             a.partials_shed,
         )?;
         counter(
+            "callwatch_asr_partials_preempted_total",
+            "Partials stopped midway because a final was waiting and no recogniser was idle.",
+            a.partials_preempted,
+        )?;
+        counter(
+            "callwatch_asr_speculative_total",
+            "Utterances recognised speculatively at their first silence.",
+            a.speculations_done,
+        )?;
+        counter(
             "callwatch_asr_failures_total",
             "Finals that failed on two recognisers in a row.",
             a.failures,

@@ -9,6 +9,7 @@ use super::error::ModelError;
 use super::ggml::{GgmlType, GgmlWriter, Hparams};
 use super::mel::{mel_filters, N_FREQS};
 use super::names::{plan, split_rows, Kind};
+use super::quant::Quant;
 use super::vocab::{ggml_tokens, line_count};
 
 /// Vocabulary size from which whisper.cpp treats a model as multilingual.
@@ -104,13 +105,17 @@ pub fn hparams_of(model: &Ct2Model) -> Result<Hparams, ModelError> {
 /// weights and the vocabulary. The file is written next to `out` under a
 /// temporary name and renamed when complete, so a crash never leaves a
 /// truncated model where the service looks for one. Output is a pure
-/// function of the input bytes.
-pub fn import_ctranslate2(ct2_dir: &Path, out: &Path) -> Result<ImportReport, ModelError> {
+/// function of the input bytes and `quant`, the type of the weight matrices.
+pub fn import_ctranslate2(
+    ct2_dir: &Path,
+    out: &Path,
+    quant: Quant,
+) -> Result<ImportReport, ModelError> {
     let model = Ct2Model::open_dir(ct2_dir)?;
     let vocab_path = ct2_dir.join("vocabulary.txt");
     let vocab_txt =
         fs::read_to_string(&vocab_path).map_err(|e| ModelError::io("reading", &vocab_path, e))?;
-    convert(&model, &vocab_txt, out)
+    convert(&model, &vocab_txt, out, quant)
 }
 
 /// Converts an already parsed model; see [`import_ctranslate2`].
@@ -118,8 +123,10 @@ pub fn convert(
     model: &Ct2Model,
     vocabulary_txt: &str,
     out: &Path,
+    quant: Quant,
 ) -> Result<ImportReport, ModelError> {
-    let hparams = hparams_of(model)?;
+    let mut hparams = hparams_of(model)?;
+    hparams.ftype = quant.file_ftype();
     let multilingual = hparams.n_vocab >= MULTILINGUAL_VOCAB;
     let lines = line_count(vocabulary_txt);
     if lines != hparams.n_vocab as usize {
@@ -171,7 +178,7 @@ pub fn convert(
             }
         };
         let (rank, ty) = match t.kind {
-            Kind::Matrix => (2, GgmlType::F16),
+            Kind::Matrix => (2, GgmlType::for_matrices(quant)),
             Kind::Positional => (2, GgmlType::F32),
             Kind::Vector => (1, GgmlType::F32),
             Kind::ConvKernel => (3, GgmlType::F16),
@@ -188,7 +195,17 @@ pub fn convert(
             // whisper.cpp adds the bias to a (time, channels) map: it wants (n, 1).
             shape.push(1);
         }
-        w.tensor(&t.ggml, &shape, ty, &values).map_err(write_err)?;
+        w.tensor(&t.ggml, &shape, ty, &values).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::InvalidInput {
+                ModelError::BadShape {
+                    name: t.ct2.clone(),
+                    got: shape.clone(),
+                    expected: format!("rows a multiple of 32 values to store it as {quant}"),
+                }
+            } else {
+                write_err(e)
+            }
+        })?;
     }
     let (buf, written) = w.finish().map_err(write_err)?;
     let file = buf
@@ -249,22 +266,27 @@ mod tests {
 
     /// A one-layer Whisper in CTranslate2 layout: width 4, 2 heads, 2 mels.
     fn tiny_whisper() -> Ct2Model {
+        whisper_of_width(D)
+    }
+
+    /// A one-layer Whisper in CTranslate2 layout of width `d`, 2 heads, 2 mels.
+    fn whisper_of_width(d: usize) -> Ct2Model {
         let mut v = BTreeMap::new();
         let mut seed = 0;
         let mut add = |v: &mut BTreeMap<String, Variable>, name: &str, shape: &[usize]| {
             seed += 1;
             v.insert(name.to_string(), f16_var(shape, seed));
         };
-        add(&mut v, "encoder/conv1/weight", &[D, 2, 3]);
-        add(&mut v, "encoder/conv1/bias", &[D]);
-        add(&mut v, "encoder/conv2/weight", &[D, D, 3]);
-        add(&mut v, "encoder/conv2/bias", &[D]);
-        add(&mut v, "encoder/position_encodings/encodings", &[6, D]);
-        add(&mut v, "decoder/position_encodings/encodings", &[5, D]);
-        add(&mut v, "decoder/embeddings/weight", &[VOCAB, D]);
+        add(&mut v, "encoder/conv1/weight", &[d, 2, 3]);
+        add(&mut v, "encoder/conv1/bias", &[d]);
+        add(&mut v, "encoder/conv2/weight", &[d, d, 3]);
+        add(&mut v, "encoder/conv2/bias", &[d]);
+        add(&mut v, "encoder/position_encodings/encodings", &[6, d]);
+        add(&mut v, "decoder/position_encodings/encodings", &[5, d]);
+        add(&mut v, "decoder/embeddings/weight", &[VOCAB, d]);
         for ln in ["encoder/layer_norm", "decoder/layer_norm"] {
-            add(&mut v, &format!("{ln}/gamma"), &[D]);
-            add(&mut v, &format!("{ln}/beta"), &[D]);
+            add(&mut v, &format!("{ln}/gamma"), &[d]);
+            add(&mut v, &format!("{ln}/beta"), &[d]);
         }
         for side in ["encoder", "decoder"] {
             let l = format!("{side}/layer_0");
@@ -273,22 +295,22 @@ mod tests {
                     add(v, &format!("{name}/weight"), &[rows, cols]);
                     add(v, &format!("{name}/bias"), &[rows]);
                 };
-            lin(&mut v, format!("{l}/self_attention/linear_0"), 3 * D, D);
-            lin(&mut v, format!("{l}/self_attention/linear_1"), D, D);
-            lin(&mut v, format!("{l}/ffn/linear_0"), 4 * D, D);
-            lin(&mut v, format!("{l}/ffn/linear_1"), D, 4 * D);
+            lin(&mut v, format!("{l}/self_attention/linear_0"), 3 * d, d);
+            lin(&mut v, format!("{l}/self_attention/linear_1"), d, d);
+            lin(&mut v, format!("{l}/ffn/linear_0"), 4 * d, d);
+            lin(&mut v, format!("{l}/ffn/linear_1"), d, 4 * d);
             if side == "decoder" {
-                lin(&mut v, format!("{l}/attention/linear_0"), D, D);
-                lin(&mut v, format!("{l}/attention/linear_1"), 2 * D, D);
-                lin(&mut v, format!("{l}/attention/linear_2"), D, D);
+                lin(&mut v, format!("{l}/attention/linear_0"), d, d);
+                lin(&mut v, format!("{l}/attention/linear_1"), 2 * d, d);
+                lin(&mut v, format!("{l}/attention/linear_2"), d, d);
             }
             let mut norms = vec!["self_attention", "ffn"];
             if side == "decoder" {
                 norms.push("attention");
             }
             for n in norms {
-                add(&mut v, &format!("{l}/{n}/layer_norm/gamma"), &[D]);
-                add(&mut v, &format!("{l}/{n}/layer_norm/beta"), &[D]);
+                add(&mut v, &format!("{l}/{n}/layer_norm/gamma"), &[d]);
+                add(&mut v, &format!("{l}/{n}/layer_norm/beta"), &[d]);
             }
         }
         v.insert("encoder/num_heads".into(), i16_scalar(2));
@@ -328,7 +350,7 @@ mod tests {
         let m = tiny_whisper();
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("ggml-test.bin");
-        let report = convert(&m, &english_vocab(), &out).unwrap();
+        let report = convert(&m, &english_vocab(), &out, Quant::F16).unwrap();
         assert_eq!(report.tensors, plan(1, 1).len());
         assert!(!report.multilingual);
         let f = inspect(File::open(&out).unwrap(), |_| true).unwrap();
@@ -398,11 +420,80 @@ mod tests {
     }
 
     #[test]
+    fn quantised_files_quantise_exactly_the_weight_matrices() {
+        let m = whisper_of_width(32);
+        let dir = tempfile::tempdir().unwrap();
+        let f16_bytes = convert(
+            &m,
+            &english_vocab(),
+            &dir.path().join("f16.bin"),
+            Quant::F16,
+        )
+        .unwrap()
+        .bytes;
+        for (quant, ty, ftype, tolerance) in [
+            (Quant::Q8_0, GgmlType::Q8_0, 2007, 0.5 / 127.0),
+            (Quant::Q5_1, GgmlType::Q5_1, 2009, 0.5 / 31.0),
+        ] {
+            let out = dir.path().join(format!("ggml-{quant}.bin"));
+            let report = convert(&m, &english_vocab(), &out, quant).unwrap();
+            assert_eq!(report.hparams.ftype, ftype);
+            let f = inspect(File::open(&out).unwrap(), |_| true).unwrap();
+            assert_eq!(f.hparams.ftype, ftype);
+            for t in plan(1, 1) {
+                let got = f.tensors.iter().find(|e| e.name == t.ggml).unwrap();
+                let want = match t.kind {
+                    Kind::Matrix => ty,
+                    Kind::ConvKernel => GgmlType::F16,
+                    _ => GgmlType::F32,
+                };
+                assert_eq!(got.ty, want, "{} in {quant}", t.ggml);
+            }
+            // Dequantised weights stay within half a step of the originals (values span 3).
+            let emb = ct2_values(&m, "decoder/embeddings/weight");
+            let back = f
+                .tensors
+                .iter()
+                .find(|e| e.name == "decoder.token_embedding.weight")
+                .and_then(|e| e.values.clone())
+                .unwrap();
+            assert_eq!(back.len(), emb.len());
+            let worst = emb
+                .iter()
+                .zip(&back)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                worst <= 3.0 * tolerance + 2e-3,
+                "{quant}: worst error {worst}"
+            );
+            assert!(report.bytes < f16_bytes, "{quant} is not smaller than f16");
+        }
+    }
+
+    #[test]
+    fn rows_that_are_not_whole_blocks_cannot_be_quantised() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = convert(
+            &tiny_whisper(),
+            &english_vocab(),
+            &dir.path().join("q.bin"),
+            Quant::Q8_0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("multiple of 32") && err.contains("q8_0"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn conversion_is_deterministic() {
         let m = tiny_whisper();
         let dir = tempfile::tempdir().unwrap();
-        let a = convert(&m, &english_vocab(), &dir.path().join("a.bin")).unwrap();
-        let b = convert(&m, &english_vocab(), &dir.path().join("b.bin")).unwrap();
+        let a = convert(&m, &english_vocab(), &dir.path().join("a.bin"), Quant::F16).unwrap();
+        let b = convert(&m, &english_vocab(), &dir.path().join("b.bin"), Quant::F16).unwrap();
         assert_eq!(a.sha256, b.sha256);
         assert_eq!(
             fs::read(dir.path().join("a.bin")).unwrap(),
@@ -419,7 +510,7 @@ mod tests {
             .take(VOCAB - 1)
             .map(|l| format!("{l}\n"))
             .collect();
-        let err = convert(&m, &short, &dir.path().join("x.bin"))
+        let err = convert(&m, &short, &dir.path().join("x.bin"), Quant::F16)
             .unwrap_err()
             .to_string();
         assert!(err.contains("51863 tokens"), "{err}");
@@ -431,7 +522,7 @@ mod tests {
         m.variables
             .remove("decoder/layer_0/attention/linear_2/bias");
         let dir = tempfile::tempdir().unwrap();
-        let err = convert(&m, &english_vocab(), &dir.path().join("x.bin"))
+        let err = convert(&m, &english_vocab(), &dir.path().join("x.bin"), Quant::F16)
             .unwrap_err()
             .to_string();
         assert!(

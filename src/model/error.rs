@@ -81,6 +81,10 @@ pub enum ModelError {
     #[error("unknown model size `{0}`; use `base` or `tiny.en`")]
     UnknownSize(String),
 
+    /// An unknown weight type name.
+    #[error("unknown weight type `{0}`; use f16, q8_0 or q5_1")]
+    UnknownQuant(String),
+
     /// The model file the service needs is absent.
     #[error("{0} missing: run `callwatch model fetch {1}`")]
     Missing(PathBuf, String),

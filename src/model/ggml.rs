@@ -10,6 +10,8 @@ use std::io::{self, Read, Write};
 use half::f16;
 use sha2::{Digest, Sha256};
 
+use super::quant::{self, Quant};
+
 /// `ggml` in ASCII, read as a little-endian i32.
 pub const MAGIC: u32 = 0x6767_6d6c;
 
@@ -20,6 +22,10 @@ pub enum GgmlType {
     F32,
     /// float16 (code 1).
     F16,
+    /// 8-bit blocks of 32 with an f16 scale (code 8).
+    Q8_0,
+    /// 5-bit blocks of 32 with an f16 step and minimum (code 7).
+    Q5_1,
 }
 
 impl GgmlType {
@@ -28,6 +34,8 @@ impl GgmlType {
         match self {
             GgmlType::F32 => 0,
             GgmlType::F16 => 1,
+            GgmlType::Q8_0 => 8,
+            GgmlType::Q5_1 => 7,
         }
     }
 
@@ -35,15 +43,32 @@ impl GgmlType {
         match c {
             0 => Some(GgmlType::F32),
             1 => Some(GgmlType::F16),
+            8 => Some(GgmlType::Q8_0),
+            7 => Some(GgmlType::Q5_1),
             _ => None,
         }
     }
 
-    /// Bytes per element.
-    pub fn size(self) -> usize {
+    /// Bytes of `n` elements; `None` when a quantised type gets a partial block.
+    pub fn nbytes(self, n: usize) -> Option<usize> {
         match self {
-            GgmlType::F32 => 4,
-            GgmlType::F16 => 2,
+            GgmlType::F32 => Some(n * 4),
+            GgmlType::F16 => Some(n * 2),
+            GgmlType::Q8_0 => n
+                .is_multiple_of(quant::BLOCK)
+                .then(|| n / quant::BLOCK * quant::Q8_0_BYTES),
+            GgmlType::Q5_1 => n
+                .is_multiple_of(quant::BLOCK)
+                .then(|| n / quant::BLOCK * quant::Q5_1_BYTES),
+        }
+    }
+
+    /// The tensor type a weight matrix gets in a file of weight type `q`.
+    pub fn for_matrices(q: Quant) -> GgmlType {
+        match q {
+            Quant::F16 => GgmlType::F16,
+            Quant::Q8_0 => GgmlType::Q8_0,
+            Quant::Q5_1 => GgmlType::Q5_1,
         }
     }
 }
@@ -71,7 +96,8 @@ pub struct Hparams {
     pub n_text_layer: i32,
     /// Mel bands of the input (80, or 128 for large-v3).
     pub n_mels: i32,
-    /// Weight type: 0 all f32, 1 f16 matrices.
+    /// Weight type: 0 all f32, 1 f16 matrices; quantised files add 1000 x the
+    /// quantisation version to ggml's file type (2007 q8_0, 2009 q5_1).
     pub ftype: i32,
 }
 
@@ -194,6 +220,17 @@ impl<W: Write> GgmlWriter<W> {
                 format!("tensor {name}: {} values for shape {shape:?}", data.len()),
             ));
         }
+        let quantised = matches!(ty, GgmlType::Q8_0 | GgmlType::Q5_1);
+        // ggml quantises rows (the innermost dimension) in whole blocks.
+        if quantised && shape.last().is_none_or(|&row| row % quant::BLOCK != 0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "tensor {name}: rows of shape {shape:?} are not a whole number of {}-value blocks",
+                    quant::BLOCK
+                ),
+            ));
+        }
         self.i32(shape.len() as i32)?;
         self.i32(name.len() as i32)?;
         self.i32(ty.code())?;
@@ -208,6 +245,15 @@ impl<W: Write> GgmlWriter<W> {
                     .iter()
                     .flat_map(|&x| f16::from_f32(x).to_le_bytes())
                     .collect();
+                self.put(&buf)?;
+            }
+            GgmlType::Q8_0 | GgmlType::Q5_1 => {
+                let mut buf = Vec::with_capacity(ty.nbytes(data.len()).unwrap_or(0));
+                if ty == GgmlType::Q8_0 {
+                    quant::q8_0(data, &mut buf);
+                } else {
+                    quant::q5_1(data, &mut buf);
+                }
                 self.put(&buf)?;
             }
         }
@@ -334,7 +380,9 @@ pub fn inspect(mut r: impl Read, keep: impl Fn(&str) -> bool) -> io::Result<Ggml
         }
         let name = String::from_utf8(rbytes(&mut r, name_len)?)
             .map_err(|_| invalid("tensor name is not UTF-8".into()))?;
-        let nbytes = ne.iter().product::<usize>() * ty.size();
+        let nbytes = ty
+            .nbytes(ne.iter().product::<usize>())
+            .ok_or_else(|| invalid(format!("tensor {name}: not a whole number of blocks")))?;
         let values = if keep(&name) {
             let raw = rbytes(&mut r, nbytes)?;
             Some(match ty {
@@ -346,6 +394,8 @@ pub fn inspect(mut r: impl Read, keep: impl Fn(&str) -> bool) -> io::Result<Ggml
                     .chunks_exact(2)
                     .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32())
                     .collect(),
+                GgmlType::Q8_0 => quant::dequantize_q8_0(&raw),
+                GgmlType::Q5_1 => quant::dequantize_q5_1(&raw),
             })
         } else {
             let skipped = io::copy(&mut (&mut r).take(nbytes as u64), &mut io::sink())?;

@@ -11,6 +11,7 @@ pub mod fetch;
 pub mod ggml;
 pub mod mel;
 pub mod names;
+pub mod quant;
 pub mod vocab;
 
 use std::fmt;
@@ -19,6 +20,7 @@ use std::str::FromStr;
 pub use convert::{import_ctranslate2, ImportReport};
 pub use error::ModelError;
 pub use fetch::{ct2_source_dir, expected_sha256, fetch, locate, sha256_file};
+pub use quant::Quant;
 
 /// The Whisper models callwatch can obtain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -42,11 +44,12 @@ impl ModelSize {
         }
     }
 
-    /// File name of the GGML model inside the models directory.
-    pub fn file_name(self) -> &'static str {
-        match self {
-            ModelSize::Base => "ggml-base.bin",
-            ModelSize::TinyEn => "ggml-tiny.en.bin",
+    /// File name of the GGML model inside the models directory, with its matrices stored
+    /// as `quant` (whisper.cpp's naming: `ggml-base.bin`, `ggml-base-q8_0.bin`).
+    pub fn file_name(self, quant: Quant) -> String {
+        match quant {
+            Quant::F16 => format!("ggml-{self}.bin"),
+            q => format!("ggml-{self}-{q}.bin"),
         }
     }
 }
@@ -80,9 +83,14 @@ mod tests {
         ] {
             assert_eq!(s.parse::<ModelSize>().unwrap(), size);
             assert_eq!(size.to_string(), s);
-            assert_eq!(size.file_name(), file);
+            assert_eq!(size.file_name(Quant::F16), file);
         }
         assert_eq!(" Base ".parse::<ModelSize>().unwrap(), ModelSize::Base);
+        assert_eq!(ModelSize::Base.file_name(Quant::Q8_0), "ggml-base-q8_0.bin");
+        assert_eq!(
+            ModelSize::TinyEn.file_name(Quant::Q5_1),
+            "ggml-tiny.en-q5_1.bin"
+        );
         let err = "large".parse::<ModelSize>().unwrap_err().to_string();
         assert!(err.contains("use `base` or `tiny.en`"), "{err}");
     }

@@ -86,6 +86,24 @@ type FinalFuture =
     Pin<Box<dyn Future<Output = (u64, u64, u64, Result<Transcript, AsrError>)> + Send>>;
 type PartialFuture = Pin<Box<dyn Future<Output = (u64, u64, Result<Transcript, AsrError>)> + Send>>;
 
+/// A recognition started at the first silence of an utterance (see
+/// [`SegmentEvent::Speculative`]); used as its final if it closes with the same audio.
+struct Speculation {
+    utterance: u64,
+    samples: usize,
+    policy: LanguagePolicy,
+    /// Its transcript once back (also published as a partial, hits and all, right away).
+    result: Option<Transcript>,
+    ticket: Arc<crate::transforms::asr::SpeculationTicket>,
+}
+
+fn speculation_outcome(outcome: &str) {
+    crate::metrics::metrics()
+        .speculations
+        .with_label_values(&[outcome])
+        .inc();
+}
+
 /// Spawns the leg task; the returned sender feeds it, and dropping the sender ends the leg.
 pub fn spawn_leg(
     shared: Arc<Shared>,
@@ -146,9 +164,11 @@ pub async fn run_leg(
         undecided_ms: 0,
         lag: crate::metrics::metrics().lag_gauge(&leg.call_id, &leg.leg),
         audio: super::leg_audio::LegAudio::start(shared, leg),
+        speculation: None,
     };
     let mut finals: FuturesOrdered<FinalFuture> = FuturesOrdered::new();
     let mut partial: Option<PartialFuture> = None;
+    let mut speculating: Option<PartialFuture> = None;
     let mut input_open = true;
     loop {
         tokio::select! {
@@ -159,6 +179,10 @@ pub async fn run_leg(
             (n, end_ms, result) = async { partial.as_mut().unwrap().await }, if partial.is_some() => {
                 partial = None;
                 state.on_partial(n, end_ms, result);
+            }
+            (n, end_ms, result) = async { speculating.as_mut().unwrap().await }, if speculating.is_some() => {
+                speculating = None;
+                state.on_speculation(n, end_ms, result);
             }
             msg = rx.recv(), if input_open => {
                 let events = match msg {
@@ -187,7 +211,7 @@ pub async fn run_leg(
                     }
                 };
                 for ev in events {
-                    state.on_segment(ev, &mut finals, &mut partial).await;
+                    state.on_segment(ev, &mut finals, &mut partial, &mut speculating).await;
                 }
             }
             else => break,
@@ -227,6 +251,8 @@ struct LegState<'a> {
     undecided_ms: u64,
     /// This leg's recognition-lag gauge (set on every turn of the loop: no label lookup).
     lag: prometheus::Gauge,
+    /// The open utterance's speculative recognition, if one is under way.
+    speculation: Option<Speculation>,
 }
 
 impl LegState<'_> {
@@ -309,6 +335,7 @@ impl LegState<'_> {
         ev: SegmentEvent,
         finals: &mut FuturesOrdered<FinalFuture>,
         partial: &mut Option<PartialFuture>,
+        speculating: &mut Option<PartialFuture>,
     ) {
         match ev {
             SegmentEvent::Partial {
@@ -336,6 +363,48 @@ impl LegState<'_> {
                     Err(e) => tracing::warn!(error = %e, "partial not submitted"),
                 }
             }
+            SegmentEvent::Speculative {
+                utterance,
+                start_ms,
+                end_ms,
+                audio,
+                speech_ratio,
+            } => {
+                self.utterance(utterance, start_ms);
+                // Dropped, not awaited: a worker skips a job whose caller has gone.
+                *speculating = None;
+                if self.speculation.take().is_some() {
+                    speculation_outcome("overtaken");
+                }
+                if !self.shared.speculative
+                    || gate::too_little_speech(speech_ratio, self.shared.min_speech_ratio)
+                {
+                    return;
+                }
+                let policy = self.peek_final_policy();
+                let samples = audio.len();
+                match self
+                    .shared
+                    .asr
+                    .try_submit_speculative(audio, policy.clone())
+                {
+                    Ok((rx, ticket)) => {
+                        self.speculation = Some(Speculation {
+                            utterance,
+                            samples,
+                            policy,
+                            result: None,
+                            ticket,
+                        });
+                        *speculating = Some(Box::pin(async move {
+                            let r = rx.await.unwrap_or(Err(AsrError::Stopped));
+                            (utterance, end_ms, r)
+                        }));
+                    }
+                    Err(AsrError::Shed) => tracing::debug!("speculation shed: recogniser busy"),
+                    Err(e) => tracing::warn!(error = %e, "speculation not submitted"),
+                }
+            }
             SegmentEvent::Final {
                 utterance,
                 start_ms,
@@ -346,6 +415,7 @@ impl LegState<'_> {
                 let u = self.utterance(utterance, start_ms);
                 u.finalized = true;
                 u.closed = Some((end_ms, std::time::Instant::now()));
+                let speculation = self.speculation.take();
                 if gate::too_little_speech(speech_ratio, self.shared.min_speech_ratio) {
                     tracing::debug!(speech_ratio, "utterance dropped: too little speech");
                     self.drop_utterance(utterance, end_ms, DropReason::TooLittleSpeech, None);
@@ -353,6 +423,52 @@ impl LegState<'_> {
                 }
                 let audio: Arc<[f32]> = audio.into();
                 let policy = self.final_policy();
+                let speculation = speculation.and_then(|s| {
+                    let same =
+                        s.utterance == utterance && s.samples == audio.len() && s.policy == policy;
+                    if !same {
+                        speculation_outcome("overtaken");
+                    }
+                    same.then_some(s)
+                });
+                if let Some(spec) = speculation {
+                    // Same utterance, same length: the same samples (both are prefixes of
+                    // the one open buffer), so the same transcript.
+                    if let Some(t) = spec.result {
+                        speculation_outcome("used");
+                        finals.push_back(Box::pin(
+                            async move { (utterance, start_ms, end_ms, Ok(t)) },
+                        ));
+                        return;
+                    }
+                    let pending = speculating.take();
+                    if let Some(pending) = pending.filter(|_| spec.ticket.started()) {
+                        // Being recognised: wait for it, as a final now (not shed, not
+                        // pre-empted once promoted); should it fail, recognise as usual.
+                        // One still queued is dropped instead (a worker skips it): a final
+                        // goes ahead of every queued partial.
+                        spec.ticket.promote();
+                        let asr = self.shared.asr.clone();
+                        finals.push_back(Box::pin(async move {
+                            let r = match pending.await.2 {
+                                Ok(t) => {
+                                    speculation_outcome("used");
+                                    Ok(t)
+                                }
+                                Err(_) => {
+                                    speculation_outcome("redone");
+                                    match asr.submit_final(audio, policy).await {
+                                        Ok(rx) => rx.await.unwrap_or(Err(AsrError::Stopped)),
+                                        Err(e) => Err(e),
+                                    }
+                                }
+                            };
+                            (utterance, start_ms, end_ms, r)
+                        }));
+                        return;
+                    }
+                    speculation_outcome("redone");
+                }
                 match self.shared.asr.submit_final(audio, policy).await {
                     Ok(rx) => finals.push_back(Box::pin(async move {
                         let r = rx.await.unwrap_or(Err(AsrError::Stopped));
@@ -377,6 +493,15 @@ impl LegState<'_> {
     fn final_policy(&mut self) -> LanguagePolicy {
         if self.shared.language_memory {
             self.language.for_final(&self.policy)
+        } else {
+            self.policy.clone()
+        }
+    }
+
+    /// The policy [`Self::final_policy`] would give now, without counting a final.
+    fn peek_final_policy(&self) -> LanguagePolicy {
+        if self.shared.language_memory {
+            self.language.clone().for_final(&self.policy)
         } else {
             self.policy.clone()
         }
@@ -491,6 +616,17 @@ impl LegState<'_> {
         matches
     }
 
+    /// A speculative recognition is back: kept for the final, and published as a partial so
+    /// its hits reach supervisors before the utterance has even closed.
+    fn on_speculation(&mut self, n: u64, end_ms: u64, result: Result<Transcript, AsrError>) {
+        if let (Some(s), Ok(t)) = (self.speculation.as_mut(), &result) {
+            if s.utterance == n {
+                s.result = Some(t.clone());
+            }
+        }
+        self.on_partial(n, end_ms, result);
+    }
+
     fn on_partial(&mut self, n: u64, end_ms: u64, result: Result<Transcript, AsrError>) {
         let Some(u) = self.utterances.get(&n) else {
             return;
@@ -503,7 +639,7 @@ impl LegState<'_> {
         self.read_as_answer(start_ms, false);
         let t = match result {
             Ok(t) if !t.text.is_empty() => self.redact.partial_transcript(t),
-            Ok(_) | Err(AsrError::Shed) => return,
+            Ok(_) | Err(AsrError::Shed | AsrError::Preempted) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "partial failed");
                 return;

@@ -96,6 +96,9 @@ pub struct Shared {
     pub min_speech_ratio: f32,
     /// Emit partial transcripts while an utterance is open.
     pub partials: bool,
+    /// Start recognising at an utterance's first silence (`[segment] speculative`; live
+    /// calls only, i.e. with partials on).
+    pub speculative: bool,
     pub shutdown: Option<ShutdownHandle>,
     /// Removes personal data from transcripts before anything else sees them.
     pub redactor: Arc<Redactor>,
@@ -162,6 +165,7 @@ impl Shared {
             language_memory: cfg.asr.language_memory,
             min_speech_ratio: cfg.asr.min_speech_ratio as f32,
             partials,
+            speculative: partials && cfg.segment.speculative,
             shutdown,
             redactor,
         }

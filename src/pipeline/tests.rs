@@ -109,6 +109,9 @@ async fn stream_agent_leg(shared: &Arc<Shared>, call_id: &str) {
     let (tx, handle) = spawn_leg(shared.clone(), leg, 16_000);
     for chunk in agent_channel().chunks(1600) {
         tx.send(LegInput::Audio(chunk.to_vec())).await.unwrap();
+        // Paced a little, as a live leg is: a final's result is back (and learnt from)
+        // before the next utterance closes, which the language-memory test relies on.
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
     drop(tx);
     handle.await.unwrap();

@@ -19,6 +19,8 @@ pub enum AsrError {
     Panicked { secs: f32, reason: String },
     #[error("speech recognition is overloaded: partial shed")]
     Shed,
+    #[error("partial stopped midway to make room for a final")]
+    Preempted,
     #[error("speech recognition pool has stopped")]
     Stopped,
 }

@@ -3,6 +3,7 @@
 pub mod engine;
 pub mod gate;
 pub mod language;
+pub mod log_filter;
 pub mod pool;
 pub mod recognizer;
 #[cfg(feature = "whisper")]
@@ -10,7 +11,7 @@ pub mod whisper;
 
 pub use engine::{audio_ctx_for, AsrError, DecodeOptions, TimedText, Transcript, SAMPLE_RATE};
 pub use language::LanguagePolicy;
-pub use pool::{AsrPool, PoolConfig, PoolHealth, PoolStatsSnapshot};
-pub use recognizer::{Recognizer, RecognizerFactory};
+pub use pool::{AsrPool, PoolConfig, PoolHealth, PoolStatsSnapshot, SpeculationTicket};
+pub use recognizer::{AbortFlag, Preemption, Recognizer, RecognizerFactory};
 #[cfg(feature = "whisper")]
 pub use whisper::{transcribe, WhisperFactory, WhisperModel};

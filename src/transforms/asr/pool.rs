@@ -6,7 +6,12 @@
 //! - finals: the submitter waits for room in the inbox (it blocks the leg, which blocks its
 //!   source); a final is never dropped;
 //! - partials: offered without waiting; when the partial inbox is full, or a partial has waited
-//!   longer than `partial_max_wait` (it is stale by then), it is shed and counted.
+//!   longer than `partial_max_wait` (it is stale by then), it is shed and counted;
+//! - pre-emption: a final that finds no worker idle stops one partial in flight (whisper.cpp's
+//!   abort callback, checked after the encoder and after every token), so a final never waits
+//!   for a whole partial decode. The partial's caller gets [`AsrError::Preempted`];
+//! - speculations (an utterance recognised at its first silence, before it closes) travel
+//!   as partials do (shed, pre-empted) and are counted and timed apart.
 //!
 //! Faults: a recogniser that panics or fails is thrown away and the worker makes a new one, so
 //! no input can stop recognition. A final is tried once more on the new recogniser; if that
@@ -14,7 +19,7 @@
 
 use super::engine::{AsrError, DecodeOptions, Transcript};
 use super::language::LanguagePolicy;
-use super::recognizer::{Recognizer, RecognizerFactory};
+use super::recognizer::{AbortFlag, Preemption, Recognizer, RecognizerFactory};
 use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -57,6 +62,11 @@ pub struct PoolStats {
     pub failures: AtomicU64,
     /// Partials that failed (not retried: the final follows).
     pub partials_failed: AtomicU64,
+    /// Partials (and speculations) stopped midway because a final was waiting and no worker
+    /// was idle.
+    pub partials_preempted: AtomicU64,
+    /// Speculative transcriptions made (utterances recognised at their first silence).
+    pub speculations_done: AtomicU64,
     /// Recognisers thrown away after a panic or an error, and made anew.
     pub restarts: AtomicU64,
     /// Finals tried a second time on a fresh recogniser.
@@ -69,6 +79,8 @@ pub struct PoolStats {
     workers_alive: AtomicUsize,
     /// Workers holding a usable recogniser (making a new one can fail, e.g. out of memory).
     workers_ready: AtomicUsize,
+    /// Workers waiting for a job.
+    workers_idle: AtomicUsize,
 }
 
 /// A snapshot of [`PoolStats`].
@@ -79,6 +91,8 @@ pub struct PoolStatsSnapshot {
     pub partials_shed: u64,
     pub failures: u64,
     pub partials_failed: u64,
+    pub partials_preempted: u64,
+    pub speculations_done: u64,
     pub restarts: u64,
     pub retries: u64,
     pub audio_ms: u64,
@@ -96,12 +110,48 @@ pub struct PoolHealth {
     pub ready: usize,
 }
 
+/// The submitter's hold on a speculative job: whether a worker has started it, and a way to
+/// give it a final's standing (never shed as stale, not pre-empted when it starts) once its
+/// utterance has closed and waits on it.
+#[derive(Debug, Default)]
+pub struct SpeculationTicket {
+    started: std::sync::atomic::AtomicBool,
+    promoted: std::sync::atomic::AtomicBool,
+    /// The pre-emption state of the worker running it, once one does.
+    worker: std::sync::OnceLock<AbortFlag>,
+}
+
+impl SpeculationTicket {
+    /// Whether a worker has begun the job.
+    pub fn started(&self) -> bool {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    /// The utterance closed: the job is now its final's recognition. One already running is
+    /// taken out of reach of pre-emption too (unless a final has just asked it to stop).
+    pub fn promote(&self) {
+        self.promoted.store(true, Ordering::SeqCst);
+        if let Some(p) = self.worker.get() {
+            p.protect();
+        }
+    }
+
+    fn promoted(&self) -> bool {
+        self.promoted.load(Ordering::SeqCst)
+    }
+}
+
 struct Job {
     audio: Arc<[f32]>,
     policy: LanguagePolicy,
     reply: oneshot::Sender<Result<Transcript, AsrError>>,
     enqueued: Instant,
+    /// Sheddable and pre-emptible (partials and speculations).
     partial: bool,
+    /// `final`, `partial` or `speculative`, for the metrics.
+    kind: &'static str,
+    /// Speculative jobs only.
+    ticket: Option<Arc<SpeculationTicket>>,
     span: tracing::Span,
     _permit: Option<OwnedSemaphorePermit>,
 }
@@ -112,7 +162,7 @@ impl Job {
     fn new(
         audio: Arc<[f32]>,
         policy: LanguagePolicy,
-        partial: bool,
+        kind: &'static str,
         permit: Option<OwnedSemaphorePermit>,
     ) -> (Job, Reply) {
         let (reply, rx) = oneshot::channel();
@@ -121,7 +171,9 @@ impl Job {
             policy,
             reply,
             enqueued: Instant::now(),
-            partial,
+            partial: kind != "final",
+            kind,
+            ticket: None,
             span: tracing::Span::current(),
             _permit: permit,
         };
@@ -141,6 +193,8 @@ struct PoolInner {
     final_permits: Arc<Semaphore>,
     stats: Arc<PoolStats>,
     workers: std::sync::Mutex<Vec<JoinHandle<()>>>,
+    /// Each worker's pre-emption state.
+    preemption: Vec<AbortFlag>,
     multilingual: bool,
     size: usize,
 }
@@ -163,22 +217,32 @@ impl AsrPool {
         let (partials_tx, partials_rx) = bounded::<Job>(cfg.partial_inbox.max(1));
         let stats = Arc::new(PoolStats::default());
         let mut workers = Vec::new();
+        let mut preemption = Vec::new();
         for i in 0..cfg.workers.max(1) {
-            let first = factory.make()?;
+            let flag: AbortFlag = Arc::new(Preemption::default());
+            let mut first = factory.make()?;
+            first.set_abort_flag(flag.clone());
             stats.workers_ready.fetch_add(1, Ordering::Relaxed);
             let mut worker = Worker {
                 factory: factory.clone(),
                 recognizer: Some(first),
                 stats: stats.clone(),
                 cfg: cfg.clone(),
+                preemption: flag.clone(),
             };
+            preemption.push(flag);
             let (frx, prx) = (finals_rx.clone(), partials_rx.clone());
             stats.workers_alive.fetch_add(1, Ordering::Relaxed);
+            let idle_stats = stats.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("asr-{i}"))
-                .spawn(move || {
-                    while let Some(job) = next_job(&frx, &prx) {
-                        worker.run(job);
+                .spawn(move || loop {
+                    idle_stats.workers_idle.fetch_add(1, Ordering::SeqCst);
+                    let job = next_job(&frx, &prx);
+                    idle_stats.workers_idle.fetch_sub(1, Ordering::SeqCst);
+                    match job {
+                        Some(job) => worker.run(job),
+                        None => break,
                     }
                 })
                 .map_err(|e| AsrError::Load {
@@ -194,6 +258,7 @@ impl AsrPool {
                 final_permits: Arc::new(Semaphore::new(cfg.final_inbox.max(1))),
                 stats,
                 workers: std::sync::Mutex::new(workers),
+                preemption,
                 multilingual: factory.is_multilingual(),
                 size: cfg.workers.max(1),
             }),
@@ -227,9 +292,21 @@ impl AsrPool {
             .acquire_owned()
             .await
             .map_err(|_| AsrError::Stopped)?;
-        let (job, rx) = Job::new(audio, policy, false, Some(permit));
+        let (job, rx) = Job::new(audio, policy, "final", Some(permit));
         self.inner.finals.send(job).map_err(|_| AsrError::Stopped)?;
+        self.preempt_a_partial();
         Ok(rx)
+    }
+
+    /// With no worker idle, stops one partial in flight so the final just queued starts as
+    /// soon as whisper.cpp next looks at its abort flag.
+    fn preempt_a_partial(&self) {
+        if self.inner.stats.workers_idle.load(Ordering::SeqCst) > 0 {
+            return;
+        }
+        if self.inner.preemption.iter().any(|p| p.request()) {
+            tracing::debug!("partial pre-empted for a final");
+        }
     }
 
     /// Offers a partial transcription; `Err(Shed)` at once when the inbox is full.
@@ -238,7 +315,24 @@ impl AsrPool {
         audio: Arc<[f32]>,
         policy: LanguagePolicy,
     ) -> Result<Reply, AsrError> {
-        let (job, rx) = Job::new(audio, policy, true, None);
+        self.offer(Job::new(audio, policy, "partial", None))
+    }
+
+    /// Offers a speculative transcription of an utterance about to close; treated as a
+    /// partial (shed at once when the inbox is full, pre-empted by finals) unless promoted
+    /// through its ticket.
+    pub fn try_submit_speculative(
+        &self,
+        audio: Arc<[f32]>,
+        policy: LanguagePolicy,
+    ) -> Result<(Reply, Arc<SpeculationTicket>), AsrError> {
+        let (mut job, rx) = Job::new(audio, policy, "speculative", None);
+        let ticket = Arc::new(SpeculationTicket::default());
+        job.ticket = Some(ticket.clone());
+        Ok((self.offer((job, rx))?, ticket))
+    }
+
+    fn offer(&self, (job, rx): (Job, Reply)) -> Result<Reply, AsrError> {
         match self.inner.partials.try_send(job) {
             Ok(()) => Ok(rx),
             Err(crossbeam_channel::TrySendError::Full(_)) => {
@@ -266,6 +360,8 @@ impl AsrPool {
             partials_shed: s.partials_shed.load(Ordering::Relaxed),
             failures: s.failures.load(Ordering::Relaxed),
             partials_failed: s.partials_failed.load(Ordering::Relaxed),
+            partials_preempted: s.partials_preempted.load(Ordering::Relaxed),
+            speculations_done: s.speculations_done.load(Ordering::Relaxed),
             restarts: s.restarts.load(Ordering::Relaxed),
             retries: s.retries.load(Ordering::Relaxed),
             audio_ms: s.audio_ms.load(Ordering::Relaxed),
@@ -311,6 +407,7 @@ struct Worker {
     recognizer: Option<Box<dyn Recognizer>>,
     stats: Arc<PoolStats>,
     cfg: PoolConfig,
+    preemption: AbortFlag,
 }
 
 impl Drop for Worker {
@@ -327,7 +424,8 @@ impl Worker {
     fn run(&mut self, job: Job) {
         let _g = job.span.enter();
         let stats = self.stats.clone();
-        if job.partial && job.enqueued.elapsed() > self.cfg.partial_max_wait {
+        let promoted = job.ticket.as_ref().is_some_and(|t| t.promoted());
+        if job.partial && !promoted && job.enqueued.elapsed() > self.cfg.partial_max_wait {
             stats.partials_shed.fetch_add(1, Ordering::Relaxed);
             let _ = job.reply.send(Err(AsrError::Shed));
             return;
@@ -335,9 +433,18 @@ impl Worker {
         if job.reply.is_closed() {
             return;
         }
+        if let Some(t) = &job.ticket {
+            let _ = t.worker.set(self.preemption.clone());
+            t.started.store(true, Ordering::SeqCst);
+        }
         let tries = if job.partial { 1 } else { 2 };
         let t0 = Instant::now();
         let mut result = Err(AsrError::Stopped);
+        // Checked again after `started` is set: a promotion the submitter made before it saw
+        // the start is never missed.
+        if job.partial && !job.ticket.as_ref().is_some_and(|t| t.promoted()) {
+            self.preemption.begin_partial();
+        }
         for attempt in 0..tries {
             if attempt > 0 {
                 stats.retries.fetch_add(1, Ordering::Relaxed);
@@ -348,8 +455,11 @@ impl Worker {
                 break;
             }
         }
+        if self.preemption.end() && result.is_err() {
+            result = Err(AsrError::Preempted);
+        }
         let busy = t0.elapsed();
-        let kind = if job.partial { "partial" } else { "final" };
+        let kind = job.kind;
         let m = crate::metrics::metrics();
         m.asr_queue_wait
             .with_label_values(&[kind])
@@ -365,14 +475,17 @@ impl Worker {
             Ordering::Relaxed,
         );
         let counter = match (&result, job.partial) {
+            (Err(AsrError::Preempted), _) => &stats.partials_preempted,
+            (Ok(_), true) if job.kind == "speculative" => &stats.speculations_done,
             (Ok(_), true) => &stats.partials_done,
             (Ok(_), false) => &stats.finals_done,
             (Err(_), true) => &stats.partials_failed,
             (Err(_), false) => &stats.failures,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = &result {
-            tracing::warn!(error = %e, partial = job.partial, "transcription failed");
+        match &result {
+            Err(AsrError::Preempted) | Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, partial = job.partial, "transcription failed"),
         }
         tracing::debug!(
             partial = job.partial,
@@ -391,7 +504,8 @@ impl Worker {
             let made = catch_unwind(AssertUnwindSafe(|| self.factory.make()))
                 .unwrap_or_else(|p| Err(panicked(audio, p.as_ref())));
             match made {
-                Ok(r) => {
+                Ok(mut r) => {
+                    r.set_abort_flag(self.preemption.clone());
                     self.recognizer = Some(r);
                     self.stats.workers_ready.fetch_add(1, Ordering::Relaxed);
                 }
@@ -404,6 +518,10 @@ impl Worker {
         let rec = self.recognizer.as_mut().expect("made above");
         let outcome = catch_unwind(AssertUnwindSafe(|| rec.transcribe(audio, policy)))
             .unwrap_or_else(|p| Err(panicked(audio, p.as_ref())));
+        if matches!(outcome, Err(AsrError::Preempted)) {
+            // Stopped on request: the state is whole and is used again.
+            return outcome;
+        }
         if let Err(e) = &outcome {
             tracing::error!(error = %e, "recogniser failed; replacing it");
             self.recognizer = None;

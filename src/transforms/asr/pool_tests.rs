@@ -10,6 +10,8 @@ const PANIC: f32 = -1.0;
 const FAIL: f32 = -2.0;
 /// Panics on the first recogniser that sees it, succeeds on the next.
 const PANIC_ONCE: f32 = -3.0;
+/// While held, polls the pre-emption flag like whisper.cpp and stops when it is raised.
+const PREEMPTIBLE: f32 = -4.0;
 
 #[derive(Default)]
 struct Script {
@@ -41,11 +43,24 @@ impl Script {
 struct Scripted {
     script: Arc<Script>,
     generation: usize,
+    abort: Option<AbortFlag>,
 }
 
 impl Recognizer for Scripted {
+    fn set_abort_flag(&mut self, flag: AbortFlag) {
+        self.abort = Some(flag);
+    }
+
     fn transcribe(&mut self, audio: &[f32], _: &LanguagePolicy) -> Result<Transcript, AsrError> {
         self.script.taken.fetch_add(1, Ordering::SeqCst);
+        if audio[0] == PREEMPTIBLE {
+            while *self.script.held.lock().unwrap() {
+                if self.abort.as_ref().is_some_and(|a| a.requested()) {
+                    return Err(AsrError::Preempted);
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
         let mut held = self.script.held.lock().unwrap();
         while *held {
             held = self.script.released.wait(held).unwrap();
@@ -83,6 +98,7 @@ impl RecognizerFactory for Arc<Script> {
         Ok(Box::new(Scripted {
             script: self.clone(),
             generation,
+            abort: None,
         }))
     }
     fn is_multilingual(&self) -> bool {
@@ -315,4 +331,137 @@ fn workers_leave_the_health_count_when_the_pool_is_joined() {
     pool.join();
     assert_eq!(probe.workers_alive.load(Ordering::Relaxed), 0);
     assert_eq!(probe.workers_ready.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test]
+async fn a_final_preempts_the_partial_in_flight_and_the_recogniser_is_kept() {
+    let script = Arc::new(Script::default());
+    let pool = pool(&script, small());
+    script.hold();
+    let partial = pool
+        .try_submit_partial(audio(PREEMPTIBLE, 1), policy())
+        .unwrap();
+    until_taken(&script, 1).await;
+    let fin = pool.submit_final(audio(0.0, 2), policy()).await.unwrap();
+    // Stopped while still held: only the pre-emption can have ended it.
+    assert!(matches!(partial.await.unwrap(), Err(AsrError::Preempted)));
+    script.release();
+    assert_eq!(fin.await.unwrap().unwrap().text, "u2");
+    let s = pool.stats();
+    assert_eq!(
+        (
+            s.partials_preempted,
+            s.partials_failed,
+            s.restarts,
+            s.finals_done
+        ),
+        (1, 0, 0, 1)
+    );
+    assert_eq!(script.makes.load(Ordering::SeqCst), 1, "recogniser reused");
+}
+
+#[tokio::test]
+async fn a_final_is_never_preempted() {
+    let script = Arc::new(Script::default());
+    let pool = pool(&script, small());
+    script.hold();
+    let mut first = pool
+        .submit_final(audio(PREEMPTIBLE, 1), policy())
+        .await
+        .unwrap();
+    until_taken(&script, 1).await;
+    let second = pool.submit_final(audio(0.0, 2), policy()).await.unwrap();
+    let partial = pool.try_submit_partial(audio(0.0, 3), policy()).unwrap();
+    std::thread::sleep(Duration::from_millis(30));
+    assert!(
+        first.try_recv().is_err(),
+        "the first final must still be running"
+    );
+    script.release();
+    assert_eq!(first.await.unwrap().unwrap().text, "u1");
+    assert_eq!(second.await.unwrap().unwrap().text, "u2");
+    assert_eq!(partial.await.unwrap().unwrap().text, "u3");
+    assert_eq!(pool.stats().partials_preempted, 0);
+}
+
+#[tokio::test]
+async fn no_preemption_while_a_worker_is_idle() {
+    let script = Arc::new(Script::default());
+    let pool = pool(
+        &script,
+        PoolConfig {
+            workers: 2,
+            ..small()
+        },
+    );
+    script.hold();
+    let mut partial = pool
+        .try_submit_partial(audio(PREEMPTIBLE, 1), policy())
+        .unwrap();
+    until_taken(&script, 1).await;
+    while pool.inner.stats.workers_idle.load(Ordering::SeqCst) != 1 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let fin = pool.submit_final(audio(0.0, 2), policy()).await.unwrap();
+    until_taken(&script, 2).await;
+    std::thread::sleep(Duration::from_millis(30));
+    assert!(
+        partial.try_recv().is_err(),
+        "the partial must still be running"
+    );
+    script.release();
+    assert_eq!(partial.await.unwrap().unwrap().text, "u1");
+    assert_eq!(fin.await.unwrap().unwrap().text, "u2");
+    assert_eq!(pool.stats().partials_preempted, 0);
+}
+
+#[tokio::test]
+async fn a_promoted_speculation_is_neither_preempted_nor_shed() {
+    let script = Arc::new(Script::default());
+    let cfg = PoolConfig {
+        partial_max_wait: Duration::from_millis(10),
+        ..small()
+    };
+    let pool = pool(&script, cfg);
+    script.hold();
+    // Running: once promoted, a final no longer stops it.
+    let (running, ticket) = pool
+        .try_submit_speculative(audio(PREEMPTIBLE, 1), policy())
+        .unwrap();
+    until_taken(&script, 1).await;
+    assert!(ticket.started());
+    ticket.promote();
+    // Queued past partial_max_wait, but promoted: still transcribed.
+    let (queued, queued_ticket) = pool
+        .try_submit_speculative(audio(0.0, 2), policy())
+        .unwrap();
+    assert!(!queued_ticket.started());
+    queued_ticket.promote();
+    let fin = pool.submit_final(audio(0.0, 3), policy()).await.unwrap();
+    std::thread::sleep(Duration::from_millis(30));
+    script.release();
+    assert_eq!(running.await.unwrap().unwrap().text, "u1");
+    assert_eq!(fin.await.unwrap().unwrap().text, "u3");
+    assert_eq!(queued.await.unwrap().unwrap().text, "u2");
+    let s = pool.stats();
+    assert_eq!(
+        (s.partials_preempted, s.partials_shed, s.speculations_done),
+        (0, 0, 2)
+    );
+}
+
+#[tokio::test]
+async fn an_unpromoted_speculation_is_preempted_like_a_partial() {
+    let script = Arc::new(Script::default());
+    let pool = pool(&script, small());
+    script.hold();
+    let (spec, ticket) = pool
+        .try_submit_speculative(audio(PREEMPTIBLE, 1), policy())
+        .unwrap();
+    until_taken(&script, 1).await;
+    assert!(ticket.started());
+    let fin = pool.submit_final(audio(0.0, 2), policy()).await.unwrap();
+    assert!(matches!(spec.await.unwrap(), Err(AsrError::Preempted)));
+    script.release();
+    assert_eq!(fin.await.unwrap().unwrap().text, "u2");
 }

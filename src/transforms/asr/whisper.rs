@@ -5,7 +5,7 @@
 use super::engine::{audio_ctx_for, AsrError, DecodeOptions, TimedText, Transcript, SAMPLE_RATE};
 use super::gate::{self, DropReason};
 use super::language::{choice_share, choose_language, LanguagePolicy};
-use super::recognizer::{Recognizer, RecognizerFactory};
+use super::recognizer::{AbortFlag, Preemption, Recognizer, RecognizerFactory};
 use std::path::Path;
 use std::sync::Arc;
 use whisper_rs::{
@@ -22,19 +22,29 @@ pub struct WhisperModel {
 }
 
 impl WhisperModel {
-    /// Loads a GGML model file.
+    /// Loads a GGML model file for the CPU.
     pub fn load(path: &Path) -> Result<Self, AsrError> {
+        Self::load_on(path, false)
+    }
+
+    /// Loads a GGML model file, onto the GPU when `gpu` (builds with the `cuda` feature;
+    /// flash attention on, as it pays there).
+    pub fn load_on(path: &Path, gpu: bool) -> Result<Self, AsrError> {
         if !path.is_file() {
             return Err(AsrError::Load {
                 path: path.display().to_string(),
                 reason: "file not found".into(),
             });
         }
-        let ctx = WhisperContext::new_with_params(path, WhisperContextParameters::default())
-            .map_err(|e| AsrError::Load {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
+        let params = WhisperContextParameters {
+            use_gpu: gpu,
+            flash_attn: gpu,
+            ..WhisperContextParameters::default()
+        };
+        let ctx = WhisperContext::new_with_params(path, params).map_err(|e| AsrError::Load {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
         let multilingual = ctx.is_multilingual();
         let eot = ctx.token_eot();
         Ok(WhisperModel {
@@ -64,6 +74,26 @@ pub fn transcribe(
     audio: &[f32],
     policy: &LanguagePolicy,
     opts: &DecodeOptions,
+) -> Result<Transcript, AsrError> {
+    transcribe_abortable(model, state, audio, policy, opts, None)
+}
+
+/// whisper.cpp's abort callback: reads the flag its user data points at.
+unsafe extern "C" fn abort_requested(flag: *mut std::ffi::c_void) -> bool {
+    // SAFETY: the user data is `Arc::as_ptr` of a `Preemption` that outlives `full()`
+    // (see `transcribe_abortable`).
+    unsafe { (*(flag as *const Preemption)).requested() }
+}
+
+/// [`transcribe`], stopped early with [`AsrError::Preempted`] once `abort` is raised.
+/// whisper.cpp looks at the flag after the encoder and after every decoded token.
+pub fn transcribe_abortable(
+    model: &WhisperModel,
+    state: &mut WhisperState,
+    audio: &[f32],
+    policy: &LanguagePolicy,
+    opts: &DecodeOptions,
+    abort: Option<&AbortFlag>,
 ) -> Result<Transcript, AsrError> {
     let secs = audio.len() as f32 / SAMPLE_RATE as f32;
     let fail = |e: whisper_rs::WhisperError| AsrError::Inference {
@@ -121,7 +151,22 @@ pub fn transcribe(
     if language == "zh" && !opts.zh_prompt.is_empty() {
         params.set_initial_prompt(&opts.zh_prompt);
     }
-    state.full(params, audio).map_err(fail)?;
+    if let Some(flag) = abort {
+        // Not whisper-rs's `set_abort_callback_safe`: its trampoline reads the boxed closure
+        // as the wrong type. The flag is borrowed for this whole function, so the pointer
+        // stays valid for as long as `full()` may call back.
+        // SAFETY: `abort_requested` only reads the atomic behind the pointer.
+        unsafe {
+            params.set_abort_callback(Some(abort_requested));
+            params.set_abort_callback_user_data(Arc::as_ptr(flag) as *mut std::ffi::c_void);
+        }
+    }
+    if let Err(e) = state.full(params, audio) {
+        if abort.is_some_and(|f| f.requested()) {
+            return Err(AsrError::Preempted);
+        }
+        return Err(fail(e));
+    }
 
     let mut segments = Vec::new();
     let mut discarded = None;
@@ -216,6 +261,7 @@ struct WhisperRecognizer {
     model: WhisperModel,
     state: whisper_rs::WhisperState,
     decode: DecodeOptions,
+    abort: Option<AbortFlag>,
 }
 
 impl Recognizer for WhisperRecognizer {
@@ -224,7 +270,18 @@ impl Recognizer for WhisperRecognizer {
         audio: &[f32],
         policy: &LanguagePolicy,
     ) -> Result<Transcript, AsrError> {
-        transcribe(&self.model, &mut self.state, audio, policy, &self.decode)
+        transcribe_abortable(
+            &self.model,
+            &mut self.state,
+            audio,
+            policy,
+            &self.decode,
+            self.abort.as_ref(),
+        )
+    }
+
+    fn set_abort_flag(&mut self, flag: AbortFlag) {
+        self.abort = Some(flag);
     }
 }
 
@@ -234,6 +291,7 @@ impl RecognizerFactory for WhisperFactory {
             model: self.model.clone(),
             state: self.model.new_state()?,
             decode: self.decode.clone(),
+            abort: None,
         };
         // The first decode on a state allocates its buffers and is several times slower;
         // pay that before the first caller waits.

@@ -36,6 +36,10 @@ pub struct SegmenterConfig {
     pub max_utterance_ms: u32,
     /// Interval between partial snapshots of an open utterance; 0 turns partials off.
     pub partial_every_ms: u32,
+    /// Start recognising an utterance once `tail_ms` of silence follows its speech, instead
+    /// of after the whole hangover; the result is used if the utterance then closes with no
+    /// more speech (live calls with partials on).
+    pub speculative: bool,
 }
 
 impl Default for SegmenterConfig {
@@ -51,6 +55,7 @@ impl Default for SegmenterConfig {
             tail_ms: 200,
             max_utterance_ms: 15_000,
             partial_every_ms: 1_000,
+            speculative: true,
         }
     }
 }

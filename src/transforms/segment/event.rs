@@ -13,6 +13,16 @@ pub enum SegmentEvent {
         end_ms: u64,
         audio_so_far: Arc<[f32]>,
     },
+    /// The utterance as it will close if the silence just begun lasts out the hangover:
+    /// sent once `tail_ms` of silence follows speech, so recognition can start before the
+    /// close. Its audio is exactly the [`SegmentEvent::Final`]'s when no speech comes back.
+    Speculative {
+        utterance: u64,
+        start_ms: u64,
+        end_ms: u64,
+        audio: Arc<[f32]>,
+        speech_ratio: f32,
+    },
     /// A closed utterance: silence, the length limit, or the end of the leg.
     Final {
         utterance: u64,
@@ -30,9 +40,9 @@ impl SegmentEvent {
     /// The utterance this event belongs to.
     pub fn utterance(&self) -> u64 {
         match self {
-            SegmentEvent::Partial { utterance, .. } | SegmentEvent::Final { utterance, .. } => {
-                *utterance
-            }
+            SegmentEvent::Partial { utterance, .. }
+            | SegmentEvent::Speculative { utterance, .. }
+            | SegmentEvent::Final { utterance, .. } => *utterance,
         }
     }
 }

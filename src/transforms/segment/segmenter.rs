@@ -20,6 +20,8 @@ struct Open {
     last_speech_end: u64,
     silence_run: u64,
     partial_at_len: usize,
+    /// A speculative snapshot was sent for the current silence run.
+    speculated: bool,
 }
 
 /// Voice-activity segmenter for one leg.
@@ -168,6 +170,7 @@ impl Segmenter {
                 if speech {
                     open.speech_frames += 1;
                     open.silence_run = 0;
+                    open.speculated = false;
                     open.last_speech_end = self.pos;
                 } else {
                     open.silence_run += frame.len() as u64;
@@ -205,6 +208,7 @@ impl Segmenter {
             last_speech_end: self.pos,
             silence_run: 0,
             partial_at_len: 0,
+            speculated: false,
         });
         self.after_frame(events);
     }
@@ -230,6 +234,22 @@ impl Segmenter {
             events.push(self.close(open, close_at));
             return;
         }
+        let tail = self.cfg.tail_ms as u64 * SAMPLES_PER_MS;
+        if self.cfg.speculative && !open.speculated && tail > 0 && open.silence_run >= tail {
+            // Exactly the audio the close will keep if the silence lasts out the hangover.
+            open.speculated = true;
+            let close_at = open.last_speech_end + tail;
+            let len = (close_at.clamp(open.start, open.start + open.audio.len() as u64)
+                - open.start) as usize;
+            let speech_ratio = speech_ratio(open, len, self.frame_len);
+            events.push(SegmentEvent::Speculative {
+                utterance: open.id,
+                start_ms: open.start / SAMPLES_PER_MS,
+                end_ms: (open.start + len as u64) / SAMPLES_PER_MS,
+                audio: Arc::from(&open.audio[..len]),
+                speech_ratio,
+            });
+        }
         let every = self.cfg.partial_every_ms as usize * SAMPLES_PER_MS as usize;
         if every > 0 && open.audio.len() - open.partial_at_len >= every {
             open.partial_at_len = open.audio.len();
@@ -246,15 +266,21 @@ impl Segmenter {
         let close_at = close_at.clamp(open.start, open.start + open.audio.len() as u64);
         open.audio.truncate((close_at - open.start) as usize);
         self.last_end = close_at;
-        let kept_frames = (open.audio.len() as u64)
-            .div_ceil(self.frame_len as u64)
-            .clamp(1, open.frames.max(1));
+        let speech_ratio = speech_ratio(&open, open.audio.len(), self.frame_len);
         SegmentEvent::Final {
             utterance: open.id,
             start_ms: open.start / SAMPLES_PER_MS,
             end_ms: close_at / SAMPLES_PER_MS,
             audio: open.audio,
-            speech_ratio: (open.speech_frames as f32 / kept_frames as f32).min(1.0),
+            speech_ratio,
         }
     }
+}
+
+/// Share of the frames of the first `len` samples of `open` the VAD called speech.
+fn speech_ratio(open: &Open, len: usize, frame_len: usize) -> f32 {
+    let kept_frames = (len as u64)
+        .div_ceil(frame_len as u64)
+        .clamp(1, open.frames.max(1));
+    (open.speech_frames as f32 / kept_frames as f32).min(1.0)
 }

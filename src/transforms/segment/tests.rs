@@ -210,6 +210,7 @@ fn partials_arrive_every_second_and_prefix_the_final() {
     for e in &events {
         match e {
             SegmentEvent::Partial { .. } => open_partials.push(e),
+            SegmentEvent::Speculative { .. } => {}
             SegmentEvent::Final {
                 utterance,
                 start_ms,
@@ -271,6 +272,7 @@ fn partials_can_be_turned_off() {
     let (audio, _) = fixture();
     let cfg = SegmenterConfig {
         partial_every_ms: 0,
+        speculative: false,
         ..SegmenterConfig::default()
     };
     let events = run(cfg, &audio, 320);
@@ -278,6 +280,94 @@ fn partials_can_be_turned_off() {
         .iter()
         .all(|e| matches!(e, SegmentEvent::Final { .. })));
     assert_eq!(events.len(), 2);
+}
+
+/// Speech, then `gap_ms` of silence, then speech again, then a long silence.
+fn speech_gap_speech(gap_ms: usize) -> Vec<f32> {
+    let (audio, expected) = fixture();
+    let u = &expected.utterances[0];
+    let speech = &audio[u.start_ms as usize * 16..u.end_ms as usize * 16];
+    let mut v = vec![0.0f32; 16 * 500];
+    v.extend_from_slice(speech);
+    v.extend(std::iter::repeat_n(0.0, gap_ms * 16));
+    v.extend_from_slice(speech);
+    v.extend(std::iter::repeat_n(0.0, 16 * 1500));
+    v
+}
+
+#[test]
+fn a_speculation_carries_exactly_the_audio_and_ratio_of_the_final_when_silence_holds() {
+    let cfg = SegmenterConfig::default();
+    let events = run(cfg.clone(), &speech_gap_speech(2000), 320);
+    let mut checked = 0;
+    for (i, e) in events.iter().enumerate() {
+        let SegmentEvent::Final {
+            utterance,
+            end_ms,
+            audio,
+            speech_ratio,
+            ..
+        } = e
+        else {
+            continue;
+        };
+        // The last speculation of this utterance, sent before its close.
+        let spec = events[..i].iter().rev().find_map(|p| match p {
+            SegmentEvent::Speculative {
+                utterance: u,
+                end_ms: se,
+                audio: sa,
+                speech_ratio: sr,
+                ..
+            } if u == utterance => Some((*se, sa.clone(), *sr)),
+            _ => None,
+        });
+        let (spec_end, spec_audio, spec_ratio) = spec.expect("a speculation before the close");
+        assert_eq!(spec_end, *end_ms);
+        assert_eq!(&spec_audio[..], &audio[..]);
+        assert_eq!(spec_ratio, *speech_ratio);
+        checked += 1;
+    }
+    assert_eq!(checked, 2, "two utterances, each with its speculation");
+}
+
+#[test]
+fn speech_after_a_speculation_makes_it_stale_and_a_new_one_follows() {
+    // A 400 ms pause: longer than the tail (speculate), shorter than the hangover (no close).
+    let events = run(SegmenterConfig::default(), &speech_gap_speech(400), 320);
+    let finals: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            SegmentEvent::Final { audio, .. } => Some(audio.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(finals.len(), 1, "one utterance across the pause");
+    let specs: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e {
+            SegmentEvent::Speculative { audio, .. } => Some(audio.len()),
+            _ => None,
+        })
+        .collect();
+    assert!(specs.len() >= 2, "{specs:?}");
+    assert!(
+        specs[0] < finals[0],
+        "the pause's speculation is shorter than the final"
+    );
+    assert_eq!(*specs.last().unwrap(), finals[0]);
+    // Turned off, there are none.
+    let off = run(
+        SegmenterConfig {
+            speculative: false,
+            ..SegmenterConfig::default()
+        },
+        &speech_gap_speech(400),
+        320,
+    );
+    assert!(!off
+        .iter()
+        .any(|e| matches!(e, SegmentEvent::Speculative { .. })));
 }
 
 #[test]
