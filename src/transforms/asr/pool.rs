@@ -5,8 +5,9 @@
 //! Backpressure policy:
 //! - finals: the submitter waits for room in the inbox (it blocks the leg, which blocks its
 //!   source); a final is never dropped;
-//! - partials: offered without waiting; when the partial inbox is full, or a partial has waited
-//!   longer than `partial_max_wait` (it is stale by then), it is shed and counted;
+//! - partials: offered without waiting; when the partial inbox is full, a final is waiting
+//!   for a worker, or a partial has waited longer than `partial_max_wait` (it is stale by
+//!   then), it is shed and counted;
 //! - pre-emption: a final that finds no worker idle stops one partial in flight (whisper.cpp's
 //!   abort callback, checked after the encoder and after every token), so a final never waits
 //!   for a whole partial decode. The partial's caller gets [`AsrError::Preempted`];
@@ -309,12 +310,21 @@ impl AsrPool {
         }
     }
 
-    /// Offers a partial transcription; `Err(Shed)` at once when the inbox is full.
+    /// Offers a partial transcription; `Err(Shed)` at once when the inbox is full, or when a
+    /// final is waiting for a worker: then the recogniser is behind, a partial would only
+    /// delay that final's successors, and the partial cadence falls with the load.
     pub fn try_submit_partial(
         &self,
         audio: Arc<[f32]>,
         policy: LanguagePolicy,
     ) -> Result<Reply, AsrError> {
+        if !self.inner.finals.is_empty() {
+            self.inner
+                .stats
+                .partials_shed
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(AsrError::Shed);
+        }
         self.offer(Job::new(audio, policy, "partial", None))
     }
 

@@ -370,8 +370,8 @@ async fn a_final_is_never_preempted() {
         .await
         .unwrap();
     until_taken(&script, 1).await;
-    let second = pool.submit_final(audio(0.0, 2), policy()).await.unwrap();
     let partial = pool.try_submit_partial(audio(0.0, 3), policy()).unwrap();
+    let second = pool.submit_final(audio(0.0, 2), policy()).await.unwrap();
     std::thread::sleep(Duration::from_millis(30));
     assert!(
         first.try_recv().is_err(),
@@ -464,4 +464,30 @@ async fn an_unpromoted_speculation_is_preempted_like_a_partial() {
     assert!(matches!(spec.await.unwrap(), Err(AsrError::Preempted)));
     script.release();
     assert_eq!(fin.await.unwrap().unwrap().text, "u2");
+}
+
+#[tokio::test]
+async fn no_partial_is_taken_while_a_final_waits() {
+    let script = Arc::new(Script::default());
+    let pool = pool(&script, small());
+    script.hold();
+    let busy = pool.submit_final(audio(0.0, 1), policy()).await.unwrap();
+    until_taken(&script, 1).await;
+    let waiting = pool.submit_final(audio(0.0, 2), policy()).await.unwrap();
+    assert!(matches!(
+        pool.try_submit_partial(audio(0.0, 3), policy()),
+        Err(AsrError::Shed)
+    ));
+    // Speculations still queue: one may become that leg's final.
+    let (spec, _) = pool
+        .try_submit_speculative(audio(0.0, 4), policy())
+        .unwrap();
+    script.release();
+    for rx in [busy, waiting, spec] {
+        rx.await.unwrap().unwrap();
+    }
+    assert_eq!(pool.stats().partials_shed, 1);
+    // Once the finals are done, partials are taken again.
+    let later = pool.try_submit_partial(audio(0.0, 5), policy()).unwrap();
+    assert_eq!(later.await.unwrap().unwrap().text, "u5");
 }
