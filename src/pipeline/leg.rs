@@ -23,6 +23,10 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
+#[path = "leg_speculation.rs"]
+mod speculation;
+use speculation::Speculation;
+
 /// What a source feeds into a leg.
 #[derive(Debug)]
 pub enum LegInput {
@@ -85,24 +89,6 @@ struct Utterance {
 type FinalFuture =
     Pin<Box<dyn Future<Output = (u64, u64, u64, Result<Transcript, AsrError>)> + Send>>;
 type PartialFuture = Pin<Box<dyn Future<Output = (u64, u64, Result<Transcript, AsrError>)> + Send>>;
-
-/// A recognition started at the first silence of an utterance (see
-/// [`SegmentEvent::Speculative`]); used as its final if it closes with the same audio.
-struct Speculation {
-    utterance: u64,
-    samples: usize,
-    policy: LanguagePolicy,
-    /// Its transcript once back (also published as a partial, hits and all, right away).
-    result: Option<Transcript>,
-    ticket: Arc<crate::transforms::asr::SpeculationTicket>,
-}
-
-fn speculation_outcome(outcome: &str) {
-    crate::metrics::metrics()
-        .speculations
-        .with_label_values(&[outcome])
-        .inc();
-}
 
 /// Spawns the leg task; the returned sender feeds it, and dropping the sender ends the leg.
 pub fn spawn_leg(
@@ -370,40 +356,14 @@ impl LegState<'_> {
                 audio,
                 speech_ratio,
             } => {
-                self.utterance(utterance, start_ms);
-                // Dropped, not awaited: a worker skips a job whose caller has gone.
-                *speculating = None;
-                if self.speculation.take().is_some() {
-                    speculation_outcome("overtaken");
-                }
-                if !self.shared.speculative
-                    || gate::too_little_speech(speech_ratio, self.shared.min_speech_ratio)
-                {
-                    return;
-                }
-                let policy = self.peek_final_policy();
-                let samples = audio.len();
-                match self
-                    .shared
-                    .asr
-                    .try_submit_speculative(audio, policy.clone())
-                {
-                    Ok((rx, ticket)) => {
-                        self.speculation = Some(Speculation {
-                            utterance,
-                            samples,
-                            policy,
-                            result: None,
-                            ticket,
-                        });
-                        *speculating = Some(Box::pin(async move {
-                            let r = rx.await.unwrap_or(Err(AsrError::Stopped));
-                            (utterance, end_ms, r)
-                        }));
-                    }
-                    Err(AsrError::Shed) => tracing::debug!("speculation shed: recogniser busy"),
-                    Err(e) => tracing::warn!(error = %e, "speculation not submitted"),
-                }
+                self.speculate(
+                    utterance,
+                    start_ms,
+                    end_ms,
+                    audio,
+                    speech_ratio,
+                    speculating,
+                );
             }
             SegmentEvent::Final {
                 utterance,
@@ -423,52 +383,16 @@ impl LegState<'_> {
                 }
                 let audio: Arc<[f32]> = audio.into();
                 let policy = self.final_policy();
-                let speculation = speculation.and_then(|s| {
-                    let same =
-                        s.utterance == utterance && s.samples == audio.len() && s.policy == policy;
-                    if !same {
-                        speculation_outcome("overtaken");
-                    }
-                    same.then_some(s)
-                });
-                if let Some(spec) = speculation {
-                    // Same utterance, same length: the same samples (both are prefixes of
-                    // the one open buffer), so the same transcript.
-                    if let Some(t) = spec.result {
-                        speculation_outcome("used");
-                        finals.push_back(Box::pin(
-                            async move { (utterance, start_ms, end_ms, Ok(t)) },
-                        ));
-                        return;
-                    }
-                    let pending = speculating.take();
-                    if let Some(pending) = pending.filter(|_| spec.ticket.started()) {
-                        // Being recognised: wait for it, as a final now (not shed, not
-                        // pre-empted once promoted); should it fail, recognise as usual.
-                        // One still queued is dropped instead (a worker skips it): a final
-                        // goes ahead of every queued partial.
-                        spec.ticket.promote();
-                        let asr = self.shared.asr.clone();
-                        finals.push_back(Box::pin(async move {
-                            let r = match pending.await.2 {
-                                Ok(t) => {
-                                    speculation_outcome("used");
-                                    Ok(t)
-                                }
-                                Err(_) => {
-                                    speculation_outcome("redone");
-                                    match asr.submit_final(audio, policy).await {
-                                        Ok(rx) => rx.await.unwrap_or(Err(AsrError::Stopped)),
-                                        Err(e) => Err(e),
-                                    }
-                                }
-                            };
-                            (utterance, start_ms, end_ms, r)
-                        }));
-                        return;
-                    }
-                    speculation_outcome("redone");
-                }
+                let Some((audio, policy)) = self.final_from_speculation(
+                    speculation,
+                    (utterance, start_ms, end_ms),
+                    audio,
+                    policy,
+                    finals,
+                    speculating,
+                ) else {
+                    return;
+                };
                 match self.shared.asr.submit_final(audio, policy).await {
                     Ok(rx) => finals.push_back(Box::pin(async move {
                         let r = rx.await.unwrap_or(Err(AsrError::Stopped));
@@ -493,15 +417,6 @@ impl LegState<'_> {
     fn final_policy(&mut self) -> LanguagePolicy {
         if self.shared.language_memory {
             self.language.for_final(&self.policy)
-        } else {
-            self.policy.clone()
-        }
-    }
-
-    /// The policy [`Self::final_policy`] would give now, without counting a final.
-    fn peek_final_policy(&self) -> LanguagePolicy {
-        if self.shared.language_memory {
-            self.language.clone().for_final(&self.policy)
         } else {
             self.policy.clone()
         }
@@ -614,17 +529,6 @@ impl LegState<'_> {
                 .within_label(text, m.char_start, m.char_end)
         });
         matches
-    }
-
-    /// A speculative recognition is back: kept for the final, and published as a partial so
-    /// its hits reach supervisors before the utterance has even closed.
-    fn on_speculation(&mut self, n: u64, end_ms: u64, result: Result<Transcript, AsrError>) {
-        if let (Some(s), Ok(t)) = (self.speculation.as_mut(), &result) {
-            if s.utterance == n {
-                s.result = Some(t.clone());
-            }
-        }
-        self.on_partial(n, end_ms, result);
     }
 
     fn on_partial(&mut self, n: u64, end_ms: u64, result: Result<Transcript, AsrError>) {
