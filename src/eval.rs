@@ -1,5 +1,6 @@
-//! Transcript accuracy, for benchmarks that report it: against a fixture's reference text: character error rate for Mandarin,
-//! word error rate for English, after the same normalisation as `fixtures/gen/check_whisper.py`
+//! Transcript accuracy against a fixture's reference text, for the benchmarks that report it:
+//! character error rate for Mandarin, word error rate for English, after the same
+//! normalisation as `fixtures/gen/check_whisper.py`
 //! (which wrote the `whisper_base_error_rate` of every sidecar): Mandarin loses punctuation and
 //! spaces and spells digits as characters; English is lower-cased words.
 

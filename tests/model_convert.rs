@@ -99,11 +99,7 @@ fn check(size: ModelSize, quant: Quant, tensors: usize, n_vocab: i32, max_missin
         expected_sha256(size, quant),
         "conversion of {size} {quant} is not the pinned one"
     );
-    let matrices = match quant {
-        Quant::F16 => GgmlType::F16,
-        Quant::Q8_0 => GgmlType::Q8_0,
-        Quant::Q5_1 => GgmlType::Q5_1,
-    };
+    let matrices = GgmlType::for_matrices(quant);
 
     let file = inspect(
         std::io::BufReader::new(std::fs::File::open(&out).unwrap()),

@@ -205,7 +205,15 @@ pub fn run(
     let per_file: Vec<FileRow> = files
         .iter()
         .zip(pipe.iter().zip(&bar))
-        .map(|(f, (p, b))| FileRow {
+        .map(|(f, (p, b))| {
+            (
+                f,
+                p,
+                b,
+                callwatch::eval::count(&f.text, &p[0].text, &f.language),
+            )
+        })
+        .map(|(f, p, b, (edits, reference_units))| FileRow {
             name: f.name.clone(),
             audio_s: f.duration_s,
             pipeline_s: median(&p.iter().map(|r| r.secs).collect::<Vec<_>>()),
@@ -221,8 +229,8 @@ pub fn run(
             pipeline_text: p[0].text.clone(),
             bare_text: b[0].text.clone(),
             reference: f.text.clone(),
-            edits: callwatch::eval::count(&f.text, &p[0].text, &f.language).0,
-            reference_units: callwatch::eval::count(&f.text, &p[0].text, &f.language).1,
+            edits,
+            reference_units,
             expected_hits: f.expected_hits.clone(),
             hits_found: f
                 .expected_hits

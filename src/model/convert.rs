@@ -195,17 +195,15 @@ pub fn convert(
             // whisper.cpp adds the bias to a (time, channels) map: it wants (n, 1).
             shape.push(1);
         }
-        w.tensor(&t.ggml, &shape, ty, &values).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::InvalidInput {
-                ModelError::BadShape {
-                    name: t.ct2.clone(),
-                    got: shape.clone(),
-                    expected: format!("rows a multiple of 32 values to store it as {quant}"),
-                }
-            } else {
-                write_err(e)
-            }
-        })?;
+        if ty.nbytes(shape.last().copied().unwrap_or(0)).is_none() {
+            // ggml quantises whole blocks along each row.
+            return Err(ModelError::BadShape {
+                name: t.ct2,
+                got: shape,
+                expected: format!("rows a multiple of 32 values to store it as {quant}"),
+            });
+        }
+        w.tensor(&t.ggml, &shape, ty, &values).map_err(write_err)?;
     }
     let (buf, written) = w.finish().map_err(write_err)?;
     let file = buf

@@ -86,6 +86,14 @@ pub fn ct2_source_dir(size: ModelSize, models_dir: &Path) -> PathBuf {
     models_dir.join("cache").join(format!("{size}-ct2"))
 }
 
+/// What follows `callwatch model fetch` to get this model: `base`, `base --quant q8_0`.
+fn fetch_args(size: ModelSize, quant: Quant) -> String {
+    match quant {
+        Quant::F16 => size.to_string(),
+        q => format!("{size} --quant {q}"),
+    }
+}
+
 /// The GGML file of `size` in `models_dir`, or an error telling how to get it.
 ///
 /// Only checks presence; [`fetch`] is the one that verifies the checksum.
@@ -94,11 +102,7 @@ pub fn locate(size: ModelSize, quant: Quant, models_dir: &Path) -> Result<PathBu
     if path.is_file() {
         Ok(path)
     } else {
-        let how = match quant {
-            Quant::F16 => size.to_string(),
-            q => format!("{size} --quant {q}"),
-        };
-        Err(ModelError::Missing(path, how))
+        Err(ModelError::Missing(path, fetch_args(size, quant)))
     }
 }
 
@@ -258,10 +262,7 @@ pub fn fetch(size: ModelSize, quant: Quant, models_dir: &Path) -> Result<PathBuf
         let _ = fs::remove_file(&unverified);
         return Err(ModelError::Checksum {
             path: target,
-            size: match quant {
-                Quant::F16 => size.to_string(),
-                q => format!("{size} --quant {q}"),
-            },
+            size: fetch_args(size, quant),
             got: report.sha256,
             expected: expected.unwrap_or("(none pinned)").to_string(),
         });

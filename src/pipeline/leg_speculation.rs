@@ -30,9 +30,9 @@ fn outcome(outcome: &str) {
 }
 
 impl LegState<'_> {
-    /// Starts recognising an utterance at its first silence; any earlier speculation of the
-    /// leg has been overtaken by speech and is dropped (a worker skips a job whose caller
-    /// has gone).
+    /// Starts recognising an utterance at its first silence (the segmenter sends these only
+    /// when `Shared::segmenter.speculative`); any earlier speculation of the leg has been
+    /// overtaken by speech and is dropped (a worker skips a job whose caller has gone).
     pub(super) fn speculate(
         &mut self,
         utterance: u64,
@@ -47,9 +47,7 @@ impl LegState<'_> {
         if self.speculation.take().is_some() {
             outcome("overtaken");
         }
-        if !self.shared.speculative
-            || gate::too_little_speech(speech_ratio, self.shared.min_speech_ratio)
-        {
+        if gate::too_little_speech(speech_ratio, self.shared.min_speech_ratio) {
             return;
         }
         let policy = self.peek_final_policy();

@@ -96,9 +96,6 @@ pub struct Shared {
     pub min_speech_ratio: f32,
     /// Emit partial transcripts while an utterance is open.
     pub partials: bool,
-    /// Start recognising at an utterance's first silence (`[segment] speculative`; live
-    /// calls only, i.e. with partials on).
-    pub speculative: bool,
     pub shutdown: Option<ShutdownHandle>,
     /// Removes personal data from transcripts before anything else sees them.
     pub redactor: Arc<Redactor>,
@@ -160,12 +157,15 @@ impl Shared {
             events,
             archive,
             clock,
-            segmenter: cfg.segment.clone(),
+            segmenter: SegmenterConfig {
+                // Speculation serves live calls (with partials on); offline it is wasted work.
+                speculative: cfg.segment.speculative && partials,
+                ..cfg.segment.clone()
+            },
             language: LanguagePolicy::new(cfg.asr.languages.clone(), None),
             language_memory: cfg.asr.language_memory,
             min_speech_ratio: cfg.asr.min_speech_ratio as f32,
             partials,
-            speculative: partials && cfg.segment.speculative,
             shutdown,
             redactor,
         }

@@ -116,16 +116,15 @@ pub struct PoolHealth {
 /// utterance has closed and waits on it.
 #[derive(Debug, Default)]
 pub struct SpeculationTicket {
-    started: std::sync::atomic::AtomicBool,
     promoted: std::sync::atomic::AtomicBool,
-    /// The pre-emption state of the worker running it, once one does.
+    /// The pre-emption state of the worker running it, set when one starts it.
     worker: std::sync::OnceLock<AbortFlag>,
 }
 
 impl SpeculationTicket {
     /// Whether a worker has begun the job.
     pub fn started(&self) -> bool {
-        self.started.load(Ordering::SeqCst)
+        self.worker.get().is_some()
     }
 
     /// The utterance closed: the job is now its final's recognition. One already running is
@@ -142,15 +141,36 @@ impl SpeculationTicket {
     }
 }
 
+/// What a job is for: it decides shedding, pre-emption and the metrics label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobKind {
+    Final,
+    Partial,
+    Speculative,
+}
+
+impl JobKind {
+    /// Sheddable and pre-emptible (partials and speculations).
+    fn is_partial(self) -> bool {
+        self != JobKind::Final
+    }
+
+    /// The `kind` label of the recogniser metrics.
+    fn label(self) -> &'static str {
+        match self {
+            JobKind::Final => "final",
+            JobKind::Partial => "partial",
+            JobKind::Speculative => "speculative",
+        }
+    }
+}
+
 struct Job {
     audio: Arc<[f32]>,
     policy: LanguagePolicy,
     reply: oneshot::Sender<Result<Transcript, AsrError>>,
     enqueued: Instant,
-    /// Sheddable and pre-emptible (partials and speculations).
-    partial: bool,
-    /// `final`, `partial` or `speculative`, for the metrics.
-    kind: &'static str,
+    kind: JobKind,
     /// Speculative jobs only.
     ticket: Option<Arc<SpeculationTicket>>,
     span: tracing::Span,
@@ -163,7 +183,7 @@ impl Job {
     fn new(
         audio: Arc<[f32]>,
         policy: LanguagePolicy,
-        kind: &'static str,
+        kind: JobKind,
         permit: Option<OwnedSemaphorePermit>,
     ) -> (Job, Reply) {
         let (reply, rx) = oneshot::channel();
@@ -172,7 +192,6 @@ impl Job {
             policy,
             reply,
             enqueued: Instant::now(),
-            partial: kind != "final",
             kind,
             ticket: None,
             span: tracing::Span::current(),
@@ -293,7 +312,7 @@ impl AsrPool {
             .acquire_owned()
             .await
             .map_err(|_| AsrError::Stopped)?;
-        let (job, rx) = Job::new(audio, policy, "final", Some(permit));
+        let (job, rx) = Job::new(audio, policy, JobKind::Final, Some(permit));
         self.inner.finals.send(job).map_err(|_| AsrError::Stopped)?;
         self.preempt_a_partial();
         Ok(rx)
@@ -325,7 +344,7 @@ impl AsrPool {
                 .fetch_add(1, Ordering::Relaxed);
             return Err(AsrError::Shed);
         }
-        self.offer(Job::new(audio, policy, "partial", None))
+        self.offer(Job::new(audio, policy, JobKind::Partial, None))
     }
 
     /// Offers a speculative transcription of an utterance about to close; treated as a
@@ -336,7 +355,7 @@ impl AsrPool {
         audio: Arc<[f32]>,
         policy: LanguagePolicy,
     ) -> Result<(Reply, Arc<SpeculationTicket>), AsrError> {
-        let (mut job, rx) = Job::new(audio, policy, "speculative", None);
+        let (mut job, rx) = Job::new(audio, policy, JobKind::Speculative, None);
         let ticket = Arc::new(SpeculationTicket::default());
         job.ticket = Some(ticket.clone());
         Ok((self.offer((job, rx))?, ticket))
@@ -434,8 +453,9 @@ impl Worker {
     fn run(&mut self, job: Job) {
         let _g = job.span.enter();
         let stats = self.stats.clone();
+        let partial = job.kind.is_partial();
         let promoted = job.ticket.as_ref().is_some_and(|t| t.promoted());
-        if job.partial && !promoted && job.enqueued.elapsed() > self.cfg.partial_max_wait {
+        if partial && !promoted && job.enqueued.elapsed() > self.cfg.partial_max_wait {
             stats.partials_shed.fetch_add(1, Ordering::Relaxed);
             let _ = job.reply.send(Err(AsrError::Shed));
             return;
@@ -445,14 +465,13 @@ impl Worker {
         }
         if let Some(t) = &job.ticket {
             let _ = t.worker.set(self.preemption.clone());
-            t.started.store(true, Ordering::SeqCst);
         }
-        let tries = if job.partial { 1 } else { 2 };
+        let tries = if partial { 1 } else { 2 };
         let t0 = Instant::now();
         let mut result = Err(AsrError::Stopped);
-        // Checked again after `started` is set: a promotion the submitter made before it saw
-        // the start is never missed.
-        if job.partial && !job.ticket.as_ref().is_some_and(|t| t.promoted()) {
+        // Checked again after the worker is recorded on the ticket: a promotion made before
+        // the submitter could see the start is never missed.
+        if partial && !job.ticket.as_ref().is_some_and(|t| t.promoted()) {
             self.preemption.begin_partial();
         }
         for attempt in 0..tries {
@@ -469,7 +488,7 @@ impl Worker {
             result = Err(AsrError::Preempted);
         }
         let busy = t0.elapsed();
-        let kind = job.kind;
+        let kind = job.kind.label();
         let m = crate::metrics::metrics();
         m.asr_queue_wait
             .with_label_values(&[kind])
@@ -484,9 +503,9 @@ impl Worker {
             (job.audio.len() as u64 * 1000) / super::engine::SAMPLE_RATE as u64,
             Ordering::Relaxed,
         );
-        let counter = match (&result, job.partial) {
+        let counter = match (&result, partial) {
             (Err(AsrError::Preempted), _) => &stats.partials_preempted,
-            (Ok(_), true) if job.kind == "speculative" => &stats.speculations_done,
+            (Ok(_), true) if job.kind == JobKind::Speculative => &stats.speculations_done,
             (Ok(_), true) => &stats.partials_done,
             (Ok(_), false) => &stats.finals_done,
             (Err(_), true) => &stats.partials_failed,
@@ -495,10 +514,10 @@ impl Worker {
         counter.fetch_add(1, Ordering::Relaxed);
         match &result {
             Err(AsrError::Preempted) | Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, partial = job.partial, "transcription failed"),
+            Err(e) => tracing::warn!(error = %e, partial, "transcription failed"),
         }
         tracing::debug!(
-            partial = job.partial,
+            partial,
             audio_ms = job.audio.len() / 16,
             busy_ms = busy.as_millis() as u64,
             waited_ms = (t0 - job.enqueued).as_millis() as u64,
