@@ -4,7 +4,9 @@
 //! so the automaton has the size and byte distribution of a large production lexicon.
 
 use callwatch::call::Speaker;
-use callwatch::transforms::matcher::{normalize, Lexicon, Matcher, Severity, SpeakerScope, Term};
+use callwatch::transforms::matcher::{
+    normalize, Lexicon, MatchMode, Matcher, Severity, SpeakerScope, Term,
+};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use std::collections::HashSet;
 use std::path::Path;
@@ -199,7 +201,8 @@ fn lexicon() -> Lexicon {
             severity: Severity::Medium,
             speaker: SpeakerScope::Any,
             language: None,
-            homophones: false,
+            mode: MatchMode::Exact,
+            mode_pinned: false,
             file: "generated".to_string(),
             line: terms.len() + 1,
         });

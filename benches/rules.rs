@@ -5,7 +5,9 @@
 //! `cargo bench --bench rules`
 
 use callwatch::call::Speaker;
-use callwatch::transforms::matcher::{normalize, Lexicon, Matcher, Severity, SpeakerScope, Term};
+use callwatch::transforms::matcher::{
+    normalize, Lexicon, MatchMode, Matcher, Severity, SpeakerScope, Term,
+};
 use callwatch::transforms::rules::{CallRules, Inspection, Observation};
 use criterion::{black_box, Criterion};
 use std::time::Instant;
@@ -107,7 +109,8 @@ fn main() {
             severity: Severity::Medium,
             speaker: SpeakerScope::Any,
             language: None,
-            homophones: false,
+            mode: MatchMode::Exact,
+            mode_pinned: false,
             file: "bench".into(),
             line: i + 1,
         })

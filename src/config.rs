@@ -1,7 +1,9 @@
 //! `callwatch serve --config FILE`: every key has a default, so an empty file (or none) works.
 //! `callwatch config --print-default` prints this whole structure as documented TOML.
 
+use crate::transforms::matcher::MatchMode;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -378,6 +380,10 @@ pub struct LexiconConfig {
     /// Homophone terms also tolerate southern accents (z/zh, c/ch, s/sh, n/l, an/ang, en/eng,
     /// in/ing). More recall, more false hits.
     pub fuzzy_pinyin: bool,
+    /// Match mode per category (`exact`, `homophone`, `near`) for the terms whose lexicon entry
+    /// or group does not set one, e.g. `[lexicons.match]` `complaint = "near"`.
+    #[serde(rename = "match")]
+    pub category_modes: BTreeMap<String, MatchMode>,
 }
 
 impl Default for LexiconConfig {
@@ -386,6 +392,7 @@ impl Default for LexiconConfig {
             dir: PathBuf::from("lexicons"),
             rules_dir: PathBuf::new(),
             fuzzy_pinyin: false,
+            category_modes: BTreeMap::new(),
         }
     }
 }
@@ -401,6 +408,7 @@ impl LexiconConfig {
                 self.rules_dir.clone()
             },
             fuzzy_pinyin: self.fuzzy_pinyin,
+            category_modes: self.category_modes.clone(),
         }
     }
 }

@@ -39,6 +39,44 @@ pub fn edits(reference: &[String], hypothesis: &[String]) -> usize {
     prev[hypothesis.len()]
 }
 
+/// The substituted pairs `(reference unit, hypothesis unit)` of one minimal alignment, in order:
+/// what the recogniser wrote in place of what was said. Ties prefer a substitution over an
+/// insertion plus a deletion, so a misheard character lines up with the one it replaced.
+pub fn substitutions(reference: &[String], hypothesis: &[String]) -> Vec<(String, String)> {
+    let (n, m) = (reference.len(), hypothesis.len());
+    let mut d = vec![vec![0usize; m + 1]; n + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=n {
+        for j in 1..=m {
+            let sub = d[i - 1][j - 1] + usize::from(reference[i - 1] != hypothesis[j - 1]);
+            d[i][j] = sub.min(d[i - 1][j] + 1).min(d[i][j - 1] + 1);
+        }
+    }
+    let mut out = Vec::new();
+    let (mut i, mut j) = (n, m);
+    while i > 0 && j > 0 {
+        let same = reference[i - 1] == hypothesis[j - 1];
+        if d[i][j] == d[i - 1][j - 1] + usize::from(!same) {
+            if !same {
+                out.push((reference[i - 1].clone(), hypothesis[j - 1].clone()));
+            }
+            i -= 1;
+            j -= 1;
+        } else if d[i][j] == d[i - 1][j] + 1 {
+            i -= 1;
+        } else {
+            j -= 1;
+        }
+    }
+    out.reverse();
+    out
+}
+
 /// Edits and reference length, to be summed over files before dividing.
 pub fn count(reference: &str, hypothesis: &str, language: &str) -> (usize, usize) {
     let r = units(reference, language);
@@ -48,6 +86,21 @@ pub fn count(reference: &str, hypothesis: &str, language: &str) -> (usize, usize
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn substitutions_line_up_misheard_characters() {
+        let u = |s: &str| units(s, "zh");
+        assert_eq!(
+            substitutions(&u("这款理财产品保本保息"), &u("这款里财产品保本保锡")),
+            [("理".into(), "里".into()), ("息".into(), "锡".into())]
+        );
+        // A dropped character is not a substitution; the rest still lines up.
+        assert_eq!(
+            substitutions(&u("验证码告诉他"), &u("验重码告他")),
+            [("证".into(), "重".into())]
+        );
+        assert!(substitutions(&u("您好"), &u("")).is_empty());
+    }
 
     #[test]
     fn as_the_fixture_generator_counts() {

@@ -203,6 +203,9 @@ struct SearchArgs {
     /// Only this speaker (agent, customer).
     #[arg(long)]
     speaker: Option<String>,
+    /// exact (as written), pinyin (same toneless pinyin) or near (one syllable may differ).
+    #[arg(long, default_value = "exact")]
+    mode: String,
     #[arg(long, default_value_t = 50)]
     limit: u32,
     #[arg(long, default_value_t = 0)]
@@ -280,13 +283,14 @@ fn main() -> Result<()> {
         }
         Cmd::Lexicon { dir, rules } => {
             let lex = Lexicon::load_dir(&dir)?;
-            let mut by_cat = std::collections::BTreeMap::<String, usize>::new();
+            let mut by_cat = std::collections::BTreeMap::<String, [usize; 3]>::new();
             for t in &lex.terms {
-                *by_cat.entry(t.category.clone()).or_default() += 1;
+                by_cat.entry(t.category.clone()).or_default()[t.mode as usize] += 1;
             }
             println!("{}: {} terms", dir.display(), lex.terms.len());
-            for (c, n) in by_cat {
-                println!("  {c}: {n}");
+            for (c, [exact, homophone, near]) in by_cat {
+                let n = exact + homophone + near;
+                println!("  {c}: {n} (exact {exact}, homophone {homophone}, near {near})");
             }
             let matcher = Matcher::new(lex)?;
             let rules_dir = rules.unwrap_or_else(|| dir.join("rules"));
@@ -804,7 +808,7 @@ fn calls(a: CallsArgs) -> Result<()> {
 fn search(a: SearchArgs) -> Result<()> {
     let reader = open_reader(&a.common)?;
     let q = serde_json::from_value(serde_json::json!({
-        "q": a.q, "speaker": a.speaker, "limit": a.limit, "offset": a.offset,
+        "q": a.q, "speaker": a.speaker, "mode": a.mode, "limit": a.limit, "offset": a.offset,
     }))?;
     print_json(&reader.search(&q)?)
 }

@@ -43,8 +43,12 @@ fn open(path: &std::path::Path) -> Connection {
 /// Makes deleted rows' pages reusable: the full-text index keeps deletions as tombstones
 /// until its segments are merged.
 fn free_pages(c: &Connection) {
-    c.execute_batch("INSERT INTO utterances_fts(utterances_fts) VALUES('optimize');")
-        .unwrap();
+    // Both full-text indexes keep deleted rows' entries until merged.
+    c.execute_batch(
+        "INSERT INTO utterances_fts(utterances_fts) VALUES('optimize');
+         INSERT INTO utterances_sound(utterances_sound) VALUES('optimize');",
+    )
+    .unwrap();
 }
 
 fn send_utterance(tx: &ArchiveSender, i: usize) {
@@ -69,7 +73,9 @@ fn capped(path: &std::path::Path, max_queued: usize) -> (ArchiveSender, ArchiveW
         .query_row("PRAGMA page_count", [], |r| r.get(0))
         .unwrap();
     let config = WriterConfig {
-        max_pages: Some(base + 60),
+        // Room for a dozen of the bulky utterances: each carries its text, its sound key and
+        // both full-text indexes.
+        max_pages: Some(base + 200),
         max_queued,
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(50),

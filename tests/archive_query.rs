@@ -433,17 +433,33 @@ fn search_latency_on_100k_utterances() {
     }
     handle.close().unwrap();
     println!("wrote 100000 utterances in {:?}", t0.elapsed());
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+    let size = |q: &str| -> i64 { c.query_row(q, [], |r| r.get(0)).unwrap_or(0) };
+    println!(
+        "archive {} KiB; text {} KiB, sound keys {} KiB, text index {} KiB, sound index {} KiB",
+        std::fs::metadata(&path).unwrap().len() / 1024,
+        size("SELECT sum(length(CAST(text AS BLOB))) FROM utterances") / 1024,
+        size("SELECT sum(length(sound)) FROM utterances") / 1024,
+        size("SELECT sum(length(block)) FROM utterances_fts_data") / 1024,
+        size("SELECT sum(length(block)) FROM utterances_sound_data") / 1024,
+    );
     let reader = ArchiveReader::open(&path).unwrap();
-    for (q, want) in [
-        ("投诉", 10),
-        ("保本保息", 10),
-        ("账单", 20_000),
-        ("balance", 20_000),
+    use callwatch::sinks::archive::sound::SearchMode;
+    for (q, mode, want) in [
+        ("投诉", SearchMode::Exact, 10),
+        ("保本保息", SearchMode::Exact, 10),
+        ("账单", SearchMode::Exact, 20_000),
+        ("balance", SearchMode::Exact, 20_000),
+        ("包本保锡", SearchMode::Pinyin, 10),
+        ("保本保锡", SearchMode::Near, 10),
+        ("帮您看一下", SearchMode::Near, 20_000),
     ] {
         let t = std::time::Instant::now();
         let page = reader
             .search(&SearchQuery {
                 q: q.into(),
+                mode,
                 limit: Some(50),
                 ..Default::default()
             })
@@ -455,6 +471,7 @@ fn search_latency_on_100k_utterances() {
             let p = reader
                 .search(&SearchQuery {
                     q: q.into(),
+                    mode,
                     limit: Some(500),
                     cursor: Some(c),
                     ..Default::default()
@@ -464,11 +481,152 @@ fn search_latency_on_100k_utterances() {
             cursor = p.next_cursor;
         }
         println!(
-            "q={q}: first page {first:?}, all {total} in {:?}",
+            "q={q} mode={mode:?}: first page {first:?}, all {total} in {:?}",
             t.elapsed()
         );
         assert_eq!(total, want, "q={q}");
     }
+}
+
+/// An archive with one exact, one same-pinyin and one near rendering of 理财产品, and a
+/// distractor that shares only two syllables.
+fn sound_fixture(path: &std::path::Path) -> ArchiveReader {
+    let (tx, handle) = ArchiveWriter::spawn(path).unwrap();
+    tx.send(call_started("s1", "agent-1", 0)).unwrap();
+    for (i, text) in [
+        "我想问理财产品的收益",
+        "请问离财产品怎么买",
+        "那个理台产品还有吗",
+        "财产保险的事情",
+        "Ask about the wealth product",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let u = utterance(
+            &format!("s1-u{i}"),
+            "s1",
+            "left",
+            Speaker::Customer,
+            i as u64 * 2000,
+            text,
+            0,
+        );
+        tx.send(ArchiveOp::Utterance(u)).unwrap();
+    }
+    handle.close().unwrap();
+    ArchiveReader::open(path).unwrap()
+}
+
+#[test]
+fn search_by_sound_ranks_exact_then_pinyin_then_near() {
+    use callwatch::sinks::archive::sound::SearchMode;
+    let dir = tempfile::tempdir().unwrap();
+    let reader = sound_fixture(&dir.path().join("a.db"));
+    let cases: &[(&str, &[(&str, SearchMode)])] = &[
+        ("q=理财产品", &[("s1-u0", SearchMode::Exact)]),
+        ("q=理财产品&mode=exact", &[("s1-u0", SearchMode::Exact)]),
+        (
+            "q=理财产品&mode=pinyin",
+            &[("s1-u0", SearchMode::Exact), ("s1-u1", SearchMode::Pinyin)],
+        ),
+        (
+            "q=理财产品&mode=near",
+            &[
+                ("s1-u0", SearchMode::Exact),
+                ("s1-u1", SearchMode::Pinyin),
+                ("s1-u2", SearchMode::Near),
+            ],
+        ),
+        // Two syllables are never widened: one free syllable would match nearly anything.
+        (
+            "q=理财&mode=near",
+            &[("s1-u0", SearchMode::Exact), ("s1-u1", SearchMode::Pinyin)],
+        ),
+        // Every term must match; the sound of full-width or Traditional text is the same.
+        (
+            "q=理財產品 收益&mode=near",
+            &[("s1-u0", SearchMode::Pinyin)],
+        ),
+        ("q=理财产品&mode=near&speaker=agent", &[]),
+    ];
+    for (query, want) in cases {
+        let q: SearchQuery = serde_urlencoded_like(query);
+        let page = reader.search(&q).unwrap();
+        let got: Vec<(String, SearchMode)> = page
+            .items
+            .iter()
+            .map(|h| (h.utterance_id.clone(), h.how))
+            .collect();
+        let want: Vec<(String, SearchMode)> =
+            want.iter().map(|(id, m)| (id.to_string(), *m)).collect();
+        assert_eq!(got, want, "search {query}");
+    }
+    let q: SearchQuery = serde_urlencoded_like("q=理财产品&mode=near");
+    let near = reader.search(&q).unwrap().items.remove(2);
+    assert_eq!(near.highlights, vec![[2, 6]]);
+    assert_eq!(near.snippet, "那个<mark>理台产品</mark>还有吗");
+
+    // Paging walks the ranks in order, one row a page.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = reader
+            .search(&SearchQuery {
+                q: "理财产品".into(),
+                mode: SearchMode::Near,
+                limit: Some(1),
+                cursor: cursor.take(),
+                ..Default::default()
+            })
+            .unwrap();
+        seen.extend(page.items.into_iter().map(|h| h.utterance_id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["s1-u0", "s1-u1", "s1-u2"]);
+
+    // Sound search is for Chinese: anything else is refused with what to do instead.
+    for query in ["q=wealth&mode=pinyin", "q=理财 app&mode=near"] {
+        let q: SearchQuery = serde_urlencoded_like(query);
+        let e = reader.search(&q).unwrap_err();
+        assert!(
+            matches!(e, ArchiveError::BadQuery(_)) && e.to_string().contains("mode=exact"),
+            "{query}: {e}"
+        );
+    }
+}
+
+/// Utterances archived before sound search get their keys when the schema is upgraded.
+#[test]
+fn upgrading_the_schema_keys_earlier_utterances() {
+    use callwatch::sinks::archive::sound::SearchMode;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    drop(sound_fixture(&path));
+    {
+        // Back to the schema before sound keys, as an older build left it.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TRIGGER utterances_sound_insert; DROP TRIGGER utterances_sound_delete;
+             DROP TRIGGER utterances_sound_update; DROP TABLE utterances_sound;
+             ALTER TABLE utterances DROP COLUMN sound; PRAGMA user_version = 11;",
+        )
+        .unwrap();
+    }
+    let (_tx, handle) = ArchiveWriter::spawn(&path).unwrap();
+    handle.close().unwrap();
+    let reader = ArchiveReader::open(&path).unwrap();
+    let page = reader
+        .search(&SearchQuery {
+            q: "理财产品".into(),
+            mode: SearchMode::Near,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(page.items.len(), 3);
 }
 
 #[test]

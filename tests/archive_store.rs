@@ -7,6 +7,7 @@ use callwatch::call::Speaker;
 use callwatch::sinks::archive::{
     ArchiveError, ArchiveOp, ArchiveReader, ArchiveWriter, CallFilter, WriterConfig,
 };
+use callwatch::transforms::matcher::MatchMode;
 use rusqlite::Connection;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -76,11 +77,11 @@ fn round_trip_keeps_every_field() {
         })
         .collect();
     assert_eq!(detail.hits, sent_hits);
-    let homophones: Vec<bool> = detail.hits.iter().map(|h| h.homophone).collect();
+    let modes: Vec<MatchMode> = detail.hits.iter().map(|h| h.how).collect();
     assert_eq!(
-        homophones,
-        [true, false, false],
-        "the homophone flag is archived"
+        modes,
+        [MatchMode::Homophone, MatchMode::Exact, MatchMode::Exact],
+        "how each hit matched is archived"
     );
     assert_eq!(reader.get_call("nope").unwrap(), None);
     handle.close().unwrap();

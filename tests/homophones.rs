@@ -1,19 +1,35 @@
-//! Homophone matching on real transcripts: the ASR errors in the fixture sidecars are caught,
-//! and the false-positive rate over every fixture transcript plus a corpus of ordinary
-//! bank-call sentences stays low. Prints the figures quoted in the README:
+//! Sound-alike matching on real transcripts: the ASR errors in the fixture sidecars are caught,
+//! and the unintended-hit rate of each matching mode over every fixture transcript plus more than
+//! 2,000 ordinary bank-call sentences stays low. Prints the figures quoted in the README:
 //! `cargo test --test homophones -- --nocapture`.
 
 use callwatch::call::Speaker;
-use callwatch::transforms::matcher::{Lexicon, Matcher};
+use callwatch::transforms::matcher::{Lexicon, MatchMode, Matcher};
 use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn matcher(fuzzy: bool) -> Matcher {
-    Matcher::with_fuzzy_pinyin(Lexicon::load_dir(&root().join("lexicons")).unwrap(), fuzzy).unwrap()
+fn lexicon() -> Lexicon {
+    Lexicon::load_dir(&root().join("lexicons")).unwrap()
+}
+
+/// The shipped lexicons as they load by default (each file's own modes).
+fn shipped(fuzzy: bool) -> Matcher {
+    Matcher::with_fuzzy_pinyin(lexicon(), fuzzy).unwrap()
+}
+
+/// The shipped lexicons with every term in one mode: the worst case of turning a mode on for
+/// every category.
+fn all_in(mode: MatchMode) -> Matcher {
+    let mut lex = lexicon();
+    for t in &mut lex.terms {
+        t.mode = mode;
+    }
+    Matcher::new(lex).unwrap()
 }
 
 /// A transcript and the terms a hit on it is meant to find.
@@ -81,15 +97,10 @@ fn corpus() -> Vec<Text> {
         let v: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
         collect(&v, Speaker::Unknown, &mut texts);
     }
-    let sentences =
-        std::fs::read_to_string(root().join("fixtures/text/bank_sentences.txt")).unwrap();
-    for line in sentences
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-    {
+    for t in bank_sentences() {
         // Unknown speaker: every term applies, the strictest test.
         texts.push(Text {
-            text: line.to_string(),
+            text: t,
             speaker: Speaker::Unknown,
             intended: Vec::new(),
         });
@@ -97,45 +108,85 @@ fn corpus() -> Vec<Text> {
     texts
 }
 
-/// What one matching mode does on the corpus.
-struct Measured {
-    texts: usize,
-    /// Homophone hits.
-    hits: usize,
-    /// Homophone hits on a term the text was not meant to hold.
-    false_hits: usize,
-    /// Intended terms (from the sidecars) found only as homophones.
-    intended_by_homophone: usize,
+/// Ordinary bank sentences, hand-written and generated, none holding a prohibited phrase.
+fn bank_sentences() -> Vec<String> {
+    ["bank_sentences.txt", "bank_sentences_generated.txt"]
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(root().join("fixtures/text").join(f))
+                .unwrap()
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
-/// Runs one mode over the corpus, printing each unintended hit.
-fn measure(fuzzy: bool) -> Measured {
-    let m = matcher(fuzzy);
+/// What one matcher does on the corpus.
+#[derive(Default)]
+struct Measured {
+    texts: usize,
+    /// Sound-alike hits (homophone or near).
+    hits: usize,
+    /// Sound-alike hits on a term the text was not meant to hold.
+    false_hits: usize,
+    /// Intended terms (from the sidecars) found only by sound.
+    intended_by_sound: usize,
+    /// Texts with at least one unintended hit, per category.
+    texts_with_false_hit: BTreeMap<String, usize>,
+}
+
+impl Measured {
+    fn rate(&self, category: &str) -> f64 {
+        self.texts_with_false_hit
+            .get(category)
+            .copied()
+            .unwrap_or(0) as f64
+            / self.texts as f64
+    }
+
+    fn overall(&self) -> f64 {
+        self.false_hits as f64 / self.texts as f64
+    }
+}
+
+/// Runs one matcher over the corpus, printing each unintended hit.
+fn measure(label: &str, m: &Matcher) -> Measured {
     let texts = corpus();
-    let (mut hits, mut false_hits, mut intended_by_homophone) = (0, 0, 0);
+    let mut out = Measured {
+        texts: texts.len(),
+        ..Measured::default()
+    };
     for t in &texts {
-        for h in m.find(&t.text, t.speaker).iter().filter(|h| h.homophone) {
-            hits += 1;
-            let term = &m.term(h.term_id).text;
-            if t.intended.contains(term) {
-                intended_by_homophone += 1;
+        let mut categories = BTreeSet::new();
+        for h in m.find(&t.text, t.speaker) {
+            if h.how == MatchMode::Exact {
+                continue;
+            }
+            out.hits += 1;
+            let term = m.term(h.term_id);
+            if t.intended.contains(&term.text) {
+                out.intended_by_sound += 1;
             } else {
-                false_hits += 1;
-                println!("unintended: {term} <- {:?} in {:?}", h.matched, t.text);
+                out.false_hits += 1;
+                categories.insert(term.category.clone());
+                println!(
+                    "{label}: unintended {} ({}) <- {:?} in {:?}",
+                    term.text, h.how, h.matched, t.text
+                );
             }
         }
+        for c in categories {
+            *out.texts_with_false_hit.entry(c).or_default() += 1;
+        }
     }
-    Measured {
-        texts: texts.len(),
-        hits,
-        false_hits,
-        intended_by_homophone,
-    }
+    out
 }
 
 #[test]
 fn fixture_asr_errors_are_caught_by_homophones() {
-    let m = matcher(false);
+    let m = shipped(false);
     for (heard, term) in [
         ("这款离财产品保本保锡您放心。", "保本保息"),
         ("这个不规我管。", "不归我管"),
@@ -144,43 +195,102 @@ fn fixture_asr_errors_are_caught_by_homophones() {
         let hits = m.find(heard, Speaker::Agent);
         assert!(
             hits.iter()
-                .any(|h| h.homophone && m.term(h.term_id).text == term),
+                .any(|h| h.how == MatchMode::Homophone && m.term(h.term_id).text == term),
             "{heard}: {hits:?}"
         );
     }
     // Exact hits stay exact; homophones never double them.
     let hits = m.find("保本保息", Speaker::Agent);
     assert_eq!(hits.len(), 1);
-    assert!(!hits[0].homophone);
+    assert_eq!(hits[0].how, MatchMode::Exact);
     // Customer-scoped legs never get agent-only terms, homophone or not.
     assert!(m.find("包本", Speaker::Customer).is_empty());
+}
+
+#[test]
+fn near_mode_catches_the_misrecognitions_homophones_miss() {
+    // What Whisper base wrote for held-out Mandarin calls at 8 kHz.
+    let near = all_in(MatchMode::Near);
+    let homophone = all_in(MatchMode::Homophone);
+    for (heard, term, speaker) in [
+        ("有人让我把验重码告诉他", "验证码", Speaker::Customer),
+        ("这个产品稳装不赔的", "稳赚不赔", Speaker::Agent),
+    ] {
+        let found = |m: &Matcher| {
+            m.find(heard, speaker)
+                .into_iter()
+                .find(|h| m.term(h.term_id).text == term)
+                .map(|h| h.how)
+        };
+        assert_eq!(found(&homophone), None, "{heard}: homophones alone miss it");
+        assert_eq!(found(&near), Some(MatchMode::Near), "{heard}");
+    }
 }
 
 /// Intended terms the fixture transcripts hold only as sound-alikes, found as measured when
 /// this floor was set (see the printout); a change that loses them fails.
 const MIN_INTENDED: usize = 4;
 
+/// Unintended hits allowed per category where near matching is on by default, as a share of
+/// the corpus's texts.
+const NEAR_LIMIT: f64 = 0.01;
+
 #[test]
-fn false_positive_rate_on_fixtures_and_bank_sentences() {
-    for fuzzy in [false, true] {
-        let Measured {
-            texts,
-            hits,
-            false_hits,
-            intended_by_homophone,
-        } = measure(fuzzy);
-        let rate = false_hits as f64 / texts as f64;
+fn unintended_hits_per_mode_on_fixtures_and_bank_sentences() {
+    assert!(
+        bank_sentences().len() >= 2000,
+        "the precision corpus must hold at least 2,000 ordinary sentences"
+    );
+    let rows: [(&str, Matcher); 5] = [
+        ("shipped", shipped(false)),
+        ("shipped+fuzzy_pinyin", shipped(true)),
+        ("all exact", all_in(MatchMode::Exact)),
+        ("all homophone", all_in(MatchMode::Homophone)),
+        ("all near", all_in(MatchMode::Near)),
+    ];
+    for (label, m) in &rows {
+        let r = measure(label, m);
         println!(
-            "fuzzy_pinyin={fuzzy}: {texts} texts, {hits} homophone hits, {intended_by_homophone} of them intended, {false_hits} unintended ({:.1}% of texts)",
-            rate * 100.0
+            "{label}: {} texts, {} sound-alike hits, {} intended, {} unintended ({:.2}% of texts); per category: {}",
+            r.texts,
+            r.hits,
+            r.intended_by_sound,
+            r.false_hits,
+            r.overall() * 100.0,
+            r.texts_with_false_hit
+                .keys()
+                .map(|c| format!("{c} {:.2}%", r.rate(c) * 100.0))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
-        let limit = if fuzzy { 0.10 } else { 0.03 };
-        assert!(rate <= limit, "false-positive rate {rate:.3} above {limit}");
-        // The other half of the bargain: the recogniser's errors in the fixtures are caught.
-        // Matching with homophones off finds none of these, so this fails if they stop working.
-        assert!(
-            intended_by_homophone >= MIN_INTENDED,
-            "only {intended_by_homophone} intended homophone hits (at least {MIN_INTENDED} were caught)"
-        );
+        match *label {
+            "all exact" => assert_eq!(r.hits, 0, "exact mode matches nothing by sound"),
+            "shipped" => {
+                let near_on: BTreeSet<&str> = m
+                    .terms()
+                    .iter()
+                    .filter(|t| t.mode == MatchMode::Near)
+                    .map(|t| t.category.as_str())
+                    .collect();
+                for c in near_on {
+                    assert!(
+                        r.rate(c) <= NEAR_LIMIT,
+                        "{c}: near mode raises unintended hits on {:.2}% of texts (limit {:.0}%)",
+                        r.rate(c) * 100.0,
+                        NEAR_LIMIT * 100.0
+                    );
+                }
+                assert!(r.overall() <= 0.03, "{:.3} above 0.03", r.overall());
+                // The other half of the bargain: the recogniser's errors in the fixtures are
+                // caught. Exact matching finds none of these, so this fails if they stop working.
+                assert!(
+                    r.intended_by_sound >= MIN_INTENDED,
+                    "only {} intended sound-alike hits (at least {MIN_INTENDED} were caught)",
+                    r.intended_by_sound
+                );
+            }
+            "shipped+fuzzy_pinyin" => assert!(r.overall() <= 0.10, "{:.3}", r.overall()),
+            _ => {}
+        }
     }
 }

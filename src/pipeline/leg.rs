@@ -10,7 +10,7 @@ use crate::transforms::asr::gate::{self, DropReason};
 use crate::transforms::asr::language::LanguageMemory;
 use crate::transforms::asr::{AsrError, LanguagePolicy, Transcript};
 use crate::transforms::decode::LegDecoder;
-use crate::transforms::matcher::{normalize, HitTracker, Match, Matcher, Normalized};
+use crate::transforms::matcher::{normalize, HitTracker, Match, MatchMode, Matcher, Normalized};
 use crate::transforms::redact::LegRedactor;
 use crate::transforms::rules::{Inspection, Observation};
 use crate::transforms::scorecard::{LedgerHit, LedgerUtterance};
@@ -760,7 +760,8 @@ impl LegState<'_> {
             start_ms,
             end_ms,
             created_at: now.to_string(),
-            homophone: m.homophone,
+            homophone: m.how != MatchMode::Exact,
+            how: m.how,
         }));
     }
 
@@ -788,7 +789,8 @@ impl LegState<'_> {
                 span_end: m.char_end,
                 utterance: text.to_string(),
                 partial,
-                homophone: m.homophone,
+                homophone: m.how != MatchMode::Exact,
+                how: m.how,
             },
             start_ms,
             end_ms,

@@ -5,6 +5,7 @@ use callwatch::call::Speaker;
 use callwatch::sinks::archive::{
     ArchiveOp, ArchiveReader, ArchiveWriter, HitRecord, UtteranceRecord,
 };
+use callwatch::transforms::matcher::MatchMode;
 use serde_json::json;
 use std::path::Path;
 
@@ -95,6 +96,7 @@ pub fn hit(id: &str, u: &UtteranceRecord, term: &str, category: &str) -> HitReco
         end_ms: u.end_ms,
         created_at: u.created_at.clone(),
         homophone: false,
+        how: MatchMode::Exact,
     }
 }
 
@@ -138,6 +140,7 @@ pub fn sample_call(call_id: &str, agent: &str, minute: u32) -> Vec<ArchiveOp> {
     );
     // Heard as 保本保锡 and found by homophone matching.
     let mut h1 = hit(&format!("{call_id}-h1"), &u1, "保本保息", "guarantee");
+    h1.how = MatchMode::Homophone;
     h1.homophone = true;
     let h2 = hit(&format!("{call_id}-h2"), &u2, "投诉", "complaint");
     let h3 = hit(

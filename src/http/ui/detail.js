@@ -35,6 +35,8 @@ export const strings = {
     "d.noHits": "没有命中。",
     "d.homophone": "同音",
     "d.homophoneTitle": "仅读音相同，可能是识别错误，建议复听",
+    "d.near": "近音",
+    "d.nearTitle": "有一个音节读音相近（如 zheng/zhong），很可能是识别错误，建议复听",
     "d.confirm": "确认",
     "d.reject": "驳回",
     "d.note": "备注（可选）",
@@ -89,6 +91,8 @@ export const strings = {
     "d.noHits": "No hits.",
     "d.homophone": "sounds-like",
     "d.homophoneTitle": "Matched only by sound: likely a recognition error, worth a listen",
+    "d.near": "sounds-near",
+    "d.nearTitle": "One syllable only sounds close (e.g. zheng/zhong): likely a recognition error, worth a listen",
     "d.confirm": "Confirm",
     "d.reject": "Reject",
     "d.note": "note (optional)",
@@ -478,7 +482,9 @@ class CallView {
         el("span.chip", { class: catClass(h.category) }, h.category),
         el("strong.term", {}, h.term),
         el("span.badge", { class: sevClass(h.severity) }, sevLabel(t, h.severity)),
-        h.homophone ? el("span.badge.homophone", { title: t("d.homophoneTitle") }, t("d.homophone")) : null,
+        h.match === "near"
+          ? el("span.badge.homophone", { title: t("d.nearTitle") }, t("d.near"))
+          : h.homophone ? el("span.badge.homophone", { title: t("d.homophoneTitle") }, t("d.homophone")) : null,
         el("button.link-button.time", {
           type: "button", "aria-label": t("d.seekTo", { at: fmtClock(this.mixMs(h.leg, h.start_ms)) }),
           onclick: () => this.jump(h.utterance_id, this.mixMs(h.leg, h.start_ms)),

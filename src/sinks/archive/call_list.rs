@@ -196,16 +196,10 @@ fn conditions(f: &CallFilter) -> Result<(String, Vec<Value>), ArchiveError> {
         // Every term said in one utterance of the call (by `speaker`, when given).
         let terms = Terms::parse(q)?;
         let mut u = String::from("SELECT 1 FROM utterances u WHERE u.call_id = c.id");
-        if let Some(m) = terms.fts_match() {
-            u.push_str(
-                " AND u.seq IN (SELECT rowid FROM utterances_fts WHERE utterances_fts MATCH ?)",
-            );
-            args.push(m.into());
-        }
-        for p in terms.like_patterns() {
-            u.push_str(" AND u.text LIKE ? ESCAPE '\\'");
-            args.push(p.into());
-        }
+        let sounds = super::search::sounds_of(&terms, f.mode)?;
+        let (text, mut matched) = super::search::predicate(&terms, &sounds, f.mode);
+        u.push_str(&text);
+        args.append(&mut matched);
         if let Some(s) = f.speaker {
             u.push_str(" AND u.speaker = ?");
             args.push(s.as_str().to_string().into());

@@ -4,6 +4,7 @@
 //! query string; unknown fields are refused so a misspelt filter is not silently ignored.
 
 use super::record::{HitRecord, RuleFiringRecord, UtteranceRecord};
+use super::sound::SearchMode;
 use crate::call::Speaker;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -59,6 +60,9 @@ pub struct CallFilter {
     pub verdict: Option<String>,
     /// Calls in which these words were said (in one utterance; by `speaker` when given).
     pub q: Option<String>,
+    /// How `q` matches: `exact` (default), `pinyin` or `near`, as for [`SearchQuery::mode`].
+    #[serde(default)]
+    pub mode: SearchMode,
     /// `newest` (default), `oldest`, `score_asc` or `score_desc`.
     pub sort: Option<String>,
     /// `json` (default) or `csv`: on the HTTP API, every matching call as a CSV download.
@@ -83,6 +87,11 @@ pub struct SearchQuery {
     /// What to find: whitespace-separated terms that must all occur (as substrings,
     /// ASCII case-insensitive); `"double quotes"` keep a phrase together.
     pub q: String,
+    /// `exact` (default): the text holds each term as written. `pinyin`: or characters with
+    /// the same toneless pinyin. `near`: or, for terms of three or more characters, all but
+    /// one syllable the same. Chinese terms only in the sound modes.
+    #[serde(default)]
+    pub mode: SearchMode,
     /// Only utterances of this speaker.
     pub speaker: Option<Speaker>,
     /// Only utterances of this call.
@@ -203,4 +212,7 @@ pub struct SearchHit {
     pub snippet: String,
     /// Character ranges `[start, end)` of every match in `text`.
     pub highlights: Vec<[usize; 2]>,
+    /// How the utterance matched: `exact`, `pinyin` or `near` (results rank in that order).
+    #[serde(rename = "match")]
+    pub how: SearchMode,
 }

@@ -3,18 +3,15 @@
 //! Queries are blocking; async handlers run them inside `spawn_blocking`.
 
 use super::error::ArchiveError;
-use super::query::{
-    CallDetail, CallScore, CallSummary, LegSummary, Page, SearchHit, SearchQuery, DEFAULT_LIMIT,
-    MAX_LIMIT,
-};
+use super::query::{CallDetail, CallScore, CallSummary, LegSummary, DEFAULT_LIMIT, MAX_LIMIT};
 use super::record::{HitRecord, RuleFiringRecord, UtteranceRecord};
-use super::terms::{snippet, Terms};
 use super::{schema, store};
 use crate::call::Speaker;
+use crate::transforms::matcher::MatchMode;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -124,7 +121,7 @@ impl ArchiveReader {
             let hits = conn
                 .prepare_cached(
                     "SELECT id, call_id, leg, speaker, utterance_id, term, category, severity, matched,
-                            span_start, span_end, start_ms, end_ms, created_at, homophone
+                            span_start, span_end, start_ms, end_ms, created_at, match_mode, homophone
                      FROM hits WHERE call_id = ?1 ORDER BY start_ms, leg, id",
                 )?
                 .query_map([id], |r| {
@@ -143,7 +140,12 @@ impl ArchiveReader {
                         start_ms: r.get(11)?,
                         end_ms: r.get(12)?,
                         created_at: r.get(13)?,
-                        homophone: r.get(14)?,
+                        how: r
+                            .get::<_, String>(14)
+                            .ok()
+                            .and_then(|m| MatchMode::parse(&m))
+                            .unwrap_or_default(),
+                        homophone: r.get(15)?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -185,94 +187,6 @@ impl ArchiveReader {
                 audio: super::audio_rows::audio_of(conn, id)?,
                 review,
             }))
-        })
-    }
-
-    /// Utterances containing every term of `query.q`, most recently archived first.
-    /// See the `terms` module for how short terms are searched.
-    pub fn search(&self, query: &SearchQuery) -> Result<Page<SearchHit>, ArchiveError> {
-        let terms = Terms::parse(&query.q)?;
-        let limit = limit(query.limit)?;
-        let mut sql = String::from(
-            "SELECT u.seq, u.id, u.call_id, u.leg, u.speaker, u.start_ms, u.end_ms, u.language,
-                    u.created_at, u.text
-             FROM utterances u WHERE 1 = 1",
-        );
-        let mut args: Vec<Value> = Vec::new();
-        if let Some(m) = terms.fts_match() {
-            sql.push_str(
-                " AND u.seq IN (SELECT rowid FROM utterances_fts WHERE utterances_fts MATCH ?)",
-            );
-            args.push(m.into());
-        }
-        for p in terms.like_patterns() {
-            sql.push_str(" AND u.text LIKE ? ESCAPE '\\'");
-            args.push(p.into());
-        }
-        if let Some(qs) = query.visible_queues.as_deref() {
-            sql.push_str(" AND u.call_id IN (SELECT c.id FROM calls c WHERE 1 = 1");
-            queue_limit(&mut sql, &mut args, "c.queue", Some(qs));
-            sql.push(')');
-        }
-        if let Some(s) = query.speaker {
-            sql.push_str(" AND u.speaker = ?");
-            args.push(s.as_str().to_string().into());
-        }
-        if let Some(id) = &query.call_id {
-            sql.push_str(" AND u.call_id = ?");
-            args.push(id.clone().into());
-        }
-        if let Some(from) = &query.from {
-            sql.push_str(" AND u.created_at_ms >= ?");
-            args.push(time_arg("from", from)?.into());
-        }
-        if let Some(to) = &query.to {
-            sql.push_str(" AND u.created_at_ms < ?");
-            args.push(time_arg("to", to)?.into());
-        }
-        if let Some(cursor) = &query.cursor {
-            sql.push_str(" AND u.seq < ?");
-            args.push(decode_search_cursor(cursor)?.into());
-        }
-        sql.push_str(" ORDER BY u.seq DESC LIMIT ? OFFSET ?");
-        args.push((limit as i64 + 1).into());
-        args.push(offset(query.offset)?.into());
-
-        self.with_snapshot(|conn| {
-            let mut rows = conn
-                .prepare(&sql)?
-                .query_map(params_from_iter(args), |r| {
-                    let text: String = r.get(9)?;
-                    let highlights = terms.highlights(&text);
-                    let hit = SearchHit {
-                        utterance_id: r.get(1)?,
-                        call_id: r.get(2)?,
-                        leg: r.get(3)?,
-                        speaker: speaker(r, 4)?,
-                        start_ms: r.get(5)?,
-                        end_ms: r.get(6)?,
-                        language: r.get(7)?,
-                        created_at: r.get(8)?,
-                        snippet: snippet(&text, &highlights),
-                        highlights,
-                        text,
-                    };
-                    Ok((r.get::<_, i64>(0)?, hit))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let more = rows.len() > limit as usize;
-            rows.truncate(limit as usize);
-            let next_cursor = more
-                .then(|| {
-                    rows.last()
-                        .map(|(seq, _)| encode_cursor(&format!("u:{seq}")))
-                })
-                .flatten();
-            Ok(Page {
-                items: rows.into_iter().map(|(_, h)| h).collect(),
-                next_cursor,
-                total: None,
-            })
         })
     }
 
@@ -445,12 +359,6 @@ pub(super) fn bad_cursor() -> ArchiveError {
     ArchiveError::bad(
         "cursor was not issued by this endpoint; pass next_cursor from the previous page unchanged",
     )
-}
-
-fn decode_search_cursor(cursor: &str) -> Result<i64, ArchiveError> {
-    decode_cursor(cursor, "u")
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(bad_cursor)
 }
 
 /// Limits `column` to `queues` (none at all for an empty list; no limit for `None`).

@@ -1,6 +1,7 @@
 //! What the pipeline hands to the archive. Ids are made by the pipeline so no write waits for a read.
 
 use crate::call::Speaker;
+use crate::transforms::matcher::MatchMode;
 use serde::{Deserialize, Serialize};
 
 /// One write to the archive.
@@ -155,10 +156,14 @@ pub struct HitRecord {
     pub start_ms: u64,
     pub end_ms: u64,
     pub created_at: String,
-    /// True when the text only sounds like the term (homophone matching), so a reviewer can
-    /// tell a likely recognition error from the words themselves.
+    /// True when the text only sounds like the term (`how` is not exact); kept for readers
+    /// from before `match`.
     #[serde(default)]
     pub homophone: bool,
+    /// How the text matched the term; anything but `exact` means it only sounds like the term,
+    /// so a reviewer can tell a likely recognition error from the words themselves.
+    #[serde(default, rename = "match")]
+    pub how: MatchMode,
 }
 
 /// A call's QA score against one scorecard.

@@ -317,6 +317,31 @@ CREATE TABLE alert_acks (
 );
 CREATE INDEX alert_acks_by_call ON alert_acks(call_id);
 "#,
+    // 11: how a hit matched (exact, homophone, near); `homophone` stays for older readers.
+    r#"
+ALTER TABLE hits ADD COLUMN match_mode TEXT NOT NULL DEFAULT 'exact';
+UPDATE hits SET match_mode = 'homophone' WHERE homophone = 1;
+"#,
+    // 12: each utterance's sound key (see `sound`), indexed so reviewers can search by pinyin
+    // and near-homophones. `sound_key()` is registered on the writer's connection.
+    r#"
+ALTER TABLE utterances ADD COLUMN sound TEXT NOT NULL DEFAULT '|';
+UPDATE utterances SET sound = sound_key(text);
+CREATE VIRTUAL TABLE utterances_sound USING fts5(
+    sound, content='utterances', content_rowid='seq', tokenize='trigram'
+);
+INSERT INTO utterances_sound(utterances_sound) VALUES ('rebuild');
+CREATE TRIGGER utterances_sound_insert AFTER INSERT ON utterances BEGIN
+    INSERT INTO utterances_sound(rowid, sound) VALUES (new.seq, new.sound);
+END;
+CREATE TRIGGER utterances_sound_delete AFTER DELETE ON utterances BEGIN
+    INSERT INTO utterances_sound(utterances_sound, rowid, sound) VALUES ('delete', old.seq, old.sound);
+END;
+CREATE TRIGGER utterances_sound_update AFTER UPDATE OF sound ON utterances BEGIN
+    INSERT INTO utterances_sound(utterances_sound, rowid, sound) VALUES ('delete', old.seq, old.sound);
+    INSERT INTO utterances_sound(rowid, sound) VALUES (new.seq, new.sound);
+END;
+"#,
 ];
 
 /// Schema version this build writes and reads.
@@ -336,6 +361,7 @@ pub(crate) fn open_writer(path: &Path, busy_timeout: Duration) -> Result<Connect
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
     )
     .map_err(open_err)?;
+    register_sound_key(&conn).map_err(open_err)?;
     migrate(&mut conn, path)?;
     Ok(conn)
 }
@@ -366,6 +392,17 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection, ArchiveError> {
             found: v,
         }),
     }
+}
+
+/// `sound_key(text)` in SQL, for the migration that keys utterances archived before it.
+fn register_sound_key(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "sound_key",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| Ok(super::sound::key(&ctx.get::<String>(0)?)),
+    )
 }
 
 fn user_version(conn: &Connection) -> rusqlite::Result<i64> {

@@ -3,6 +3,7 @@
 
 use super::record::{ArchiveOp, HitRecord, RuleFiringRecord, ScoreRecord, UtteranceRecord};
 use crate::call::Speaker;
+use crate::transforms::matcher::MatchMode;
 use rusqlite::{params, Connection};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -181,8 +182,8 @@ fn insert_utterance(conn: &Connection, u: &UtteranceRecord) -> rusqlite::Result<
     conn.prepare_cached(
         "INSERT OR IGNORE INTO utterances
             (id, call_id, leg, speaker, start_ms, end_ms, language, text, segments, created_at,
-             created_at_ms, dropped, audio_masked)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+             created_at_ms, dropped, audio_masked, sound)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         u.id,
@@ -199,6 +200,7 @@ fn insert_utterance(conn: &Connection, u: &UtteranceRecord) -> rusqlite::Result<
         u.dropped.map(|r| r.as_str()),
         (!u.audio_masked.is_empty())
             .then(|| serde_json::to_string(&u.audio_masked).unwrap_or_default()),
+        super::sound::key(&u.text),
     ])?;
     Ok(())
 }
@@ -208,8 +210,8 @@ fn insert_hit(conn: &Connection, h: &HitRecord) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT OR IGNORE INTO hits
             (id, call_id, leg, speaker, utterance_id, term, category, severity, matched,
-             span_start, span_end, start_ms, end_ms, created_at, homophone)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+             span_start, span_end, start_ms, end_ms, created_at, homophone, match_mode)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         h.id,
@@ -226,7 +228,8 @@ fn insert_hit(conn: &Connection, h: &HitRecord) -> rusqlite::Result<()> {
         h.start_ms,
         h.end_ms,
         h.created_at,
-        h.homophone,
+        h.homophone || h.how != MatchMode::Exact,
+        h.how.as_str(),
     ])?;
     Ok(())
 }

@@ -92,6 +92,10 @@ impl Terms {
     /// Character ranges of every occurrence of any term in `text` (ASCII case-insensitive),
     /// sorted and with overlaps merged.
     pub fn highlights(&self, text: &str) -> Vec<[usize; 2]> {
+        merge(self.occurrences(text))
+    }
+
+    fn occurrences(&self, text: &str) -> Vec<[usize; 2]> {
         let hay: Vec<char> = text.chars().map(|c| c.to_ascii_lowercase()).collect();
         let mut spans = Vec::new();
         for term in &self.0 {
@@ -105,20 +109,25 @@ impl Terms {
                 }
             }
         }
-        spans.sort_unstable();
-        let mut merged: Vec<[usize; 2]> = Vec::with_capacity(spans.len());
-        for s in spans {
-            match merged.last_mut() {
-                Some(last) if s[0] <= last[1] => last[1] = last[1].max(s[1]),
-                _ => merged.push(s),
-            }
-        }
-        merged
+        spans
     }
 }
 
+/// Sorts character ranges and merges the ones that overlap or touch.
+pub fn merge(mut spans: Vec<[usize; 2]>) -> Vec<[usize; 2]> {
+    spans.sort_unstable();
+    let mut merged: Vec<[usize; 2]> = Vec::with_capacity(spans.len());
+    for s in spans {
+        match merged.last_mut() {
+            Some(last) if s[0] <= last[1] => last[1] = last[1].max(s[1]),
+            _ => merged.push(s),
+        }
+    }
+    merged
+}
+
 /// A `LIKE` pattern matching any text containing `term` literally.
-fn like_contains(term: &str) -> String {
+pub(super) fn like_contains(term: &str) -> String {
     let mut p = String::with_capacity(term.len() + 2);
     p.push('%');
     for c in term.chars() {

@@ -576,9 +576,10 @@ impl Writer {
                     self.committed(ops.len(), rejected);
                     self.drain_batch = (self.drain_batch * 2).min(self.config.max_batch.max(1));
                     done = last;
-                    self.counters
-                        .journaled
-                        .store(self.journal.lines().saturating_sub(done), Ordering::Relaxed);
+                    // Zero is only reported once the file is gone (below): until then a reader
+                    // of the health would see an empty journal that still exists on disk.
+                    let left = self.journal.lines().saturating_sub(done).max(1);
+                    self.counters.journaled.store(left, Ordering::Relaxed);
                 }
                 Err(e) => {
                     self.failed(&e, ops.len());

@@ -1,6 +1,7 @@
 //! The live event model pushed to `/v1/events` subscribers.
 
 use crate::call::Speaker;
+use crate::transforms::matcher::MatchMode;
 use serde::{Deserialize, Serialize};
 
 /// One live event. Serialised as a flat JSON object with a `type` field.
@@ -83,9 +84,13 @@ pub enum Payload {
         utterance: String,
         /// True when the hit was raised on a partial transcript.
         partial: bool,
-        /// True when the utterance only sounds like the term (toneless pinyin matching of a
-        /// term with `homophones = true`): likely a recognition error, worth a listen.
+        /// True when the utterance only sounds like the term (`match` is not `exact`): likely a
+        /// recognition error, worth a listen.
         homophone: bool,
+        /// How the text matched: `exact`, `homophone` (same toneless pinyin) or `near` (one
+        /// syllable swapped for a sound the recogniser confuses it with).
+        #[serde(rename = "match")]
+        how: MatchMode,
     },
     /// A composite inspection rule became true; fired once per rule per call.
     #[serde(rename = "rule.fired")]

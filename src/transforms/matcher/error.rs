@@ -42,6 +42,10 @@ pub enum Problem {
         "invalid category `{0}` (use lower-case letters, digits and `_`, e.g. `sales_promise`)"
     )]
     BadCategory(String),
+    #[error("unknown match mode `{0}` (expected exact|homophone|near)")]
+    UnknownMatchMode(String),
+    #[error("both `match` and `homophones` are set; keep `match` (`homophones = true` is the older spelling of `match = \"homophone\"`)")]
+    BothMatchKeys,
     #[error("empty language tag (use e.g. `zh` or `en`, or leave `lang` out)")]
     EmptyLanguage,
     #[error("empty term (remove it or write the phrase)")]

@@ -61,22 +61,41 @@ impl Syllables {
         }
     }
 
-    fn syllable(&self, c: char) -> Option<String> {
-        let p = c.to_pinyin()?.plain();
-        Some(if self.fuzzy { fuzzy(p) } else { p.to_string() })
+    fn fold(&self, s: &str) -> String {
+        if self.fuzzy {
+            fuzzy(s)
+        } else {
+            s.to_string()
+        }
     }
 
-    /// Encodes a term; `None` unless every char has pinyin (a term with Latin letters or
-    /// digits has no homophones worth matching).
-    pub(crate) fn encode_term(&mut self, norm: &str) -> Option<String> {
+    fn syllable(&self, c: char) -> Option<String> {
+        Some(self.fold(c.to_pinyin()?.plain()))
+    }
+
+    /// Toneless syllables of a term; `None` unless every char has pinyin (a term with Latin
+    /// letters or digits has no homophones worth matching) and there are at least two.
+    pub(crate) fn term_syllables(norm: &str) -> Option<Vec<&'static str>> {
+        let syls: Option<Vec<&'static str>> = norm.chars().map(super::near::syllable).collect();
+        syls.filter(|s| s.len() >= 2)
+    }
+
+    /// Encodes a syllable sequence (folded for accents when that is on), one char a syllable.
+    pub(crate) fn encode(&mut self, syllables: &[impl AsRef<str>]) -> Option<String> {
         let mut out = String::new();
-        for c in norm.chars() {
-            let s = self.syllable(c)?;
+        for s in syllables {
+            let s = self.fold(s.as_ref());
             let next = BASE + 1 + self.ids.len() as u32;
             let id = *self.ids.entry(s).or_insert(next);
             out.push(char::from_u32(id)?);
         }
-        (out.chars().count() >= 2).then_some(out)
+        Some(out)
+    }
+
+    /// Encodes a term's homophone pattern; see [`Syllables::term_syllables`].
+    #[cfg(test)]
+    pub(crate) fn encode_term(&mut self, norm: &str) -> Option<String> {
+        self.encode(&Syllables::term_syllables(norm)?)
     }
 
     /// Encodes a normalised text, one char per char; syllables no term has become the marker.

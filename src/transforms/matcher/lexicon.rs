@@ -5,10 +5,10 @@
 
 use super::error::{LexiconError, Problem};
 use super::normalize::normalize;
-use super::term::{Severity, SpeakerScope, Term};
+use super::term::{MatchMode, Severity, SpeakerScope, Term};
 use crate::transforms::toml_source;
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use toml::Spanned;
 
@@ -38,6 +38,8 @@ struct Attrs {
     speaker: Option<Spanned<String>>,
     lang: Option<Spanned<String>>,
     homophones: Option<bool>,
+    #[serde(rename = "match")]
+    mode: Option<Spanned<String>>,
 }
 
 // serde cannot combine `flatten` with `deny_unknown_fields`, hence the repeated attribute fields.
@@ -49,6 +51,8 @@ struct GroupDoc {
     speaker: Option<Spanned<String>>,
     lang: Option<Spanned<String>>,
     homophones: Option<bool>,
+    #[serde(rename = "match")]
+    mode: Option<Spanned<String>>,
     terms: Vec<Spanned<String>>,
 }
 
@@ -61,6 +65,8 @@ struct TermDoc {
     speaker: Option<Spanned<String>>,
     lang: Option<Spanned<String>>,
     homophones: Option<bool>,
+    #[serde(rename = "match")]
+    mode: Option<Spanned<String>>,
 }
 
 /// Attribute values after validation, each still optional until the layers are merged.
@@ -70,7 +76,7 @@ struct Resolved {
     severity: Option<Severity>,
     speaker: Option<SpeakerScope>,
     lang: Option<String>,
-    homophones: Option<bool>,
+    mode: Option<MatchMode>,
 }
 
 impl Resolved {
@@ -81,7 +87,7 @@ impl Resolved {
             severity: self.severity.or(outer.severity),
             speaker: self.speaker.or(outer.speaker),
             lang: self.lang.clone().or_else(|| outer.lang.clone()),
-            homophones: self.homophones.or(outer.homophones),
+            mode: self.mode.or(outer.mode),
         }
     }
 }
@@ -145,7 +151,32 @@ impl Source<'_> {
         Ok(out)
     }
 
-    fn term(&self, text: &Spanned<String>, attrs: Resolved) -> Result<Term, LexiconError> {
+    /// The mode a layer sets, from `match` or the older `homophones` flag.
+    fn mode(
+        &self,
+        mode: &Option<Spanned<String>>,
+        homophones: Option<bool>,
+    ) -> Result<Option<MatchMode>, LexiconError> {
+        match (mode, homophones) {
+            (Some(m), Some(_)) => Err(self.error(m.span().start, Problem::BothMatchKeys)),
+            (Some(m), None) => MatchMode::parse(m.get_ref()).map(Some).ok_or_else(|| {
+                self.error(
+                    m.span().start,
+                    Problem::UnknownMatchMode(m.get_ref().clone()),
+                )
+            }),
+            (None, Some(true)) => Ok(Some(MatchMode::Homophone)),
+            (None, Some(false)) => Ok(Some(MatchMode::Exact)),
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn term(
+        &self,
+        text: &Spanned<String>,
+        attrs: Resolved,
+        pinned: bool,
+    ) -> Result<Term, LexiconError> {
         let at = text.span().start;
         let raw = text.get_ref();
         if raw.trim().is_empty() {
@@ -167,7 +198,8 @@ impl Source<'_> {
             severity,
             speaker: attrs.speaker.unwrap_or_default(),
             language: attrs.lang,
-            homophones: attrs.homophones.unwrap_or(false),
+            mode: attrs.mode.unwrap_or_default(),
+            mode_pinned: pinned,
             file: self.file.to_string(),
             line: self.line_of(at),
         })
@@ -188,29 +220,31 @@ impl Lexicon {
         })?;
         let defaults = match &doc.defaults {
             Some(d) => Resolved {
-                homophones: d.homophones,
+                mode: source.mode(&d.mode, d.homophones)?,
                 ..source.resolve(&d.category, &d.severity, &d.speaker, &d.lang)?
             },
             None => Resolved::default(),
         };
         let mut terms = Vec::new();
         for g in &doc.group {
+            let mode = source.mode(&g.mode, g.homophones)?;
             let group = Resolved {
-                homophones: g.homophones,
+                mode,
                 ..source.resolve(&g.category, &g.severity, &g.speaker, &g.lang)?
             }
             .over(&defaults);
             for text in &g.terms {
-                terms.push(source.term(text, group.clone())?);
+                terms.push(source.term(text, group.clone(), mode.is_some())?);
             }
         }
         for t in &doc.term {
+            let mode = source.mode(&t.mode, t.homophones)?;
             let attrs = Resolved {
-                homophones: t.homophones,
+                mode,
                 ..source.resolve(&t.category, &t.severity, &t.speaker, &t.lang)?
             }
             .over(&defaults);
-            terms.push(source.term(&t.text, attrs)?);
+            terms.push(source.term(&t.text, attrs, mode.is_some())?);
         }
         // Groups and single terms are parsed in two passes; report and number them in file order.
         terms.sort_by_key(|t| t.line);
@@ -259,6 +293,18 @@ impl Lexicon {
     /// True when the lexicon has no terms.
     pub fn is_empty(&self) -> bool {
         self.terms.is_empty()
+    }
+
+    /// Sets the match mode of every term of a listed category, except terms whose own entry or
+    /// `[[group]]` sets one: the configuration's `[lexicons.match]` table, so a bank can turn
+    /// near matching on for a category without editing the shipped files.
+    pub fn with_category_modes(mut self, modes: &BTreeMap<String, MatchMode>) -> Lexicon {
+        for t in &mut self.terms {
+            if let Some(&m) = modes.get(&t.category).filter(|_| !t.mode_pinned) {
+                t.mode = m;
+            }
+        }
+        self
     }
 
     /// Builds a lexicon from terms, renumbering their ids to their positions.

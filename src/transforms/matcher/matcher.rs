@@ -3,8 +3,9 @@
 use super::error::LexiconError;
 use super::homophone::{char_range_to_bytes, Syllables};
 use super::lexicon::Lexicon;
+use super::near;
 use super::normalize::{is_word_char, normalize, Normalized};
-use super::term::Term;
+use super::term::{MatchMode, Term};
 use crate::call::Speaker;
 use aho_corasick::{AhoCorasick, Input, MatchKind};
 use std::collections::HashMap;
@@ -25,9 +26,14 @@ pub struct Match {
     /// How many earlier matches of the same term the text holds (0 for the first); this is what
     /// [`HitTracker`](super::HitTracker) keys on.
     pub occurrence: usize,
-    /// True when the text only sounds like the term (toneless pinyin), for terms that opt in.
-    pub homophone: bool,
+    /// How the text matched: spelled like the term, or only sounding like it (for terms whose
+    /// [`MatchMode`] allows that). A sound-alike is likely a recognition error, worth a listen.
+    pub how: MatchMode,
 }
+
+/// Near variants need this many syllables: two syllables with one swapped are too often just
+/// another word (a two-syllable term in near mode matches as a homophone).
+pub const NEAR_MIN_SYLLABLES: usize = 3;
 
 /// The compiled lexicon: finds terms in transcripts.
 pub struct Matcher {
@@ -47,9 +53,13 @@ struct Scoped {
     ac: AhoCorasick,
     patterns: Vec<Pattern>,
     by_text: HashMap<String, usize>,
-    /// Syllable automaton over the terms with `homophones = true`, and each pattern's term ids.
-    homophones: Option<(AhoCorasick, Vec<Vec<usize>>)>,
+    /// Syllable automaton over the sound patterns of terms that match by sound, and each
+    /// pattern's terms with how it matches them.
+    homophones: Option<(AhoCorasick, Vec<Hears>)>,
 }
+
+/// Terms a pattern stands for, each with how a match of the pattern matches it.
+type Hears = Vec<(usize, MatchMode)>;
 
 /// A distinct normalised phrase and the terms that share it (same phrase in several categories).
 struct Pattern {
@@ -77,10 +87,10 @@ impl Matcher {
         let terms = lexicon.terms;
         let normalized: Vec<String> = terms.iter().map(|t| normalize(&t.text).text).collect();
         let mut syllables = Syllables::new(fuzzy_pinyin);
-        let encoded: Vec<Option<String>> = terms
+        let encoded: Vec<Vec<(String, MatchMode)>> = terms
             .iter()
             .zip(&normalized)
-            .map(|(t, n)| t.homophones.then(|| syllables.encode_term(n)).flatten())
+            .map(|(t, n)| sound_patterns(&mut syllables, t.mode, n))
             .collect();
         let build = |speaker: Speaker| Scoped::build(&terms, &normalized, &encoded, speaker);
         Ok(Matcher {
@@ -112,7 +122,7 @@ impl Matcher {
         let mut matches = Vec::new();
         let mut occurrences: HashMap<usize, usize> = HashMap::new();
         let mut exact = scoped.search(&norm.text);
-        let mut heard: Vec<(&[usize], Range<usize>)> = Vec::new();
+        let mut heard: Vec<(&Hears, Range<usize>)> = Vec::new();
         if let Some((ac, ids)) = &scoped.homophones {
             let encoded = self.syllables.encode_text(&norm.text);
             for m in ac.find_iter(encoded.as_str()) {
@@ -129,15 +139,22 @@ impl Matcher {
                     continue;
                 }
                 exact.retain(|(_, e)| !inside(e));
-                heard.push((ids[m.pattern().as_usize()].as_slice(), span));
+                heard.push((&ids[m.pattern().as_usize()], span));
             }
         }
         // Ranges of the original text from here on: the unfolded text has its own offsets.
-        let mut found: Vec<(&[usize], Range<usize>, bool)> = exact
+        let spelled = |p: usize| -> Hears {
+            scoped.patterns[p]
+                .term_ids
+                .iter()
+                .map(|&id| (id, MatchMode::Exact))
+                .collect()
+        };
+        let mut found: Vec<(Hears, Range<usize>)> = exact
             .iter()
-            .map(|(p, span)| (scoped.patterns[*p].term_ids.as_slice(), span.clone(), false))
-            .chain(heard.into_iter().map(|(ids, span)| (ids, span, true)))
-            .map(|(ids, span, h)| (ids, norm.original_range(span.start, span.end), h))
+            .map(|(p, span)| (spelled(*p), span.clone()))
+            .chain(heard.into_iter().map(|(ids, span)| (ids.clone(), span)))
+            .map(|(ids, span)| (ids, norm.original_range(span.start, span.end)))
             .collect();
         if let Some(unfolded) = &norm.unfolded {
             // A term the numeral folding cut into (零风险 after 一一): found only here.
@@ -145,17 +162,17 @@ impl Matcher {
                 let r = unfolded.original_range(span.start, span.end);
                 if !found
                     .iter()
-                    .any(|(_, e, _)| e.start < r.end && r.start < e.end)
+                    .any(|(_, e)| e.start < r.end && r.start < e.end)
                 {
-                    found.push((scoped.patterns[p].term_ids.as_slice(), r, false));
+                    found.push((spelled(p), r));
                 }
             }
         }
-        found.sort_by_key(|(_, span, _)| span.start);
-        for (term_ids, byte_range, homophone) in found {
+        found.sort_by_key(|(_, span)| span.start);
+        for (terms, byte_range) in found {
             let char_start = text[..byte_range.start].chars().count();
             let char_end = char_start + text[byte_range.clone()].chars().count();
-            for &term_id in term_ids {
+            for (term_id, how) in terms {
                 let n = occurrences.entry(term_id).or_insert(0);
                 matches.push(Match {
                     term_id,
@@ -164,7 +181,7 @@ impl Matcher {
                     char_end,
                     matched: text[byte_range.clone()].to_string(),
                     occurrence: *n,
-                    homophone,
+                    how,
                 });
                 *n += 1;
             }
@@ -200,23 +217,32 @@ impl Scoped {
     fn build(
         terms: &[Term],
         normalized: &[String],
-        encoded: &[Option<String>],
+        encoded: &[Vec<(String, MatchMode)>],
         speaker: Speaker,
     ) -> Result<Scoped, LexiconError> {
-        let mut sounds: Vec<String> = Vec::new();
-        let mut sound_ids: Vec<Vec<usize>> = Vec::new();
+        let mut sounds: Vec<&str> = Vec::new();
+        let mut sound_ids: Vec<Hears> = Vec::new();
         let mut by_sound: HashMap<&str, usize> = HashMap::new();
-        for (term, enc) in terms.iter().zip(encoded) {
-            let Some(enc) = enc.as_ref().filter(|_| term.speaker.applies(speaker)) else {
+        for (term, patterns) in terms.iter().zip(encoded) {
+            if !term.speaker.applies(speaker) {
                 continue;
-            };
-            match by_sound.get(enc.as_str()) {
-                Some(&i) => sound_ids[i].push(term.id),
-                None => {
-                    by_sound.insert(enc, sounds.len());
-                    sounds.push(enc.clone());
-                    sound_ids.push(vec![term.id]);
+            }
+            for (enc, how) in patterns {
+                let i = *by_sound.entry(enc.as_str()).or_insert_with(|| {
+                    sounds.push(enc);
+                    sound_ids.push(Vec::new());
+                    sounds.len() - 1
+                });
+                if !sound_ids[i].iter().any(|(id, _)| *id == term.id) {
+                    sound_ids[i].push((term.id, *how));
                 }
+            }
+        }
+        // Text that sounds exactly like one term is that term misheard, not another term with
+        // a syllable swapped.
+        for ids in &mut sound_ids {
+            if ids.iter().any(|(_, how)| *how == MatchMode::Homophone) {
+                ids.retain(|(_, how)| *how == MatchMode::Homophone);
             }
         }
         let homophones = if sounds.is_empty() {
@@ -310,4 +336,37 @@ impl Scoped {
         let end_ok = !p.word_end || !hay[end..].chars().next().is_some_and(is_word_char);
         start_ok && end_ok
     }
+}
+
+/// The syllable patterns a term matches by sound: its own (homophones) and, in near mode, each
+/// with one syllable swapped for a learned confusion. Empty for exact terms and for terms that
+/// are not all CJK.
+fn sound_patterns(
+    syllables: &mut Syllables,
+    mode: MatchMode,
+    norm: &str,
+) -> Vec<(String, MatchMode)> {
+    if mode == MatchMode::Exact {
+        return Vec::new();
+    }
+    let Some(syls) = Syllables::term_syllables(norm) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, MatchMode)> = syllables
+        .encode(&syls)
+        .map(|e| (e, MatchMode::Homophone))
+        .into_iter()
+        .collect();
+    if mode == MatchMode::Near && syls.len() >= NEAR_MIN_SYLLABLES {
+        for (i, s) in syls.iter().enumerate() {
+            for n in near::neighbours(s) {
+                let mut variant: Vec<&str> = syls.clone();
+                variant[i] = &n;
+                if let Some(e) = syllables.encode(&variant) {
+                    out.push((e, MatchMode::Near));
+                }
+            }
+        }
+    }
+    out
 }

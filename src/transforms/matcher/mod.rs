@@ -10,6 +10,7 @@ mod homophone;
 mod lexicon;
 #[allow(clippy::module_inception)]
 mod matcher;
+pub mod near;
 mod normalize;
 mod term;
 #[cfg(test)]
@@ -18,7 +19,7 @@ mod tests;
 pub use dedup::HitTracker;
 pub use error::{LexiconError, Problem};
 pub use lexicon::Lexicon;
-pub use matcher::{Match, Matcher};
+pub use matcher::{Match, Matcher, NEAR_MIN_SYLLABLES};
 pub(crate) use normalize::is_word_char;
 pub use normalize::{normalize, Normalized};
-pub use term::{Severity, SpeakerScope, Term};
+pub use term::{MatchMode, Severity, SpeakerScope, Term};

@@ -101,6 +101,50 @@ impl fmt::Display for SpeakerScope {
     }
 }
 
+/// How a term is allowed to match text that is not spelled like it.
+///
+/// Chinese recognition errors are mostly sound-alikes, so the looser modes trade a little
+/// precision for hits the recogniser would otherwise hide.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchMode {
+    /// The normalised text holds the term (Simplified/Traditional, width and punctuation folded).
+    #[default]
+    Exact,
+    /// Also text with the same toneless pinyin (保本保锡 for 保本保息).
+    Homophone,
+    /// Also text with one syllable swapped for a sound Whisper confuses it with (验重码 for
+    /// 验证码); see [`near`](super::near). Terms of fewer than three syllables match as homophones.
+    Near,
+}
+
+impl MatchMode {
+    /// Every mode, strictest first.
+    pub const ALL: [MatchMode; 3] = [MatchMode::Exact, MatchMode::Homophone, MatchMode::Near];
+
+    /// The lexicon, event and API spelling: `exact`, `homophone` or `near`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchMode::Exact => "exact",
+            MatchMode::Homophone => "homophone",
+            MatchMode::Near => "near",
+        }
+    }
+
+    /// Parses the lexicon spelling; `None` for anything else.
+    pub fn parse(s: &str) -> Option<MatchMode> {
+        MatchMode::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+impl fmt::Display for MatchMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One prohibited phrase, as written in a lexicon file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Term {
@@ -114,8 +158,11 @@ pub struct Term {
     pub speaker: SpeakerScope,
     /// Language tag from the lexicon (`zh`, `en`), informational.
     pub language: Option<String>,
-    /// Also match text that sounds the same in toneless pinyin (`homophones = true`).
-    pub homophones: bool,
+    /// How loosely the term matches (`match = "near"`, or `homophones = true` for homophone).
+    pub mode: MatchMode,
+    /// True when the term or its group sets the mode itself, so a per-category mode from the
+    /// configuration does not override it.
+    pub mode_pinned: bool,
     /// Lexicon file the term was read from, as given to the loader.
     pub file: String,
     /// 1-based line of the term in `file`.

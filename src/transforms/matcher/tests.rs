@@ -500,6 +500,14 @@ fn lexicon_errors_name_file_line_and_reason() {
             "[defaults]\nlang = \" \"\n",
             "lexicons/x.toml:2: empty language tag (use e.g. `zh` or `en`, or leave `lang` out)",
         ),
+        (
+            "[defaults]\ncategory = \"x\"\nseverity = \"low\"\nmatch = \"fuzzy\"\n",
+            "lexicons/x.toml:4: unknown match mode `fuzzy` (expected exact|homophone|near)",
+        ),
+        (
+            "[[group]]\ncategory = \"x\"\nseverity = \"low\"\nhomophones = true\nmatch = \"near\"\nterms = [\"保本\"]\n",
+            "lexicons/x.toml:5: both `match` and `homophones` are set; keep `match` (`homophones = true` is the older spelling of `match = \"homophone\"`)",
+        ),
     ];
     for (src, want) in cases {
         let err = Lexicon::parse(src, "lexicons/x.toml").unwrap_err();
@@ -700,4 +708,50 @@ proptest! {
         prop_assert_eq!(found[0].char_end, prefix.chars().count() + written.chars().count());
         prop_assert_eq!(&found[0].matched, &written);
     }
+}
+
+#[test]
+fn match_modes_layer_and_category_modes_fill_the_rest() {
+    let src = "[defaults]\ncategory = \"fraud\"\nseverity = \"high\"\nhomophones = true\n\
+        [[group]]\nmatch = \"exact\"\nterms = [\"安全账户\"]\n\
+        [[group]]\nterms = [\"验证码\", \"公检法\"]\n\
+        [[term]]\ntext = \"屏幕共享\"\nmatch = \"near\"\n";
+    let lex = Lexicon::parse(src, "x.toml").unwrap();
+    let modes = |lex: &Lexicon| -> Vec<(String, MatchMode)> {
+        lex.terms.iter().map(|t| (t.text.clone(), t.mode)).collect()
+    };
+    let own = [
+        ("安全账户".to_string(), MatchMode::Exact),
+        ("验证码".to_string(), MatchMode::Homophone),
+        ("公检法".to_string(), MatchMode::Homophone),
+        ("屏幕共享".to_string(), MatchMode::Near),
+    ];
+    assert_eq!(modes(&lex), own);
+    // A category mode from the configuration replaces the file default, never a term's or
+    // group's own choice.
+    let config = std::collections::BTreeMap::from([("fraud".to_string(), MatchMode::Near)]);
+    let lex = lex.with_category_modes(&config);
+    assert_eq!(
+        modes(&lex),
+        [
+            ("安全账户".to_string(), MatchMode::Exact),
+            ("验证码".to_string(), MatchMode::Near),
+            ("公检法".to_string(), MatchMode::Near),
+            ("屏幕共享".to_string(), MatchMode::Near),
+        ]
+    );
+    let m = Matcher::new(lex).unwrap();
+    let hit = |text: &str| {
+        m.find(text, Speaker::Customer)
+            .into_iter()
+            .map(|h| (m.term(h.term_id).text.clone(), h.how))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(hit("验证码"), [("验证码".to_string(), MatchMode::Exact)]);
+    assert_eq!(
+        hit("验正码"),
+        [("验证码".to_string(), MatchMode::Homophone)]
+    );
+    // An exact-pinned term never matches by sound.
+    assert!(hit("安全帐护").is_empty());
 }

@@ -4,7 +4,7 @@
 //! punctuation, Traditional/Simplified, spoken digits) as prohibited phrases.
 
 use crate::transforms::matcher::{
-    normalize, Lexicon, LexiconError, Matcher, Severity, SpeakerScope, Term,
+    normalize, Lexicon, LexiconError, MatchMode, Matcher, Severity, SpeakerScope, Term,
 };
 use crate::transforms::toml_source;
 use serde::de::DeserializeOwned;
@@ -113,7 +113,8 @@ impl SourceText<'_> {
             language: None,
             // Exact phrases only: a topic or article fired by a homophone would mislead more
             // than it helps.
-            homophones: false,
+            mode: MatchMode::Exact,
+            mode_pinned: true,
             file: self.file.to_string(),
             line: self.line_of(p.span().start),
         })

@@ -4,8 +4,9 @@
 use super::compile::RuleSet;
 use super::error::InspectionError;
 use super::file;
-use crate::transforms::matcher::{Lexicon, Matcher};
+use crate::transforms::matcher::{Lexicon, MatchMode, Matcher};
 use arc_swap::ArcSwap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -32,6 +33,9 @@ pub struct InspectionSource {
     pub rules_dir: PathBuf,
     /// Accent-tolerant homophone matching (see [`Matcher::with_fuzzy_pinyin`]).
     pub fuzzy_pinyin: bool,
+    /// Match mode per category for terms that do not set their own (see
+    /// [`Lexicon::with_category_modes`]).
+    pub category_modes: BTreeMap<String, MatchMode>,
 }
 
 /// What a load found, for logs and the reload endpoint.
@@ -55,7 +59,7 @@ impl Inspection {
     /// Loads and compiles the lexicon directory and the rules directory.
     pub fn load(source: &InspectionSource) -> Result<Inspection, InspectionError> {
         let matcher = Matcher::with_fuzzy_pinyin(
-            Lexicon::load_dir(&source.lexicon_dir)?,
+            Lexicon::load_dir(&source.lexicon_dir)?.with_category_modes(&source.category_modes),
             source.fuzzy_pinyin,
         )?;
         let defs = file::load_dir(&source.rules_dir)?;

@@ -487,6 +487,7 @@ fn shipped_rules_compile_against_shipped_lexicons() {
         lexicon_dir: root.join("lexicons"),
         rules_dir: root.join("lexicons/rules"),
         fuzzy_pinyin: false,
+        category_modes: Default::default(),
     })
     .unwrap();
     assert!(insp.rules.len() >= 6, "{}", insp.rules.len());

@@ -1,0 +1,87 @@
+//! Stable two-character codes for toneless Mandarin syllables, as stored in the archive's sound
+//! keys. The list only ever grows at its end: a code, once written to an archive, keeps meaning
+//! the same syllable.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Every toneless syllable, in the order that numbers them (alphabetical as first written).
+const SYLLABLES: &[&str] = &[
+    "a", "ai", "an", "ang", "ao", "ba", "bai", "ban", "bang", "bao", "bei", "ben", "beng", "bi",
+    "bian", "biao", "bie", "bin", "bing", "bo", "bu", "ca", "cai", "can", "cang", "cao", "ce",
+    "cen", "ceng", "cha", "chai", "chan", "chang", "chao", "che", "chen", "cheng", "chi", "chong",
+    "chou", "chu", "chua", "chuai", "chuan", "chuang", "chui", "chun", "chuo", "ci", "cong", "cou",
+    "cu", "cuan", "cui", "cun", "cuo", "da", "dai", "dan", "dang", "dao", "de", "dei", "den",
+    "deng", "di", "dia", "dian", "diao", "die", "ding", "diu", "dong", "dou", "du", "duan", "dui",
+    "dun", "duo", "e", "ei", "en", "eng", "er", "fa", "fan", "fang", "fei", "fen", "feng", "fiao",
+    "fo", "fou", "fu", "ga", "gai", "gan", "gang", "gao", "ge", "gei", "gen", "geng", "gong",
+    "gou", "gu", "gua", "guai", "guan", "guang", "gui", "gun", "guo", "ha", "hai", "han", "hang",
+    "hao", "he", "hei", "hen", "heng", "hm", "hng", "hong", "hou", "hu", "hua", "huai", "huan",
+    "huang", "hui", "hun", "huo", "ji", "jia", "jian", "jiang", "jiao", "jie", "jin", "jing",
+    "jiong", "jiu", "ju", "juan", "jue", "jun", "ka", "kai", "kan", "kang", "kao", "ke", "kei",
+    "ken", "keng", "kong", "kou", "ku", "kua", "kuai", "kuan", "kuang", "kui", "kun", "kuo", "la",
+    "lai", "lan", "lang", "lao", "le", "lei", "len", "leng", "li", "lia", "lian", "liang", "liao",
+    "lie", "lin", "ling", "liu", "lo", "long", "lou", "lu", "luan", "lun", "luo", "lü", "lüe", "m",
+    "ma", "mai", "man", "mang", "mao", "me", "mei", "men", "meng", "mi", "mian", "miao", "mie",
+    "min", "ming", "miu", "mo", "mou", "mu", "n", "na", "nai", "nan", "nang", "nao", "ne", "nei",
+    "nen", "neng", "ng", "ni", "nia", "nian", "niang", "niao", "nie", "nin", "ning", "niu", "nong",
+    "nou", "nu", "nuan", "nun", "nuo", "nü", "nüe", "o", "ou", "pa", "pai", "pan", "pang", "pao",
+    "pei", "pen", "peng", "pi", "pian", "piao", "pie", "pin", "ping", "po", "pou", "pu", "qi",
+    "qia", "qian", "qiang", "qiao", "qie", "qin", "qing", "qiong", "qiu", "qu", "quan", "que",
+    "qun", "ran", "rang", "rao", "re", "ren", "reng", "ri", "rong", "rou", "ru", "rua", "ruan",
+    "rui", "run", "ruo", "sa", "sai", "san", "sang", "sao", "se", "sen", "seng", "sha", "shai",
+    "shan", "shang", "shao", "she", "shei", "shen", "sheng", "shi", "shou", "shu", "shua", "shuai",
+    "shuan", "shuang", "shui", "shun", "shuo", "si", "song", "sou", "su", "suan", "sui", "sun",
+    "suo", "ta", "tai", "tan", "tang", "tao", "te", "tei", "teng", "ti", "tian", "tiao", "tie",
+    "ting", "tong", "tou", "tu", "tuan", "tui", "tun", "tuo", "wa", "wai", "wan", "wang", "wei",
+    "wen", "weng", "wo", "wu", "xi", "xia", "xian", "xiang", "xiao", "xie", "xin", "xing", "xiong",
+    "xiu", "xu", "xuan", "xue", "xun", "ya", "yan", "yang", "yao", "ye", "yi", "yin", "ying", "yo",
+    "yong", "you", "yu", "yuan", "yue", "yun", "za", "zai", "zan", "zang", "zao", "ze", "zei",
+    "zen", "zeng", "zha", "zhai", "zhan", "zhang", "zhao", "zhe", "zhei", "zhen", "zheng", "zhi",
+    "zhong", "zhou", "zhu", "zhua", "zhuai", "zhuan", "zhuang", "zhui", "zhun", "zhuo", "zi",
+    "zong", "zou", "zu", "zuan", "zui", "zun", "zuo", "ê",
+];
+
+const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+
+/// The code of a syllable not in the list (none is known; a future reading table might add one).
+pub const UNKNOWN: &str = "??";
+
+fn codes() -> &'static HashMap<&'static str, String> {
+    static CODES: OnceLock<HashMap<&'static str, String>> = OnceLock::new();
+    CODES.get_or_init(|| {
+        SYLLABLES
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let code = [DIGITS[i / 36], DIGITS[i % 36]];
+                (*s, String::from_utf8_lossy(&code).into_owned())
+            })
+            .collect()
+    })
+}
+
+/// The two-character code of a toneless syllable.
+pub fn code(syllable: &str) -> &'static str {
+    codes().get(syllable).map_or(UNKNOWN, String::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_distinct_two_characters_and_stable() {
+        assert!(SYLLABLES.len() <= 36 * 36);
+        let mut seen = std::collections::HashSet::new();
+        for s in SYLLABLES {
+            let c = code(s);
+            assert_eq!(c.len(), 2, "{s}");
+            assert!(seen.insert(c), "{s} shares {c}");
+        }
+        // Written to archives: these must never change.
+        assert_eq!((code("a"), code("ai"), code("ba")), ("00", "01", "05"));
+        assert_ne!(code("ê"), UNKNOWN);
+        assert_eq!(code("xyz"), UNKNOWN);
+    }
+}
