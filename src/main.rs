@@ -285,12 +285,13 @@ fn main() -> Result<()> {
             let lex = Lexicon::load_dir(&dir)?;
             let mut by_cat = std::collections::BTreeMap::<String, [usize; 3]>::new();
             for t in &lex.terms {
-                by_cat.entry(t.category.clone()).or_default()[t.mode as usize] += 1;
+                let mode = callwatch::transforms::matcher::effective_mode(t);
+                by_cat.entry(t.category.clone()).or_default()[mode as usize] += 1;
             }
             println!("{}: {} terms", dir.display(), lex.terms.len());
             for (c, [exact, homophone, near]) in by_cat {
                 let n = exact + homophone + near;
-                println!("  {c}: {n} (exact {exact}, homophone {homophone}, near {near})");
+                println!("  {c}: {n} (matched exact {exact}, homophone {homophone}, near {near})");
             }
             let matcher = Matcher::new(lex)?;
             let rules_dir = rules.unwrap_or_else(|| dir.join("rules"));

@@ -352,6 +352,13 @@ fn malformed_lexicon_fails_start_up_with_file_and_line() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Each category says how its terms really match (English terms only as written).
+    let summary = String::from_utf8_lossy(&out.stdout);
+    let fraud = summary.lines().find(|l| l.contains("fraud:")).unwrap_or("");
+    assert!(
+        fraud.contains("(matched exact ") && !fraud.contains("near 0)"),
+        "{summary}"
+    );
 }
 
 #[test]

@@ -338,6 +338,17 @@ impl Scoped {
     }
 }
 
+/// The mode a term really matches in: terms that are not all Chinese, or of one character, only
+/// match as written, and near needs [`NEAR_MIN_SYLLABLES`] (shorter terms match as homophones).
+pub fn effective_mode(term: &Term) -> MatchMode {
+    let syllables = Syllables::term_syllables(&normalize(&term.text).text).map_or(0, |s| s.len());
+    match term.mode {
+        _ if syllables == 0 => MatchMode::Exact,
+        MatchMode::Near if syllables < NEAR_MIN_SYLLABLES => MatchMode::Homophone,
+        mode => mode,
+    }
+}
+
 /// The syllable patterns a term matches by sound: its own (homophones) and, in near mode, each
 /// with one syllable swapped for a learned confusion. Empty for exact terms and for terms that
 /// are not all CJK.

@@ -19,7 +19,7 @@ mod tests;
 pub use dedup::HitTracker;
 pub use error::{LexiconError, Problem};
 pub use lexicon::Lexicon;
-pub use matcher::{Match, Matcher, NEAR_MIN_SYLLABLES};
+pub use matcher::{effective_mode, Match, Matcher, NEAR_MIN_SYLLABLES};
 pub(crate) use normalize::is_word_char;
 pub use normalize::{normalize, Normalized};
 pub use term::{MatchMode, Severity, SpeakerScope, Term};

@@ -754,4 +754,24 @@ fn match_modes_layer_and_category_modes_fill_the_rest() {
     );
     // An exact-pinned term never matches by sound.
     assert!(hit("安全帐护").is_empty());
+    let effective: Vec<MatchMode> = m.terms().iter().map(effective_mode).collect();
+    assert_eq!(
+        effective,
+        [
+            MatchMode::Exact,
+            MatchMode::Near,
+            MatchMode::Near,
+            MatchMode::Near
+        ]
+    );
+    let short = Lexicon::parse(
+        "[defaults]\ncategory = \"x\"\nseverity = \"low\"\nmatch = \"near\"\n[[group]]\nterms = [\"保本\", \"code\", \"冻\"]\n",
+        "x.toml",
+    )
+    .unwrap();
+    let effective: Vec<MatchMode> = short.terms.iter().map(effective_mode).collect();
+    assert_eq!(
+        effective,
+        [MatchMode::Homophone, MatchMode::Exact, MatchMode::Exact]
+    );
 }
