@@ -313,17 +313,19 @@ impl AsrPool {
             .await
             .map_err(|_| AsrError::Stopped)?;
         let (job, rx) = Job::new(audio, policy, JobKind::Final, Some(permit));
+        // Looked at before queueing: an idle worker takes the final at once and stops counting
+        // as idle, and read after that it would look as if every worker were busy.
+        let none_idle = self.inner.stats.workers_idle.load(Ordering::SeqCst) == 0;
         self.inner.finals.send(job).map_err(|_| AsrError::Stopped)?;
-        self.preempt_a_partial();
+        if none_idle {
+            self.preempt_a_partial();
+        }
         Ok(rx)
     }
 
-    /// With no worker idle, stops one partial in flight so the final just queued starts as
-    /// soon as whisper.cpp next looks at its abort flag.
+    /// Stops one partial in flight (all workers being busy) so the final just queued starts
+    /// as soon as whisper.cpp next looks at its abort flag.
     fn preempt_a_partial(&self) {
-        if self.inner.stats.workers_idle.load(Ordering::SeqCst) > 0 {
-            return;
-        }
         if self.inner.preemption.iter().any(|p| p.request()) {
             tracing::debug!("partial pre-empted for a final");
         }
