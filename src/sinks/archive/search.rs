@@ -138,8 +138,15 @@ impl ArchiveReader {
                 [rank.into(), rank.into(), seq.into()],
             );
         }
+        // Exact searches have one rank: ordering by it alone would keep SQLite from walking
+        // the rowids newest first and stopping at the page, so it sorts every match instead.
+        let order = if sounds.is_empty() {
+            " ORDER BY seq DESC"
+        } else {
+            " ORDER BY rank, seq DESC"
+        };
         sql.push(
-            " ORDER BY rank, seq DESC LIMIT ? OFFSET ?",
+            &format!("{order} LIMIT ? OFFSET ?"),
             [(limit as i64 + 1).into(), offset(query.offset)?.into()],
         );
 
