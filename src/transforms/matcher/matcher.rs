@@ -341,26 +341,28 @@ impl Scoped {
 /// The mode a term really matches in: terms that are not all Chinese, or of one character, only
 /// match as written, and near needs [`NEAR_MIN_SYLLABLES`] (shorter terms match as homophones).
 pub fn effective_mode(term: &Term) -> MatchMode {
-    let syllables = Syllables::term_syllables(&normalize(&term.text).text).map_or(0, |s| s.len());
-    match term.mode {
-        _ if syllables == 0 => MatchMode::Exact,
-        MatchMode::Near if syllables < NEAR_MIN_SYLLABLES => MatchMode::Homophone,
-        mode => mode,
+    let syllables = Syllables::term_syllables(&normalize(&term.text).text);
+    effective(term.mode, syllables.as_deref())
+}
+
+fn effective(mode: MatchMode, syllables: Option<&[&str]>) -> MatchMode {
+    match (mode, syllables) {
+        (_, None) => MatchMode::Exact,
+        (MatchMode::Near, Some(s)) if s.len() < NEAR_MIN_SYLLABLES => MatchMode::Homophone,
+        (mode, _) => mode,
     }
 }
 
 /// The syllable patterns a term matches by sound: its own (homophones) and, in near mode, each
-/// with one syllable swapped for a learned confusion. Empty for exact terms and for terms that
-/// are not all CJK.
+/// with one syllable swapped for a learned confusion. Empty for terms that match only as written.
 fn sound_patterns(
     syllables: &mut Syllables,
     mode: MatchMode,
     norm: &str,
 ) -> Vec<(String, MatchMode)> {
-    if mode == MatchMode::Exact {
-        return Vec::new();
-    }
-    let Some(syls) = Syllables::term_syllables(norm) else {
+    let syls = Syllables::term_syllables(norm);
+    let mode = effective(mode, syls.as_deref());
+    let Some(syls) = syls.filter(|_| mode != MatchMode::Exact) else {
         return Vec::new();
     };
     let mut out: Vec<(String, MatchMode)> = syllables
@@ -368,7 +370,7 @@ fn sound_patterns(
         .map(|e| (e, MatchMode::Homophone))
         .into_iter()
         .collect();
-    if mode == MatchMode::Near && syls.len() >= NEAR_MIN_SYLLABLES {
+    if mode == MatchMode::Near {
         for (i, s) in syls.iter().enumerate() {
             for n in near::neighbours(s) {
                 let mut variant: Vec<&str> = syls.clone();
