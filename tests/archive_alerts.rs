@@ -81,6 +81,29 @@ fn old_alerts_are_found_acknowledged_and_scoped() {
     assert!(cards.iter().all(|a| a.queue.as_deref() == Some("cards")));
     let none = list("all", Some(vec![]), 500);
     assert!(none.is_empty());
+    // Regression: an acknowledgement the writer had not archived yet left its alert on the
+    // open list (shown with the acknowledgement) and off the acked one.
+    let newest = alert_id("c599", "warning", "complaint_escalation:regulator");
+    let pending = |state: &str| {
+        reader
+            .list_alerts(&AlertFilter {
+                state: Some(state.into()),
+                limit: Some(500),
+                queue: Some("cards".into()),
+                acked_pending: vec![newest.clone(), second.clone()],
+                ..Default::default()
+            })
+            .unwrap()
+    };
+    let open = pending("open");
+    assert_eq!(open.len(), 500, "597 open cards alerts, a page of 500");
+    assert_eq!(open[0].call_id, "c598", "the newest is acknowledged");
+    assert!(!open
+        .iter()
+        .any(|a| a.alert_id == newest || a.alert_id == second));
+    let acked: Vec<_> = pending("acked").into_iter().map(|a| a.alert_id).collect();
+    assert_eq!(acked, vec![newest.clone(), second.clone()]);
+    assert_eq!(pending("all").len(), 500);
     assert!(reader
         .list_alerts(&AlertFilter {
             state: Some("sideways".into()),

@@ -41,6 +41,12 @@ impl<T: Clone> AckLedger<T> {
         None
     }
 
+    /// What has been acknowledged since start (at most [`MAX_HELD`] ids).
+    pub fn ids(&self) -> Vec<String> {
+        let held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        held.keys().cloned().collect()
+    }
+
     /// The acknowledgement of `id` given since start, if any.
     pub fn get(&self, id: &str) -> Option<T> {
         self.0

@@ -84,6 +84,8 @@ async fn list_alerts(
         )
         .await;
     f.visible_queues = who.queues.clone();
+    // Acknowledged here but perhaps not archived yet: still acknowledged for the state filter.
+    f.acked_pending = api.recent_acks.ids();
     let archive = api.archive.clone();
     match tokio::task::spawn_blocking(move || archive.list_alerts(&f)).await {
         Ok(Ok(mut items)) => {

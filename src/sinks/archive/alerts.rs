@@ -56,6 +56,10 @@ pub struct AlertFilter {
     /// Set by the server from the credential.
     #[serde(skip)]
     pub visible_queues: Option<Vec<String>>,
+    /// Alerts acknowledged whose acknowledgement the writer may not have archived yet: they
+    /// count as acknowledged for `state`. Set by the server.
+    #[serde(skip)]
+    pub acked_pending: Vec<String>,
 }
 
 pub(crate) fn insert_ack(conn: &Connection, a: &AlertAck) -> rusqlite::Result<()> {
@@ -135,9 +139,16 @@ impl ArchiveReader {
             )));
         }
         let mut sql = String::from(ALERTS);
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let pending = || {
+            let marks = vec!["?"; f.acked_pending.len()].join(",");
+            format!("a.id IN ({marks})")
+        };
         match f.state.as_deref().unwrap_or("open") {
-            "open" => sql.push_str(" AND k.alert_id IS NULL"),
-            "acked" => sql.push_str(" AND k.alert_id IS NOT NULL"),
+            "open" if f.acked_pending.is_empty() => sql.push_str(" AND k.alert_id IS NULL"),
+            "open" => sql.push_str(&format!(" AND k.alert_id IS NULL AND NOT {}", pending())),
+            "acked" if f.acked_pending.is_empty() => sql.push_str(" AND k.alert_id IS NOT NULL"),
+            "acked" => sql.push_str(&format!(" AND (k.alert_id IS NOT NULL OR {})", pending())),
             "all" => {}
             other => {
                 return Err(ArchiveError::BadQuery(format!(
@@ -145,7 +156,9 @@ impl ArchiveReader {
                 )))
             }
         }
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if f.state.as_deref() != Some("all") {
+            args.extend(f.acked_pending.iter().map(|id| id.clone().into()));
+        }
         if let Some(q) = &f.queue {
             sql.push_str(" AND a.queue = ?");
             args.push(q.clone().into());
