@@ -302,6 +302,10 @@ pub struct AsrConfig {
     pub timestamps: bool,
     /// Re-decode at higher temperatures when greedy output looks degenerate (slower).
     pub temperature_fallback: bool,
+    /// A transcript repeating one phrase over and over: `redecode` (again with beam search,
+    /// then one copy kept), `collapse` (one copy kept) or `off`. Both cap Whisper's tokens
+    /// by the utterance's length.
+    pub loop_guard: crate::transforms::asr::LoopGuard,
     /// Utterances whose VAD speech fraction is below this never reach Whisper.
     pub min_speech_ratio: f64,
     /// Finals that may wait for a worker before sources are slowed down.
@@ -310,6 +314,8 @@ pub struct AsrConfig {
     pub partial_inbox: usize,
     /// Run whisper.cpp on the GPU (CUDA; builds with the `cuda` feature only).
     pub gpu: bool,
+    /// `[asr.bias]`: prompt recognition with the leg's lexicon terms and script phrases.
+    pub bias: crate::transforms::asr::BiasConfig,
 }
 
 impl Default for AsrConfig {
@@ -336,10 +342,12 @@ impl Default for AsrConfig {
                 .unwrap_or(0.6),
             timestamps: decode.timestamps,
             temperature_fallback: decode.temperature_fallback,
+            loop_guard: decode.loop_guard,
             min_speech_ratio: 0.3,
             final_inbox: 64,
             partial_inbox: 2,
             gpu: false,
+            bias: Default::default(),
         }
     }
 }
@@ -354,6 +362,7 @@ impl AsrConfig {
             no_speech_threshold: self.no_speech_threshold as f32,
             timestamps: self.timestamps,
             temperature_fallback: self.temperature_fallback,
+            loop_guard: self.loop_guard,
         }
     }
 
@@ -896,6 +905,15 @@ impl Config {
                     .into(),
             ));
         }
+        if self.asr.bias.enabled
+            && !(1..=crate::transforms::asr::bias::MAX_PROMPT_TOKENS)
+                .contains(&self.asr.bias.max_tokens)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "asr.bias.max_tokens must be 1 to {} (Whisper keeps at most 224 prompt tokens)",
+                crate::transforms::asr::bias::MAX_PROMPT_TOKENS
+            )));
+        }
         if !(0.0..=1.0).contains(&self.asr.min_speech_ratio) {
             return Err(ConfigError::Invalid(
                 "asr.min_speech_ratio must be between 0 and 1".into(),
@@ -1014,6 +1032,21 @@ mod tests {
         // Every field comes back as written: serialising the parsed config gives the same text.
         assert_eq!(toml::to_string(&parsed).unwrap(), text);
         assert!(text.contains("min_free_disk_mb = 256"), "{text}");
+    }
+
+    #[test]
+    fn recognition_bias_parses_and_its_budget_is_checked() {
+        let c = Config::parse(
+            "[asr.bias]\nenabled = true\nmax_tokens = 80\n[asr.bias.queues]\nwealth = [\"sales_promise\"]\n",
+            "x.toml",
+        )
+        .unwrap();
+        assert!(c.asr.bias.enabled);
+        assert_eq!(c.asr.bias.queues["wealth"], ["sales_promise"]);
+        let e =
+            Config::parse("[asr.bias]\nenabled = true\nmax_tokens = 224\n", "x.toml").unwrap_err();
+        assert!(e.to_string().contains("asr.bias.max_tokens"), "{e}");
+        assert!(Config::parse("[asr.bias]\nprompt = \"x\"\n", "x.toml").is_err());
     }
 
     #[test]

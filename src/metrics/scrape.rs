@@ -68,6 +68,11 @@ pub fn render(s: &ScrapeSources) -> Result<String, prometheus::Error> {
             a.speculations_done,
         )?;
         counter(
+            "callwatch_asr_repetition_loops_total",
+            "Transcripts Whisper wrote as one phrase over and over (decoded again or kept once, per [asr] loop_guard).",
+            a.loops,
+        )?;
+        counter(
             "callwatch_asr_failures_total",
             "Finals that failed on two recognisers in a row.",
             a.failures,

@@ -136,7 +136,10 @@ pub async fn run_leg(
             return LegSummary::default();
         }
     };
-    let policy = shared.language.with_override(leg.language.as_deref());
+    let policy = shared
+        .language
+        .with_override(leg.language.as_deref())
+        .with_bias(leg_bias(shared, leg));
     let mut state = LegState {
         shared,
         leg,
@@ -796,4 +799,31 @@ impl LegState<'_> {
             end_ms,
         ));
     }
+}
+
+/// The leg's prompts toward its lexicon terms (and, for agents, their queue's script), when
+/// `[asr.bias]` is on; from the lexicons in force when the leg opens.
+fn leg_bias(shared: &Shared, leg: &LegInfo) -> Option<crate::transforms::asr::Bias> {
+    use crate::transforms::asr::bias;
+    if !shared.bias.enabled {
+        return None;
+    }
+    let queue = shared
+        .registry
+        .call_scope(&leg.call_id)
+        .and_then(|(_, q)| q);
+    let script = if leg.speaker == crate::call::Speaker::Agent {
+        bias::script_phrases(&shared.bias.scripts_dir, queue.as_deref())
+    } else {
+        Vec::new()
+    };
+    let insp = shared.inspection.load_full();
+    bias::leg_bias(
+        &shared.bias,
+        &shared.zh_prompt,
+        insp.matcher.terms(),
+        leg.speaker,
+        queue.as_deref(),
+        &script,
+    )
 }

@@ -143,6 +143,7 @@ mod tests {
                 .collect(),
             dropped: None,
             language_share: None,
+            looped: false,
         }
     }
 

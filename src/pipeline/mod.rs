@@ -92,6 +92,10 @@ pub struct Shared {
     /// Learn each leg's language from its first confident detections and stop detecting it on
     /// every utterance (see [`crate::transforms::asr::language::LanguageMemory`]).
     pub language_memory: bool,
+    /// The configured Mandarin prompt, which a biased prompt opens with.
+    pub zh_prompt: String,
+    /// Prompting each leg toward its lexicon terms, and where the agent scripts are.
+    pub bias: crate::transforms::asr::BiasConfig,
     /// Utterances with less VAD speech than this fraction never reach the recogniser.
     pub min_speech_ratio: f32,
     /// Emit partial transcripts while an utterance is open.
@@ -164,6 +168,15 @@ impl Shared {
             },
             language: LanguagePolicy::new(cfg.asr.languages.clone(), None),
             language_memory: cfg.asr.language_memory,
+            bias: crate::transforms::asr::BiasConfig {
+                scripts_dir: if cfg.asr.bias.scripts_dir.as_os_str().is_empty() {
+                    cfg.lexicons.dir.join("scripts")
+                } else {
+                    cfg.asr.bias.scripts_dir.clone()
+                },
+                ..cfg.asr.bias.clone()
+            },
+            zh_prompt: cfg.asr.zh_prompt.clone(),
             min_speech_ratio: cfg.asr.min_speech_ratio as f32,
             partials,
             shutdown,

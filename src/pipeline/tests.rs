@@ -285,3 +285,84 @@ async fn a_leg_stops_detecting_its_language_once_two_detections_agree() {
         assert_eq!(*seen.lock().unwrap(), want, "language_memory = {memory}");
     }
 }
+
+/// Records the Mandarin prompt each utterance was recognised with.
+struct Prompted(Arc<std::sync::Mutex<Vec<Option<String>>>>);
+
+impl Recognizer for Prompted {
+    fn transcribe(&mut self, _: &[f32], policy: &LanguagePolicy) -> Result<Transcript, AsrError> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(policy.bias_prompt("zh").map(str::to_string));
+        Ok(Transcript {
+            text: "好的".into(),
+            language: "zh".into(),
+            ..Transcript::default()
+        })
+    }
+}
+
+struct PromptedFactory(Arc<std::sync::Mutex<Vec<Option<String>>>>);
+
+impl RecognizerFactory for PromptedFactory {
+    fn make(&self) -> Result<Box<dyn Recognizer>, AsrError> {
+        Ok(Box::new(Prompted(self.0.clone())))
+    }
+    fn is_multilingual(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_biased_leg_is_prompted_with_its_queues_terms_and_the_agent_script() {
+    for enabled in [true, false] {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let pool = AsrPool::start_with(
+            Arc::new(PromptedFactory(seen.clone())),
+            PoolConfig::default(),
+        )
+        .unwrap();
+        let mut cfg = crate::config::Config::default();
+        cfg.asr.bias.enabled = enabled;
+        cfg.asr
+            .bias
+            .queues
+            .insert("wealth".into(), vec!["sales_promise".into()]);
+        let shared = Arc::new(Shared::new(
+            &cfg,
+            pool.clone(),
+            Inspection::load(&cfg.lexicons.source()).unwrap(),
+            EventBus::new(4096),
+            ArchiveSink::disabled(),
+            Arc::new(crate::clock::SystemClock),
+            false,
+            None,
+        ));
+        let (mut call, leg) = agent_call("biased");
+        call.queue = Some("wealth".into());
+        shared.registry.open_leg(&call, &leg).unwrap();
+        let (tx, handle) = spawn_leg(shared.clone(), leg, 16_000);
+        for chunk in agent_channel().chunks(1600) {
+            tx.send(LegInput::Audio(chunk.to_vec())).await.unwrap();
+        }
+        drop(tx);
+        handle.await.unwrap();
+        let seen = seen.lock().unwrap();
+        assert!(!seen.is_empty());
+        for prompt in seen.iter() {
+            if !enabled {
+                assert_eq!(prompt, &None);
+                continue;
+            }
+            let p = prompt.as_deref().expect("a biased leg has a prompt");
+            assert!(p.starts_with(&cfg.asr.zh_prompt), "{p}");
+            // The wealth queue's category, most severe first; no other category's terms.
+            assert!(p.contains("保本保息、刚性兑付、稳赚不赔"), "{p}");
+            assert!(!p.contains("验证码、") && !p.contains("投诉"), "{p}");
+            // The agent script from lexicons/scripts/default.txt.
+            assert!(p.contains("。您好，请问有什么可以帮您？"), "{p}");
+            assert!(crate::transforms::asr::bias::estimate_tokens(p) <= cfg.asr.bias.max_tokens);
+        }
+    }
+}

@@ -40,6 +40,22 @@ pub struct DecodeOptions {
     pub timestamps: bool,
     /// Re-decode at higher temperatures when greedy output looks degenerate (slower, rarely better on short utterances).
     pub temperature_fallback: bool,
+    /// What is done with a transcript that repeats one phrase over and over.
+    pub loop_guard: LoopGuard,
+}
+
+/// What the recogniser does with a repetition loop (one phrase written over and over, see
+/// `repetition.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoopGuard {
+    /// Keep Whisper's text as written, and its 220-token limit.
+    Off,
+    /// Cap the tokens by the audio's length and keep one copy of the repeated phrase.
+    Collapse,
+    /// As `collapse`, after decoding the utterance again with beam search.
+    #[default]
+    Redecode,
 }
 
 impl Default for DecodeOptions {
@@ -51,6 +67,7 @@ impl Default for DecodeOptions {
             no_speech_threshold: 0.6,
             timestamps: false,
             temperature_fallback: false,
+            loop_guard: LoopGuard::default(),
         }
     }
 }
@@ -75,6 +92,8 @@ pub struct Transcript {
     /// When the language was detected (not forced or assumed): its share of the allowed
     /// languages' probability, 0 to 1.
     pub language_share: Option<f32>,
+    /// Whisper wrote one phrase over and over; `text` holds what the loop guard made of it.
+    pub looped: bool,
 }
 
 /// Encoder context for `samples` of audio: whisper's encoder covers 30 s in 1500 positions

@@ -39,12 +39,76 @@ pub fn is_known_hallucination(text: &str, prompt: &str) -> bool {
     if t.is_empty() {
         return true;
     }
-    if !prompt.is_empty() && t == squash(prompt) {
+    if !prompt.is_empty() && (t == squash(prompt) || is_prompt_echo(&t, prompt)) {
         return true;
     }
     KNOWN_HALLUCINATIONS.iter().any(|h| t == *h)
         || (t.contains("amara.org") && t.len() < 60)
         || t.contains("明镜与点点")
+}
+
+/// True when squashed `t` repeats the prompt's opening sentence, or runs across two or more
+/// terms of its list (a biased prompt lists terms between `、`, or `;` in English): Whisper
+/// copying its prompt over silence or noise. One term alone is not an echo (a customer saying
+/// 我要投诉 says a term), nor is a script phrase said as written (`您好，请问有什么可以帮您`):
+/// only term separators join a run.
+fn is_prompt_echo(t: &str, prompt: &str) -> bool {
+    // (piece, whether a term separator follows it)
+    let mut pieces: Vec<(String, bool)> = Vec::new();
+    let mut current = String::new();
+    for c in prompt.chars() {
+        if matches!(c, '、' | ';' | '。' | '.') {
+            pieces.push((squash(&current), matches!(c, '、' | ';')));
+            current.clear();
+        } else {
+            current.push(c);
+        }
+    }
+    pieces.push((squash(&current), false));
+    pieces.retain(|(p, _)| !p.is_empty());
+    if pieces
+        .first()
+        .is_some_and(|(first, _)| t == first && pieces.len() > 1)
+    {
+        return true;
+    }
+    let whole = squash(prompt);
+    (0..pieces.len()).any(|i| {
+        let mut run = pieces[i].0.clone();
+        let mut joined = pieces[i].1;
+        pieces[i + 1..].iter().any(|(next, sep_after)| {
+            if !joined {
+                return false;
+            }
+            run.push_str(next);
+            joined = *sep_after;
+            t.contains(run.as_str()) && whole.contains(t)
+        })
+    })
+}
+
+/// True when `text` shares two running characters (or, in Latin script, a word) with a piece
+/// of `prompt` (a term between its `、` or `,`, or a script phrase) that is not part of `base`,
+/// the prompt every utterance gets: where a biased prompt may have put words in the
+/// recogniser's mouth, whole terms or their parts (媒体 of 找媒体曝光).
+pub fn names_prompt_term(text: &str, prompt: &str, base: &str) -> bool {
+    let t: Vec<char> = squash(text).chars().collect();
+    let base = squash(base);
+    let pieces: Vec<String> = prompt
+        .split(['、', '。', ',', '.', '，'])
+        .map(squash)
+        .filter(|p| p.chars().count() >= 2 && !base.contains(p.as_str()))
+        .collect();
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 3)
+        .collect();
+    t.windows(2).any(|w| {
+        let pair: String = w.iter().collect();
+        w.iter().all(|c| !c.is_ascii()) && pieces.iter().any(|p| p.contains(pair.as_str()))
+    }) || words
+        .iter()
+        .any(|w| pieces.iter().any(|p| p.contains(w.to_lowercase().as_str())))
 }
 
 /// Whisper describes non-speech in brackets (`[Music]`, `(coughing)`, `[BLANK_AUDIO]`,
@@ -163,6 +227,50 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(is_known_hallucination(text, prompt), *want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn english_script_said_is_kept_and_a_term_list_is_not() {
+        let prompt = "guaranteed return; no risk. Thank you for calling, how can I help you today?";
+        for (text, want) in [
+            ("Thank you for calling. How can I help you today?", false),
+            ("Guaranteed return, no risk.", true),
+            ("It has no risk.", false),
+        ] {
+            assert_eq!(is_known_hallucination(text, prompt), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn echoes_of_a_biased_prompt_are_dropped_but_a_term_said_is_not() {
+        let prompt = "以下是普通话的句子。保本保息、验证码、我要投诉、找媒体曝光。您好，请问有什么可以帮您？";
+        for (text, want) in [
+            ("以下是普通话的句子。", true),
+            ("保本保息、验证码。", true),
+            ("验证码，我要投诉。", true),
+            ("我要投诉。", false),
+            ("保本保息", false),
+            // Regression: the agent saying the script phrase was dropped as an echo.
+            ("您好，请问有什么可以帮您？", false),
+            ("您好。请问有什么可以帮您", false),
+            ("我要投诉你们。", false),
+            ("验证码是多少", false),
+        ] {
+            assert_eq!(is_known_hallucination(text, prompt), want, "{text:?}");
+        }
+        for (text, want) in [
+            ("按媒体曝光、保本保息为", true),
+            ("我要投诉你们", true),
+            ("按媒体曝光", true),
+            ("保本", true),
+            ("以下是普通话的句子", false),
+            ("今天天气不错", false),
+            ("以下", false),
+            ("请问有什么可以帮您", true),
+        ] {
+            let names = names_prompt_term(text, prompt, "以下是普通话的句子。");
+            assert_eq!(names, want, "{text:?}");
         }
     }
 }

@@ -8,6 +8,8 @@ pub struct LanguagePolicy {
     /// Taken without detection for this utterance: what the leg's earlier utterances were in
     /// (see [`LanguageMemory`]).
     assumed: Option<String>,
+    /// The leg's prompts toward its lexicon terms, when recognition is biased.
+    bias: Option<std::sync::Arc<super::Bias>>,
 }
 
 impl LanguagePolicy {
@@ -22,6 +24,7 @@ impl LanguagePolicy {
             allowed,
             forced,
             assumed: None,
+            bias: None,
         }
     }
 
@@ -34,7 +37,21 @@ impl LanguagePolicy {
                 .map(str::to_string)
                 .or_else(|| self.forced.clone()),
             assumed: None,
+            bias: self.bias.clone(),
         }
+    }
+
+    /// The same policy prompting recognition with `bias`.
+    pub fn with_bias(self, bias: Option<super::Bias>) -> Self {
+        LanguagePolicy {
+            bias: bias.map(std::sync::Arc::new),
+            ..self
+        }
+    }
+
+    /// The leg's prompt for `language`, when recognition is biased.
+    pub fn bias_prompt(&self, language: &str) -> Option<&str> {
+        self.bias.as_deref().and_then(|b| b.prompt(language))
     }
 
     /// The same policy taking `code` without detection (unless a language is forced).

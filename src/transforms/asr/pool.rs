@@ -68,6 +68,8 @@ pub struct PoolStats {
     pub partials_preempted: AtomicU64,
     /// Speculative transcriptions made (utterances recognised at their first silence).
     pub speculations_done: AtomicU64,
+    /// Transcripts that came out as a repetition loop (see `[asr] loop_guard`).
+    pub loops: AtomicU64,
     /// Recognisers thrown away after a panic or an error, and made anew.
     pub restarts: AtomicU64,
     /// Finals tried a second time on a fresh recogniser.
@@ -94,6 +96,7 @@ pub struct PoolStatsSnapshot {
     pub partials_failed: u64,
     pub partials_preempted: u64,
     pub speculations_done: u64,
+    pub loops: u64,
     pub restarts: u64,
     pub retries: u64,
     pub audio_ms: u64,
@@ -392,6 +395,7 @@ impl AsrPool {
             failures: s.failures.load(Ordering::Relaxed),
             partials_failed: s.partials_failed.load(Ordering::Relaxed),
             partials_preempted: s.partials_preempted.load(Ordering::Relaxed),
+            loops: s.loops.load(Ordering::Relaxed),
             speculations_done: s.speculations_done.load(Ordering::Relaxed),
             restarts: s.restarts.load(Ordering::Relaxed),
             retries: s.retries.load(Ordering::Relaxed),
@@ -514,6 +518,9 @@ impl Worker {
             (Err(_), false) => &stats.failures,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        if result.as_ref().is_ok_and(|t| t.looped) {
+            stats.loops.fetch_add(1, Ordering::Relaxed);
+        }
         match &result {
             Err(AsrError::Preempted) | Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, partial, "transcription failed"),

@@ -81,6 +81,7 @@ impl Recognizer for Scripted {
                 segments: Vec::new(),
                 dropped: None,
                 language_share: None,
+                looped: false,
             }),
         }
     }

@@ -350,6 +350,7 @@ fn segments_of_a_final_are_redacted_too() {
         segments: vec![seg("卡号6222 0212"), seg("3456 7890 128")],
         dropped: None,
         language_share: None,
+        looped: false,
     };
     let out = leg().final_transcript(t);
     assert_eq!(out.text, "卡号[卡号]");

@@ -1,8 +1,14 @@
-//! Transcript accuracy against a fixture's reference text, for the benchmarks that report it:
+//! Transcript accuracy against a fixture's reference text, for the benchmarks that report it
+//! (hit recall and precision are in [`hits`]):
 //! character error rate for Mandarin, word error rate for English, after the same
 //! normalisation as `fixtures/gen/check_whisper.py`
 //! (which wrote the `whisper_base_error_rate` of every sidecar): Mandarin loses punctuation and
 //! spaces and spells digits as characters; English is lower-cased words.
+
+pub mod hits;
+pub mod noise;
+
+pub use hits::{score_hits, HitScore, HypHit, RefHit};
 
 /// Comparable units of `text`: characters (zh) or words (other languages).
 pub fn units(text: &str, language: &str) -> Vec<String> {
