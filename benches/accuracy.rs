@@ -70,7 +70,7 @@ struct Args {
         long,
         env = "ACCURACY_BENCH_LOOP_GUARD",
         value_delimiter = ',',
-        default_value = "redecode"
+        default_value = "collapse"
     )]
     loop_guard: Vec<String>,
     /// Threads whisper.cpp uses per transcription.
@@ -167,18 +167,7 @@ fn main() {
             if let Some(quiet) = calls.iter().find(|c| c.language == "zh" && !c.has_terms()) {
                 let audio = decode_file(&quiet.files[&rate]).unwrap_or_else(|e| panic!("{e}"));
                 let speech: Vec<i16> = audio.channels.concat();
-                let legs = vec![
-                    (
-                        "left".to_string(),
-                        Speaker::Customer,
-                        noise::reversed(&speech),
-                    ),
-                    (
-                        "right".to_string(),
-                        Speaker::Agent,
-                        noise::bursts(rate, speech.len() as f32 / rate as f32, 15),
-                    ),
-                ];
+                let legs = noise::wordless_call(&speech, rate);
                 let secs = speech.len() as f64 / f64::from(rate);
                 eprintln!("{rate} Hz  noise ({secs:.1} s: reversed speech, noise bursts)");
                 let started = Instant::now();

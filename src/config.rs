@@ -302,9 +302,9 @@ pub struct AsrConfig {
     pub timestamps: bool,
     /// Re-decode at higher temperatures when greedy output looks degenerate (slower).
     pub temperature_fallback: bool,
-    /// A transcript repeating one phrase over and over: `redecode` (again with beam search,
-    /// then one copy kept), `collapse` (one copy kept) or `off`. Both cap Whisper's tokens
-    /// by the utterance's length.
+    /// A transcript repeating one phrase over and over: `collapse` (one copy kept), `redecode`
+    /// (decoded again with beam search, then one copy kept) or `off`. The first two cap
+    /// Whisper's tokens by the utterance's length.
     pub loop_guard: crate::transforms::asr::LoopGuard,
     /// Utterances whose VAD speech fraction is below this never reach Whisper.
     pub min_speech_ratio: f64,
@@ -1047,6 +1047,26 @@ mod tests {
             Config::parse("[asr.bias]\nenabled = true\nmax_tokens = 224\n", "x.toml").unwrap_err();
         assert!(e.to_string().contains("asr.bias.max_tokens"), "{e}");
         assert!(Config::parse("[asr.bias]\nprompt = \"x\"\n", "x.toml").is_err());
+    }
+
+    #[test]
+    fn the_loop_guard_parses_and_a_wrong_one_is_named() {
+        use crate::transforms::asr::LoopGuard;
+        assert_eq!(
+            Config::parse("", "x.toml").unwrap().asr.loop_guard,
+            LoopGuard::default()
+        );
+        for (text, want) in [
+            ("off", LoopGuard::Off),
+            ("collapse", LoopGuard::Collapse),
+            ("redecode", LoopGuard::Redecode),
+        ] {
+            let c = Config::parse(&format!("[asr]\nloop_guard = \"{text}\"\n"), "x.toml").unwrap();
+            assert_eq!(c.asr.loop_guard, want);
+            assert_eq!(c.asr.decode_options().loop_guard, want);
+        }
+        let e = Config::parse("[asr]\nloop_guard = \"sometimes\"\n", "x.toml").unwrap_err();
+        assert!(e.to_string().contains("sometimes"), "{e}");
     }
 
     #[test]

@@ -11,7 +11,6 @@ mod setup;
 #[path = "../benches/accuracy/stream.rs"]
 mod stream;
 
-use callwatch::call::Speaker;
 use callwatch::eval::noise;
 use callwatch::model::{ModelSize, Quant};
 use callwatch::sources::file::decode_file;
@@ -27,20 +26,7 @@ fn a_biased_prompt_puts_no_term_into_noise() {
     let pool = setup::start_pool(WhisperModel::load(&model).unwrap(), &cfg);
     let shared = setup::shared(&cfg, pool.clone(), 65_536, false);
     let audio = decode_file(&root.join("fixtures/accuracy/zh_card_activation_8k.flac")).unwrap();
-    let speech: Vec<i16> = audio.channels.concat();
-    let secs = speech.len() as f32 / 8000.0;
-    let legs = vec![
-        (
-            "left".to_string(),
-            Speaker::Customer,
-            noise::reversed(&speech),
-        ),
-        (
-            "right".to_string(),
-            Speaker::Agent,
-            noise::bursts(8000, secs, 15),
-        ),
-    ];
+    let legs = noise::wordless_call(&audio.channels.concat(), 8000);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let heard = rt.block_on(stream::play(shared, "noise", 8000, legs, None));
     pool.join();

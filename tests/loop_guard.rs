@@ -1,7 +1,8 @@
 //! Repetition loops on the real recogniser. Over the 8 kHz telephone copy of the English call,
 //! greedy Whisper base writes the customer's second line over and over until its token limit
-//! (the accuracy report's 357 % word error rate). `[asr] loop_guard` caps the tokens, decodes
-//! such an utterance again with beam search, and keeps one copy of whatever still repeats.
+//! (the accuracy report's 357 % word error rate). `[asr] loop_guard` caps the tokens and keeps
+//! one copy of the phrase (`collapse`), or first decodes the utterance again with beam search
+//! (`redecode`).
 
 use callwatch::transforms::asr::repetition::find_loop;
 use callwatch::transforms::asr::{
@@ -57,8 +58,7 @@ fn a_looping_line_is_decoded_again_or_kept_once() {
     assert!(once.starts_with("Someone called me"), "{once:?}");
     assert!(once.len() < 80, "{once:?}");
 
+    // Beam search with looping beams dropped hears the line once, whole.
     let again = transcribe(&model, LoopGuard::Redecode, &audio);
-    assert!(find_loop(&again).is_none(), "{again:?}");
-    assert!(again.contains("code"), "{again:?}");
-    assert!(again.len() < 100, "{again:?}");
+    assert_eq!(again, "Someone called me and asked for my meditation code.");
 }

@@ -3,6 +3,8 @@
 //! spectrum and rhythm and no words (it opens the segmenter like a voice); bursts of pink and
 //! white noise between silences are a bad line. Seeded, so every run plays the same sound.
 
+use crate::call::Speaker;
+
 /// xorshift64*: enough for repeatable noise; not for anything secret.
 struct Rng(u64);
 
@@ -70,6 +72,17 @@ pub fn bursts(rate: u32, secs: f32, seed: u64) -> Vec<i16> {
 /// `speech` played backwards.
 pub fn reversed(speech: &[i16]) -> Vec<i16> {
     speech.iter().rev().copied().collect()
+}
+
+/// The accuracy report's call with no words: `speech` (a call's two legs one after the other,
+/// at `rate`) time-reversed on the customer's leg, and as long a stretch of noise bursts on the
+/// agent's, as (side, speaker, samples).
+pub fn wordless_call(speech: &[i16], rate: u32) -> Vec<(String, Speaker, Vec<i16>)> {
+    let secs = speech.len() as f32 / rate as f32;
+    vec![
+        ("left".to_string(), Speaker::Customer, reversed(speech)),
+        ("right".to_string(), Speaker::Agent, bursts(rate, secs, 15)),
+    ]
 }
 
 #[cfg(test)]

@@ -51,10 +51,11 @@ pub struct DecodeOptions {
 pub enum LoopGuard {
     /// Keep Whisper's text as written, and its 220-token limit.
     Off,
-    /// Cap the tokens by the audio's length and keep one copy of the repeated phrase.
+    /// Cap the tokens by the audio's length and keep one copy of the repeated phrase. The
+    /// default: on the accuracy fixtures `redecode` measured the same at more cost.
+    #[default]
     Collapse,
     /// As `collapse`, after decoding the utterance again with beam search.
-    #[default]
     Redecode,
 }
 

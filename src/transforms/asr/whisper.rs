@@ -140,6 +140,7 @@ pub fn transcribe_abortable(
         prompt,
         secs,
         abort,
+        loop_entropy: None,
     };
     let mut heard = pass.run(model, state, audio, opts, greedy)?;
     if heard.looped && opts.loop_guard == LoopGuard::Redecode {
@@ -153,7 +154,11 @@ pub fn transcribe_abortable(
             secs,
             "recogniser: repetition loop, decoding again with beam search"
         );
-        heard = pass.run(model, state, audio, opts, beam)?;
+        let again = Pass {
+            loop_entropy: Some(LOOP_ENTROPY_THOLD),
+            ..pass
+        };
+        heard = again.run(model, state, audio, opts, beam)?;
         heard.looped = true;
     }
     let Heard {
@@ -196,6 +201,11 @@ pub fn transcribe_abortable(
 /// Beams of the second decode of an utterance that came out as a repetition loop.
 const LOOP_BEAM_SIZE: i32 = 5;
 
+/// Entropy (of the token counts in a beam's last 32 tokens) below which the second decode
+/// drops a beam as a loop. Whisper's own 2.4 let a sentence repeated whole through (measured
+/// 2.47 on the fixture line that loops); 32 distinct tokens would be ln 32 = 3.47.
+const LOOP_ENTROPY_THOLD: f32 = 2.8;
+
 /// What one decoding pass settles for every pass of an utterance.
 struct Pass<'a> {
     language: &'a str,
@@ -203,6 +213,9 @@ struct Pass<'a> {
     /// Length of the audio before padding.
     secs: f32,
     abort: Option<&'a AbortFlag>,
+    /// whisper.cpp's `entropy_thold` for this pass: a beam whose last 32 tokens are less
+    /// varied than this is dropped as a loop.
+    loop_entropy: Option<f32>,
 }
 
 /// The segments one pass kept.
@@ -251,6 +264,9 @@ impl Pass<'_> {
         }
         if !opts.temperature_fallback {
             params.set_temperature_inc(0.0);
+        }
+        if let Some(entropy) = self.loop_entropy {
+            params.set_entropy_thold(entropy);
         }
         if opts.short_audio_ctx {
             params.set_audio_ctx(audio_ctx_for(audio.len()));
