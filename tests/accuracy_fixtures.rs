@@ -3,29 +3,13 @@
 //! timeline puts it, and exact matching on each reference line finds exactly the terms the line
 //! was written to carry, so the report's recall and precision rest on a known truth.
 
+mod common;
+
 use callwatch::call::Speaker;
 use callwatch::sources::file::decode_file;
 use callwatch::transforms::matcher::{Lexicon, MatchMode, Matcher};
-use serde_json::Value;
+use common::sidecar::sidecars;
 use std::path::PathBuf;
-
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/accuracy")
-}
-
-fn sidecars() -> Vec<(PathBuf, Value)> {
-    let mut out: Vec<(PathBuf, Value)> = std::fs::read_dir(dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| {
-            let v = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-            (p, v)
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
 
 /// The shipped lexicons with every term spelled exactly: what a perfect transcript would hit.
 fn exact() -> Matcher {
@@ -41,7 +25,7 @@ fn exact() -> Matcher {
 fn reference_lines_hit_exactly_their_expected_terms() {
     let matcher = exact();
     let (mut hits, mut calls_without) = (0, 0);
-    let calls = sidecars();
+    let calls = sidecars("fixtures/accuracy");
     assert!(calls.len() >= 10, "{} accuracy calls", calls.len());
     for (path, call) in &calls {
         let mut in_call = 0;
@@ -86,11 +70,16 @@ fn reference_lines_hit_exactly_their_expected_terms() {
 
 #[test]
 fn both_copies_decode_with_speech_where_the_timeline_says() {
-    for (path, call) in sidecars() {
+    for (path, call) in sidecars("fixtures/accuracy") {
         let duration = call["duration_s"].as_f64().unwrap();
         for (rate, file) in call["files"].as_object().unwrap() {
             let rate: u32 = rate.parse().unwrap();
-            let audio = decode_file(&dir().join(file.as_str().unwrap())).unwrap();
+            let audio = decode_file(
+                &common::root()
+                    .join("fixtures/accuracy")
+                    .join(file.as_str().unwrap()),
+            )
+            .unwrap();
             assert_eq!(audio.sample_rate, rate, "{file}");
             assert_eq!(audio.channels.len(), 2, "{file}");
             let secs = audio.channels[0].len() as f64 / f64::from(rate);

@@ -12,9 +12,9 @@ mod common;
 use callwatch::call::Speaker;
 use callwatch::transforms::matcher::{Lexicon, Matcher};
 use common::root;
+use common::sidecar::sidecars;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 fn matcher() -> Matcher {
     Matcher::new(Lexicon::load_dir(&root().join("lexicons")).unwrap()).unwrap()
@@ -45,20 +45,6 @@ fn expected(list: &Value) -> Hits {
         );
         *out.entry(key).or_default() += h["count"].as_u64().unwrap_or(1) as usize;
     }
-    out
-}
-
-fn sidecars(dir: &str) -> Vec<(PathBuf, Value)> {
-    let mut out: Vec<_> = std::fs::read_dir(root().join(dir))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| {
-            let v = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-            (p, v)
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
 

@@ -4,6 +4,22 @@
 
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Every JSON sidecar in `dir` (relative to the crate root) with its path, in name order.
+pub fn sidecars(dir: &str) -> Vec<(PathBuf, Value)> {
+    let mut out: Vec<_> = std::fs::read_dir(super::root().join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| {
+            let v = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            (p, v)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
 
 /// One utterance of the sidecar: its media time and the terms a hit on it may report.
 struct Spoken {
