@@ -107,7 +107,7 @@ pub fn collapse(text: &str) -> (String, bool) {
 
 /// Tokens one utterance of `secs` seconds may take: fast Mandarin is about 7 characters a
 /// second, some of them two tokens, so this never cuts speech; a loop stops here instead of
-/// at Whisper's 220 tokens, which bounds its decoding time.
+/// at Whisper's 220 tokens.
 pub fn max_tokens_for(secs: f32) -> i32 {
     16 + (secs.max(0.0) * 16.0).ceil() as i32
 }
