@@ -813,9 +813,9 @@ fn leg_bias(shared: &Shared, leg: &LegInfo) -> Option<crate::transforms::asr::Bi
         .call_scope(&leg.call_id)
         .and_then(|(_, q)| q);
     let script = if leg.speaker == crate::call::Speaker::Agent {
-        bias::script_phrases(&shared.bias.scripts_dir, queue.as_deref())
+        shared.bias_scripts.phrases(queue.as_deref())
     } else {
-        Vec::new()
+        &[]
     };
     let insp = shared.inspection.load_full();
     bias::leg_bias(
@@ -824,6 +824,6 @@ fn leg_bias(shared: &Shared, leg: &LegInfo) -> Option<crate::transforms::asr::Bi
         insp.matcher.terms(),
         leg.speaker,
         queue.as_deref(),
-        &script,
+        script,
     )
 }

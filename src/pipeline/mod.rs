@@ -94,8 +94,10 @@ pub struct Shared {
     pub language_memory: bool,
     /// The configured Mandarin prompt, which a biased prompt opens with.
     pub zh_prompt: String,
-    /// Prompting each leg toward its lexicon terms, and where the agent scripts are.
+    /// Prompting each leg toward its lexicon terms.
     pub bias: crate::transforms::asr::BiasConfig,
+    /// The agent script phrases a biased agent leg is prompted with (read when bias is on).
+    pub bias_scripts: crate::transforms::asr::bias::Scripts,
     /// Utterances with less VAD speech than this fraction never reach the recogniser.
     pub min_speech_ratio: f32,
     /// Emit partial transcripts while an utterance is open.
@@ -168,14 +170,14 @@ impl Shared {
             },
             language: LanguagePolicy::new(cfg.asr.languages.clone(), None),
             language_memory: cfg.asr.language_memory,
-            bias: crate::transforms::asr::BiasConfig {
-                scripts_dir: if cfg.asr.bias.scripts_dir.as_os_str().is_empty() {
-                    cfg.lexicons.dir.join("scripts")
-                } else {
-                    cfg.asr.bias.scripts_dir.clone()
-                },
-                ..cfg.asr.bias.clone()
+            bias_scripts: if !cfg.asr.bias.enabled {
+                Default::default()
+            } else if cfg.asr.bias.scripts_dir.as_os_str().is_empty() {
+                crate::transforms::asr::bias::Scripts::load(&cfg.lexicons.dir.join("scripts"))
+            } else {
+                crate::transforms::asr::bias::Scripts::load(&cfg.asr.bias.scripts_dir)
             },
+            bias: cfg.asr.bias.clone(),
             zh_prompt: cfg.asr.zh_prompt.clone(),
             min_speech_ratio: cfg.asr.min_speech_ratio as f32,
             partials,

@@ -90,26 +90,58 @@ fn is_han(c: char) -> bool {
     ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c)
 }
 
-/// The agent script phrases for `queue` from `dir`: `<queue>.txt`, else `default.txt`, else none.
-pub fn script_phrases(dir: &Path, queue: Option<&str>) -> Vec<String> {
-    let queue_file = queue
-        .filter(|q| {
-            q.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        })
-        .map(|q| dir.join(format!("{q}.txt")));
-    let path = queue_file
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| dir.join("default.txt"));
-    std::fs::read_to_string(path)
-        .map(|t| {
-            t.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+/// Agent script phrases from a scripts directory, read once at start-up (legs open on the
+/// async runtime, which must not wait on the disk): `<queue>.txt` per queue, `default.txt`
+/// for the rest, one phrase a line (`#` comments).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scripts {
+    by_queue: BTreeMap<String, Vec<String>>,
+    default: Vec<String>,
+}
+
+impl Scripts {
+    /// Every `*.txt` in `dir`; a missing directory or file means no script.
+    pub fn load(dir: &Path) -> Scripts {
+        let read = |path: &Path| -> Vec<String> {
+            std::fs::read_to_string(path)
+                .map(|t| {
+                    t.lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut scripts = Scripts::default();
+        for path in std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+        {
+            let Some(name) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".txt"))
+            else {
+                continue;
+            };
+            if name == "default" {
+                scripts.default = read(&path);
+            } else {
+                scripts.by_queue.insert(name.to_string(), read(&path));
+            }
+        }
+        scripts
+    }
+
+    /// The phrases for `queue`: its own file's, else the default's, else none.
+    pub fn phrases(&self, queue: Option<&str>) -> &[String] {
+        queue
+            .and_then(|q| self.by_queue.get(q))
+            .unwrap_or(&self.default)
+    }
 }
 
 /// Builds a leg's prompts: `base_zh` (the configured Mandarin prompt) first, then the terms
@@ -335,11 +367,14 @@ terms = ["验证码"]
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("default.txt"), "# greeting\n您好\n\n").unwrap();
         std::fs::write(dir.path().join("cards.txt"), "信用卡中心\n").unwrap();
-        assert_eq!(script_phrases(dir.path(), Some("cards")), ["信用卡中心"]);
-        assert_eq!(script_phrases(dir.path(), Some("wealth")), ["您好"]);
-        assert_eq!(script_phrases(dir.path(), None), ["您好"]);
+        let scripts = Scripts::load(dir.path());
+        assert_eq!(scripts.phrases(Some("cards")), ["信用卡中心"]);
+        assert_eq!(scripts.phrases(Some("wealth")), ["您好"]);
+        assert_eq!(scripts.phrases(None), ["您好"]);
         // A queue name is never a path.
-        assert_eq!(script_phrases(dir.path(), Some("../cards")), ["您好"]);
-        assert!(script_phrases(&dir.path().join("none"), None).is_empty());
+        assert_eq!(scripts.phrases(Some("../cards")), ["您好"]);
+        assert!(Scripts::load(&dir.path().join("none"))
+            .phrases(None)
+            .is_empty());
     }
 }
