@@ -283,15 +283,18 @@ fn main() -> Result<()> {
         }
         Cmd::Lexicon { dir, rules } => {
             let lex = Lexicon::load_dir(&dir)?;
-            let mut by_cat = std::collections::BTreeMap::<String, [usize; 3]>::new();
+            let mut by_cat = std::collections::BTreeMap::<String, [usize; 4]>::new();
             for t in &lex.terms {
                 let mode = callwatch::transforms::matcher::effective_mode(t);
                 by_cat.entry(t.category.clone()).or_default()[mode as usize] += 1;
             }
             println!("{}: {} terms", dir.display(), lex.terms.len());
-            for (c, [exact, homophone, near]) in by_cat {
-                let n = exact + homophone + near;
-                println!("  {c}: {n} (matched exact {exact}, homophone {homophone}, near {near})");
+            for (c, [exact, homophone, near, loose]) in by_cat {
+                let n = exact + homophone + near + loose;
+                println!(
+                    "  {c}: {n} (matched exact {exact}, homophone {homophone}, near {near}, \
+                     loose {loose})"
+                );
             }
             let matcher = Matcher::new(lex)?;
             let rules_dir = rules.unwrap_or_else(|| dir.join("rules"));

@@ -36,6 +36,7 @@ impl Modes {
             ("exact", forced(MatchMode::Exact)),
             ("homophone", forced(MatchMode::Homophone)),
             ("near", forced(MatchMode::Near)),
+            ("loose", forced(MatchMode::Loose)),
             ("shipped", shipped),
         ])
     }
@@ -197,7 +198,7 @@ pub fn score_noise(
     }
 }
 
-const MODES: [&str; 4] = ["exact", "homophone", "near", "shipped"];
+const MODES: [&str; 5] = ["exact", "homophone", "near", "loose", "shipped"];
 
 fn pct(x: f64) -> String {
     format!("{:5.1}", 100.0 * x)
@@ -217,7 +218,7 @@ pub fn table(results: &[CallResult], model: &str, wall_s: f64) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<20} {:>12} {:>5} {:>4} {:>6} {:>6} {:>6} {:>5} {:>5}  {:>12} {:>12} {:>12} {:>12}",
+        "{:<20} {:>12} {:>5} {:>4} {:>6} {:>6} {:>6} {:>5} {:>5}  {:>12} {:>12} {:>12} {:>12} {:>12}",
         "call",
         "bias/loops",
         "rate",
@@ -230,6 +231,7 @@ pub fn table(results: &[CallResult], model: &str, wall_s: f64) -> String {
         "exact",
         "homophone",
         "near",
+        "loose",
         "shipped"
     );
     for r in results {

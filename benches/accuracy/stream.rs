@@ -9,10 +9,11 @@ use callwatch::sinks::events::{Delivery, Payload};
 use std::sync::Arc;
 
 /// One final transcript.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Final {
     pub leg: String,
-    #[serde(skip)]
+    /// Absent from reports written before it was recorded; the call's sidecar tells.
+    #[serde(default)]
     pub speaker: Speaker,
     pub start_ms: u64,
     pub end_ms: u64,

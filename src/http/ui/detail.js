@@ -37,6 +37,8 @@ export const strings = {
     "d.homophoneTitle": "仅读音相同，可能是识别错误，建议复听",
     "d.near": "近音",
     "d.nearTitle": "有一个音节读音相近（如 zheng/zhong），很可能是识别错误，建议复听",
+    "d.loose": "一字之差",
+    "d.looseTitle": "有一个音节听成了别的音（如 共享屏幕 写成 故想屏幕），可能是识别错误，务必复听",
     "d.confirm": "确认",
     "d.reject": "驳回",
     "d.note": "备注（可选）",
@@ -93,6 +95,8 @@ export const strings = {
     "d.homophoneTitle": "Matched only by sound: likely a recognition error, worth a listen",
     "d.near": "sounds-near",
     "d.nearTitle": "One syllable only sounds close (e.g. zheng/zhong): likely a recognition error, worth a listen",
+    "d.loose": "one-off",
+    "d.looseTitle": "One syllable was heard as another (e.g. 共享屏幕 written 故想屏幕): maybe a recognition error, listen before confirming",
     "d.confirm": "Confirm",
     "d.reject": "Reject",
     "d.note": "note (optional)",
@@ -482,8 +486,8 @@ class CallView {
         el("span.chip", { class: catClass(h.category) }, h.category),
         el("strong.term", {}, h.term),
         el("span.badge", { class: sevClass(h.severity) }, sevLabel(t, h.severity)),
-        h.match === "near"
-          ? el("span.badge.homophone", { title: t("d.nearTitle") }, t("d.near"))
+        h.match === "near" || h.match === "loose"
+          ? el("span.badge.homophone", { title: t(`d.${h.match}Title`) }, t(`d.${h.match}`))
           : h.homophone ? el("span.badge.homophone", { title: t("d.homophoneTitle") }, t("d.homophone")) : null,
         el("button.link-button.time", {
           type: "button", "aria-label": t("d.seekTo", { at: fmtClock(this.mixMs(h.leg, h.start_ms)) }),

@@ -317,7 +317,7 @@ CREATE TABLE alert_acks (
 );
 CREATE INDEX alert_acks_by_call ON alert_acks(call_id);
 "#,
-    // 11: how a hit matched (exact, homophone, near); `homophone` stays for older readers.
+    // 11: how a hit matched (exact, homophone, near, loose); `homophone` stays for older readers.
     r#"
 ALTER TABLE hits ADD COLUMN match_mode TEXT NOT NULL DEFAULT 'exact';
 UPDATE hits SET match_mode = 'homophone' WHERE homophone = 1;

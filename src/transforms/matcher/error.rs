@@ -42,7 +42,7 @@ pub enum Problem {
         "invalid category `{0}` (use lower-case letters, digits and `_`, e.g. `sales_promise`)"
     )]
     BadCategory(String),
-    #[error("unknown match mode `{0}` (expected exact|homophone|near)")]
+    #[error("unknown match mode `{0}` (expected exact|homophone|near|loose)")]
     UnknownMatchMode(String),
     #[error("both `match` and `homophones` are set; keep `match` (`homophones = true` is the older spelling of `match = \"homophone\"`)")]
     BothMatchKeys,

@@ -14,6 +14,16 @@ use std::ops::Range;
 /// First code point of the syllable encoding; `BASE` itself marks a char with no pinyin.
 const BASE: u32 = 0xE000;
 
+/// Marks a Chinese char whose syllable no term has: far above the few hundred syllable ids, so
+/// [`is_syllable`] can tell it from a char with no pinyin at all.
+const OTHER: u32 = 0xF8FF;
+
+/// Whether an encoded char stands for a Chinese syllable (a term's or another), not for a char
+/// with no pinyin (a digit, a Latin letter).
+pub(crate) fn is_syllable(c: char) -> bool {
+    c as u32 > BASE
+}
+
 /// Folds a toneless syllable for southern-accent tolerance: z/zh, c/ch, s/sh, n/l and the
 /// nasal finals an/ang, en/eng, in/ing are each treated as one sound.
 pub(crate) fn fuzzy(s: &str) -> String {
@@ -87,6 +97,10 @@ impl Syllables {
             let s = self.fold(s.as_ref());
             let next = BASE + 1 + self.ids.len() as u32;
             let id = *self.ids.entry(s).or_insert(next);
+            // Never reached: pinyin has about 400 syllables, the table's swaps add a few more.
+            if id >= OTHER {
+                return None;
+            }
             out.push(char::from_u32(id)?);
         }
         Some(out)
@@ -98,14 +112,16 @@ impl Syllables {
         self.encode(&Syllables::term_syllables(norm)?)
     }
 
-    /// Encodes a normalised text, one char per char; syllables no term has become the marker.
+    /// Encodes a normalised text, one char per char: chars with no pinyin become one marker,
+    /// syllables no term has another.
     pub(crate) fn encode_text(&self, norm: &str) -> String {
         norm.chars()
             .map(|c| {
-                self.syllable(c)
-                    .and_then(|s| self.ids.get(&s).copied())
-                    .and_then(char::from_u32)
-                    .unwrap_or(char::from_u32(BASE).unwrap_or(' '))
+                let code = match self.syllable(c) {
+                    Some(s) => self.ids.get(&s).copied().unwrap_or(OTHER),
+                    None => BASE,
+                };
+                char::from_u32(code).unwrap_or(' ')
             })
             .collect()
     }

@@ -3,6 +3,7 @@
 use super::error::LexiconError;
 use super::homophone::{char_range_to_bytes, Syllables};
 use super::lexicon::Lexicon;
+use super::loose::{Heard, LooseIndex, LOOSE_MIN_SYLLABLES};
 use super::near;
 use super::normalize::{is_word_char, normalize, Normalized};
 use super::term::{MatchMode, Term};
@@ -56,6 +57,8 @@ struct Scoped {
     /// Syllable automaton over the sound patterns of terms that match by sound, and each
     /// pattern's terms with how it matches them.
     homophones: Option<(AhoCorasick, Vec<Hears>)>,
+    /// Terms in loose mode, found with any one syllable heard as another.
+    loose: Option<LooseIndex>,
 }
 
 /// Terms a pattern stands for, each with how a match of the pattern matches it.
@@ -122,13 +125,16 @@ impl Matcher {
         let mut matches = Vec::new();
         let mut occurrences: HashMap<usize, usize> = HashMap::new();
         let mut exact = scoped.search(&norm.text);
-        let mut heard: Vec<(&Hears, Range<usize>)> = Vec::new();
+        let mut heard: Vec<(&Heard, Range<usize>)> = Vec::new();
         if let Some((ac, ids)) = &scoped.homophones {
             let encoded = self.syllables.encode_text(&norm.text);
             for m in ac.find_iter(encoded.as_str()) {
                 // Each encoded syllable is one 3-byte char, one per normalised char.
                 let chars = m.start() / 3..m.end() / 3;
                 let span = char_range_to_bytes(&norm.text, chars);
+                if spans_a_break(text, norm, &span) {
+                    continue;
+                }
                 // Exact hits win, except a shorter one inside a longer sound-alike term
                 // (保本 inside 保本保锡 heard for 保本保息): leftmost-longest, as for exact terms.
                 let overlapping = |e: &Range<usize>| e.start < span.end && span.start < e.end;
@@ -140,6 +146,27 @@ impl Matcher {
                 }
                 exact.retain(|(_, e)| !inside(e));
                 heard.push((&ids[m.pattern().as_usize()], span));
+            }
+            // Loose places last: any hit spelled or heard closer to a term wins over them.
+            for (ids, chars) in scoped
+                .loose
+                .iter()
+                .flat_map(|l| l.find(&norm.text, &encoded))
+            {
+                let span = char_range_to_bytes(&norm.text, chars);
+                let overlapping = |e: &Range<usize>| e.start < span.end && span.start < e.end;
+                // The weakest guess of all: no pause inside (够响，屏幕 is not 共享屏幕).
+                let original = norm.original_range(span.start, span.end);
+                let paused = text
+                    .get(original)
+                    .is_some_and(|t| t.chars().any(|c| !c.is_alphanumeric()));
+                if paused
+                    || exact.iter().any(|(_, e)| overlapping(e))
+                    || heard.iter().any(|(_, e)| overlapping(e))
+                {
+                    continue;
+                }
+                heard.push((ids, span));
             }
         }
         // Ranges of the original text from here on: the unfolded text has its own offsets.
@@ -153,7 +180,7 @@ impl Matcher {
         let mut found: Vec<(Hears, Range<usize>)> = exact
             .iter()
             .map(|(p, span)| (spelled(*p), span.clone()))
-            .chain(heard.into_iter().map(|(ids, span)| (ids.clone(), span)))
+            .chain(heard.into_iter().map(|(ids, span)| (ids.to_vec(), span)))
             .map(|(ids, span)| (ids, norm.original_range(span.start, span.end)))
             .collect();
         if let Some(unfolded) = &norm.unfolded {
@@ -245,6 +272,19 @@ impl Scoped {
                 ids.retain(|(_, how)| *how == MatchMode::Homophone);
             }
         }
+        let loose_terms = terms.iter().zip(normalized).zip(encoded);
+        let loose = LooseIndex::build(loose_terms.filter_map(|((term, norm), patterns)| {
+            let (own, _) = patterns.first()?;
+            let spelled = Syllables::term_syllables(norm)?;
+            let loose = term.speaker.applies(speaker)
+                && term.mode == MatchMode::Loose
+                && spelled.len() >= LOOSE_MIN_SYLLABLES;
+            loose.then_some((term.id, own.as_str(), spelled))
+        }))
+        .map_err(|e| LexiconError::Build {
+            terms: terms.len(),
+            reason: e.to_string(),
+        })?;
         let homophones = if sounds.is_empty() {
             None
         } else {
@@ -288,6 +328,7 @@ impl Scoped {
             patterns,
             by_text,
             homophones,
+            loose,
         })
     }
 
@@ -338,8 +379,40 @@ impl Scoped {
     }
 }
 
+/// Whether the original text of a normalised span runs across a break. A sound-alike is a
+/// guess at what was said, and one that runs across the end of a sentence, or puts a pause
+/// inside a word (闭嘴 in 鼻。最, 保本 in 报，本), is almost always two words that happen to sound
+/// like the term; on an open corpus of news and reviews these were most of the homophone hits.
+/// A pause between two parts of at least two syllables each stays: the recogniser writes
+/// 亏了，我们赔 for 亏了我们赔 (loose places take no pause at all). Spelled terms still match
+/// across any punctuation.
+fn spans_a_break(text: &str, norm: &Normalized, span: &Range<usize>) -> bool {
+    let original = norm.original_range(span.start, span.end);
+    let Some(t) = text.get(original) else {
+        return false;
+    };
+    let total = t.chars().filter(|c| c.is_alphanumeric()).count();
+    let mut before = 0;
+    let mut pause = false;
+    for c in t.chars() {
+        if c.is_alphanumeric() {
+            if pause && (before < 2 || total - before < 2) {
+                return true;
+            }
+            pause = false;
+            before += 1;
+        } else if matches!(c, '。' | '！' | '？' | '!' | '?' | '；' | ';' | '…') {
+            return true;
+        } else {
+            pause = true;
+        }
+    }
+    false
+}
+
 /// The mode a term really matches in: terms that are not all Chinese, or of one character, only
-/// match as written, and near needs [`NEAR_MIN_SYLLABLES`] (shorter terms match as homophones).
+/// match as written; near needs [`NEAR_MIN_SYLLABLES`] (shorter terms match as homophones) and
+/// loose [`LOOSE_MIN_SYLLABLES`] (shorter terms match as near).
 pub fn effective_mode(term: &Term) -> MatchMode {
     let syllables = Syllables::term_syllables(&normalize(&term.text).text);
     effective(term.mode, syllables.as_deref())
@@ -348,13 +421,17 @@ pub fn effective_mode(term: &Term) -> MatchMode {
 fn effective(mode: MatchMode, syllables: Option<&[&str]>) -> MatchMode {
     match (mode, syllables) {
         (_, None) => MatchMode::Exact,
-        (MatchMode::Near, Some(s)) if s.len() < NEAR_MIN_SYLLABLES => MatchMode::Homophone,
+        (MatchMode::Near | MatchMode::Loose, Some(s)) if s.len() < NEAR_MIN_SYLLABLES => {
+            MatchMode::Homophone
+        }
+        (MatchMode::Loose, Some(s)) if s.len() < LOOSE_MIN_SYLLABLES => MatchMode::Near,
         (mode, _) => mode,
     }
 }
 
-/// The syllable patterns a term matches by sound: its own (homophones) and, in near mode, each
-/// with one syllable swapped for a learned confusion. Empty for terms that match only as written.
+/// The syllable patterns a term matches by sound: its own (homophones, always first) and, in
+/// near and loose mode, each with one syllable swapped for a learned confusion. Empty for terms
+/// that match only as written.
 fn sound_patterns(
     syllables: &mut Syllables,
     mode: MatchMode,
@@ -370,7 +447,9 @@ fn sound_patterns(
         .map(|e| (e, MatchMode::Homophone))
         .into_iter()
         .collect();
-    if mode == MatchMode::Near {
+    // Loose terms keep their near variants: a one-part swap is reported as near, the more
+    // telling of the two.
+    if mode >= MatchMode::Near {
         for (i, s) in syls.iter().enumerate() {
             for n in near::neighbours(s) {
                 let mut variant: Vec<&str> = syls.clone();

@@ -8,6 +8,7 @@ mod dedup;
 mod error;
 mod homophone;
 mod lexicon;
+mod loose;
 #[allow(clippy::module_inception)]
 mod matcher;
 pub mod near;
@@ -19,6 +20,7 @@ mod tests;
 pub use dedup::HitTracker;
 pub use error::{LexiconError, Problem};
 pub use lexicon::Lexicon;
+pub use loose::LOOSE_MIN_SYLLABLES;
 pub use matcher::{effective_mode, Match, Matcher, NEAR_MIN_SYLLABLES};
 pub(crate) use normalize::is_word_char;
 pub use normalize::{normalize, Normalized};

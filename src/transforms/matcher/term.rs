@@ -118,18 +118,27 @@ pub enum MatchMode {
     /// Also text with one syllable swapped for a sound Whisper confuses it with (验重码 for
     /// 验证码); see [`near`](super::near). Terms of fewer than three syllables match as homophones.
     Near,
+    /// Also text with any one syllable heard as another (故想屏幕 for 共享屏幕); see
+    /// [`loose`](super::loose). Terms of three syllables match as near, shorter ones as homophones.
+    Loose,
 }
 
 impl MatchMode {
     /// Every mode, strictest first.
-    pub const ALL: [MatchMode; 3] = [MatchMode::Exact, MatchMode::Homophone, MatchMode::Near];
+    pub const ALL: [MatchMode; 4] = [
+        MatchMode::Exact,
+        MatchMode::Homophone,
+        MatchMode::Near,
+        MatchMode::Loose,
+    ];
 
-    /// The lexicon, event and API spelling: `exact`, `homophone` or `near`.
+    /// The lexicon, event and API spelling: `exact`, `homophone`, `near` or `loose`.
     pub fn as_str(self) -> &'static str {
         match self {
             MatchMode::Exact => "exact",
             MatchMode::Homophone => "homophone",
             MatchMode::Near => "near",
+            MatchMode::Loose => "loose",
         }
     }
 

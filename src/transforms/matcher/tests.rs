@@ -502,7 +502,7 @@ fn lexicon_errors_name_file_line_and_reason() {
         ),
         (
             "[defaults]\ncategory = \"x\"\nseverity = \"low\"\nmatch = \"fuzzy\"\n",
-            "lexicons/x.toml:4: unknown match mode `fuzzy` (expected exact|homophone|near)",
+            "lexicons/x.toml:4: unknown match mode `fuzzy` (expected exact|homophone|near|loose)",
         ),
         (
             "[[group]]\ncategory = \"x\"\nseverity = \"low\"\nhomophones = true\nmatch = \"near\"\nterms = [\"保本\"]\n",
@@ -774,4 +774,129 @@ fn match_modes_layer_and_category_modes_fill_the_rest() {
         effective,
         [MatchMode::Homophone, MatchMode::Exact, MatchMode::Exact]
     );
+}
+
+#[test]
+fn loose_mode_table() {
+    let src = "[defaults]\ncategory = \"fraud\"\nseverity = \"high\"\nmatch = \"loose\"\n\
+        [[group]]\nterms = [\"共享屏幕\", \"动态密码\", \"验证码\", \"保本\", \"code it\"]\n\
+        [[group]]\ncategory = \"rudeness\"\nspeaker = \"agent\"\nterms = [\"跟我说没用\"]\n\
+        [[group]]\ncategory = \"sales_promise\"\nmatch = \"near\"\nterms = [\"稳赚不赔\"]\n";
+    let m = Matcher::new(Lexicon::parse(src, "x.toml").unwrap()).unwrap();
+    let effective: Vec<MatchMode> = m.terms().iter().map(effective_mode).collect();
+    use MatchMode::{Exact, Homophone, Loose, Near};
+    assert_eq!(
+        effective,
+        [Loose, Loose, Near, Homophone, Exact, Loose, Near]
+    );
+    let hit = |text: &str, speaker: Speaker| {
+        m.find(text, speaker)
+            .into_iter()
+            .map(|h| (m.term(h.term_id).text.clone(), h.how, h.matched))
+            .collect::<Vec<_>>()
+    };
+    let one = |term: &str, how: MatchMode, matched: &str| {
+        vec![(term.to_string(), how, matched.to_string())]
+    };
+    for (text, speaker, want) in [
+        (
+            "请你故想屏幕给我",
+            Customer,
+            one("共享屏幕", Loose, "故想屏幕"),
+        ),
+        (
+            "你的动摊密码是多少",
+            Unknown,
+            one("动态密码", Loose, "动摊密码"),
+        ),
+        // As written, as a homophone and as a near swap, the stronger evidence is reported.
+        ("共享屏幕", Customer, one("共享屏幕", Exact, "共享屏幕")),
+        ("共想屏幕", Customer, one("共享屏幕", Homophone, "共想屏幕")),
+        ("共享拼幕", Customer, one("共享屏幕", Near, "共享拼幕")),
+        // Two syllables off, or off by a char with no syllable: nothing.
+        ("故想拼木", Customer, vec![]),
+        ("共享屏a", Customer, vec![]),
+        // Speaker scope holds for loose terms too.
+        ("等我说没用", Agent, one("跟我说没用", Loose, "等我说没用")),
+        ("等我说没用", Customer, vec![]),
+        // Three-syllable terms in loose mode only take the near table's swaps.
+        ("验重码", Customer, one("验证码", Near, "验重码")),
+        ("验大码", Customer, vec![]),
+        // A near-mode term of four syllables does not match loosely.
+        ("稳赚不台", Customer, vec![]),
+        ("稳装不赔", Customer, one("稳赚不赔", Near, "稳装不赔")),
+    ] {
+        assert_eq!(hit(text, speaker), want, "{text}");
+    }
+}
+
+#[test]
+fn loose_places_yield_to_exact_hits() {
+    let src = "[defaults]\ncategory = \"x\"\nseverity = \"low\"\nmatch = \"loose\"\n\
+        [[group]]\nterms = [\"保本保息\"]\n\
+        [[group]]\nmatch = \"exact\"\nterms = [\"保本\"]\n";
+    let m = Matcher::new(Lexicon::parse(src, "x.toml").unwrap()).unwrap();
+    let hits: Vec<(String, MatchMode)> = m
+        .find("这个保本保证吗", Unknown)
+        .into_iter()
+        .map(|h| (m.term(h.term_id).text.clone(), h.how))
+        .collect();
+    assert_eq!(hits, [("保本".to_string(), MatchMode::Exact)]);
+}
+
+fn all_loose() -> &'static Matcher {
+    static M: OnceLock<Matcher> = OnceLock::new();
+    M.get_or_init(|| {
+        let mut lex = Lexicon::load_dir(&lexicon_dir()).unwrap();
+        for t in &mut lex.terms {
+            t.mode = MatchMode::Loose;
+        }
+        Matcher::new(lex).unwrap()
+    })
+}
+
+proptest! {
+    #[test]
+    fn loose_hits_are_in_bounds_and_one_syllable_off(text in any_text()) {
+        let m = all_loose();
+        for h in m.find(&text, Unknown) {
+            prop_assert!(h.byte_range.end <= text.len());
+            prop_assert_eq!(&text[h.byte_range.clone()], h.matched.as_str());
+            if h.how == MatchMode::Loose {
+                let term = normalize(&m.term(h.term_id).text).text;
+                let heard = normalize(&h.matched).text;
+                prop_assert_eq!(term.chars().count(), heard.chars().count());
+                prop_assert!(term.chars().count() >= crate::transforms::matcher::LOOSE_MIN_SYLLABLES);
+                prop_assert!(!h.matched.chars().any(|c| !c.is_alphanumeric()), "{:?}", h.matched);
+            }
+        }
+    }
+
+    #[test]
+    fn one_syllable_changed_in_a_long_term_is_found_loosely(
+        index in any::<prop::sample::Index>(),
+        slot in any::<prop::sample::Index>(),
+        other in "[我你他的是在了有和人这中大为上个国以要时来用们生到]",
+    ) {
+        let m = all_loose();
+        let terms: Vec<&Term> = m
+            .terms()
+            .iter()
+            .filter(|t| t.text.chars().count() >= 5 && t.text.chars().all(|c| ('\u{4e00}'..='\u{9fa5}').contains(&c)))
+            .collect();
+        let term = terms[index.index(terms.len())];
+        let mut chars: Vec<char> = term.text.chars().collect();
+        let i = slot.index(chars.len());
+        let replacement = other.chars().next().unwrap();
+        prop_assume!(near::syllable(replacement) != near::syllable(chars[i]));
+        chars[i] = replacement;
+        let heard: String = chars.into_iter().collect();
+        let found = m.find(&heard, Unknown);
+        // Found as this term, or as another term the change happens to spell or sound like.
+        prop_assert!(!found.is_empty(), "{} heard as {}", term.text, heard);
+        prop_assert!(
+            found.iter().any(|h| m.term(h.term_id).text == term.text) || found.iter().all(|h| h.how != MatchMode::Loose),
+            "{} heard as {}: {:?}", term.text, heard, found
+        );
+    }
 }
