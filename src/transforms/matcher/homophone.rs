@@ -95,12 +95,18 @@ impl Syllables {
         let mut out = String::new();
         for s in syllables {
             let s = self.fold(s.as_ref());
-            let next = BASE + 1 + self.ids.len() as u32;
-            let id = *self.ids.entry(s).or_insert(next);
-            // Never reached: pinyin has about 400 syllables, the table's swaps add a few more.
-            if id >= OTHER {
-                return None;
-            }
+            let id = match self.ids.get(&s) {
+                Some(&id) => id,
+                None => {
+                    let next = BASE + 1 + self.ids.len() as u32;
+                    // Never reached: pinyin has about 400 syllables, the table's swaps add a few.
+                    if next >= OTHER {
+                        return None;
+                    }
+                    self.ids.insert(s, next);
+                    next
+                }
+            };
             out.push(char::from_u32(id)?);
         }
         Some(out)

@@ -96,13 +96,16 @@ impl LooseIndex {
 
     /// Places in a normalised text, given with its encoding (see
     /// [`Syllables::encode_text`](super::homophone::Syllables)), where a term sounds with exactly
-    /// one syllable heard as another, as char ranges, leftmost-longest and not overlapping, each
-    /// with the terms it stands for.
-    pub(crate) fn find(&self, norm: &str, encoded: &str) -> Vec<(&Heard, Range<usize>)> {
+    /// one syllable heard as another, as char ranges with the terms they stand for: every place,
+    /// overlapping ones included, leftmost first and longest first at one start, so the caller
+    /// can pick the leftmost-longest among those its other rules let stand. Each comes with the
+    /// char index of its odd syllable.
+    pub(crate) fn find(&self, norm: &str, encoded: &str) -> Vec<(&Heard, Range<usize>, usize)> {
         let text: Vec<char> = encoded.chars().collect();
         let written: Vec<char> = norm.chars().collect();
         // Every encoded char is 3 bytes in UTF-8 (the Private Use Area), so byte / 3 = char.
-        let mut candidates: BTreeSet<(usize, std::cmp::Reverse<usize>, usize)> = BTreeSet::new();
+        let mut candidates: BTreeSet<(usize, std::cmp::Reverse<usize>, usize, usize)> =
+            BTreeSet::new();
         for m in self.halves.find_overlapping_iter(encoded) {
             let at = m.start() / 3;
             for &(s, offset) in &self.half_of[m.pattern().as_usize()] {
@@ -115,37 +118,35 @@ impl LooseIndex {
                     continue;
                 };
                 let mut differing = (0..len).filter(|&i| window[i] != sound.syllables[i]);
-                let one_off = match (differing.next(), differing.next()) {
-                    (Some(i), None) if is_syllable(window[i]) => {
+                let odd = match (differing.next(), differing.next()) {
+                    (Some(i), None) if is_syllable(window[i]) => Some(i).filter(|&i| {
                         len >= ANY_SYLLABLE_FROM
                             || written
                                 .get(start + i)
                                 .and_then(|&c| near::syllable(c))
                                 .is_some_and(|heard| shares_a_part(heard, sound.spelled[i]))
-                    }
-                    _ => false,
+                    }),
+                    _ => None,
                 };
-                if one_off {
-                    candidates.insert((start, std::cmp::Reverse(len), s));
+                if let Some(i) = odd {
+                    candidates.insert((start, std::cmp::Reverse(len), s, start + i));
                 }
             }
         }
-        let mut out: Vec<(&Heard, Range<usize>)> = Vec::new();
-        let mut free_from = 0;
-        for (start, std::cmp::Reverse(len), s) in candidates {
-            if start >= free_from {
-                out.push((&self.sounds[s].terms, start..start + len));
-                free_from = start + len;
-            }
-        }
-        out
+        candidates
+            .into_iter()
+            .map(|(start, std::cmp::Reverse(len), s, odd)| {
+                (self.sounds[s].terms.as_slice(), start..start + len, odd)
+            })
+            .collect()
     }
 }
 
-/// Whether two syllables have the same initial or the same final (`gong`/`gu`, `tai`/`tan`).
+/// Whether two syllables have the same initial or the same final (`gong`/`gu`, `tai`/`tan`);
+/// two syllables without an initial (`an`/`er`) share nothing by that.
 fn shares_a_part(a: &str, b: &str) -> bool {
     let ((ai, af), (bi, bf)) = (near::split(a), near::split(b));
-    ai == bi || af == bf
+    (ai == bi && !ai.is_empty()) || af == bf
 }
 
 #[cfg(test)]
@@ -172,8 +173,19 @@ mod tests {
         let (syl, idx) = index(terms);
         idx.find(text, &syl.encode_text(text))
             .into_iter()
-            .flat_map(|(ids, r)| ids.iter().map(move |(id, _)| (*id, r.clone())))
+            .flat_map(|(ids, r, _)| ids.iter().map(move |(id, _)| (*id, r.clone())))
             .collect()
+    }
+
+    #[test]
+    fn places_say_which_syllable_is_odd() {
+        let (syl, idx) = index(&["共享屏幕", "快递丢失理赔"]);
+        let odd = |text: &str| -> Vec<usize> {
+            let found = idx.find(text, &syl.encode_text(text));
+            found.into_iter().map(|(_, _, odd)| odd).collect()
+        };
+        assert_eq!(odd("请你故想屏幕"), [2]);
+        assert_eq!(odd("快递丢失理台"), [5]);
     }
 
     #[test]
@@ -212,10 +224,21 @@ mod tests {
     }
 
     #[test]
-    fn overlapping_candidates_keep_the_leftmost_longest() {
-        let terms = ["我已经说过了", "说过了多少"];
-        // 我已经说过来多少: the first term one off (了 -> 来), the second one off too; leftmost wins.
-        assert_eq!(found(&terms, "我已经说过来多少"), vec![(0, 0..6)]);
+    fn overlapping_candidates_come_leftmost_then_longest() {
+        let terms = ["我已经说过了", "说过了多少", "已经说过了多少"];
+        // 我已经说过来多少: each term one off (了 -> 来); the matcher picks among them in order.
+        assert_eq!(
+            found(&terms, "我已经说过来多少"),
+            vec![(0, 0..6), (2, 1..8), (1, 3..8)]
+        );
+    }
+
+    #[test]
+    fn syllables_without_an_initial_share_no_initial() {
+        assert!(!shares_a_part("an", "er"));
+        assert!(shares_a_part("an", "gan"));
+        assert_eq!(found(&["本金安全"], "本金二全"), vec![]);
+        assert_eq!(found(&["本金安全"], "本金干全"), vec![(0, 0..4)]);
     }
 
     #[test]

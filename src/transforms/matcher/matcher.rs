@@ -128,41 +128,45 @@ impl Matcher {
         let mut heard: Vec<(&Heard, Range<usize>)> = Vec::new();
         if let Some((ac, ids)) = &scoped.homophones {
             let encoded = self.syllables.encode_text(&norm.text);
-            for m in ac.find_iter(encoded.as_str()) {
-                // Each encoded syllable is one 3-byte char, one per normalised char.
-                let chars = m.start() / 3..m.end() / 3;
-                let span = char_range_to_bytes(&norm.text, chars);
-                if spans_a_break(text, norm, &span) {
-                    continue;
+            // Each encoded syllable is one 3-byte char, one per normalised char.
+            let span_of = |m: &aho_corasick::Match| {
+                char_range_to_bytes(&norm.text, m.start() / 3..m.end() / 3)
+            };
+            let mut pos = 0;
+            while let Some(first) = ac.find(Input::new(&encoded).range(pos..)) {
+                // A sound-alike across a break gives way to the longest shorter one inside it.
+                let mut candidate = Some(first);
+                while let Some(m) = candidate.filter(|m| spans_a_break(text, norm, &span_of(m), 2))
+                {
+                    candidate = (m.len() > 3)
+                        .then(|| ac.find(Input::new(&encoded).range(m.start()..m.end() - 3)))
+                        .flatten();
                 }
-                // Exact hits win, except a shorter one inside a longer sound-alike term
-                // (保本 inside 保本保锡 heard for 保本保息): leftmost-longest, as for exact terms.
-                let overlapping = |e: &Range<usize>| e.start < span.end && span.start < e.end;
-                let inside = |e: &Range<usize>| {
-                    span.start <= e.start && e.end <= span.end && e.len() < span.len()
+                let Some(m) = candidate else {
+                    pos = first.start() + 3;
+                    continue;
                 };
-                if exact.iter().any(|(_, e)| overlapping(e) && !inside(e)) {
-                    continue;
+                pos = m.end();
+                let span = span_of(&m);
+                if take_over(&mut exact, &span) {
+                    heard.push((&ids[m.pattern().as_usize()], span));
                 }
-                exact.retain(|(_, e)| !inside(e));
-                heard.push((&ids[m.pattern().as_usize()], span));
             }
-            // Loose places last: any hit spelled or heard closer to a term wins over them.
-            for (ids, chars) in scoped
+            // Loose places last, leftmost-longest among those that stand: any hit spelled or
+            // heard closer to a term wins over them, and they take no pause at all (够响，屏幕 is
+            // not 共享屏幕).
+            for (ids, chars, odd) in scoped
                 .loose
                 .iter()
                 .flat_map(|l| l.find(&norm.text, &encoded))
             {
                 let span = char_range_to_bytes(&norm.text, chars);
+                let odd = char_range_to_bytes(&norm.text, odd..odd + 1);
                 let overlapping = |e: &Range<usize>| e.start < span.end && span.start < e.end;
-                // The weakest guess of all: no pause inside (够响，屏幕 is not 共享屏幕).
-                let original = norm.original_range(span.start, span.end);
-                let paused = text
-                    .get(original)
-                    .is_some_and(|t| t.chars().any(|c| !c.is_alphanumeric()));
-                if paused
-                    || exact.iter().any(|(_, e)| overlapping(e))
+                if spans_a_break(text, norm, &span, usize::MAX)
                     || heard.iter().any(|(_, e)| overlapping(e))
+                    || exact.iter().any(|(_, e)| explains(e, &span, &odd))
+                    || !take_over(&mut exact, &span)
                 {
                     continue;
                 }
@@ -379,14 +383,39 @@ impl Scoped {
     }
 }
 
+/// Whether an exact hit explains a loose place better than the place does: it spells out the
+/// odd syllable as said (跟存款一样安全 is 跟存款一样, not 和存款一样安全 one off), or all the
+/// rest of it, so the place adds nothing but a guess (关保监会 is 保监会, not 银保监会). A loose
+/// place that adds syllables heard as the term says wins (稳赚不背 is 稳赚不赔, not 稳赚).
+fn explains(exact: &Range<usize>, span: &Range<usize>, odd: &Range<usize>) -> bool {
+    let holds_odd = exact.start <= odd.start && odd.end <= exact.end;
+    let inside = span.start <= exact.start && exact.end <= span.end;
+    // Every char of a span that loose matching takes is one CJK syllable, 3 bytes.
+    holds_odd || (inside && exact.len() + odd.len() >= span.len())
+}
+
+/// Whether a sound-alike at `span` may stand against the exact hits: exact hits win, except a
+/// shorter one inside it (保本 inside 保本保锡 heard for 保本保息), which it then replaces:
+/// leftmost-longest, as for exact terms.
+fn take_over(exact: &mut Vec<(usize, Range<usize>)>, span: &Range<usize>) -> bool {
+    let overlapping = |e: &Range<usize>| e.start < span.end && span.start < e.end;
+    let inside =
+        |e: &Range<usize>| span.start <= e.start && e.end <= span.end && e.len() < span.len();
+    if exact.iter().any(|(_, e)| overlapping(e) && !inside(e)) {
+        return false;
+    }
+    exact.retain(|(_, e)| !inside(e));
+    true
+}
+
 /// Whether the original text of a normalised span runs across a break. A sound-alike is a
 /// guess at what was said, and one that runs across the end of a sentence, or puts a pause
 /// inside a word (闭嘴 in 鼻。最, 保本 in 报，本), is almost always two words that happen to sound
 /// like the term; on an open corpus of news and reviews these were most of the homophone hits.
-/// A pause between two parts of at least two syllables each stays: the recogniser writes
-/// 亏了，我们赔 for 亏了我们赔 (loose places take no pause at all). Spelled terms still match
+/// A pause between two parts of at least `min_part` syllables each stays: the recogniser writes
+/// 亏了，我们赔 for 亏了我们赔 (`usize::MAX` takes no pause at all). Spelled terms still match
 /// across any punctuation.
-fn spans_a_break(text: &str, norm: &Normalized, span: &Range<usize>) -> bool {
+fn spans_a_break(text: &str, norm: &Normalized, span: &Range<usize>, min_part: usize) -> bool {
     let original = norm.original_range(span.start, span.end);
     let Some(t) = text.get(original) else {
         return false;
@@ -396,12 +425,15 @@ fn spans_a_break(text: &str, norm: &Normalized, span: &Range<usize>) -> bool {
     let mut pause = false;
     for c in t.chars() {
         if c.is_alphanumeric() {
-            if pause && (before < 2 || total - before < 2) {
+            if pause && (before < min_part || total - before < min_part) {
                 return true;
             }
             pause = false;
             before += 1;
-        } else if matches!(c, '。' | '！' | '？' | '!' | '?' | '；' | ';' | '…') {
+        } else if matches!(
+            c,
+            '。' | '．' | '.' | '！' | '？' | '!' | '?' | '；' | ';' | '…' | '\n' | '\r'
+        ) {
             return true;
         } else {
             pause = true;

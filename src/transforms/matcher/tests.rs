@@ -900,3 +900,68 @@ proptest! {
         );
     }
 }
+
+fn hits_of(m: &Matcher, text: &str, speaker: Speaker) -> Vec<(String, MatchMode, String)> {
+    m.find(text, speaker)
+        .into_iter()
+        .map(|h| (m.term(h.term_id).text.clone(), h.how, h.matched))
+        .collect()
+}
+
+/// Regressions from reading the loose matcher: a longer sound-alike covers a shorter exact term
+/// inside it, a rejected long sound-alike leaves room for a shorter one, and places are chosen
+/// only among those that stand.
+#[test]
+fn loose_review_regressions() {
+    use MatchMode::{Homophone, Loose};
+    let one = |term: &str, how: MatchMode, matched: &str| {
+        vec![(term.to_string(), how, matched.to_string())]
+    };
+    // 稳赚不背: the loose 稳赚不赔 covers the exact 稳赚 inside it.
+    assert_eq!(
+        hits_of(shipped(), "这个产品稳赚不背", Agent),
+        one("稳赚不赔", Loose, "稳赚不背")
+    );
+    // 跟存款一样安全: the loose 和存款一样安全 is odd at 跟, where 跟存款一样 is spelled out.
+    assert_eq!(
+        hits_of(shipped(), "年化保底百分之四，跟存款一样安全。", Agent),
+        [
+            (
+                "年化保底".to_string(),
+                MatchMode::Exact,
+                "年化保底".to_string()
+            ),
+            (
+                "跟存款一样".to_string(),
+                MatchMode::Exact,
+                "跟存款一样".to_string()
+            ),
+        ]
+    );
+    // 关保监会: 保监会 is spelled out; the loose 银保监会 would add only its guess at 关.
+    let src = "[defaults]\ncategory = \"x\"\nseverity = \"low\"\nmatch = \"loose\"\n\
+        [[group]]\nterms = [\"银保监会\", \"保监会\"]\n";
+    let m = Matcher::new(Lexicon::parse(src, "x.toml").unwrap()).unwrap();
+    assert_eq!(
+        hits_of(&m, "关于保监会这件事请您再说一遍", Customer),
+        [("保监会".to_string(), MatchMode::Exact, "保监会".to_string())]
+    );
+    // 故想，屏幕共降: 故想屏幕 crosses a pause, so it may not block 屏幕共降 behind it.
+    assert_eq!(
+        hits_of(shipped(), "故想，屏幕共降", Customer),
+        one("屏幕共享", Loose, "屏幕共降")
+    );
+    // 包本保。西部基金: 保本保息 heard across a sentence end gives way to 保本 inside it.
+    let src = "[defaults]\ncategory = \"x\"\nseverity = \"low\"\n\
+        [[group]]\nmatch = \"near\"\nterms = [\"保本\"]\n\
+        [[group]]\nmatch = \"loose\"\nterms = [\"保本保息\"]\n";
+    let m = Matcher::new(Lexicon::parse(src, "x.toml").unwrap()).unwrap();
+    assert_eq!(
+        hits_of(&m, "这款产品包本保。西部基金", Agent),
+        one("保本", Homophone, "包本")
+    );
+    assert_eq!(
+        hits_of(&m, "这款产品包本保息", Agent),
+        one("保本保息", Homophone, "包本保息")
+    );
+}
