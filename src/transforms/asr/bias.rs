@@ -62,28 +62,38 @@ impl Bias {
     }
 }
 
-/// Whisper tokens `text` may take, estimated high: a Han character is one to three byte-level
-/// tokens (two assumed: common characters are one, rare ones more, and a prompt mixes them);
-/// an ASCII word about one per four letters; other characters one each.
+/// Whisper tokens `text` may take, estimated high (checked against the base model's own
+/// tokeniser for every shipped term and phrase by `tests/bias_tokens.rs`): a Han character is
+/// one to three byte-level tokens (two assumed: common characters are one, rare ones more, and a
+/// prompt mixes them); a run of digits one per two; a word of letters one per three, and one
+/// more unless a space comes before it (`sue` alone is two tokens, ` sue` one); a space one
+/// unless a word follows it; anything else one.
 pub fn estimate_tokens(text: &str) -> usize {
+    let chars: Vec<char> = text.chars().collect();
     let mut n = 0;
-    let mut word: usize = 0;
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() {
-            word += 1;
-            continue;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let run = |pred: fn(&char) -> bool| chars[i..].iter().take_while(|c| pred(c)).count();
+        if c.is_ascii_digit() {
+            let len = run(char::is_ascii_digit);
+            n += len.div_ceil(2);
+            i += len;
+        } else if c.is_ascii_alphabetic() {
+            let len = run(char::is_ascii_alphabetic);
+            n += len.div_ceil(3) + usize::from(i == 0 || chars[i - 1] != ' ');
+            i += len;
+        } else {
+            let word_follows = chars.get(i + 1).is_some_and(char::is_ascii_alphanumeric);
+            n += match c {
+                ' ' if word_follows => 0,
+                c if is_han(c) => 2,
+                _ => 1,
+            };
+            i += 1;
         }
-        if word > 0 {
-            n += word.div_ceil(4);
-            word = 0;
-        }
-        n += match c {
-            ' ' => 0,
-            c if is_han(c) => 2,
-            _ => 1,
-        };
     }
-    n + word.div_ceil(4)
+    n
 }
 
 fn is_han(c: char) -> bool {
@@ -357,8 +367,10 @@ terms = ["验证码"]
     #[test]
     fn token_estimates() {
         assert_eq!(estimate_tokens("保本"), 4);
-        assert_eq!(estimate_tokens("guaranteed return"), 3 + 2);
-        assert_eq!(estimate_tokens("a, b."), 4);
+        assert_eq!(estimate_tokens("guaranteed return"), 4 + 1 + 2);
+        assert_eq!(estimate_tokens("a, b."), 2 + 1 + 1 + 1);
+        assert_eq!(estimate_tokens("12378"), 3);
+        assert_eq!(estimate_tokens("; "), 2);
         assert_eq!(estimate_tokens(""), 0);
     }
 

@@ -61,6 +61,19 @@ impl WhisperModel {
         self.multilingual
     }
 
+    /// Tokens `text` takes in this model's vocabulary, as whisper.cpp tokenises a prompt.
+    pub fn count_tokens(&self, text: &str) -> Result<usize, AsrError> {
+        // A Whisper text context holds 448 tokens; nothing longer is ever asked for.
+        const MAX: usize = 4096;
+        self.ctx
+            .tokenize(text, MAX)
+            .map(|t| t.len())
+            .map_err(|e| AsrError::Load {
+                path: "<tokenizer>".into(),
+                reason: e.to_string(),
+            })
+    }
+
     /// A fresh decoding state (per worker).
     pub fn new_state(&self) -> Result<WhisperState, AsrError> {
         self.ctx.create_state().map_err(|e| AsrError::Load {
