@@ -10,7 +10,7 @@
 //!    a source that knows it would).
 //!
 //! `cargo bench --bench pipeline -- --models base,tiny.en --rounds 3 [--skip-realtime]
-//! [--language-modes memory,detect,forced]`
+//! [--language-modes memory,detect,forced] [--hangovers fixed,adaptive]`
 //! Prints a table and writes it as JSON to `<target dir>/pipeline-bench.json`.
 
 #[path = "pipeline/bare.rs"]
@@ -65,6 +65,15 @@ struct Args {
         default_value = "memory,detect,forced"
     )]
     language_modes: Vec<String>,
+    /// Hangovers of the real-time part, each streaming every call in every language mode:
+    /// fixed (`hangover_ms`, the default) and adaptive (`adaptive_hangover = true`).
+    #[arg(
+        long,
+        env = "PIPELINE_BENCH_HANGOVERS",
+        value_delimiter = ',',
+        default_value = "fixed"
+    )]
+    hangovers: Vec<String>,
     /// Skip the overhead comparison.
     #[arg(long, env = "PIPELINE_BENCH_SKIP_OVERHEAD")]
     skip_overhead: bool,
@@ -146,8 +155,12 @@ fn main() {
         });
 
         let mut calls = Vec::new();
+        let realtime = args
+            .language_modes
+            .iter()
+            .flat_map(|m| args.hangovers.iter().map(move |h| (m, h)));
         if !args.skip_realtime {
-            for mode in &args.language_modes {
+            for (mode, hangover) in realtime {
                 let forced = match mode.as_str() {
                     "memory" | "detect" => false,
                     "forced" => true,
@@ -156,6 +169,16 @@ fn main() {
                 // Like `callwatch serve`: partials as configured (on), the configured bus.
                 let mut cfg = cfg.clone();
                 cfg.asr.language_memory = mode == "memory";
+                cfg.segment.adaptive_hangover = match hangover.as_str() {
+                    "fixed" => false,
+                    "adaptive" => true,
+                    h => panic!("hangover {h:?}: use fixed or adaptive"),
+                };
+                let mode = if args.hangovers.len() > 1 {
+                    format!("{mode} {hangover}")
+                } else {
+                    mode.clone()
+                };
                 let shared = setup::shared(&cfg, pool.clone(), cfg.events.buffer, cfg.asr.partials);
                 for lang in languages {
                     let call = fixtures::call(&format!("call_{lang}"));

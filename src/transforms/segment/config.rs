@@ -26,8 +26,14 @@ pub struct SegmenterConfig {
     /// Speech needed within `start_window_ms` to open an utterance.
     pub start_ms: u32,
     pub start_window_ms: u32,
-    /// Continuous non-speech that closes an utterance.
+    /// Continuous non-speech that closes an utterance (the most it waits when adaptive).
     pub hangover_ms: u32,
+    /// Shorten the hangover to the longest pause the leg's speaker recently made and went on
+    /// after (plus 100 ms), never below `min_hangover_ms`: finals come sooner from speakers
+    /// who pause briefly.
+    pub adaptive_hangover: bool,
+    /// The shortest an adaptive hangover gets.
+    pub min_hangover_ms: u32,
     /// Audio kept before the first speech frame of an utterance.
     pub pre_roll_ms: u32,
     /// Audio kept after the last speech frame when an utterance closes (at most `hangover_ms`).
@@ -51,6 +57,8 @@ impl Default for SegmenterConfig {
             start_ms: 150,
             start_window_ms: 300,
             hangover_ms: 600,
+            adaptive_hangover: false,
+            min_hangover_ms: 300,
             pre_roll_ms: 200,
             tail_ms: 200,
             max_utterance_ms: 15_000,
@@ -69,6 +77,12 @@ pub enum SegmentConfigError {
     StartWindow { start_ms: u32, window_ms: u32 },
     #[error("hangover_ms = {0} must be at least one frame")]
     Hangover(u32),
+    #[error("min_hangover_ms = {min_ms} must lie between tail_ms = {tail_ms} and hangover_ms = {hangover_ms}")]
+    MinHangover {
+        min_ms: u32,
+        tail_ms: u32,
+        hangover_ms: u32,
+    },
     #[error("tail_ms = {tail_ms} must not exceed hangover_ms = {hangover_ms}")]
     Tail { tail_ms: u32, hangover_ms: u32 },
     #[error("max_utterance_ms = {max_ms} must exceed start_window_ms + pre_roll_ms = {min_ms}")]
@@ -94,6 +108,15 @@ impl SegmenterConfig {
         }
         if self.tail_ms > self.hangover_ms {
             return Err(SegmentConfigError::Tail {
+                tail_ms: self.tail_ms,
+                hangover_ms: self.hangover_ms,
+            });
+        }
+        if self.adaptive_hangover
+            && !(self.tail_ms.max(self.frame_ms)..=self.hangover_ms).contains(&self.min_hangover_ms)
+        {
+            return Err(SegmentConfigError::MinHangover {
+                min_ms: self.min_hangover_ms,
                 tail_ms: self.tail_ms,
                 hangover_ms: self.hangover_ms,
             });

@@ -2,6 +2,7 @@
 mod classifier;
 pub mod config;
 pub mod event;
+mod hangover;
 pub mod segmenter;
 
 pub use config::{SegmentConfigError, SegmenterConfig, VadAggressiveness};

@@ -3,6 +3,7 @@
 use super::classifier::FrameClassifier;
 use super::config::{SegmentConfigError, SegmenterConfig};
 use super::event::SegmentEvent;
+use super::hangover::Hangover;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -52,6 +53,7 @@ pub struct Segmenter {
     last_end: u64,
     open: Option<Open>,
     next_id: u64,
+    hangover: Hangover,
 }
 
 impl Segmenter {
@@ -76,8 +78,19 @@ impl Segmenter {
             last_end: 0,
             open: None,
             next_id: 0,
+            hangover: Hangover::new(
+                cfg.adaptive_hangover,
+                cfg.min_hangover_ms as u64 * SAMPLES_PER_MS,
+                cfg.hangover_ms as u64 * SAMPLES_PER_MS,
+                SAMPLES_PER_MS,
+            ),
             cfg,
         })
+    }
+
+    /// The silence that closes an utterance now, in milliseconds (`hangover_ms` unless adaptive).
+    pub fn hangover_ms(&self) -> u64 {
+        self.hangover.samples() / SAMPLES_PER_MS
     }
 
     /// Media time of everything pushed so far, in milliseconds.
@@ -152,6 +165,7 @@ impl Segmenter {
     fn on_frame(&mut self, frame: &[f32], events: &mut Vec<SegmentEvent>) {
         let speech = self.classifier.is_speech(frame);
         self.pos += frame.len() as u64;
+        self.hangover.frame(speech, self.pos, frame.len() as u64);
 
         self.recent.extend(frame.iter().copied());
         while self.recent.len() > self.recent_cap {
@@ -218,7 +232,7 @@ impl Segmenter {
         let Some(open) = self.open.as_mut() else {
             return;
         };
-        let hangover = self.cfg.hangover_ms as u64 * SAMPLES_PER_MS;
+        let hangover = self.hangover.samples();
         let max_len = self.cfg.max_utterance_ms as usize * SAMPLES_PER_MS as usize;
         if open.silence_run >= hangover {
             let open = self.open.take().expect("checked above");

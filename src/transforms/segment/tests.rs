@@ -295,6 +295,60 @@ fn speech_gap_speech(gap_ms: usize) -> Vec<f32> {
     v
 }
 
+/// Finals of `audio` pushed 20 ms at a time, each with the media time it was emitted at.
+fn finals_with_emit_time(cfg: SegmenterConfig, audio: &[f32]) -> Vec<(u64, u64, u64)> {
+    let mut seg = Segmenter::new(cfg).unwrap();
+    let mut out = Vec::new();
+    for piece in audio.chunks(320) {
+        for e in seg.push(piece) {
+            if let SegmentEvent::Final {
+                start_ms, end_ms, ..
+            } = e
+            {
+                out.push((start_ms, end_ms, seg.media_ms()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn an_adaptive_hangover_closes_sooner_after_short_pauses_and_keeps_the_cuts() {
+    // One speaker, eight stretches of speech 250 ms apart, then a long silence.
+    let (audio, expected) = fixture();
+    let u = &expected.utterances[0];
+    let speech = &audio[u.start_ms as usize * 16..u.end_ms as usize * 16];
+    let mut v = vec![0.0f32; 16 * 500];
+    for _ in 0..8 {
+        v.extend_from_slice(speech);
+        v.extend(std::iter::repeat_n(0.0, 16 * 250));
+    }
+    v.extend(std::iter::repeat_n(0.0, 16 * 1500));
+    let fixed = finals_with_emit_time(SegmenterConfig::default(), &v);
+    let adaptive = finals_with_emit_time(
+        SegmenterConfig {
+            adaptive_hangover: true,
+            ..SegmenterConfig::default()
+        },
+        &v,
+    );
+    // The same utterances, cut at the same places: 250 ms pauses never closed one.
+    let cuts = |f: &[(u64, u64, u64)]| f.iter().map(|&(s, e, _)| (s, e)).collect::<Vec<_>>();
+    assert_eq!(cuts(&adaptive), cuts(&fixed));
+    // The first cut falls at the 15 s limit; the second closes on the hangover.
+    assert_eq!(fixed.len(), 2, "{fixed:?}");
+    // Emitted once the hangover has passed: 600 ms after the last speech fixed, at most
+    // 250 + 100 adaptive (the recording's own pauses may be longer).
+    let (_, end, fixed_at) = fixed[1];
+    let (_, _, adaptive_at) = adaptive[1];
+    let tail = SegmenterConfig::default().tail_ms as u64;
+    assert_eq!(fixed_at, end - tail + 600);
+    assert!(
+        adaptive_at < fixed_at && adaptive_at >= end - tail + 300,
+        "adaptive close at {adaptive_at} ms, fixed at {fixed_at} ms"
+    );
+}
+
 #[test]
 fn a_speculation_carries_exactly_the_audio_and_ratio_of_the_final_when_silence_holds() {
     let cfg = SegmenterConfig::default();
@@ -403,6 +457,14 @@ fn rejects_inconsistent_configs() {
                 ..d()
             },
             "tail_ms = 900",
+        ),
+        (
+            SegmenterConfig {
+                adaptive_hangover: true,
+                min_hangover_ms: 100,
+                ..d()
+            },
+            "min_hangover_ms = 100",
         ),
         (
             SegmenterConfig {
