@@ -29,7 +29,7 @@ fn token_estimate_never_falls_short_of_whispers_tokeniser() {
     let (mut estimated, mut real) = (0, 0);
     let mut short = Vec::new();
     for p in &pieces {
-        let (e, r) = (estimate_tokens(p), model.count_tokens(p).unwrap());
+        let (e, r) = (estimate_tokens(p), model.count_tokens(p).expect(p));
         estimated += e;
         real += r;
         if e < r {
@@ -60,7 +60,7 @@ fn token_estimate_never_falls_short_of_whispers_tokeniser() {
         };
         let bias = leg_bias(&cfg, &base_zh, &lexicon.terms, speaker, None, script).unwrap();
         for prompt in [&bias.zh, &bias.en] {
-            let real = model.count_tokens(prompt).unwrap();
+            let real = model.count_tokens(prompt).expect(prompt);
             println!(
                 "{speaker:?}: estimated {}, tokenised {real} (budget {MAX_PROMPT_TOKENS}): {prompt}",
                 estimate_tokens(prompt)

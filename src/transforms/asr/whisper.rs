@@ -61,17 +61,11 @@ impl WhisperModel {
         self.multilingual
     }
 
-    /// Tokens `text` takes in this model's vocabulary, as whisper.cpp tokenises a prompt.
-    pub fn count_tokens(&self, text: &str) -> Result<usize, AsrError> {
-        // A Whisper text context holds 448 tokens; nothing longer is ever asked for.
-        const MAX: usize = 4096;
-        self.ctx
-            .tokenize(text, MAX)
-            .map(|t| t.len())
-            .map_err(|e| AsrError::Load {
-                path: "<tokenizer>".into(),
-                reason: e.to_string(),
-            })
+    /// Tokens `text` takes in this model's vocabulary, as whisper.cpp tokenises a prompt;
+    /// `None` when it cannot (a NUL in the text, or past 4,096 tokens: a Whisper text context
+    /// holds 448).
+    pub fn count_tokens(&self, text: &str) -> Option<usize> {
+        self.ctx.tokenize(text, 4096).ok().map(|t| t.len())
     }
 
     /// A fresh decoding state (per worker).

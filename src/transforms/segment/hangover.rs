@@ -25,7 +25,6 @@ pub(super) struct Hangover {
     pauses: VecDeque<u64>,
     /// Sample index just past the last speech frame, across utterances.
     speech_end: Option<u64>,
-    in_speech: bool,
 }
 
 impl Hangover {
@@ -38,28 +37,26 @@ impl Hangover {
             margin: MARGIN_MS * samples_per_ms,
             pauses: VecDeque::with_capacity(PAUSES_KEPT + 1),
             speech_end: None,
-            in_speech: false,
         }
     }
 
     /// Notes one VAD frame ending at sample `end`, `len` samples long.
     pub(super) fn frame(&mut self, speech: bool, end: u64, len: u64) {
-        if speech {
-            if !self.in_speech {
-                if let Some(last) = self.speech_end {
-                    let pause = end - len - last;
-                    // Longer than the longest hangover: the speaker's turn was over.
-                    if pause > 0 && pause <= self.max {
-                        self.pauses.push_back(pause);
-                        if self.pauses.len() > PAUSES_KEPT {
-                            self.pauses.pop_front();
-                        }
-                    }
+        if !speech {
+            return;
+        }
+        if let Some(last) = self.speech_end {
+            // 0 when the frame before was speech too; longer than the longest hangover when
+            // the speaker's turn was over.
+            let pause = end - len - last;
+            if pause > 0 && pause <= self.max {
+                self.pauses.push_back(pause);
+                if self.pauses.len() > PAUSES_KEPT {
+                    self.pauses.pop_front();
                 }
             }
-            self.speech_end = Some(end);
         }
-        self.in_speech = speech;
+        self.speech_end = Some(end);
     }
 
     /// Silence that closes an utterance now, in samples.
