@@ -558,6 +558,8 @@ async fn serve(a: ServeArgs) -> Result<()> {
         shared.clone(),
         std::time::Duration::from_secs(cfg.surge.tick_s),
     );
+    // The one door through which every source opens its legs.
+    let ingest = callwatch::pipeline::Ingest::new(shared.clone());
     let whip = cfg.whip.enabled.then(|| callwatch::http::whip::WhipApi {
         sessions: callwatch::sources::whip::WhipSessions::new(
             callwatch::sources::whip::WhipSettings {
@@ -568,7 +570,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
                 max_sessions: cfg.whip.max_sessions,
             },
         ),
-        legs: callwatch::sources::whip::edge::pipeline_legs(shared.clone()),
+        legs: callwatch::sources::whip::edge::pipeline_legs(ingest.clone()),
         shutdown: controller.handle(),
     });
     if whip.is_some() {
@@ -576,6 +578,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
     }
     let app = AppState {
         shared: shared.clone(),
+        ingest: ingest.clone(),
         shutdown: controller.handle(),
         rtp,
         whip,
@@ -592,7 +595,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         tracing::info!(addr = %l.local_addr()?, "AudioSocket listening");
         tokio::spawn(callwatch::sources::audiosocket::serve(
             l,
-            shared.clone(),
+            ingest.clone(),
             controller.handle(),
             cfg.audiosocket.idle_timeout(),
             cfg.server.conn_limits(),
@@ -605,7 +608,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         };
         let addr = callwatch::sources::siprec::media::serve(
             &cfg.sip,
-            shared.clone(),
+            ingest.clone(),
             controller.subscribe(),
             rtp_pool,
             callwatch::sources::siprec::server::TcpLimits {

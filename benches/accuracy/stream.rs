@@ -4,7 +4,7 @@
 
 use callwatch::call::{CallInfo, LegInfo, Speaker};
 use callwatch::eval::HypHit;
-use callwatch::pipeline::{spawn_leg, LegInput, Shared};
+use callwatch::pipeline::{Ingest, Shared};
 use callwatch::sinks::events::{Delivery, Payload};
 use std::sync::Arc;
 
@@ -101,20 +101,17 @@ pub async fn play(
             participant: None,
             language: None,
         };
-        shared
-            .registry
-            .open_leg(&info, &leg)
+        let tx = Ingest::new(shared.clone())
+            .open(&info, leg, rate, None)
             .unwrap_or_else(|e| panic!("leg not opened: {e}"));
-        let (tx, handle) = spawn_leg(shared.clone(), leg, rate);
         let frame = rate as usize / 50;
         feeders.push(tokio::spawn(async move {
             for c in pcm.chunks(frame) {
-                if tx.send(LegInput::Audio(c.to_vec())).await.is_err() {
+                if tx.audio(c.to_vec()).await.is_err() {
                     break;
                 }
             }
-            drop(tx);
-            handle.await.expect("leg task");
+            tx.end_and_wait(callwatch::call::EndReason::Hangup).await;
         }));
     }
     for f in feeders {

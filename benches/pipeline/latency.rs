@@ -4,7 +4,7 @@
 use super::fixtures::{read_channels, CallFixture};
 use super::stats::{median, percentile};
 use callwatch::call::{CallInfo, LegInfo, Speaker};
-use callwatch::pipeline::{spawn_leg, LegInput, Shared};
+use callwatch::pipeline::{Ingest, LegSender, Shared};
 use callwatch::sinks::events::{Delivery, Payload};
 use callwatch::transforms::decode::LegDecoder;
 use callwatch::transforms::segment::{SegmentEvent, Segmenter, SegmenterConfig};
@@ -110,18 +110,14 @@ fn segmenter_close_points(cfg: &SegmenterConfig, pcm: &[i16]) -> HashMap<(u64, u
 
 /// Pushes `pcm` in 20 ms chunks on a real-time interval starting at `start`; returns the
 /// wall time each chunk was accepted by the leg.
-async fn pace(
-    tx: tokio::sync::mpsc::Sender<LegInput>,
-    pcm: Vec<i16>,
-    start: tokio::time::Instant,
-) -> Vec<Instant> {
+async fn pace(tx: LegSender, pcm: Vec<i16>, start: tokio::time::Instant) -> Vec<Instant> {
     let mut tick = tokio::time::interval_at(start, Duration::from_millis(CHUNK_MS));
     // A late tick is caught up at once, as a media fork's buffered frames would be.
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut pushed = Vec::with_capacity(pcm.len() / CHUNK + 1);
     for c in pcm.chunks(CHUNK) {
         tick.tick().await;
-        if tx.send(LegInput::Audio(c.to_vec())).await.is_err() {
+        if tx.audio(c.to_vec()).await.is_err() {
             break;
         }
         pushed.push(Instant::now());
@@ -201,11 +197,10 @@ pub async fn stream_call(shared: Arc<Shared>, call: &CallFixture, forced: bool) 
             participant: None,
             language: forced.then(|| call.language.clone()),
         };
-        shared
-            .registry
-            .open_leg(&info, &leg)
+        let mut tx = Ingest::new(shared.clone())
+            .open(&info, leg, rate, None)
             .unwrap_or_else(|e| panic!("leg not opened: {e}"));
-        let (tx, handle) = spawn_leg(shared.clone(), leg, rate);
+        let handle = tx.take_task().expect("a pipeline leg has a task");
         pacers.push((tokio::spawn(pace(tx, pcm, start)), handle));
     }
     let mut pushed = Vec::new();

@@ -3,7 +3,7 @@
 
 use super::AppState;
 use crate::auth::{policy, Access, CredentialKind, Principal};
-use crate::pipeline::{send_audio, spawn_leg, LegInput};
+use crate::pipeline::LegSender;
 use crate::sources::audio_fork::AudioForkSession;
 use crate::sources::fork::{ForkOutput, ForkSession};
 use crate::sources::twilio::TwilioSession;
@@ -13,7 +13,6 @@ use axum::http::Method;
 use axum::response::Response;
 use axum::Extension;
 use std::collections::HashMap;
-use tokio::sync::mpsc;
 
 /// Largest fork message or frame accepted. A Twilio media message is about 300 bytes
 /// (20 ms of mu-law in base64) and an audio-fork frame a few KiB (100 ms of 16 kHz stereo
@@ -126,7 +125,7 @@ async fn drive<P: ForkSession + Send + 'static>(
         close(&mut socket, 1001, "server shutting down").await;
         return;
     };
-    let mut legs: HashMap<String, mpsc::Sender<LegInput>> = HashMap::new();
+    let mut legs: HashMap<String, LegSender> = HashMap::new();
     let mut call_id = String::new();
     let mut closed = false;
     while !closed {
@@ -184,25 +183,21 @@ async fn drive<P: ForkSession + Send + 'static>(
                             return;
                         }
                     };
-                    for leg in new_legs {
-                        if let Err(e) =
-                            app.shared
-                                .registry
-                                .open_leg_as(&call, &leg, Some(&who.name))
-                        {
+                    let names: Vec<String> = new_legs.iter().map(|l| l.leg.clone()).collect();
+                    let rates = new_legs.into_iter().map(|l| (l, sample_rate)).collect();
+                    match app.ingest.open_all(&call, rates, Some(&who.name)) {
+                        Ok(senders) => legs.extend(names.into_iter().zip(senders)),
+                        Err(e) => {
                             close(&mut socket, 1008, &e.to_string()).await;
                             return;
                         }
-                        let name = leg.leg.clone();
-                        let (tx, _task) = spawn_leg(app.shared.clone(), leg, sample_rate);
-                        legs.insert(name, tx);
                     }
                     tracing::info!(kind, call_id, legs = legs.len(), "fork started");
                 }
                 ForkOutput::Audio { leg, samples, .. } => {
                     if let Some(tx) = legs.get(&leg) {
                         // Blocks when the leg is behind: the socket stops being read.
-                        if send_audio(tx, samples).await.is_err() {
+                        if tx.audio(samples).await.is_err() {
                             legs.remove(&leg);
                         }
                     }

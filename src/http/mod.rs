@@ -32,6 +32,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct AppState {
     pub shared: Arc<Shared>,
+    /// Where the WebSocket forks and plain RTP sessions open their legs.
+    pub ingest: crate::pipeline::Ingest,
     pub shutdown: ShutdownHandle,
     /// Plain RTP sessions (and the RTP port pool behind them).
     pub rtp: crate::sources::rtp::sessions::RtpSessions,

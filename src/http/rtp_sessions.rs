@@ -42,7 +42,7 @@ pub async fn create(
         }
     };
     req.opened_by = Some(who.name);
-    match app.rtp.create(&app.shared, req) {
+    match app.rtp.create(&app.ingest, req) {
         Ok(view) => (StatusCode::CREATED, Json(view)).into_response(),
         Err(e) => error_response(e),
     }

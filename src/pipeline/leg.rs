@@ -2,7 +2,7 @@
 //! events and archive. Runs as one async task per leg; inference happens on the ASR pool.
 
 use super::Shared;
-use crate::call::{LegInfo, Speaker};
+use crate::call::{EndReason, LegInfo, Speaker};
 use crate::clock::rfc3339;
 use crate::sinks::archive::{ArchiveOp, HitRecord, UtteranceRecord};
 use crate::sinks::events::{Event, Payload, SegmentTiming};
@@ -32,10 +32,10 @@ use speculation::Speculation;
 pub enum LegInput {
     /// 16-bit PCM at the leg's input rate, in media order.
     Audio(Vec<i16>),
-    /// Why the source ends the leg (e.g. `media_timeout`), sent just before it drops its sender.
-    /// When this is the call's last leg to end, it becomes the archived end reason; a leg whose
-    /// source says nothing ended by `hangup`.
-    End(String),
+    /// Why the source ends the leg, sent just before it drops its sender. When this is the
+    /// call's last leg to end, it becomes the archived end reason; a leg whose source says
+    /// nothing ended by [`EndReason::Hangup`].
+    End(EndReason),
 }
 
 /// What a finished leg reports.
@@ -45,7 +45,7 @@ pub struct LegSummary {
     pub utterances: usize,
     pub hits: usize,
     /// The reason the source gave with [`LegInput::End`], if any.
-    pub end_reason: Option<String>,
+    pub end_reason: Option<EndReason>,
 }
 
 /// Longest a final waits for its archive commit before it is announced anyway.
@@ -62,7 +62,7 @@ pub const MAX_AUDIO_MESSAGE: usize = 4096;
 
 /// Sends `samples` to a leg in pieces of at most [`MAX_AUDIO_MESSAGE`], waiting while the
 /// leg is behind. Errs when the leg has ended.
-pub async fn send_audio(
+pub(crate) async fn send_audio(
     tx: &mpsc::Sender<LegInput>,
     mut samples: Vec<i16>,
 ) -> Result<(), mpsc::error::SendError<LegInput>> {
@@ -90,8 +90,9 @@ type FinalFuture =
     Pin<Box<dyn Future<Output = (u64, u64, u64, Result<Transcript, AsrError>)> + Send>>;
 type PartialFuture = Pin<Box<dyn Future<Output = (u64, u64, Result<Transcript, AsrError>)> + Send>>;
 
-/// Spawns the leg task; the returned sender feeds it, and dropping the sender ends the leg.
-pub fn spawn_leg(
+/// Spawns the leg task of a leg the registry has opened; the returned sender feeds it, and
+/// dropping the sender ends the leg. Sources open legs through [`super::Ingest`] instead.
+pub(crate) fn spawn_leg(
     shared: Arc<Shared>,
     leg: LegInfo,
     input_rate: u32,
@@ -104,7 +105,7 @@ pub fn spawn_leg(
         async move {
             let _guard = guard;
             let summary = run_leg(&shared, &leg, input_rate, rx).await;
-            let reason = summary.end_reason.as_deref().unwrap_or("hangup");
+            let reason = summary.end_reason.unwrap_or_default();
             shared
                 .registry
                 .close_leg(&leg.call_id, summary.media_ms, reason);

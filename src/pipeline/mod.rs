@@ -2,6 +2,7 @@
 
 pub mod assemble;
 pub mod board;
+mod ingest;
 mod insight;
 pub mod leg;
 mod leg_audio;
@@ -14,7 +15,8 @@ pub mod surge_ticker;
 #[cfg(test)]
 mod tests;
 
-pub use leg::{run_leg, send_audio, spawn_leg, LegInput, LegSummary, LEG_INBOX, MAX_AUDIO_MESSAGE};
+pub use ingest::{Ingest, LegGone, LegSender};
+pub use leg::{run_leg, LegInput, LegSummary, LEG_INBOX, MAX_AUDIO_MESSAGE};
 pub use registry::{CallRegistry, RegistryError};
 pub use rules::RulesHub;
 

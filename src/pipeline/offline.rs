@@ -1,7 +1,7 @@
 //! `callwatch transcribe FILE...`: recorded calls through the same pipeline as live ones.
 
-use super::{spawn_leg, LegInput, Shared};
-use crate::call::{CallInfo, LegInfo, Speaker};
+use super::{Ingest, Shared};
+use crate::call::{CallInfo, EndReason, LegInfo, Speaker};
 use crate::sinks::events::{Delivery, Payload};
 use crate::sources::file::{decode_file, FileError};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -68,24 +68,26 @@ pub async fn transcribe_file(
         ProgressBar::hidden()
     };
 
+    let ingest = Ingest::new(shared.clone());
     let mut tasks = Vec::new();
     for (info, samples) in legs.into_iter().zip(decoded.channels.iter().cloned()) {
-        if let Err(e) = shared.registry.open_leg(&call, &info) {
-            tracing::error!(error = %e, "leg not opened");
-            continue;
-        }
-        let (tx, handle) = spawn_leg(shared.clone(), info, decoded.sample_rate);
+        let tx = match ingest.open(&call, info, decoded.sample_rate, None) {
+            Ok(tx) => tx,
+            Err(e) => {
+                tracing::error!(error = %e, "leg not opened");
+                continue;
+            }
+        };
         let bar = bar.clone();
         let chunk = (decoded.sample_rate / 10).max(1) as usize; // 100 ms
         tasks.push(tokio::spawn(async move {
             for c in samples.chunks(chunk) {
-                if tx.send(LegInput::Audio(c.to_vec())).await.is_err() {
+                if tx.audio(c.to_vec()).await.is_err() {
                     break;
                 }
                 bar.inc(c.len() as u64);
             }
-            drop(tx);
-            handle.await.unwrap_or_default()
+            tx.end_and_wait(EndReason::Hangup).await
         }));
     }
 

@@ -1,7 +1,7 @@
 //! Which calls are live and how many legs each has: a call starts with its first leg and ends
 //! when its last leg has finished (after that leg's finals were transcribed and archived).
 
-use crate::call::{CallInfo, LegInfo};
+use crate::call::{CallInfo, EndReason, LegInfo};
 use crate::clock::{rfc3339, SharedClock};
 use crate::sinks::archive::ArchiveOp;
 use crate::sinks::events::{Event, EventBus, Payload};
@@ -349,7 +349,7 @@ impl CallRegistry {
     }
 
     /// Marks a leg finished; the last one ends the call.
-    pub fn close_leg(&self, call_id: &str, media_ms: u64, reason: &str) {
+    pub fn close_leg(&self, call_id: &str, media_ms: u64, reason: EndReason) {
         let mut calls = self.calls.lock().unwrap();
         let Some(live) = calls.get_mut(call_id) else {
             return;
@@ -377,12 +377,12 @@ impl CallRegistry {
         self.archive.send(ArchiveOp::CallEnded {
             call_id: call_id.to_string(),
             ended_at: now.clone(),
-            reason: reason.to_string(),
+            reason,
             duration_ms,
         });
         self.events.publish(Event {
             payload: Payload::CallEnded {
-                reason: reason.to_string(),
+                reason,
                 duration_ms,
             },
             call_id: call_id.to_string(),

@@ -3,7 +3,7 @@
 //! recogniser that panics stops nothing.
 
 use super::*;
-use crate::call::{CallInfo, LegInfo, Speaker};
+use crate::call::{CallInfo, EndReason, LegInfo, Speaker};
 use crate::sinks::archive::{ArchiveReader, ArchiveWriter};
 use crate::sinks::events::{Delivery, Payload};
 use crate::transforms::asr::gate::DropReason;
@@ -105,16 +105,16 @@ fn pipeline(
 /// Streams the fixture's agent leg (three utterances) as call `call_id`; returns once it ended.
 async fn stream_agent_leg(shared: &Arc<Shared>, call_id: &str) {
     let (call, leg) = agent_call(call_id);
-    shared.registry.open_leg(&call, &leg).unwrap();
-    let (tx, handle) = spawn_leg(shared.clone(), leg, 16_000);
+    let tx = Ingest::new(shared.clone())
+        .open(&call, leg, 16_000, None)
+        .unwrap();
     for chunk in agent_channel().chunks(1600) {
-        tx.send(LegInput::Audio(chunk.to_vec())).await.unwrap();
+        tx.audio(chunk.to_vec()).await.unwrap();
         // Paced a little, as a live leg is: a final's result is back (and learnt from)
         // before the next utterance closes, which the language-memory test relies on.
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
-    drop(tx);
-    handle.await.unwrap();
+    tx.end_and_wait(EndReason::Hangup).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,8 +225,8 @@ async fn audio_reaches_a_leg_in_bounded_messages() {
     let (tx, mut rx) = tokio::sync::mpsc::channel(super::LEG_INBOX);
     // One 64 KiB fork frame's worth and more, and an empty frame that sends nothing.
     let samples: Vec<i16> = (0..40_000).map(|i| (i % 3000) as i16).collect();
-    super::send_audio(&tx, samples.clone()).await.unwrap();
-    super::send_audio(&tx, Vec::new()).await.unwrap();
+    super::leg::send_audio(&tx, samples.clone()).await.unwrap();
+    super::leg::send_audio(&tx, Vec::new()).await.unwrap();
     drop(tx);
     let mut got = Vec::new();
     while let Some(m) = rx.recv().await {
@@ -341,13 +341,13 @@ async fn a_biased_leg_is_prompted_with_its_queues_terms_and_the_agent_script() {
         ));
         let (mut call, leg) = agent_call("biased");
         call.queue = Some("wealth".into());
-        shared.registry.open_leg(&call, &leg).unwrap();
-        let (tx, handle) = spawn_leg(shared.clone(), leg, 16_000);
+        let tx = Ingest::new(shared.clone())
+            .open(&call, leg, 16_000, None)
+            .unwrap();
         for chunk in agent_channel().chunks(1600) {
-            tx.send(LegInput::Audio(chunk.to_vec())).await.unwrap();
+            tx.audio(chunk.to_vec()).await.unwrap();
         }
-        drop(tx);
-        handle.await.unwrap();
+        tx.end_and_wait(EndReason::Hangup).await;
         let seen = seen.lock().unwrap();
         assert!(!seen.is_empty());
         for prompt in seen.iter() {

@@ -104,7 +104,7 @@ pub fn call_ended(call_id: &str, minute: u32, duration_ms: u64) -> ArchiveOp {
     ArchiveOp::CallEnded {
         call_id: call_id.into(),
         ended_at: at(minute),
-        reason: "hangup".into(),
+        reason: callwatch::call::EndReason::Hangup,
         duration_ms,
     }
 }

@@ -300,7 +300,7 @@ mod tests {
         ArchiveOp::CallEnded {
             call_id: format!("c{i}"),
             ended_at: "2026-12-03T00:00:00Z".into(),
-            reason: "bye".into(),
+            reason: crate::call::EndReason::Bye,
             duration_ms: i,
         }
     }

@@ -29,7 +29,7 @@ pub enum ArchiveOp {
     CallEnded {
         call_id: String,
         ended_at: String,
-        reason: String,
+        reason: crate::call::EndReason,
         duration_ms: u64,
     },
     /// A QA score; replaces the call's previous score (a re-score).

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The end reason written for a call a crash cut off.
-pub const INTERRUPTED: &str = "interrupted";
+pub const INTERRUPTED: &str = crate::call::EndReason::Interrupted.as_str();
 
 /// Closes every call of the archive at `path` that has no end; returns their ids.
 /// Run it once at start-up, before live calls are taken: a call still streaming into another

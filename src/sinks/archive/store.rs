@@ -97,7 +97,7 @@ pub(crate) fn apply(conn: &Connection, op: &ArchiveOp) -> rusqlite::Result<()> {
             conn.prepare_cached(
                 "UPDATE calls SET ended_at = ?2, end_reason = ?3, duration_ms = ?4 WHERE id = ?1",
             )?
-            .execute(params![call_id, ended_at, reason, duration_ms])?;
+            .execute(params![call_id, ended_at, reason.as_str(), duration_ms])?;
         }
         ArchiveOp::Surge(a) => super::insights::insert_surge(conn, a)?,
         ArchiveOp::CallWarning(t) => super::insights::insert_warning(conn, t)?,

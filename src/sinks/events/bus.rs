@@ -180,7 +180,7 @@ mod tests {
     #[test]
     fn filter_table() {
         let hit = || Payload::CallEnded {
-            reason: "x".into(),
+            reason: crate::call::EndReason::Hangup,
             duration_ms: 1,
         };
         let q = |pairs: &[(&str, &str)]| {
@@ -207,8 +207,8 @@ mod tests {
         for i in 0..40 {
             bus.publish(ev(
                 Payload::CallEnded {
-                    reason: i.to_string(),
-                    duration_ms: 0,
+                    reason: crate::call::EndReason::Hangup,
+                    duration_ms: i,
                 },
                 "c",
                 None,

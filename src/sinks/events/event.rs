@@ -112,7 +112,10 @@ pub enum Payload {
         evidence: Vec<crate::transforms::rules::Evidence>,
     },
     #[serde(rename = "call.ended")]
-    CallEnded { reason: String, duration_ms: u64 },
+    CallEnded {
+        reason: crate::call::EndReason,
+        duration_ms: u64,
+    },
     /// The call's QA score, sent right before `call.ended` (which stays the call's last event).
     #[serde(rename = "qa.scored")]
     QaScored {

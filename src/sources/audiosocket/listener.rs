@@ -5,9 +5,9 @@
 //! timeout (Asterisk sends a frame every 20 ms while the channel is up) is a dead peer and ends.
 
 use super::session::{AudioSocketOutput, AudioSocketSession};
-use crate::call::{CallInfo, LegInfo, Speaker};
+use crate::call::{CallInfo, EndReason, LegInfo, Speaker};
 use crate::conn_limit::{ConnGuard, ConnLimiter, ConnLimits};
-use crate::pipeline::{send_audio, spawn_leg, LegInput, Shared};
+use crate::pipeline::{Ingest, LegSender};
 use crate::shutdown::ShutdownHandle;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 
 /// Why a connection got no leg.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -71,7 +70,7 @@ impl AudioSocketRoles {
 /// `idle_timeout` is closed.
 pub async fn serve(
     listener: TcpListener,
-    shared: Arc<Shared>,
+    ingest: Ingest,
     shutdown: ShutdownHandle,
     idle_timeout: Duration,
     limits: ConnLimits,
@@ -88,7 +87,7 @@ pub async fn serve(
                 Ok((stream, peer)) => {
                     // Past a cap the connection is closed unread.
                     let Ok(slot) = limiter.try_acquire(peer.ip()) else { continue };
-                    let conn = Connection { shared: shared.clone(), roles: roles.clone(), peer, idle_timeout, _slot: slot };
+                    let conn = Connection { ingest: ingest.clone(), roles: roles.clone(), peer, idle_timeout, _slot: slot };
                     tokio::spawn(conn.run(stream, shutdown.clone()));
                 }
                 Err(e) => {
@@ -102,7 +101,7 @@ pub async fn serve(
 }
 
 struct Connection {
-    shared: Arc<Shared>,
+    ingest: Ingest,
     roles: AudioSocketRoles,
     peer: SocketAddr,
     idle_timeout: Duration,
@@ -115,7 +114,7 @@ struct Connection {
 struct OpenLeg {
     call_id: String,
     speaker: Speaker,
-    tx: Option<mpsc::Sender<LegInput>>,
+    tx: Option<LegSender>,
 }
 
 impl Connection {
@@ -129,21 +128,21 @@ impl Connection {
         let mut buf = vec![0u8; 4096];
         let end = 'conn: loop {
             let read = tokio::select! {
-                _ = guard.recv() => break 'conn "shutdown",
+                _ = guard.recv() => break 'conn EndReason::Shutdown,
                 r = tokio::time::timeout(self.idle_timeout, stream.read(&mut buf)) => match r {
                     Ok(r) => r,
                     Err(_) => {
                         tracing::info!(%peer, idle_s = self.idle_timeout.as_secs_f32(), "audiosocket connection idle; closing it");
-                        break 'conn "idle";
+                        break 'conn EndReason::Idle;
                     }
                 },
             };
             match read {
-                Ok(0) => break 'conn "closed",
+                Ok(0) => break 'conn EndReason::Hangup,
                 Ok(n) => session.feed(&buf[..n]),
                 Err(e) => {
                     tracing::info!(%peer, error = %e, "audiosocket connection broke");
-                    break 'conn "broken";
+                    break 'conn EndReason::Disconnected;
                 }
             }
             loop {
@@ -161,7 +160,7 @@ impl Connection {
                             }
                             Err(reason) => {
                                 tracing::warn!(%peer, call_id = %uuid, %reason, "audiosocket connection refused");
-                                break 'conn "refused";
+                                break 'conn EndReason::Rejected;
                             }
                         }
                     }
@@ -173,50 +172,47 @@ impl Connection {
                                 Ok(tx) => l.tx = Some(tx),
                                 Err(reason) => {
                                     tracing::warn!(%peer, call_id = %l.call_id, %reason, "audiosocket leg not started");
-                                    break 'conn "refused";
+                                    break 'conn EndReason::Rejected;
                                 }
                             }
                         }
                         let tx = l.tx.as_ref().expect("started above");
                         // Blocks when the leg is behind: the socket stops being read.
-                        if send_audio(tx, samples).await.is_err() {
-                            break 'conn "leg ended";
+                        if tx.audio(samples).await.is_err() {
+                            break 'conn EndReason::Failed;
                         }
                     }
                     Ok(Some(AudioSocketOutput::Dtmf(_))) => {
                         // Never the digit: callers key card numbers and PINs.
                         tracing::debug!(%peer, "audiosocket DTMF");
                     }
-                    Ok(Some(AudioSocketOutput::Hangup)) => break 'conn "hangup",
+                    Ok(Some(AudioSocketOutput::Hangup)) => break 'conn EndReason::Hangup,
                     Ok(Some(AudioSocketOutput::Error(code))) => {
                         tracing::warn!(%peer, code, "audiosocket peer reported an error");
                     }
                     Err(e) => {
                         tracing::warn!(%peer, error = %e, "audiosocket protocol error; closing the connection");
-                        break 'conn "protocol error";
+                        break 'conn EndReason::Failed;
                     }
                 }
             }
         };
         match leg {
             Some(l) => {
-                tracing::info!(%peer, call_id = %l.call_id, end, "audiosocket leg ended");
-                // Dropping the sender ends the leg: it flushes its last utterance and archives it.
-                drop(l.tx);
+                tracing::info!(%peer, call_id = %l.call_id, %end, "audiosocket leg ended");
+                // Ending the leg flushes its last utterance and archives it.
+                if let Some(tx) = l.tx {
+                    tx.end(end).await;
+                }
                 // The role is held from the UUID on, even when no audio came.
                 self.roles.release(&l.call_id);
             }
-            None => tracing::info!(%peer, end, "audiosocket connection ended without a leg"),
+            None => tracing::info!(%peer, %end, "audiosocket connection ended without a leg"),
         }
     }
 
     /// Starts the connection's leg at the rate of its first audio message.
-    fn start_leg(
-        &self,
-        call_id: &str,
-        speaker: Speaker,
-        rate: u32,
-    ) -> Result<mpsc::Sender<LegInput>, String> {
+    fn start_leg(&self, call_id: &str, speaker: Speaker, rate: u32) -> Result<LegSender, String> {
         let call = CallInfo {
             call_id: call_id.to_string(),
             source: "audiosocket".into(),
@@ -230,11 +226,10 @@ impl Connection {
             participant: None,
             language: None,
         };
-        self.shared
-            .registry
-            .open_leg(&call, &info)
+        let tx = self
+            .ingest
+            .open(&call, info, rate, None)
             .map_err(|e| e.to_string())?;
-        let (tx, _task) = spawn_leg(self.shared.clone(), info, rate);
         tracing::info!(peer = %self.peer, call_id, %speaker, rate, "audiosocket leg started");
         Ok(tx)
     }

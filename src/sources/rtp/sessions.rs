@@ -2,13 +2,13 @@
 //! caller names the legs and codecs, gets a port pair per leg, and points its RTP there.
 
 use super::net::{
-    spawn_receiver, EndReason, PortError, ReceiverHandle, ReceiverOptions, ReceiverReport,
+    spawn_receiver, PortError, ReceiverEnd, ReceiverHandle, ReceiverOptions, ReceiverReport,
     RtpPortPool,
 };
 use super::payload::Codec;
 use super::stream::{RtpStream, StreamConfig};
-use crate::call::{CallInfo, LegInfo, Speaker};
-use crate::pipeline::{spawn_leg, Shared};
+use crate::call::{CallInfo, EndReason, LegInfo, Speaker};
+use crate::pipeline::Ingest;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -62,7 +62,7 @@ pub struct LegView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ended: Option<EndReason>,
+    pub ended: Option<ReceiverEnd>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stats: Option<super::stream::StreamStats>,
 }
@@ -143,7 +143,7 @@ impl RtpSessions {
     /// Opens the legs, binds their ports and starts receiving.
     pub fn create(
         &self,
-        shared: &Arc<Shared>,
+        ingest: &Ingest,
         req: SessionRequest,
     ) -> Result<SessionView, SessionError> {
         let planned = plan(&req, self.settings.jitter)?;
@@ -162,9 +162,9 @@ impl RtpSessions {
         // One shutdown guard per receiver, taken before anything is opened.
         let mut guards = Vec::with_capacity(planned.len());
         for _ in 0..planned.len() {
-            match shared.shutdown_guard() {
+            match ingest.shutdown_guard() {
                 Some(g) => guards.push(Some(g)),
-                None if shared.shutdown.is_some() => return Err(SessionError::ShuttingDown),
+                None if ingest.has_shutdown() => return Err(SessionError::ShuttingDown),
                 None => guards.push(None),
             }
         }
@@ -176,26 +176,22 @@ impl RtpSessions {
             queue: req.queue.clone(),
             metadata: serde_json::to_value(&req).unwrap_or_default(),
         };
-        for (opened, p) in planned.iter().enumerate() {
-            if let Err(e) = shared
-                .registry
-                .open_leg_as(&call, &p.info, req.opened_by.as_deref())
-            {
-                for _ in 0..opened {
-                    shared.registry.close_leg(&call.call_id, 0, "rejected");
-                }
-                return Err(SessionError::Conflict(e.to_string()));
-            }
-        }
+        let rates = planned
+            .iter()
+            .map(|p| (p.info.clone(), p.stream.output_rate()))
+            .collect();
+        let senders = ingest
+            .open_all(&call, rates, req.opened_by.as_deref())
+            .map_err(|e| SessionError::Conflict(e.to_string()))?;
         let id = uuid::Uuid::new_v4().to_string();
         let mut legs = Vec::with_capacity(planned.len());
         let mut leg_tasks = Vec::with_capacity(planned.len());
-        for ((p, pair), guard) in planned.into_iter().zip(pairs).zip(guards) {
+        for (((p, pair), guard), mut tx) in planned.into_iter().zip(pairs).zip(guards).zip(senders)
+        {
             let mut view = p.view;
             view.rtp_port = pair.rtp_port();
             view.rtcp_port = pair.rtcp_port();
-            let (tx, task) = spawn_leg(shared.clone(), p.info, p.stream.output_rate());
-            leg_tasks.push(task);
+            leg_tasks.extend(tx.take_task());
             let opts = ReceiverOptions {
                 inactivity: self.settings.inactivity,
                 label: format!("{}/{}", req.call_id, view.leg),
@@ -255,7 +251,7 @@ impl RtpSessions {
             .ok_or_else(|| SessionError::NotFound(id.to_string()))?;
         let mut legs = Vec::with_capacity(s.legs.len());
         for (view, mut handle) in s.legs {
-            handle.close();
+            handle.close_with_reason(EndReason::Deleted);
             let report = handle.join().await;
             legs.push(with_report(&view, report));
         }

@@ -11,14 +11,14 @@
 use super::sdp::Codec;
 use super::server::MediaPlane;
 use super::srs::MediaStream;
-use crate::call::CallInfo;
-use crate::pipeline::{spawn_leg, Shared};
+use crate::call::{CallInfo, EndReason};
+use crate::clock::SharedClock;
+use crate::pipeline::Ingest;
 use crate::sources::rtp::payload::Codec as RtpCodec;
 use crate::sources::rtp::{
     net::spawn_receiver, ReceiverHandle, ReceiverOptions, RtpPortPool, RtpStream, StreamConfig,
 };
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Receivers outlive any real hold; the plane ends sessions by its own inactivity rule.
@@ -33,9 +33,10 @@ struct StreamTask {
     changed_ms: i64,
 }
 
-/// RTP reception for SIPREC sessions, feeding [`spawn_leg`].
+/// RTP reception for SIPREC sessions, feeding legs opened through [`Ingest`].
 pub struct RtpMedia {
-    shared: Arc<Shared>,
+    ingest: Ingest,
+    clock: SharedClock,
     pool: RtpPortPool,
     inactivity_ms: i64,
     sessions: HashMap<String, Vec<StreamTask>>,
@@ -44,9 +45,10 @@ pub struct RtpMedia {
 impl RtpMedia {
     /// Streams get port pairs from `pool`; a session whose active streams receive nothing
     /// for `inactivity` is reported by [`MediaPlane::inactive`].
-    pub fn new(shared: Arc<Shared>, pool: RtpPortPool, inactivity: Duration) -> Self {
+    pub fn new(ingest: Ingest, pool: RtpPortPool, inactivity: Duration) -> Self {
         RtpMedia {
-            shared,
+            clock: ingest.clock(),
+            ingest,
             pool,
             inactivity_ms: inactivity.as_millis() as i64,
             sessions: HashMap::new(),
@@ -54,7 +56,7 @@ impl RtpMedia {
     }
 
     fn now_ms(&self) -> i64 {
-        (self.shared.clock.now().unix_timestamp_nanos() / 1_000_000) as i64
+        (self.clock.now().unix_timestamp_nanos() / 1_000_000) as i64
     }
 
     fn set_paused(&mut self, session: &str, label: &str, paused: bool) {
@@ -103,19 +105,23 @@ impl MediaPlane for RtpMedia {
             decoders.push(decoder);
         }
         let now = self.now_ms();
+        let legs = streams
+            .iter()
+            .zip(&decoders)
+            .map(|(st, d)| (st.leg.clone(), d.output_rate()))
+            .collect();
+        let senders = self
+            .ingest
+            .open_all(call, legs, None)
+            .map_err(|e| e.to_string())?;
         let mut ports = Vec::new();
-        for ((st, pair), decoder) in streams.iter().zip(pairs).zip(decoders) {
+        for (((st, pair), decoder), tx) in streams.iter().zip(pairs).zip(decoders).zip(senders) {
             let port = pair.lease.rtp_port();
-            self.shared
-                .registry
-                .open_leg(call, &st.leg)
-                .map_err(|e| e.to_string())?;
-            let (tx, _task) = spawn_leg(self.shared.clone(), st.leg.clone(), decoder.output_rate());
             let opts = ReceiverOptions {
                 inactivity: RECEIVER_IDLE,
                 label: format!("{}/{}", st.leg.call_id, st.leg.leg),
             };
-            let handle = spawn_receiver(pair, decoder, tx, opts, self.shared.shutdown_guard())
+            let handle = spawn_receiver(pair, decoder, tx, opts, self.ingest.shutdown_guard())
                 .map_err(|e| e.to_string())?;
             handle.set_muted(st.paused);
             ports.push(port);
@@ -150,13 +156,11 @@ impl MediaPlane for RtpMedia {
         }
     }
 
-    fn close(&mut self, session: &str, reason: &str) {
+    fn close(&mut self, session: &str, reason: EndReason) {
         // Closing a receiver plays out what it holds and ends the leg's input; the leg then
-        // transcribes and archives its last utterance. The archive keeps the reason
-        // (`bye`, `cancelled`, `rtp_timeout`, `session_expired`, ...).
-        let reason = reason.replace(' ', "_");
+        // transcribes and archives its last utterance. The archive keeps the reason.
         for mut t in self.sessions.remove(session).unwrap_or_default() {
-            t.handle.close_with_reason(&reason);
+            t.handle.close_with_reason(reason);
         }
     }
 
@@ -193,7 +197,7 @@ impl MediaPlane for RtpMedia {
 /// Recorded streams take their ports from `pool`, shared with the other RTP sources.
 pub async fn serve(
     cfg: &crate::config::SipConfig,
-    shared: Arc<Shared>,
+    ingest: Ingest,
     shutdown: crate::shutdown::Shutdown,
     pool: RtpPortPool,
     tcp: super::server::TcpLimits,
@@ -227,13 +231,9 @@ pub async fn serve(
             codecs: vec![Codec::Pcmu, Codec::Pcma, Codec::Opus],
             retry_after_s: 30,
         },
-        shared.clock.clone(),
+        ingest.clock(),
     );
-    let media = RtpMedia::new(
-        shared.clone(),
-        pool,
-        Duration::from_secs(cfg.rtp_timeout_s as u64),
-    );
+    let media = RtpMedia::new(ingest, pool, Duration::from_secs(cfg.rtp_timeout_s as u64));
     tokio::spawn(super::server::run(sockets, srs, media, shutdown, tcp));
     Ok(addr)
 }

@@ -39,7 +39,7 @@ pub trait MediaPlane: Send + 'static {
     /// Ends one stream's leg and frees its ports.
     fn stop(&mut self, session: &str, label: &str);
     /// Ends every leg of the session (their audio so far is transcribed and archived).
-    fn close(&mut self, session: &str, reason: &str);
+    fn close(&mut self, session: &str, reason: crate::call::EndReason);
     /// Sessions whose active streams all went quiet past the inactivity timeout.
     fn inactive(&mut self) -> Vec<String>;
 }
@@ -262,7 +262,7 @@ pub async fn run<M: MediaPlane>(
         }
     }
     for session in live.drain(..) {
-        media.close(&session, "shutdown");
+        media.close(&session, crate::call::EndReason::Shutdown);
     }
 }
 
@@ -298,9 +298,9 @@ fn execute<M: MediaPlane>(
             Vec::new()
         }
         MediaCommand::Close { session, reason } => {
-            tracing::info!(call_id = %session, reason, "recording session ended");
+            tracing::info!(call_id = %session, %reason, "recording session ended");
             live.retain(|s| *s != session);
-            media.close(&session, &reason);
+            media.close(&session, reason);
             Vec::new()
         }
     }

@@ -3,7 +3,7 @@ use super::metadata::Metadata;
 use super::multipart::recording_body;
 use super::sdp::{parse_offer, Codec};
 use super::*;
-use crate::call::Speaker;
+use crate::call::{EndReason, Speaker};
 use crate::clock::{ManualClock, SharedClock};
 use proptest::prelude::*;
 use std::path::PathBuf;
@@ -311,7 +311,7 @@ fn unacknowledged_2xx_is_retransmitted_doubling_then_given_up() {
         if !media(&out).is_empty() {
             assert_eq!(sent(&out).last().unwrap().method(), "BYE");
             assert!(
-                matches!(media(&out)[0], MediaCommand::Close { reason, .. } if reason == "no ack")
+                matches!(media(&out)[0], MediaCommand::Close { reason, .. } if *reason == EndReason::NoAck)
             );
             break;
         }
@@ -338,7 +338,9 @@ fn bye_ends_the_session_and_retransmitted_bye_is_answered_again() {
     let bye = in_dialog(&ok, "BYE", 102, "z9hG4bKbye1").to_bytes();
     let out = srs.on_message(&bye, peer());
     assert_eq!(codes(&out), vec![200]);
-    assert!(matches!(media(&out)[0], MediaCommand::Close { reason, .. } if reason == "bye"));
+    assert!(
+        matches!(media(&out)[0], MediaCommand::Close { reason, .. } if *reason == EndReason::Bye)
+    );
     assert_eq!(codes(&srs.on_message(&bye, peer())), vec![200]);
     let other = in_dialog(&ok, "BYE", 103, "z9hG4bKbye2").to_bytes();
     assert_eq!(codes(&srs.on_message(&other, peer())), vec![481]);
@@ -591,7 +593,7 @@ fn session_expires_without_refresh_ends_with_bye() {
     assert_eq!(sent(&out)[0].method(), "BYE");
     assert_eq!(sent(&out)[0].header("To"), ok.header("From"));
     assert!(
-        matches!(media(&out)[0], MediaCommand::Close { reason, .. } if reason == "session expired")
+        matches!(media(&out)[0], MediaCommand::Close { reason, .. } if *reason == EndReason::SessionExpired)
     );
 }
 

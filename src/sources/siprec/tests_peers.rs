@@ -62,7 +62,9 @@ fn in_dialog_requests_must_match_tags_and_peer_or_get_481() {
     real.addr.set_port(40000);
     let out = srs.on_message(&bye.to_bytes(), real);
     assert_eq!(codes(&out), vec![200]);
-    assert!(matches!(media(&out)[0], MediaCommand::Close { reason, .. } if reason == "bye"));
+    assert!(
+        matches!(media(&out)[0], MediaCommand::Close { reason, .. } if *reason == crate::call::EndReason::Bye)
+    );
     // Its retransmission from elsewhere gets no kept answer.
     assert_eq!(
         codes(&srs.on_message(&bye.to_bytes(), other_peer())),

@@ -5,7 +5,7 @@ use super::params::PublishParams;
 use super::session::{EndReason, SessionOutput, SessionStats, WhipSession};
 use super::WhipError;
 use crate::call::{CallInfo, LegInfo};
-use crate::pipeline::{send_audio, LegInput, Shared};
+use crate::pipeline::{Ingest, LegSender};
 use crate::shutdown::Shutdown;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -19,22 +19,16 @@ use tokio::sync::{mpsc, oneshot};
 /// Opens a pipeline leg for a new publisher (as the credential named last) and returns its
 /// audio inbox; `Err` says why not (the participant is already publishing in that call,
 /// another credential opened the call, the call is archived).
-pub type LegFactory = Arc<
-    dyn Fn(&CallInfo, &LegInfo, u32, Option<&str>) -> Result<mpsc::Sender<LegInput>, String>
-        + Send
-        + Sync,
->;
+pub type LegFactory =
+    Arc<dyn Fn(&CallInfo, &LegInfo, u32, Option<&str>) -> Result<LegSender, String> + Send + Sync>;
 
 /// Legs on the live pipeline: the call registry announces the call with its first leg and
 /// archives it when the last one ends.
-pub fn pipeline_legs(shared: Arc<Shared>) -> LegFactory {
+pub fn pipeline_legs(ingest: Ingest) -> LegFactory {
     Arc::new(move |call, leg, rate, by| {
-        shared
-            .registry
-            .open_leg_as(call, leg, by)
-            .map_err(|e| e.to_string())?;
-        let (tx, _task) = crate::pipeline::spawn_leg(shared.clone(), leg.clone(), rate);
-        Ok(tx)
+        ingest
+            .open(call, leg.clone(), rate, by)
+            .map_err(|e| e.to_string())
     })
 }
 
@@ -241,7 +235,7 @@ impl WhipSessions {
 async fn drive(
     mut session: WhipSession,
     sockets: Vec<UdpSocket>,
-    leg: mpsc::Sender<LegInput>,
+    leg: LegSender,
     mut close_rx: oneshot::Receiver<()>,
     mut shutdown: Option<Shutdown>,
     stats: Arc<Mutex<SessionStats>>,
@@ -308,7 +302,7 @@ async fn drive(
                 SessionOutput::Audio(pcm) => {
                     // Waits when the leg is behind (never drops audio it was given).
                     if let Some(tx) = &leg {
-                        if send_audio(tx, pcm).await.is_err() {
+                        if tx.audio(pcm).await.is_err() {
                             leg = None;
                         }
                     }
@@ -331,9 +325,8 @@ async fn drive(
         ignored = s.ignored_frames,
         "WHIP session ended"
     );
-    // Dropping the sender ends the leg: it flushes its last utterance and archives it.
-    if let (Some(tx), Some(r)) = (&leg, reason) {
-        let _ = tx.send(LegInput::End(r.as_str().to_string())).await;
+    // Ending the leg flushes its last utterance and archives it.
+    if let Some(tx) = leg {
+        tx.end(reason.unwrap_or_default()).await;
     }
-    drop(leg);
 }

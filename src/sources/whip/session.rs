@@ -14,34 +14,9 @@ use str0m::media::{MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
-/// Why a session ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EndReason {
-    /// `DELETE` on the session resource.
-    Deleted,
-    /// No audio for the configured media timeout (the publisher vanished or never connected).
-    MediaTimeout,
-    /// ICE reported the peer gone.
-    Disconnected,
-    /// The WebRTC stack failed (e.g. DTLS handshake refused).
-    Failed,
-    /// The server is shutting down.
-    Shutdown,
-}
-
-impl EndReason {
-    /// The end reason archived with the call when this session's leg is its last to end.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndReason::Deleted => "deleted",
-            EndReason::MediaTimeout => "media_timeout",
-            EndReason::Disconnected => "disconnected",
-            EndReason::Failed => "failed",
-            EndReason::Shutdown => "shutdown",
-        }
-    }
-}
+/// Why a session ended: [`EndReason::Deleted`], [`EndReason::MediaTimeout`],
+/// [`EndReason::Disconnected`], [`EndReason::Failed`] or [`EndReason::Shutdown`].
+pub use crate::call::EndReason;
 
 /// What the session wants done.
 #[derive(Debug, Clone, PartialEq)]

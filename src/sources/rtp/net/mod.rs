@@ -5,4 +5,4 @@ pub mod ports;
 pub mod receiver;
 
 pub use ports::{PortError, PortLease, PortPair, RtpPortPool};
-pub use receiver::{spawn_receiver, EndReason, ReceiverHandle, ReceiverOptions, ReceiverReport};
+pub use receiver::{spawn_receiver, ReceiverEnd, ReceiverHandle, ReceiverOptions, ReceiverReport};

@@ -2,7 +2,8 @@
 //! leg's inbox. Ends on close, inactivity, shutdown, or when the leg goes away.
 
 use super::ports::{PortLease, PortPair};
-use crate::pipeline::{send_audio, LegInput};
+use crate::call::EndReason;
+use crate::pipeline::LegSender;
 use crate::shutdown::Shutdown;
 use crate::sources::rtp::stream::{RtpStream, StreamStats};
 use serde::Serialize;
@@ -10,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 /// How a receiver behaves.
@@ -34,7 +35,7 @@ impl Default for ReceiverOptions {
 /// Why a receiver stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum EndReason {
+pub enum ReceiverEnd {
     /// [`ReceiverHandle::close`] was called or the handle dropped.
     Closed,
     /// Nothing arrived within the inactivity timeout.
@@ -55,13 +56,13 @@ pub struct ReceiverReport {
     /// Address the RTP port latched to: the first to send it valid RTP or RTCP. Datagrams
     /// from other addresses are dropped (counted in `stats.foreign_dropped`).
     pub remote: Option<String>,
-    pub ended: Option<EndReason>,
+    pub ended: Option<ReceiverEnd>,
     pub stats: StreamStats,
 }
 
 /// Controls a running receiver. Dropping it closes the receiver.
 pub struct ReceiverHandle {
-    close: Option<oneshot::Sender<Option<String>>>,
+    close: Option<oneshot::Sender<Option<EndReason>>>,
     muted: Arc<AtomicBool>,
     report: Arc<Mutex<ReceiverReport>>,
     task: Option<tokio::task::JoinHandle<ReceiverReport>>,
@@ -75,11 +76,11 @@ impl ReceiverHandle {
         }
     }
 
-    /// Like [`close`](Self::close), and the leg learns why (e.g. `bye`): the call's archived
-    /// end reason when this is its last leg to end.
-    pub fn close_with_reason(&mut self, reason: &str) {
+    /// Like [`close`](Self::close), and the leg learns why (e.g. [`EndReason::Bye`]): the
+    /// call's archived end reason when this is its last leg to end.
+    pub fn close_with_reason(&mut self, reason: EndReason) {
         if let Some(tx) = self.close.take() {
-            let _ = tx.send(Some(reason.to_string()));
+            let _ = tx.send(Some(reason));
         }
     }
 
@@ -118,7 +119,7 @@ impl ReceiverHandle {
 pub fn spawn_receiver(
     pair: PortPair,
     stream: RtpStream,
-    leg: mpsc::Sender<LegInput>,
+    leg: LegSender,
     opts: ReceiverOptions,
     shutdown: Option<Shutdown>,
 ) -> Result<ReceiverHandle, super::PortError> {
@@ -164,7 +165,7 @@ pub fn spawn_receiver(
 
 /// What the handle controls.
 struct Control {
-    close_rx: oneshot::Receiver<Option<String>>,
+    close_rx: oneshot::Receiver<Option<EndReason>>,
     muted: Arc<AtomicBool>,
 }
 
@@ -178,7 +179,7 @@ struct Sockets {
 async fn run(
     sockets: Sockets,
     mut stream: RtpStream,
-    leg: mpsc::Sender<LegInput>,
+    leg: LegSender,
     opts: ReceiverOptions,
     mut shutdown: Option<Shutdown>,
     control: Control,
@@ -206,9 +207,9 @@ async fn run(
             biased;
             r = &mut close_rx => {
                 given_reason = r.ok().flatten();
-                break EndReason::Closed;
+                break ReceiverEnd::Closed;
             }
-            _ = async { match shutdown.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => break EndReason::Shutdown,
+            _ = async { match shutdown.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => break ReceiverEnd::Shutdown,
             r = sockets.rtp.recv_from(&mut buf) => match r {
                 Ok((n, from)) => {
                     let pcm = stream.on_datagram_from(&buf[..n], from, started.elapsed());
@@ -221,7 +222,7 @@ async fn run(
                 }
                 Err(e) => {
                     tracing::warn!(stream = label, error = %e, "RTP socket failed");
-                    break EndReason::SocketError;
+                    break ReceiverEnd::SocketError;
                 }
             },
             r = sockets.rtcp.recv_from(&mut rtcp_buf) => {
@@ -234,7 +235,7 @@ async fn run(
                 let now = started.elapsed();
                 if now >= idle_deadline {
                     tracing::info!(stream = label, idle_s = opts.inactivity.as_secs_f32(), "RTP stream inactive; ending it");
-                    break EndReason::Inactive;
+                    break ReceiverEnd::Inactive;
                 }
                 stream.on_timer(now)
             }
@@ -253,26 +254,26 @@ async fn run(
         if muted.load(Ordering::Relaxed) {
             pcm.fill(0);
         }
-        if send_audio(&leg, pcm).await.is_err() {
-            break EndReason::LegGone;
+        if leg.audio(pcm).await.is_err() {
+            break ReceiverEnd::LegGone;
         }
     };
     let mut tail = stream.finish();
     if muted.load(Ordering::Relaxed) {
         tail.fill(0);
     }
-    let _ = send_audio(&leg, tail).await;
+    let _ = leg.audio(tail).await;
     let end_reason = match reason {
-        EndReason::Closed => given_reason,
-        EndReason::Inactive => Some("rtp_timeout".to_string()),
-        EndReason::Shutdown => Some("shutdown".to_string()),
-        EndReason::SocketError => Some("socket_error".to_string()),
-        EndReason::LegGone => None,
+        ReceiverEnd::Closed => given_reason,
+        ReceiverEnd::Inactive => Some(EndReason::RtpTimeout),
+        ReceiverEnd::Shutdown => Some(EndReason::Shutdown),
+        ReceiverEnd::SocketError => Some(EndReason::SocketError),
+        ReceiverEnd::LegGone => None,
     };
-    if let Some(r) = end_reason {
-        let _ = leg.send(LegInput::End(r)).await;
+    match end_reason {
+        Some(r) => leg.end(r).await,
+        None => drop(leg),
     }
-    drop(leg);
     let stats = stream.stats();
     tracing::info!(
         stream = label,
@@ -293,6 +294,7 @@ async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::LegInput;
     use crate::sources::rtp::packet::build_rtp;
     use crate::sources::rtp::payload::Codec;
     use crate::sources::rtp::stream::StreamConfig;
@@ -316,7 +318,7 @@ mod tests {
         let pool = pool();
         let pair = pool.allocate(1).unwrap().pop().unwrap();
         let port = pair.rtp_port();
-        let (tx, mut rx) = mpsc::channel(64);
+        let (tx, mut rx) = LegSender::channel(64);
         let mut handle =
             spawn_receiver(pair, pcmu(), tx, ReceiverOptions::default(), None).unwrap();
         let sender = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -346,7 +348,7 @@ mod tests {
         assert!(live.remote.is_some() && live.ended.is_none());
         handle.close();
         let report = handle.join().await;
-        assert_eq!(report.ended, Some(EndReason::Closed));
+        assert_eq!(report.ended, Some(ReceiverEnd::Closed));
         assert_eq!(report.stats.rtp_packets, 10);
         assert!(rx.recv().await.is_none(), "leg input not closed");
         assert_eq!(pool.in_use(), 0, "ports not released");
@@ -357,7 +359,7 @@ mod tests {
         let pool = pool();
         let pair = pool.allocate(1).unwrap().pop().unwrap();
         let (rtp_port, rtcp_port) = (pair.rtp_port(), pair.rtcp_port());
-        let (tx, mut rx) = mpsc::channel(64);
+        let (tx, mut rx) = LegSender::channel(64);
         let mut handle =
             spawn_receiver(pair, pcmu(), tx, ReceiverOptions::default(), None).unwrap();
         let genuine = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -408,7 +410,7 @@ mod tests {
         let pool = pool();
         let pair = pool.allocate(1).unwrap().pop().unwrap();
         let port = pair.rtp_port();
-        let (tx, mut rx) = mpsc::channel(64);
+        let (tx, mut rx) = LegSender::channel(64);
         let mut handle =
             spawn_receiver(pair, pcmu(), tx, ReceiverOptions::default(), None).unwrap();
         let sender = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -445,7 +447,7 @@ mod tests {
     async fn silence_on_the_wire_ends_the_stream_after_the_timeout() {
         let pool = pool();
         let pair = pool.allocate(1).unwrap().pop().unwrap();
-        let (tx, mut rx) = mpsc::channel(8);
+        let (tx, mut rx) = LegSender::channel(8);
         let opts = ReceiverOptions {
             inactivity: Duration::from_secs(30),
             label: "t".into(),
@@ -453,19 +455,22 @@ mod tests {
         let t0 = Instant::now();
         let handle = spawn_receiver(pair, pcmu(), tx, opts, None).unwrap();
         let report = handle.join().await;
-        assert_eq!(report.ended, Some(EndReason::Inactive));
+        assert_eq!(report.ended, Some(ReceiverEnd::Inactive));
         assert!(t0.elapsed() >= Duration::from_secs(30));
         // The leg learns why, for the archive.
-        assert!(matches!(rx.recv().await, Some(LegInput::End(r)) if r == "rtp_timeout"));
+        assert!(matches!(
+            rx.recv().await,
+            Some(LegInput::End(EndReason::RtpTimeout))
+        ));
         assert!(rx.recv().await.is_none());
     }
 
     #[tokio::test]
     async fn a_close_with_a_reason_hands_it_to_the_leg_and_a_plain_close_does_not() {
         let pool = pool();
-        for (reason, expected) in [(Some("bye"), Some("bye")), (None, None)] {
+        for (reason, expected) in [(Some(EndReason::Bye), Some(EndReason::Bye)), (None, None)] {
             let pair = pool.allocate(1).unwrap().pop().unwrap();
-            let (tx, mut rx) = mpsc::channel(8);
+            let (tx, mut rx) = LegSender::channel(8);
             let mut handle =
                 spawn_receiver(pair, pcmu(), tx, ReceiverOptions::default(), None).unwrap();
             match reason {
@@ -473,14 +478,14 @@ mod tests {
                 None => handle.close(),
             }
             let report = handle.join().await;
-            assert_eq!(report.ended, Some(EndReason::Closed));
+            assert_eq!(report.ended, Some(ReceiverEnd::Closed));
             let mut got = None;
             while let Some(input) = rx.recv().await {
                 if let LegInput::End(r) = input {
                     got = Some(r);
                 }
             }
-            assert_eq!(got.as_deref(), expected);
+            assert_eq!(got, expected);
         }
     }
 }

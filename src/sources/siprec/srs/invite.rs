@@ -200,7 +200,7 @@ impl Srs {
                 r.push("Retry-After", self.cfg.retry_after_s.to_string());
                 send(&mut out, s.peer, r);
                 if !s.established {
-                    self.end(session, "media unavailable", &mut out);
+                    self.end(session, crate::call::EndReason::MediaUnavailable, &mut out);
                 }
                 return out;
             }

@@ -154,7 +154,10 @@ pub enum MediaCommand {
     /// The stream was removed: end its leg and free its ports.
     Stop { session: String, label: String },
     /// The session ended: end every leg (their last utterances are archived) and free ports.
-    Close { session: String, reason: String },
+    Close {
+        session: String,
+        reason: crate::call::EndReason,
+    },
 }
 
 /// What the state machine wants done.
@@ -327,7 +330,7 @@ impl Srs {
     pub fn media_inactive(&mut self, session: &str) -> Vec<Output> {
         let mut out = Vec::new();
         if self.sessions.contains_key(session) {
-            self.bye_and_end(session, "rtp timeout", &mut out);
+            self.bye_and_end(session, crate::call::EndReason::RtpTimeout, &mut out);
         }
         out
     }

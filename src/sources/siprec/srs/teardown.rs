@@ -23,7 +23,7 @@ impl Srs {
         }
         let r = reply(msg, 200, None);
         send(out, from, r.clone());
-        self.end(&call_id, "bye", out);
+        self.end(&call_id, crate::call::EndReason::Bye, out);
         if let Some(e) = self.ended.get_mut(&call_id) {
             e.bye_cseq = msg.cseq().map(|c| c.0).ok();
             e.response = Some(r);
@@ -60,7 +60,7 @@ impl Srs {
         let established = s.established;
         send(out, s.peer, reply(&p.request, 487, Some(&tag)));
         if !established {
-            self.end(&call_id, "cancelled", out);
+            self.end(&call_id, crate::call::EndReason::Cancelled, out);
         }
     }
 }

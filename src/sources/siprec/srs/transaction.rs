@@ -4,6 +4,7 @@
 
 use super::reply::{bracket, reply};
 use super::{send, MediaCommand, Output, Peer, Srs, Transport};
+use crate::call::EndReason;
 use crate::sources::siprec::message::{uri_of, SipMessage, StartLine};
 
 /// RFC 3261 timer T1 (round-trip estimate) and T2 (retransmission cap), milliseconds.
@@ -128,17 +129,17 @@ impl Srs {
                 call_id = id,
                 "no ACK for the 2xx within 64*T1; ending the session"
             );
-            self.bye_and_end(&id, "no ack", &mut out);
+            self.bye_and_end(&id, EndReason::NoAck, &mut out);
         }
         for id in expired {
             tracing::info!(call_id = id, "session not refreshed in time; ending it");
-            self.bye_and_end(&id, "session expired", &mut out);
+            self.bye_and_end(&id, EndReason::SessionExpired, &mut out);
         }
         out
     }
 
     /// Sends our BYE, ends the session, and keeps the BYE for retransmission over UDP.
-    pub(super) fn bye_and_end(&mut self, id: &str, reason: &str, out: &mut Vec<Output>) {
+    pub(super) fn bye_and_end(&mut self, id: &str, reason: EndReason, out: &mut Vec<Output>) {
         let bye = self.send_bye(id, out);
         self.end(id, reason, out);
         let now = self.now_ms();
@@ -191,11 +192,11 @@ impl Srs {
     }
 
     /// Removes a session and tells the media side.
-    pub(super) fn end(&mut self, id: &str, reason: &str, out: &mut Vec<Output>) {
+    pub(super) fn end(&mut self, id: &str, reason: EndReason, out: &mut Vec<Output>) {
         if let Some(s) = self.sessions.remove(id) {
             out.push(Output::Media(MediaCommand::Close {
                 session: id.to_string(),
-                reason: reason.to_string(),
+                reason,
             }));
             self.ended.insert(
                 id.to_string(),
