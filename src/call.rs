@@ -81,6 +81,9 @@ impl CallInfo {
     }
 }
 
+/// A call's agent id and queue: who may watch it live.
+pub type CallScope = (Option<String>, Option<String>);
+
 /// Why a leg ended. The reason of a call's last leg to end is archived as the call's end reason
 /// and sent with `call.ended`, spelled as [`EndReason::as_str`] gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]

@@ -33,6 +33,8 @@ pub struct Config {
     pub segment: crate::transforms::segment::SegmenterConfig,
     pub lexicons: LexiconConfig,
     pub events: EventsConfig,
+    /// `[bus]`: in process, or NATS JetStream across a cluster.
+    pub bus: crate::sinks::events::BusConfig,
     pub archive: ArchiveConfig,
     pub sip: SipConfig,
     pub surge: crate::transforms::surge::SurgeConfig,
@@ -942,6 +944,9 @@ impl Config {
             ));
         }
         self.whip.validate()?;
+        self.bus
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         Ok(())
     }
 

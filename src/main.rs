@@ -532,11 +532,18 @@ async fn serve(a: ServeArgs) -> Result<()> {
     let auth = open_auth(&cfg, &db, tls.is_some() || cfg.http.tls_proxy)?;
     spawn_archive_retention(&cfg, reader.clone(), archive_tx.clone(), auth.store.clone())?;
     let controller = ShutdownController::new();
+    let events = if cfg.bus.enabled() {
+        let bus = callwatch::sinks::events::NatsBus::start(&cfg.bus, cfg.events.buffer).await?;
+        tracing::info!(nats = %cfg.bus.nats, stream = %cfg.bus.stream, "events go through NATS JetStream; this node serves the cluster's events");
+        EventBus::with_backend(bus)
+    } else {
+        EventBus::new(cfg.events.buffer)
+    };
     let shared = build_shared(
         &cfg,
         &model_path,
         ArchiveSink::new(archive_tx),
-        EventBus::new(cfg.events.buffer),
+        events,
         cfg.asr.partials,
         Some(controller.handle()),
         true,
@@ -672,6 +679,13 @@ async fn serve(a: ServeArgs) -> Result<()> {
                 }
             }
         }
+    }
+    let unsent = shared.events.flush(std::time::Duration::from_secs(5)).await;
+    if unsent > 0 {
+        tracing::error!(
+            events = unsent,
+            "NATS did not take the last events before shutdown; they are lost"
+        );
     }
     let pool = shared.asr.clone();
     drop(shared);

@@ -143,7 +143,12 @@ fn metrics_count_a_streamed_call_and_only_the_metrics_role_reads_them() {
         sample(&m, family, &format!("{family}_total"), labels).unwrap_or(0.0)
     };
     let used = total("callwatch_asr_speculations", &[("outcome", "used")]);
-    assert!(used >= 1.0, "no speculation was used on a real call");
+    // Whether a speculation is used, overtaken or redone depends on how busy the machine is
+    // (a loaded CI box overtakes them all); that one ran and its outcome was counted does not.
+    let outcomes = used
+        + total("callwatch_asr_speculations", &[("outcome", "overtaken")])
+        + total("callwatch_asr_speculations", &[("outcome", "redone")]);
+    assert!(outcomes >= 1.0, "no speculation ran on a real call");
     assert!(total("callwatch_asr_finals", &[]) + used >= utterances);
     assert!(total("callwatch_asr_speculative", &[]) >= used);
     assert!(total("callwatch_fork_streams", &[("format", "twilio")]) >= 1.0);

@@ -3,7 +3,7 @@
 use super::{json_error, AppState};
 use crate::auth::{Principal, Role};
 use crate::pipeline::registry::CallScope;
-use crate::sinks::events::{Delivery, EventFilter, Payload};
+use crate::sinks::events::{Delivery, EventFilter, Payload, Published, Subscription};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -21,10 +21,29 @@ pub async fn events(
         Ok(f) => f,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, "bad event filter", &e),
     };
+    let after = match q.get("after").map(|a| a.trim()).filter(|a| !a.is_empty()) {
+        None => None,
+        Some(a) => match a.parse::<u64>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    "bad event filter",
+                    &format!("after=`{a}` must be the id of an event (a whole number)"),
+                )
+            }
+        },
+    };
+    // Subscribed before the upgrade, so nothing published once the handshake is done is
+    // missed.
+    let sub = match after {
+        Some(id) => app.shared.events.subscribe_after(id),
+        None => app.shared.events.subscribe(),
+    };
     // Subscribers only listen; a few KiB covers any control message they might send.
     ws.max_message_size(EVENTS_MAX_MESSAGE)
         .max_frame_size(EVENTS_MAX_MESSAGE)
-        .on_upgrade(move |socket| stream_events(socket, app, filter, who))
+        .on_upgrade(move |socket| stream_events(socket, app, sub, filter, who))
         .into_response()
 }
 
@@ -42,7 +61,8 @@ struct Visibility {
 }
 
 impl Visibility {
-    fn allows(&mut self, app: &AppState, e: &crate::sinks::events::Event) -> bool {
+    fn allows(&mut self, app: &AppState, p: &Published) -> bool {
+        let e = &p.event;
         if self.who.role == Role::Admin && self.who.queues.is_none() {
             return true;
         }
@@ -55,6 +75,13 @@ impl Visibility {
         } = &e.payload
         {
             self.remember(&e.call_id, Some((agent_id.clone(), queue.clone())));
+        }
+        // The publishing node's word for the call's scope (a call live on another node of
+        // the cluster is unknown to this node's registry).
+        if let Some(scope) = &p.scope {
+            return self
+                .who
+                .sees_live_call(scope.0.as_deref(), scope.1.as_deref());
         }
         if !self.scopes.contains_key(&e.call_id) {
             let scope = app.shared.registry.call_scope(&e.call_id);
@@ -75,7 +102,13 @@ impl Visibility {
     }
 }
 
-async fn stream_events(mut socket: WebSocket, app: AppState, filter: EventFilter, who: Principal) {
+async fn stream_events(
+    mut socket: WebSocket,
+    app: AppState,
+    mut sub: Subscription,
+    filter: EventFilter,
+    who: Principal,
+) {
     let mut visible = Visibility {
         who,
         scopes: HashMap::new(),
@@ -83,7 +116,6 @@ async fn stream_events(mut socket: WebSocket, app: AppState, filter: EventFilter
     let Some(mut guard) = app.shutdown.subscribe() else {
         return;
     };
-    let mut sub = app.shared.events.subscribe();
     // Subscribers send nothing of their own, so they are pinged; a peer that answers nothing
     // (no pong, no frame) for the idle timeout is gone and its socket is closed.
     let idle = app.idle_timeout;
@@ -119,7 +151,7 @@ async fn stream_events(mut socket: WebSocket, app: AppState, filter: EventFilter
             },
             d = sub.next() => {
                 let text = match d {
-                    Delivery::Event(p) if filter.accepts(&p.event) && visible.allows(&app, &p.event) => p.json.clone(),
+                    Delivery::Event(p) if filter.accepts(&p.event) && visible.allows(&app, &p) => p.json.clone(),
                     Delivery::Event(_) => continue,
                     Delivery::Lagged(missed) => {
                         tracing::warn!(missed, "events subscriber lagged");

@@ -3,6 +3,9 @@
 //! Live: the process can still recognise speech, i.e. at least one recogniser worker thread
 //! runs (restart the process otherwise). Ready: every part a call needs works now: a worker
 //! holds a recogniser, the archive writer runs and commits, and the data dir has room.
+//! Degraded (still 200): the cluster event bus (NATS) is unreachable or behind. The node
+//! keeps transcribing and archiving and publishes the waiting events once NATS is back, so a
+//! NATS outage must not take every node out of the load balancer.
 
 use super::AppState;
 use axum::extract::State;
@@ -58,11 +61,22 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
             )),
         },
     };
+    let health = app.shared.events.health();
+    let bus = Check {
+        ok: !matches!(health, crate::sinks::events::BusHealth::Degraded { .. }),
+        detail: serde_json::json!(health),
+    };
     let ok = recognizer.ok && archive.ok && disk.ok;
-    verdict(
-        ok,
-        serde_json::json!({ "recognizer": recognizer, "archive": archive, "disk": disk }),
-    )
+    let degraded = ok && !bus.ok;
+    let checks = serde_json::json!({ "recognizer": recognizer, "archive": archive, "disk": disk, "bus": bus });
+    if degraded {
+        return (
+            StatusCode::OK,
+            Json(serde_json::json!({ "status": "degraded", "checks": checks })),
+        )
+            .into_response();
+    }
+    verdict(ok, checks)
 }
 
 fn verdict(ok: bool, checks: serde_json::Value) -> Response {

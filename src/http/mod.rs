@@ -301,7 +301,7 @@ mod tests {
             .filter_map(|v| v.as_str())
             .filter(|t| *t != "events.lagged")
             .collect();
-        let known: BTreeSet<&str> = crate::sinks::events::bus::KNOWN_TYPES
+        let known: BTreeSet<&str> = crate::sinks::events::filter::KNOWN_TYPES
             .iter()
             .copied()
             .collect();

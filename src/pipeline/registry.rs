@@ -75,7 +75,7 @@ const ASK_WINDOW_MS: u64 = 30_000;
 const ASK_ANSWERS: u8 = 3;
 
 /// A live call's agent id and queue.
-pub type CallScope = (Option<String>, Option<String>);
+pub use crate::call::CallScope;
 
 /// Live calls, shared by every source.
 #[derive(Clone)]

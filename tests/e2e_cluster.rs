@@ -1,0 +1,291 @@
+//! Two `callwatch serve` nodes sharing a real `nats-server` (JetStream) as their event bus:
+//! a call streamed into node 1 is live on node 2, ids are the same on both so a subscriber
+//! resumes on either, and a node keeps transcribing through a NATS outage and catches up.
+
+mod common;
+
+use common::{
+    archived_call_within, get_json, of_type, root, run_fork_client, ws_request, EventWatcher,
+    Server,
+};
+use serde_json::Value;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A JetStream-enabled `nats-server` with its store under a test directory.
+struct Nats {
+    child: Child,
+    port: u16,
+    store: PathBuf,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn nats_binary() -> PathBuf {
+    ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("nats-server"))
+}
+
+impl Nats {
+    fn start(store: &Path, port: u16) -> Nats {
+        let child = Command::new(nats_binary())
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server (apt-get install nats-server)");
+        let t0 = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "nats-server did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Nats {
+            child,
+            port,
+            store: store.to_path_buf(),
+        }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn restart(&mut self) {
+        self.stop();
+        *self = Nats::start(&self.store.clone(), self.port);
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `/readyz` of `node` once its status is `want` (panics after `limit`).
+fn ready_as(node: &Server, want: &str, limit: Duration) -> Value {
+    let t0 = Instant::now();
+    loop {
+        let (_, body) = get_json(&format!("{}/readyz", node.http()));
+        if body["status"] == want {
+            return body;
+        }
+        assert!(
+            t0.elapsed() < limit,
+            "readyz not `{want}` within {limit:?}: {body}\n{}",
+            node.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The events of `call_id` from `url` (`/v1/events?...`) until `call.ended`.
+fn events_until_ended(url: &str, limit: Duration) -> Vec<Value> {
+    use futures_util::StreamExt;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(ws_request(url))
+            .await
+            .expect("subscribe to /v1/events");
+        let mut events = Vec::new();
+        let deadline = tokio::time::Instant::now() + limit;
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
+            let Ok(text) = msg.into_text() else { continue };
+            let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            let ended = v["type"] == "call.ended";
+            events.push(v);
+            if ended {
+                return events;
+            }
+        }
+        panic!("no call.ended from {url} within {limit:?}: {events:?}");
+    })
+}
+
+fn ids(events: &[Value]) -> Vec<u64> {
+    events
+        .iter()
+        .filter_map(|e| e["id"].as_u64())
+        .collect::<Vec<_>>()
+}
+
+fn cluster_config(dir: &Path, nats_port: u16) -> PathBuf {
+    let cfg = dir.join("cluster.toml");
+    std::fs::write(
+        &cfg,
+        format!("[bus]\nnats = \"nats://127.0.0.1:{nats_port}\"\nmax_age_s = 600\n"),
+    )
+    .unwrap();
+    cfg
+}
+
+#[test]
+fn a_call_streamed_into_one_node_is_live_on_the_other_with_the_same_ids() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nats = Nats::start(&tmp.path().join("js"), free_port());
+    let cfg = cluster_config(tmp.path(), nats.port);
+    let cfg = cfg.to_str().unwrap();
+    let node1 = Server::start("ggml-tiny.en.bin", &["--config", cfg]);
+    let node2 = Server::start("ggml-tiny.en.bin", &["--config", cfg]);
+    for node in [&node1, &node2] {
+        let r = ready_as(node, "ok", Duration::from_secs(30));
+        assert_eq!(r["checks"]["bus"]["detail"]["state"], "connected", "{r}");
+    }
+
+    let on_node2 = EventWatcher::start(&node2, "cluster-1");
+    let wav = root().join("fixtures/calls/call_en_8k.wav");
+    // The fork client reads node 1's own /v1/events, which also come back through NATS.
+    let on_node1 = run_fork_client(&node1, "twilio", &wav, "cluster-1", 2.0, &[]);
+    let seen2 = on_node2.until_call_ended(Duration::from_secs(60));
+
+    let dump = |e: &[Value]| {
+        e.iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for events in [&on_node1, &seen2] {
+        assert_eq!(of_type(events, "call.started").len(), 1, "{}", dump(events));
+        assert_eq!(of_type(events, "call.ended").len(), 1, "{}", dump(events));
+        assert!(
+            of_type(events, "transcript.final").len() >= 4,
+            "{}",
+            dump(events)
+        );
+        let terms: Vec<&str> = of_type(events, "phrase.hit")
+            .iter()
+            .filter_map(|h| h["term"].as_str())
+            .collect();
+        assert!(terms.contains(&"file a complaint"), "{terms:?}");
+        assert!(events.iter().all(|e| e["call_id"] == "cluster-1"));
+        let ids = ids(events);
+        assert_eq!(ids.len(), events.len(), "every event has an id");
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascend: {ids:?}");
+    }
+    // One stream: the same events under the same ids on both nodes.
+    let finals = |e: &[Value]| -> Vec<(u64, String)> {
+        of_type(e, "transcript.final")
+            .iter()
+            .map(|f| (f["id"].as_u64().unwrap(), f["text"].to_string()))
+            .collect()
+    };
+    assert_eq!(finals(&on_node1), finals(&seen2));
+
+    // A subscriber that saw up to the first final resumes on the other node from there.
+    let first_final = finals(&seen2)[0].0;
+    let resumed = events_until_ended(
+        &format!(
+            "{}/v1/events?call_id=cluster-1&after={first_final}",
+            node1.ws()
+        ),
+        Duration::from_secs(20),
+    );
+    let rest: Vec<u64> = ids(&seen2)
+        .into_iter()
+        .filter(|id| *id > first_final)
+        .collect();
+    assert_eq!(ids(&resumed), rest);
+
+    // A bad resume point is refused with the reason.
+    let url = format!("{}/v1/events?after=yesterday", node2.ws());
+    let refused = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(tokio_tungstenite::connect_async(ws_request(&url)));
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+            assert_eq!(r.status(), 400);
+            let body = String::from_utf8_lossy(r.body().as_deref().unwrap_or_default()).to_string();
+            assert!(body.contains("after=`yesterday`"), "{body}");
+        }
+        other => panic!("expected 400, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_node_keeps_transcribing_through_a_nats_outage_and_catches_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut nats = Nats::start(&tmp.path().join("js"), free_port());
+    let cfg = cluster_config(tmp.path(), nats.port);
+    let cfg = cfg.to_str().unwrap();
+    let node1 = Server::start("ggml-tiny.en.bin", &["--config", cfg]);
+    let node2 = Server::start("ggml-tiny.en.bin", &["--config", cfg]);
+    ready_as(&node1, "ok", Duration::from_secs(30));
+    ready_as(&node2, "ok", Duration::from_secs(30));
+    let on_node2 = EventWatcher::start(&node2, "outage-1");
+
+    nats.stop();
+    let r = ready_as(&node1, "degraded", Duration::from_secs(20));
+    assert_eq!(r["checks"]["bus"]["ok"], false, "{r}");
+    // Node 1 still takes and transcribes a call; the archive has it at once.
+    let wav = root().join("fixtures/calls/call_en_8k.wav");
+    let stream = {
+        let wav = wav.clone();
+        let base = node1.ws();
+        let token = node1.token.clone();
+        std::thread::spawn(move || {
+            let out = Command::new("python3")
+                .env("CALLWATCH_TOKEN", token)
+                .arg(root().join("tests/clients/fork_client.py"))
+                .args(["--base", &base, "--format", "twilio", "--call-id"])
+                .arg("outage-1")
+                .arg("--wav")
+                .arg(&wav)
+                .args(["--speed", "2", "--timeout", "15"])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stderr).to_string()
+        })
+    };
+    let detail = archived_call_within(&node1.http(), "outage-1", Duration::from_secs(60));
+    assert!(
+        detail["utterances"]
+            .as_array()
+            .is_some_and(|u| u.len() >= 4),
+        "{detail}"
+    );
+    // The fork client gave up waiting for events (none flow without NATS).
+    let _ = stream.join();
+    let (_, r) = get_json(&format!("{}/readyz", node1.http()));
+    assert!(
+        r["checks"]["bus"]["detail"]["waiting"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "the call's events wait in the outbox: {r}"
+    );
+
+    // NATS is back: node 1 publishes what waited, and node 2 sees the whole call.
+    nats.restart();
+    ready_as(&node1, "ok", Duration::from_secs(30));
+    let seen2 = on_node2.until_call_ended(Duration::from_secs(30));
+    assert_eq!(of_type(&seen2, "call.started").len(), 1, "{seen2:?}");
+    // Every archived utterance went out as a final or a counted drop.
+    assert_eq!(
+        of_type(&seen2, "transcript.final").len() + of_type(&seen2, "utterance.dropped").len(),
+        detail["utterances"].as_array().unwrap().len(),
+        "{seen2:?}"
+    );
+}
