@@ -502,69 +502,6 @@ impl ArchiveConfig {
     }
 }
 
-/// `[sip]`: the SIPREC recording server (RFC 7866).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SipConfig {
-    /// Listen for recording sessions (also turned on by `serve --sip ADDR`).
-    pub enabled: bool,
-    /// SIP listen address, UDP and TCP.
-    pub listen: SocketAddr,
-    /// Address put in SDP answers and Contact (where the SBC sends RTP); empty = the listen
-    /// address, or 127.0.0.1 when that is unspecified.
-    pub advertise: String,
-    /// Concurrent recording sessions; more are refused with 503 and Retry-After.
-    pub max_sessions: usize,
-    /// Which stream is the agent: `first`, `second` or `aor:REGEX` (matched on the sender's AOR).
-    pub agent: String,
-    /// Where the queue label comes from: `header:NAME`, `metadata:ELEMENT` or empty.
-    pub queue_from: String,
-    /// Largest session interval granted (RFC 4028 Session-Expires), seconds.
-    pub session_expires_s: u32,
-    /// Smallest session interval accepted (Min-SE), seconds.
-    pub min_se_s: u32,
-    /// No RTP for this long ends the session (BYE sent, everything received archived).
-    pub rtp_timeout_s: u32,
-    /// A SIP TCP connection with no message (keep-alive CRLFs count) for this long is
-    /// closed. Longer than `session_expires_s`, so a healthy SBC's refreshes keep it open.
-    pub tcp_idle_timeout_s: u64,
-    /// Addresses or CIDRs of the recording clients (SBCs, PBXs); requests from others get 403.
-    pub allow: Vec<String>,
-    /// Digest credentials new recording sessions must present (both set, or neither).
-    pub digest_user: String,
-    pub digest_password: Secret,
-    pub digest_realm: String,
-    /// SIP over TLS: `HOST` or `HOST:PORT` (port 5061 when left out); empty: off.
-    pub tls_listen: String,
-    /// PEM certificate and key for SIP over TLS; empty: the `[http]` ones.
-    pub tls_cert: PathBuf,
-    pub tls_key: PathBuf,
-}
-
-impl Default for SipConfig {
-    fn default() -> Self {
-        SipConfig {
-            enabled: false,
-            listen: "0.0.0.0:5060".parse().unwrap(),
-            advertise: String::new(),
-            max_sessions: 200,
-            agent: "second".into(),
-            queue_from: String::new(),
-            session_expires_s: 1800,
-            min_se_s: 90,
-            rtp_timeout_s: 30,
-            tcp_idle_timeout_s: 1900,
-            allow: vec!["127.0.0.0/8".into(), "::1/128".into()],
-            digest_user: String::new(),
-            digest_password: Secret::default(),
-            digest_realm: "callwatch".into(),
-            tls_listen: String::new(),
-            tls_cert: PathBuf::new(),
-            tls_key: PathBuf::new(),
-        }
-    }
-}
-
 /// `[audiosocket]`: Asterisk AudioSocket connections (`AudioSocket(uuid,host:port)`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -702,72 +639,6 @@ impl Default for RtpConfig {
             port_max: 20999,
             inactivity_timeout_ms: 30_000,
             jitter_ms: 60,
-        }
-    }
-}
-
-impl SipConfig {
-    /// Checks the rules and ranges.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        crate::sources::siprec::RoleRule::parse(&self.agent)
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        crate::sources::siprec::QueueSource::parse(&self.queue_from)
-            .map_err(ConfigError::Invalid)?;
-        crate::sources::siprec::srs::peers::AllowList::parse(&self.allow)
-            .map_err(ConfigError::Invalid)?;
-        if self.digest_user.is_empty() != self.digest_password.is_empty() {
-            return Err(ConfigError::Invalid(
-                "sip.digest_user and sip.digest_password go together: set both, or neither".into(),
-            ));
-        }
-        self.tls_addr()?;
-        if self.max_sessions == 0 || self.min_se_s < 90 || self.session_expires_s < self.min_se_s {
-            return Err(ConfigError::Invalid(
-                "sip: max_sessions must be at least 1, min_se_s at least 90 (RFC 4028) and session_expires_s at least min_se_s".into(),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The SIP over TLS listen address, `None` when off.
-    pub fn tls_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
-        let t = self.tls_listen.trim();
-        if t.is_empty() {
-            return Ok(None);
-        }
-        let with_port = if t.parse::<std::net::IpAddr>().is_ok() {
-            SocketAddr::new(t.parse().expect("checked"), 5061).to_string()
-        } else {
-            t.to_string()
-        };
-        with_port.parse().map(Some).map_err(|_| {
-            ConfigError::Invalid(format!(
-                "sip.tls_listen `{t}` is not HOST or HOST:PORT, e.g. 0.0.0.0:5061"
-            ))
-        })
-    }
-
-    /// The certificate of SIP over TLS: its own, else the HTTP listener's.
-    pub fn tls_files(
-        &self,
-        http: &HttpConfig,
-    ) -> Result<Option<crate::tls::TlsFiles>, ConfigError> {
-        match crate::tls::TlsFiles::pair(&self.tls_cert, &self.tls_key)
-            .map_err(|e| ConfigError::Invalid(format!("sip.tls_cert / sip.tls_key: {e}")))?
-        {
-            Some(f) => Ok(Some(f)),
-            None => http.tls(),
-        }
-    }
-
-    /// The address written into SDP and Contact.
-    pub fn advertised(&self) -> String {
-        if !self.advertise.is_empty() {
-            self.advertise.clone()
-        } else if self.listen.ip().is_unspecified() {
-            "127.0.0.1".into()
-        } else {
-            self.listen.ip().to_string()
         }
     }
 }
@@ -937,8 +808,10 @@ impl Config {
         self.segment
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("segment: {e}")))?;
-        self.sip.validate()?;
-        if self.sip.tls_addr()?.is_some() && self.sip.tls_files(&self.http)?.is_none() {
+        self.sip.validate().map_err(ConfigError::Invalid)?;
+        if self.sip.tls_addr().map_err(ConfigError::Invalid)?.is_some()
+            && self.sip_tls_files()?.is_none()
+        {
             return Err(ConfigError::Invalid(
                 "sip.tls_listen needs a certificate: set sip.tls_cert and sip.tls_key, or http.tls_cert and http.tls_key".into(),
             ));
@@ -948,6 +821,16 @@ impl Config {
             .validate()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         Ok(())
+    }
+
+    /// The certificate of SIP over TLS: `[sip]`'s own, else the HTTP listener's.
+    pub fn sip_tls_files(&self) -> Result<Option<crate::tls::TlsFiles>, ConfigError> {
+        match crate::tls::TlsFiles::pair(&self.sip.tls_cert, &self.sip.tls_key)
+            .map_err(|e| ConfigError::Invalid(format!("sip.tls_cert / sip.tls_key: {e}")))?
+        {
+            Some(f) => Ok(Some(f)),
+            None => self.http.tls(),
+        }
     }
 
     /// The audio archive, when audio is kept.
@@ -982,38 +865,8 @@ impl Config {
     }
 }
 
-/// A secret read from the configuration (a password): kept as written, never shown by
-/// `Debug`, so a logged or printed configuration cannot leak it.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret itself, for the code that checks it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(s: &str) -> Secret {
-        Secret(s.to_string())
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_empty() {
-            "\"\""
-        } else {
-            "\"<secret>\""
-        })
-    }
-}
+pub use crate::secret::Secret;
+pub use crate::sources::siprec::SipConfig;
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod call;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod conn_limit;
@@ -14,6 +15,7 @@ pub mod http;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;
+pub mod secret;
 pub mod shutdown;
 pub mod sinks;
 pub mod sources;

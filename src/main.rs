@@ -2,11 +2,11 @@
 
 use anyhow::{bail, Context, Result};
 use callwatch::call::Speaker;
+use callwatch::cli::transcribe::{transcribe_file, OfflineOptions};
 use callwatch::config::Config;
 use callwatch::http::{router, AppState};
 use callwatch::model::{self, ModelSize, Quant};
 use callwatch::pipeline::assemble::{assemble, Mode};
-use callwatch::pipeline::offline::{transcribe_file, OfflineOptions};
 use callwatch::pipeline::{ArchiveSink, Shared};
 use callwatch::shutdown::ShutdownController;
 use callwatch::sinks::archive::{ArchiveReader, ArchiveWriter};
@@ -609,7 +609,10 @@ async fn serve(a: ServeArgs) -> Result<()> {
         ));
     }
     if cfg.sip.enabled {
-        let sip_tls = match (cfg.sip.tls_addr()?, cfg.sip.tls_files(&cfg.http)?) {
+        let sip_tls = match (
+            cfg.sip.tls_addr().map_err(anyhow::Error::msg)?,
+            cfg.sip_tls_files()?,
+        ) {
             (Some(addr), Some(files)) => Some((addr, files.acceptor(false)?)),
             _ => None,
         };
@@ -625,7 +628,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
             sip_tls,
         )
         .await?;
-        if let Some(a) = cfg.sip.tls_addr()? {
+        if let Some(a) = cfg.sip.tls_addr().map_err(anyhow::Error::msg)? {
             tracing::info!(addr = %a, "SIP over TLS listening");
         }
         tracing::info!(addr = %addr, advertise = %cfg.sip.advertised(), "SIPREC recording server listening (UDP and TCP)");

@@ -4,7 +4,7 @@
 use super::bare::BareWhisper;
 use super::fixtures::{read_channels, UtteranceFixture};
 use super::stats::median;
-use callwatch::pipeline::offline::{transcribe_file, OfflineOptions};
+use callwatch::cli::transcribe::{transcribe_file, OfflineOptions};
 use callwatch::pipeline::Shared;
 use callwatch::sinks::events::{Event, Payload};
 use serde::Serialize;

@@ -6,7 +6,6 @@ mod ingest;
 mod insight;
 pub mod leg;
 mod leg_audio;
-pub mod offline;
 pub mod qa;
 pub mod registry;
 pub mod retention;

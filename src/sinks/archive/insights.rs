@@ -1,27 +1,13 @@
-//! Archive rows for surge alerts and complaint early warnings, and the queries over them.
+//! Queries over the archived surge alerts (the rows are written by the store; complaint
+//! warnings are read with their call).
 
 use super::error::ArchiveError;
 use super::reader::{limit, offset, time_arg, ArchiveReader};
-use super::store::unix_ms;
+use super::record::SurgeAck;
 use crate::transforms::surge::{Metric, SurgeAlert, SurgeState};
 use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter, Connection};
-use serde::{Deserialize, Serialize};
-
-/// A complaint early warning on a call, with the utterances that caused it. Its `tag` is also
-/// added to the call's tags, so `GET /v1/calls?tag=` finds the call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CallWarning {
-    pub call_id: String,
-    /// `complaint_escalation:<signal>`.
-    pub tag: String,
-    pub level: String,
-    pub reason: String,
-    /// The alert's evidence (utterance ids, texts, matched phrases) as JSON.
-    pub evidence: serde_json::Value,
-    /// RFC 3339.
-    pub tagged_at: String,
-}
+use rusqlite::{params, params_from_iter};
+use serde::Deserialize;
 
 /// Which archived surge alerts [`ArchiveReader::list_surges`] returns, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -43,91 +29,6 @@ pub struct SurgeFilter {
     /// Set by the server from the reader's credential, never from a query.
     #[serde(skip)]
     pub queues: Option<Vec<String>>,
-}
-
-pub(crate) fn insert_surge(conn: &Connection, a: &SurgeAlert) -> rusqlite::Result<()> {
-    let end_ms = unix_ms(&a.window_end).unwrap_or(0);
-    conn.prepare_cached(
-        "INSERT OR IGNORE INTO surges (surge_id, metric, key, state, window_s, observed, expected,
-            ratio, p_value, window_end, window_end_ms, raised_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    )?
-    .execute(params![
-        a.surge_id,
-        a.metric.as_str(),
-        a.key,
-        a.state.as_str(),
-        a.window_s,
-        a.observed,
-        a.expected,
-        a.ratio,
-        a.p_value,
-        a.window_end,
-        end_ms,
-        a.raised_at,
-    ])?;
-    Ok(())
-}
-
-pub(crate) fn insert_warning(conn: &Connection, t: &CallWarning) -> rusqlite::Result<()> {
-    super::store::ensure_call(conn, &t.call_id, &t.tagged_at)?;
-    conn.prepare_cached(
-        "INSERT OR IGNORE INTO call_tags (call_id, tag, rule_id) VALUES (?1, ?2, ?3)",
-    )?
-    .execute(params![t.call_id, t.tag, "assist"])?;
-    // A call keeps the first evidence for a warning: that is when it was raised.
-    conn.prepare_cached(
-        "INSERT OR IGNORE INTO call_warnings (call_id, tag, level, reason, evidence, tagged_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        t.call_id,
-        t.tag,
-        t.level,
-        t.reason,
-        t.evidence.to_string(),
-        t.tagged_at
-    ])?;
-    Ok(())
-}
-
-pub(crate) fn warnings_of(conn: &Connection, call_id: &str) -> rusqlite::Result<Vec<CallWarning>> {
-    conn.prepare_cached(
-        "SELECT call_id, tag, level, reason, evidence, tagged_at FROM call_warnings
-         WHERE call_id = ?1 ORDER BY tagged_at, tag",
-    )?
-    .query_map([call_id], |r| {
-        let evidence: String = r.get(4)?;
-        Ok(CallWarning {
-            call_id: r.get(0)?,
-            tag: r.get(1)?,
-            level: r.get(2)?,
-            reason: r.get(3)?,
-            evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
-            tagged_at: r.get(5)?,
-        })
-    })?
-    .collect()
-}
-
-/// Who acknowledged a surge alert, when, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SurgeAck {
-    pub surge_id: String,
-    pub acked_by: String,
-    pub role: Option<String>,
-    /// RFC 3339.
-    pub acked_at: String,
-    pub note: Option<String>,
-}
-
-pub(crate) fn insert_surge_ack(conn: &Connection, a: &SurgeAck) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT OR IGNORE INTO surge_acks (surge_id, acked_by, role, acked_at, note)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![a.surge_id, a.acked_by, a.role, a.acked_at, a.note])?;
-    Ok(())
 }
 
 impl ArchiveReader {

@@ -22,7 +22,7 @@ pub mod terms;
 pub mod writer;
 
 pub use error::ArchiveError;
-pub use insights::{CallWarning, SurgeAck, SurgeFilter};
+pub use insights::SurgeFilter;
 pub use journal::{journal_path, DEFAULT_RESERVE_BYTES};
 pub use query::{
     CallDetail, CallFilter, CallScore, CallSummary, LegSummary, Page, SearchHit, SearchQuery,
@@ -30,7 +30,8 @@ pub use query::{
 };
 pub use reader::ArchiveReader;
 pub use record::{
-    ArchiveOp, AudioRecord, HitRecord, RuleFiringRecord, ScoreRecord, UtteranceRecord,
+    ArchiveOp, AudioRecord, CallWarning, HitRecord, RuleFiringRecord, ScoreRecord, SurgeAck,
+    UtteranceRecord,
 };
 pub(crate) use store::unix_ms;
 pub use writer::{

@@ -188,7 +188,7 @@ pub struct CallDetail {
     pub rule_firings: Vec<RuleFiringRecord>,
     /// Complaint early warnings with their evidence, oldest first; absent when there are none.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub warnings: Vec<super::insights::CallWarning>,
+    pub warnings: Vec<super::record::CallWarning>,
     /// Archived audio of the call's legs (replay with `GET /v1/calls/{id}/audio`).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub audio: Vec<super::record::AudioRecord>,

@@ -4,7 +4,7 @@
 
 use super::error::ArchiveError;
 use super::query::{CallDetail, CallScore, CallSummary, LegSummary, DEFAULT_LIMIT, MAX_LIMIT};
-use super::record::{HitRecord, RuleFiringRecord, UtteranceRecord};
+use super::record::{CallWarning, HitRecord, RuleFiringRecord, UtteranceRecord};
 use super::{schema, store};
 use crate::call::Speaker;
 use crate::transforms::matcher::MatchMode;
@@ -175,7 +175,7 @@ impl ArchiveReader {
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let warnings = super::insights::warnings_of(conn, id)?;
+            let warnings = warnings_of(conn, id)?;
             let review = super::review::review_of(conn, id, qa_report.as_ref())?;
             Ok(Some(CallDetail {
                 call,
@@ -376,4 +376,23 @@ pub(super) fn queue_limit(
     let marks = vec!["?"; queues.len()].join(", ");
     sql.push_str(&format!(" AND {column} IN ({marks})"));
     args.extend(queues.iter().map(|q| Value::from(q.clone())));
+}
+
+fn warnings_of(conn: &Connection, call_id: &str) -> rusqlite::Result<Vec<CallWarning>> {
+    conn.prepare_cached(
+        "SELECT call_id, tag, level, reason, evidence, tagged_at FROM call_warnings
+         WHERE call_id = ?1 ORDER BY tagged_at, tag",
+    )?
+    .query_map([call_id], |r| {
+        let evidence: String = r.get(4)?;
+        Ok(CallWarning {
+            call_id: r.get(0)?,
+            tag: r.get(1)?,
+            level: r.get(2)?,
+            reason: r.get(3)?,
+            evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
+            tagged_at: r.get(5)?,
+        })
+    })?
+    .collect()
 }

@@ -37,9 +37,9 @@ pub enum ArchiveOp {
     /// A surge was raised or cleared.
     Surge(crate::transforms::surge::SurgeAlert),
     /// A complaint early warning on a call (also tags the call).
-    CallWarning(super::insights::CallWarning),
+    CallWarning(CallWarning),
     /// A supervisor acknowledged a surge alert; the first acknowledgement stands.
-    SurgeAck(super::insights::SurgeAck),
+    SurgeAck(SurgeAck),
     /// A leg's audio recording started (no duration yet) or finished; keyed by call and file.
     Audio(AudioRecord),
     /// Retention deleted this audio file.
@@ -195,4 +195,30 @@ pub struct RuleFiringRecord {
     /// Evidence spans as JSON (`[{leg,speaker,utterance_id,matched,span_start,...}]`).
     pub evidence: serde_json::Value,
     pub created_at: String,
+}
+
+/// A complaint early warning on a call, with the utterances that caused it. Its `tag` is also
+/// added to the call's tags, so `GET /v1/calls?tag=` finds the call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallWarning {
+    pub call_id: String,
+    /// `complaint_escalation:<signal>`.
+    pub tag: String,
+    pub level: String,
+    pub reason: String,
+    /// The alert's evidence (utterance ids, texts, matched phrases) as JSON.
+    pub evidence: serde_json::Value,
+    /// RFC 3339.
+    pub tagged_at: String,
+}
+
+/// Who acknowledged a surge alert, when, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SurgeAck {
+    pub surge_id: String,
+    pub acked_by: String,
+    pub role: Option<String>,
+    /// RFC 3339.
+    pub acked_at: String,
+    pub note: Option<String>,
 }

@@ -1,9 +1,12 @@
 //! How each [`ArchiveOp`] becomes rows. Every statement is idempotent (insert-or-ignore or
 //! upsert by id) so a batch replayed after a failed commit cannot duplicate anything.
 
-use super::record::{ArchiveOp, HitRecord, RuleFiringRecord, ScoreRecord, UtteranceRecord};
+use super::record::{
+    ArchiveOp, CallWarning, HitRecord, RuleFiringRecord, ScoreRecord, SurgeAck, UtteranceRecord,
+};
 use crate::call::Speaker;
 use crate::transforms::matcher::MatchMode;
+use crate::transforms::surge::SurgeAlert;
 use rusqlite::{params, Connection};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -99,9 +102,9 @@ pub(crate) fn apply(conn: &Connection, op: &ArchiveOp) -> rusqlite::Result<()> {
             )?
             .execute(params![call_id, ended_at, reason.as_str(), duration_ms])?;
         }
-        ArchiveOp::Surge(a) => super::insights::insert_surge(conn, a)?,
-        ArchiveOp::CallWarning(t) => super::insights::insert_warning(conn, t)?,
-        ArchiveOp::SurgeAck(a) => super::insights::insert_surge_ack(conn, a)?,
+        ArchiveOp::Surge(a) => insert_surge(conn, a)?,
+        ArchiveOp::CallWarning(t) => insert_warning(conn, t)?,
+        ArchiveOp::SurgeAck(a) => insert_surge_ack(conn, a)?,
         ArchiveOp::Score(r) => insert_score(conn, r)?,
         ArchiveOp::Audio(a) => super::audio_rows::upsert_audio(conn, a)?,
         ArchiveOp::AudioPurged {
@@ -274,5 +277,60 @@ pub(crate) fn reject(conn: &Connection, op: &ArchiveOp, error: &str) -> rusqlite
             error,
             crate::clock::rfc3339(OffsetDateTime::now_utc())
         ])?;
+    Ok(())
+}
+
+fn insert_surge(conn: &Connection, a: &SurgeAlert) -> rusqlite::Result<()> {
+    let end_ms = unix_ms(&a.window_end).unwrap_or(0);
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO surges (surge_id, metric, key, state, window_s, observed, expected,
+            ratio, p_value, window_end, window_end_ms, raised_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        a.surge_id,
+        a.metric.as_str(),
+        a.key,
+        a.state.as_str(),
+        a.window_s,
+        a.observed,
+        a.expected,
+        a.ratio,
+        a.p_value,
+        a.window_end,
+        end_ms,
+        a.raised_at,
+    ])?;
+    Ok(())
+}
+
+fn insert_warning(conn: &Connection, t: &CallWarning) -> rusqlite::Result<()> {
+    ensure_call(conn, &t.call_id, &t.tagged_at)?;
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO call_tags (call_id, tag, rule_id) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![t.call_id, t.tag, "assist"])?;
+    // A call keeps the first evidence for a warning: that is when it was raised.
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO call_warnings (call_id, tag, level, reason, evidence, tagged_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        t.call_id,
+        t.tag,
+        t.level,
+        t.reason,
+        t.evidence.to_string(),
+        t.tagged_at
+    ])?;
+    Ok(())
+}
+
+fn insert_surge_ack(conn: &Connection, a: &SurgeAck) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO surge_acks (surge_id, acked_by, role, acked_at, note)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![a.surge_id, a.acked_by, a.role, a.acked_at, a.note])?;
     Ok(())
 }

@@ -31,16 +31,7 @@ pub struct SegmentTiming {
     pub text: String,
 }
 
-/// An utterance that contributed to an [`Payload::Alert`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AlertEvidence {
-    pub utterance_id: String,
-    pub text: String,
-    /// The signal phrases heard in it.
-    pub matched: Vec<String>,
-    pub start_ms: u64,
-    pub end_ms: u64,
-}
+pub use crate::transforms::assist::AlertEvidence;
 
 /// Type-specific part of an [`Event`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

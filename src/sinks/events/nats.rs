@@ -15,7 +15,7 @@
 use super::bus::{BusHealth, Delivery, EventBackend, Published, Subscription};
 use super::event::{Event, Payload};
 use crate::call::CallScope;
-use crate::config::Secret;
+use crate::secret::Secret;
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,9 @@
 //! Recorded calls from files (wav, mp3, flac, ogg/vorbis) decoded with symphonia.
 //! A stereo file is two legs: left = customer, right = agent (the FreeSWITCH convention).
 
+mod call;
+pub use call::{FileCall, FileLegs, Progress};
+
 use std::fs::File;
 use std::path::Path;
 use symphonia::core::audio::SampleBuffer;

@@ -196,13 +196,14 @@ impl MediaPlane for RtpMedia {
 /// Starts the recording server: binds SIP, and runs it on the current runtime until shutdown.
 /// Recorded streams take their ports from `pool`, shared with the other RTP sources.
 pub async fn serve(
-    cfg: &crate::config::SipConfig,
+    cfg: &super::SipConfig,
     ingest: Ingest,
     shutdown: crate::shutdown::Shutdown,
     pool: RtpPortPool,
     tcp: super::server::TcpLimits,
     tls: Option<(std::net::SocketAddr, tokio_rustls::TlsAcceptor)>,
 ) -> Result<std::net::SocketAddr, super::server::SipServerError> {
+    let rules = cfg.rules().map_err(super::server::SipServerError::Config)?;
     let sockets = super::server::SipSockets::bind(cfg.listen, tls).await?;
     let addr = sockets.local_addr().unwrap_or(cfg.listen);
     let digest = (!cfg.digest_user.is_empty()).then(|| {
@@ -220,12 +221,11 @@ pub async fn serve(
             advertise: cfg.advertised(),
             sip_port: addr.port(),
             tls_port: sockets.tls_addr().map(|a| a.port()),
-            allow: super::srs::peers::AllowList::parse(&cfg.allow)
-                .unwrap_or_else(|_| super::srs::peers::AllowList::loopback()),
+            allow: rules.allow,
             digest,
             max_sessions: cfg.max_sessions,
-            roles: super::RoleRule::parse(&cfg.agent).unwrap_or(super::RoleRule::Second),
-            queue_from: super::QueueSource::parse(&cfg.queue_from).unwrap_or(None),
+            roles: rules.roles,
+            queue_from: rules.queue_from,
             session_expires_s: cfg.session_expires_s,
             min_se_s: cfg.min_se_s,
             codecs: vec![Codec::Pcmu, Codec::Pcma, Codec::Opus],

@@ -5,6 +5,7 @@
 //! Everything here except `server.rs` is sans-IO: parsers, the SDP answerer and the [`Srs`]
 //! state machine take bytes and time and return messages and media commands.
 
+mod config;
 pub mod media;
 pub mod message;
 pub mod metadata;
@@ -14,6 +15,7 @@ pub mod sdp;
 pub mod server;
 pub mod srs;
 
+pub use config::{SipConfig, SipRules};
 pub use message::{SipMessage, SipParseError, StreamFramer};
 pub use metadata::{DataMode, Metadata, MetadataError, Participant};
 pub use roles::{RoleRule, RoleRuleError};

@@ -47,6 +47,8 @@ pub trait MediaPlane: Send + 'static {
 /// Why the SIP edge could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SipServerError {
+    #[error("[sip] {0}")]
+    Config(String),
     #[error("cannot bind SIP {transport} on {addr}: {source}; pick another [sip] listen address or free the port")]
     Bind {
         transport: &'static str,

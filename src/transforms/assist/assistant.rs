@@ -3,10 +3,21 @@
 
 use super::knowledge::{Knowledge, STRONG_WEIGHT, TRIGGER_WEIGHT};
 use crate::call::Speaker;
-use crate::sinks::events::AlertEvidence;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use time::OffsetDateTime;
+
+/// An utterance that contributed to an escalation warning (sent as an `alert` event).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertEvidence {
+    pub utterance_id: String,
+    pub text: String,
+    /// The signal phrases heard in it.
+    pub matched: Vec<String>,
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
 
 /// Calls silent for this long are forgotten (their hang-up was missed or they are over).
 const CALL_TTL_S: i64 = 4 * 3600;

@@ -12,6 +12,6 @@ mod knowledge;
 #[cfg(test)]
 mod tests;
 
-pub use assistant::{Assistant, Heard, Suggestion, Warning};
+pub use assistant::{AlertEvidence, Assistant, Heard, Suggestion, Warning};
 pub use config::AssistConfig;
 pub use knowledge::{Article, Knowledge, Signal, STRONG_WEIGHT, TRIGGER_WEIGHT};

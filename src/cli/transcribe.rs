@@ -1,9 +1,10 @@
-//! `callwatch transcribe FILE...`: recorded calls through the same pipeline as live ones.
+//! `callwatch transcribe FILE...`: recorded calls through the same pipeline as live ones,
+//! printed as text or JSON lines as their events come.
 
-use super::{Ingest, Shared};
-use crate::call::{CallInfo, EndReason, LegInfo, Speaker};
+use crate::call::Speaker;
+use crate::pipeline::{Ingest, Shared};
 use crate::sinks::events::{Delivery, Payload};
-use crate::sources::file::{decode_file, FileError};
+use crate::sources::file::{FileCall, FileError, FileLegs};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::Path;
@@ -38,26 +39,19 @@ pub async fn transcribe_file(
     opts: &OfflineOptions,
     out: &mut (dyn Write + Send),
 ) -> Result<FileSummary, FileError> {
-    let decoded = decode_file(path)?;
-    let call_id = uuid::Uuid::new_v4().to_string();
-    let call = CallInfo {
-        call_id: call_id.clone(),
-        source: "file".into(),
-        agent_id: None,
-        queue: None,
-        metadata: serde_json::json!({ "file": path.display().to_string() }),
-    };
-    let legs: Vec<LegInfo> = match decoded.channels.len() {
-        1 => vec![leg(&call_id, "mono", opts.mono_speaker, opts)],
-        _ => vec![
-            leg(&call_id, "left", Speaker::Customer, opts),
-            leg(&call_id, "right", Speaker::Agent, opts),
-        ],
-    };
+    let file = FileCall::open(
+        path,
+        &FileLegs {
+            mono_speaker: opts.mono_speaker,
+            language: opts.language.clone(),
+        },
+    )?;
+    let call_id = file.call.call_id.clone();
+    let duration_ms = file.duration_ms;
+    // Subscribed before the first leg opens, so the printer misses nothing of the call.
     let mut sub = shared.events.subscribe();
-    let total: u64 = decoded.channels.iter().map(|c| c.len() as u64).sum();
     let bar = if opts.progress {
-        let b = ProgressBar::new(total);
+        let b = ProgressBar::new(file.total_samples);
         b.set_style(
             ProgressStyle::with_template("{msg} [{bar:30}] {percent}% {elapsed_precise}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -67,33 +61,12 @@ pub async fn transcribe_file(
     } else {
         ProgressBar::hidden()
     };
-
-    let ingest = Ingest::new(shared.clone());
-    let mut tasks = Vec::new();
-    for (info, samples) in legs.into_iter().zip(decoded.channels.iter().cloned()) {
-        let tx = match ingest.open(&call, info, decoded.sample_rate, None) {
-            Ok(tx) => tx,
-            Err(e) => {
-                tracing::error!(error = %e, "leg not opened");
-                continue;
-            }
-        };
-        let bar = bar.clone();
-        let chunk = (decoded.sample_rate / 10).max(1) as usize; // 100 ms
-        tasks.push(tokio::spawn(async move {
-            for c in samples.chunks(chunk) {
-                if tx.audio(c.to_vec()).await.is_err() {
-                    break;
-                }
-                bar.inc(c.len() as u64);
-            }
-            tx.end_and_wait(EndReason::Hangup).await
-        }));
-    }
+    let tick = bar.clone();
+    let tasks = file.stream(&Ingest::new(shared.clone()), Arc::new(move |n| tick.inc(n)));
 
     let mut summary = FileSummary {
         call_id: call_id.clone(),
-        duration_ms: decoded.duration_ms(),
+        duration_ms,
         ..Default::default()
     };
     // Print events of this call until it ends.
@@ -127,16 +100,6 @@ pub async fn transcribe_file(
         }
     }
     Ok(summary)
-}
-
-fn leg(call_id: &str, name: &str, speaker: Speaker, opts: &OfflineOptions) -> LegInfo {
-    LegInfo {
-        call_id: call_id.to_string(),
-        leg: name.to_string(),
-        speaker,
-        participant: None,
-        language: opts.language.clone(),
-    }
 }
 
 fn clock(ms: u64) -> String {
