@@ -147,6 +147,22 @@ def main() -> None:
     ]):
         put("redactor", f"text_{i}", t.encode())
 
+    # What nodes of a cluster write to the NATS stream: an event envelope and observations.
+    put("bus_message", "event_call_ended", json.dumps({
+        "scope": ["a1", "wealth"],
+        "event": {"type": "call.ended", "call_id": "c1", "reason": "bye",
+                  "duration_ms": 1200, "at": "2026-12-05T12:00:00Z"},
+    }, separators=(",", ":")).encode())
+    put("bus_message", "obs_call_started", json.dumps(
+        {"kind": "call_started", "call_id": "c1", "queue": "cards", "at_ms": 1780000030000},
+        separators=(",", ":")).encode())
+    put("bus_message", "obs_customer_final", json.dumps(
+        {"kind": "customer_final", "call_id": "c1", "text": "有人冒充客服让我转账到安全账户",
+         "at_ms": 1780000040000}, separators=(",", ":"), ensure_ascii=False).encode())
+    put("bus_message", "obs_phrase_hits_min_time", json.dumps(
+        {"kind": "phrase_hits", "call_id": "c1", "categories": ["complaint", "fraud"],
+         "at_ms": -9223372036854775808}, separators=(",", ":")).encode())
+
 
 if __name__ == "__main__":
     main()

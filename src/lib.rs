@@ -8,6 +8,7 @@ pub mod auth;
 pub mod call;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod conn_limit;
 pub mod eval;

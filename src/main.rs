@@ -532,12 +532,16 @@ async fn serve(a: ServeArgs) -> Result<()> {
     let auth = open_auth(&cfg, &db, tls.is_some() || cfg.http.tls_proxy)?;
     spawn_archive_retention(&cfg, reader.clone(), archive_tx.clone(), auth.store.clone())?;
     let controller = ShutdownController::new();
-    let events = if cfg.bus.enabled() {
+    let nats = if cfg.bus.enabled() {
         let bus = callwatch::sinks::events::NatsBus::start(&cfg.bus, cfg.events.buffer).await?;
         tracing::info!(nats = %cfg.bus.nats, stream = %cfg.bus.stream, "events go through NATS JetStream; this node serves the cluster's events");
-        EventBus::with_backend(bus)
+        Some(bus)
     } else {
-        EventBus::new(cfg.events.buffer)
+        None
+    };
+    let events = match &nats {
+        Some(bus) => EventBus::with_backend(bus.clone()),
+        None => EventBus::new(cfg.events.buffer),
     };
     let shared = build_shared(
         &cfg,
@@ -548,6 +552,11 @@ async fn serve(a: ServeArgs) -> Result<()> {
         Some(controller.handle()),
         true,
     )?;
+    if let (Some(bus), true) = (&nats, shared.surge.enabled()) {
+        // Every node counts every node's calls; the elected one announces surges.
+        callwatch::cluster::surge::join(bus, &shared.surge).map_err(anyhow::Error::msg)?;
+        tracing::info!("surge detection counts the whole cluster's calls");
+    }
     let rtp_pool = callwatch::sources::rtp::RtpPortPool::new(
         cfg.rtp.bind,
         cfg.rtp.port_min,

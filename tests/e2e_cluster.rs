@@ -289,3 +289,140 @@ fn a_node_keeps_transcribing_through_a_nats_outage_and_catches_up() {
         "{seen2:?}"
     );
 }
+
+/// Three calls on one queue are a surge; no node alone takes three.
+const SURGE: &str = r#"
+[asr]
+languages = ["en"]
+partials = false
+
+[surge]
+warmup_days = 0
+min_count = 3
+min_expected = 0.2
+p_raise = 0.01
+p_clear = 0.5
+tick_s = 1
+"#;
+
+/// The events of `url` for `limit`, or until `done` says the ones so far are enough.
+fn events_for(url: &str, limit: Duration, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    use futures_util::StreamExt;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(ws_request(url))
+            .await
+            .expect("subscribe to /v1/events");
+        let mut events = Vec::new();
+        let deadline = tokio::time::Instant::now() + limit;
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
+            if let Ok(v) = serde_json::from_str::<Value>(&msg.into_text().unwrap_or_default()) {
+                events.push(v);
+                if done(&events) {
+                    break;
+                }
+            }
+        }
+        events
+    })
+}
+
+#[test]
+fn a_surge_spread_over_two_nodes_raises_exactly_one_alert() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nats = Nats::start(&tmp.path().join("js"), free_port());
+    let cfg = tmp.path().join("surge.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{SURGE}\n[bus]\nnats = \"nats://127.0.0.1:{}\"\n",
+            nats.port
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let node1 = Server::start("ggml-tiny.en.bin", &["--config", cfg]);
+    let node2 = Server::start("ggml-tiny.en.bin", &["--config", cfg]);
+    ready_as(&node1, "ok", Duration::from_secs(30));
+    ready_as(&node2, "ok", Duration::from_secs(30));
+    // One node leads (announces surges); give the election a moment.
+    std::thread::sleep(Duration::from_secs(3));
+
+    // Two calls into node 1, one into node 2, all on queue `cards`.
+    let wav = root().join("fixtures/calls/call_en.wav");
+    std::thread::scope(|s| {
+        for (i, node) in [&node1, &node1, &node2].into_iter().enumerate() {
+            let wav = &wav;
+            s.spawn(move || {
+                run_fork_client(
+                    node,
+                    "audio",
+                    wav,
+                    &format!("spread-{i}"),
+                    4.0,
+                    &[("queue", "cards"), ("language", "en")],
+                )
+            });
+        }
+    });
+    // Both nodes count all three calls: the fraud topic is live on each at once.
+    for node in [&node1, &node2] {
+        let t0 = Instant::now();
+        loop {
+            let (_, topics) = get_json(&format!("{}/v1/topics?window=15m", node.http()));
+            let count = topics["items"]
+                .as_array()
+                .and_then(|a| a.iter().find(|t| t["key"] == "fraud"))
+                .map_or(0, |t| t["count"].as_u64().unwrap_or(0));
+            if count == 3 {
+                break;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "node on {} counts {count} fraud calls, not the cluster's 3: {topics}",
+                node.http()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    // The minute the calls arrived in closes; one call surge on `cards` is raised, once for
+    // the cluster, and every node serves it.
+    let is_cards = |e: &Value| {
+        e["type"] == "surge.alert"
+            && e["metric"] == "calls"
+            && e["key"] == "cards"
+            && e["state"] == "raised"
+    };
+    let url = |n: &Server| format!("{}/v1/events?type=surge.alert&after=0", n.ws());
+    let first = events_for(&url(&node2), Duration::from_secs(100), |e| {
+        e.iter().any(is_cards)
+    });
+    let logs = || {
+        [&node1, &node2]
+            .iter()
+            .flat_map(|n| n.log_text().lines().map(str::to_string).collect::<Vec<_>>())
+            .filter(|l| {
+                l.contains("lead")
+                    || l.contains("surge")
+                    || l.contains("WARN")
+                    || l.contains("ERROR")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        first.iter().any(is_cards),
+        "no call surge raised: {first:?}\n{}",
+        logs()
+    );
+    // A little longer for any second announcement to show up, then count on both nodes.
+    std::thread::sleep(Duration::from_secs(4));
+    for node in [&node1, &node2] {
+        let all = events_for(&url(node), Duration::from_secs(3), |_| false);
+        let raised: Vec<&Value> = all.iter().filter(|e| is_cards(e)).collect();
+        assert_eq!(raised.len(), 1, "{raised:?}");
+    }
+}

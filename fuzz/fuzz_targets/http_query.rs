@@ -7,7 +7,7 @@ use callwatch::http::surge_api::parse_window;
 use callwatch::sinks::archive::{
     ArchiveError, ArchiveOp, ArchiveReader, ArchiveWriter, CallFilter, SearchQuery,
 };
-use callwatch::sinks::events::bus::EventFilter;
+use callwatch::sinks::events::EventFilter;
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashMap;
 use std::sync::OnceLock;

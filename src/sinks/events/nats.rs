@@ -38,6 +38,9 @@ pub struct BusConfig {
     pub stream: String,
     /// Events go to `<subject_prefix>.<type>.<queue>`.
     pub subject_prefix: String,
+    /// What each node's calls add to the cluster's surge detector goes to
+    /// `<observations_prefix>.<kind>`, in the same stream.
+    pub observations_prefix: String,
     /// How long the stream keeps events, in seconds: how far back a reconnecting subscriber
     /// may resume. Events carry redacted transcripts; keep this short.
     pub max_age_s: u64,
@@ -54,6 +57,7 @@ impl Default for BusConfig {
             token: Secret::default(),
             stream: "CALLWATCH_EVENTS".into(),
             subject_prefix: "callwatch.events".into(),
+            observations_prefix: "callwatch.surge".into(),
             max_age_s: 3600,
             max_mb: 1024,
             outbox: 100_000,
@@ -97,15 +101,29 @@ impl BusConfig {
                 self.stream
             ));
         }
-        if self.subject_prefix.split('.').any(|t| {
-            t.is_empty()
-                || !t
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        }) {
+        for (key, prefix) in [
+            ("subject_prefix", &self.subject_prefix),
+            ("observations_prefix", &self.observations_prefix),
+        ] {
+            if prefix.split('.').any(|t| {
+                t.is_empty()
+                    || !t
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            }) {
+                return bad(format!(
+                    "{key} = `{prefix}`: dot-separated tokens of letters, digits, `_` and `-`"
+                ));
+            }
+        }
+        let (a, b) = (
+            format!("{}.", self.subject_prefix),
+            format!("{}.", self.observations_prefix),
+        );
+        if a.starts_with(&b) || b.starts_with(&a) {
             return bad(format!(
-                "subject_prefix = `{}`: dot-separated tokens of letters, digits, `_` and `-`",
-                self.subject_prefix
+                "subject_prefix `{}` and observations_prefix `{}` must not contain one another",
+                self.subject_prefix, self.observations_prefix
             ));
         }
         if self.max_age_s == 0 || self.max_mb == 0 || self.outbox == 0 {
@@ -282,12 +300,66 @@ impl NatsBus {
     fn stream_config(&self) -> stream::Config {
         stream::Config {
             name: self.cfg.stream.clone(),
-            subjects: vec![format!("{}.>", self.cfg.subject_prefix)],
+            subjects: vec![
+                format!("{}.>", self.cfg.subject_prefix),
+                format!("{}.>", self.cfg.observations_prefix),
+            ],
             max_age: Duration::from_secs(self.cfg.max_age_s),
             max_bytes: (self.cfg.max_mb * 1024 * 1024) as i64,
             storage: stream::StorageType::File,
             ..Default::default()
         }
+    }
+
+    /// The JetStream context, for the cluster's other uses of NATS.
+    pub fn jetstream(&self) -> jetstream::Context {
+        self.js.clone()
+    }
+
+    /// This node's id in the cluster (random per start).
+    pub fn node_id(&self) -> &str {
+        &self.node
+    }
+
+    pub fn stream_name(&self) -> &str {
+        &self.cfg.stream
+    }
+
+    /// The stream, created when missing.
+    pub async fn events_stream(&self) -> Result<stream::Stream, String> {
+        self.stream().await
+    }
+
+    /// The subjects surge observations go to.
+    pub fn observations_filter(&self) -> String {
+        format!("{}.>", self.cfg.observations_prefix)
+    }
+
+    fn events_filter(&self) -> String {
+        format!("{}.>", self.cfg.subject_prefix)
+    }
+
+    /// Queues a surge observation for the stream, behind the events published before it.
+    pub fn publish_observation(&self, obs: &crate::transforms::surge::Observation) {
+        let kind = match obs {
+            crate::transforms::surge::Observation::CallStarted { .. } => "call_started",
+            crate::transforms::surge::Observation::CustomerFinal { .. } => "customer_final",
+            crate::transforms::surge::Observation::PhraseHits { .. } => "phrase_hits",
+        };
+        let body = match serde_json::to_vec(obs) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "surge observation not serialisable");
+                return;
+            }
+        };
+        let n = self.next_msg.fetch_add(1, Ordering::Relaxed);
+        self.outbox.push(Outgoing {
+            subject: format!("{}.{kind}", self.cfg.observations_prefix),
+            msg_id: format!("{}-{n}", self.node),
+            body: body.into(),
+            partial: false,
+        });
     }
 
     async fn stream(&self) -> Result<stream::Stream, String> {
@@ -331,7 +403,7 @@ impl EventBackend for NatsBus {
                 let (tx, out) = mpsc::channel(RESUME_BUFFER);
                 let js = self.js.clone();
                 let name = self.cfg.stream.clone();
-                tokio::spawn(resume(js, name, after, tx));
+                tokio::spawn(resume(js, name, self.events_filter(), after, tx));
                 Subscription::channel(out, count)
             }
         }
@@ -490,6 +562,7 @@ async fn fan_out(bus: std::sync::Weak<NatsBus>) {
         };
         let live = b.live.clone();
         let name = b.cfg.stream.clone();
+        let filter = b.events_filter();
         let start = match next {
             Some(seq) => seq,
             // From the end on: subscribers get what is published once they subscribed.
@@ -498,7 +571,7 @@ async fn fan_out(bus: std::sync::Weak<NatsBus>) {
         let policy = consumer::DeliverPolicy::ByStartSequence {
             start_sequence: start,
         };
-        let mut messages = match ordered(&stream, policy).await {
+        let mut messages = match ordered(&stream, policy, filter).await {
             Ok(m) => m,
             Err(e) => {
                 b.reading.store(false, Ordering::Relaxed);
@@ -542,7 +615,13 @@ async fn fan_out(bus: std::sync::Weak<NatsBus>) {
 }
 
 /// Feeds one resuming subscriber from just after `after`, for as long as it listens.
-async fn resume(js: jetstream::Context, name: String, after: u64, tx: mpsc::Sender<Delivery>) {
+async fn resume(
+    js: jetstream::Context,
+    name: String,
+    filter: String,
+    after: u64,
+    tx: mpsc::Sender<Delivery>,
+) {
     let mut next = after.saturating_add(1);
     loop {
         if tx.is_closed() {
@@ -567,7 +646,7 @@ async fn resume(js: jetstream::Context, name: String, after: u64, tx: mpsc::Send
         let policy = consumer::DeliverPolicy::ByStartSequence {
             start_sequence: next,
         };
-        let mut messages = match ordered(&stream, policy).await {
+        let mut messages = match ordered(&stream, policy, filter.clone()).await {
             Ok(m) => m,
             Err(_) => {
                 tokio::time::sleep(RETRY).await;
@@ -598,10 +677,12 @@ async fn resume(js: jetstream::Context, name: String, after: u64, tx: mpsc::Send
 async fn ordered(
     stream: &stream::Stream,
     policy: consumer::DeliverPolicy,
+    filter: String,
 ) -> Result<consumer::pull::Ordered, String> {
     let c = stream
         .create_consumer(consumer::pull::OrderedConfig {
             deliver_policy: policy,
+            filter_subject: filter,
             ..Default::default()
         })
         .await
@@ -619,7 +700,22 @@ fn decode(m: &jetstream::Message) -> Option<Published> {
             return None;
         }
     };
-    let env: Envelope = match serde_json::from_slice(&m.payload) {
+    decode_payload(seq, &m.payload)
+}
+
+/// The event stored at stream sequence `seq` with body `payload`, as subscribers get it;
+/// `None` (logged) for a body this version cannot read. Any node, or anyone who may publish
+/// to the stream's subjects, writes these bodies, so they are read as untrusted input.
+pub fn decode_payload(seq: u64, payload: &[u8]) -> Option<Published> {
+    if payload.len() > MAX_EVENT_BYTES {
+        tracing::warn!(
+            seq,
+            bytes = payload.len(),
+            "oversized event in the stream; skipped"
+        );
+        return None;
+    }
+    let env: Envelope = match serde_json::from_slice(payload) {
         Ok(e) => e,
         Err(e) => {
             tracing::warn!(seq, error = %e, "unreadable event in the stream; skipped");
@@ -629,6 +725,9 @@ fn decode(m: &jetstream::Message) -> Option<Published> {
     let body = serde_json::to_string(&env.event).ok()?;
     Some(Published::new(seq, env.event, &body, env.scope))
 }
+
+/// Largest event body read from the stream (NATS' own default message limit).
+pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
 
 #[cfg(test)]
 mod tests {

@@ -8,8 +8,10 @@ use super::alert::{Metric, SurgeAlert};
 use super::config::SurgeConfig;
 use super::detector::{KeyHistory, KeyStatus, SurgeDetector};
 use super::emerging::EmergingTracker;
+use super::feed::{unix_ms, ClusterLink, Observation};
 use super::topics::TopicSet;
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use time::OffsetDateTime;
 
@@ -23,6 +25,9 @@ struct Inner {
     enabled: bool,
     detector: Mutex<Watch>,
     topics: TopicSet,
+    /// Set when this node is part of a cluster: observations go there and come back
+    /// through [`SurgeHub::apply`].
+    cluster: std::sync::OnceLock<ClusterLink>,
 }
 
 /// The detector and the n-gram tracker that feeds it emerging phrases, locked together.
@@ -58,7 +63,59 @@ impl SurgeHub {
                     detector: SurgeDetector::new(cfg, start),
                 }),
                 topics,
+                cluster: std::sync::OnceLock::new(),
             }),
+        }
+    }
+
+    /// Makes this hub one node of a cluster: what it observes is published through `link`
+    /// (and counted when it comes back through [`apply`](Self::apply)), and its ticks report
+    /// surges only while `link.leader` is set. Once per hub; a second link is refused.
+    pub fn join_cluster(&self, link: ClusterLink) -> Result<(), &'static str> {
+        self.inner
+            .cluster
+            .set(link)
+            .map_err(|_| "this surge detector already belongs to a cluster")
+    }
+
+    /// Counts an observation of any node of the cluster.
+    pub fn apply(&self, obs: Observation) {
+        if !self.inner.enabled {
+            return;
+        }
+        match obs {
+            Observation::CallStarted {
+                call_id,
+                queue,
+                at_ms,
+            } => self.count_call(&call_id, queue.as_deref(), super::feed::at(at_ms)),
+            Observation::CustomerFinal {
+                call_id,
+                text,
+                at_ms,
+            } => {
+                self.count_final(&call_id, &text, super::feed::at(at_ms));
+            }
+            Observation::PhraseHits {
+                call_id,
+                categories,
+                at_ms,
+            } => self.count_hits(
+                &call_id,
+                categories.iter().map(String::as_str),
+                super::feed::at(at_ms),
+            ),
+        }
+    }
+
+    /// Sends `obs` to the cluster when there is one; `false` when it is counted here.
+    fn to_cluster(&self, obs: impl FnOnce() -> Observation) -> bool {
+        match self.inner.cluster.get() {
+            Some(link) => {
+                (link.publish)(obs());
+                true
+            }
+            None => false,
         }
     }
 
@@ -86,9 +143,21 @@ impl SurgeHub {
 
     /// A call arrived.
     pub fn call_started(&self, call_id: &str, queue: Option<&str>, at: OffsetDateTime) {
-        if self.inner.enabled {
-            self.detector().call_started(call_id, queue, at);
+        if !self.inner.enabled {
+            return;
         }
+        let sent = self.to_cluster(|| Observation::CallStarted {
+            call_id: call_id.to_string(),
+            queue: queue.map(str::to_string),
+            at_ms: unix_ms(at),
+        });
+        if !sent {
+            self.count_call(call_id, queue, at);
+        }
+    }
+
+    fn count_call(&self, call_id: &str, queue: Option<&str>, at: OffsetDateTime) {
+        self.detector().call_started(call_id, queue, at);
     }
 
     /// A customer's final utterance: assigns and counts its topics, which it returns, and
@@ -97,6 +166,18 @@ impl SurgeHub {
         if !self.inner.enabled {
             return Vec::new();
         }
+        let sent = self.to_cluster(|| Observation::CustomerFinal {
+            call_id: call_id.to_string(),
+            text: text.to_string(),
+            at_ms: unix_ms(at),
+        });
+        if sent {
+            return self.inner.topics.assign_spans(text).0;
+        }
+        self.count_final(call_id, text, at)
+    }
+
+    fn count_final(&self, call_id: &str, text: &str, at: OffsetDateTime) -> Vec<String> {
         let (topics, covered) = self.inner.topics.assign_spans(text);
         let mut guard = self.detector();
         let w = &mut *guard;
@@ -119,13 +200,35 @@ impl SurgeHub {
         if !self.inner.enabled {
             return;
         }
+        let mut categories = categories.into_iter().peekable();
+        if self.inner.cluster.get().is_some() {
+            if categories.peek().is_some() {
+                let categories = categories.map(str::to_string).collect();
+                self.to_cluster(|| Observation::PhraseHits {
+                    call_id: call_id.to_string(),
+                    categories,
+                    at_ms: unix_ms(at),
+                });
+            }
+            return;
+        }
+        self.count_hits(call_id, categories, at);
+    }
+
+    fn count_hits<'a>(
+        &self,
+        call_id: &str,
+        categories: impl IntoIterator<Item = &'a str>,
+        at: OffsetDateTime,
+    ) {
         let mut d = self.detector();
         for c in categories {
             d.record(Metric::Phrase, c, call_id, at);
         }
     }
 
-    /// Evaluates every minute up to `now`.
+    /// Evaluates every minute up to `now`. In a cluster every node evaluates (so each keeps
+    /// the same raised and cleared state) and only the leader's alerts are returned.
     pub fn tick(&self, now: OffsetDateTime) -> Vec<SurgeAlert> {
         if !self.inner.enabled {
             return Vec::new();
@@ -135,7 +238,11 @@ impl SurgeHub {
         if let Some(e) = &mut w.emerging {
             e.tick(now, &mut w.detector);
         }
-        w.detector.tick(now)
+        let alerts = w.detector.tick(now);
+        match self.inner.cluster.get() {
+            Some(link) if !link.leader.load(Ordering::Relaxed) => Vec::new(),
+            _ => alerts,
+        }
     }
 
     /// Counts and trend per key; see [`SurgeDetector::status`].

@@ -16,6 +16,7 @@ mod detector;
 mod emerging;
 #[cfg(test)]
 mod emerging_tests;
+pub mod feed;
 mod hub;
 pub mod ngram;
 pub mod poisson;
@@ -30,5 +31,6 @@ pub use alert::{Metric, SurgeAlert, SurgeState};
 pub use config::{BaselineKind, EmergingConfig, SurgeConfig};
 pub use detector::{HistoryPoint, KeyHistory, KeyStatus, SurgeDetector};
 pub use emerging::EmergingTracker;
+pub use feed::{ClusterLink, Observation};
 pub use hub::SurgeHub;
 pub use topics::{Topic, TopicSet};

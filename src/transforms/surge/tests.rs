@@ -363,3 +363,75 @@ fn history_starts_when_the_detector_did_and_marks_learning() {
     let coarse = d.history(Metric::Calls, |k| k == "wealth", 15, 60, 5, now);
     assert_eq!(coarse[0].points.len(), 3, "{coarse:#?}");
 }
+
+/// Two nodes of a cluster, wired as the NATS stream wires them: each publishes what it
+/// observes into one shared, ordered log, and each counts the whole log.
+#[test]
+fn cluster_nodes_count_every_nodes_calls_once_and_only_the_leader_announces() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let start = time::OffsetDateTime::from_unix_timestamp(1_780_000_000).unwrap();
+    let cfg = SurgeConfig {
+        warmup_days: 0,
+        min_count: 3,
+        min_expected: 0.2,
+        p_raise: 0.01,
+        ..SurgeConfig::default()
+    };
+    let log: Arc<Mutex<Vec<Observation>>> = Arc::default();
+    let node = |leads: bool| {
+        let hub = SurgeHub::new(cfg.clone(), TopicSet::empty(), start);
+        let log = log.clone();
+        let leader = Arc::new(AtomicBool::new(leads));
+        hub.join_cluster(ClusterLink {
+            publish: Arc::new(move |o| log.lock().unwrap().push(o)),
+            leader: leader.clone(),
+        })
+        .unwrap();
+        (hub, leader)
+    };
+    let (a, a_leads) = node(true);
+    let (b, b_leads) = node(false);
+    assert!(a
+        .join_cluster(ClusterLink {
+            publish: Arc::new(|_| {}),
+            leader: Arc::default(),
+        })
+        .is_err());
+    let t = start + Duration::minutes(5);
+    // Two calls on node a, one on node b: no node alone has three.
+    a.call_started("c1", Some("cards"), t);
+    a.call_started("c2", Some("cards"), t);
+    b.call_started("c3", Some("cards"), t);
+    // Observed calls are not counted where they arrived, only from the log.
+    assert!(a
+        .status(Some(Metric::Calls), 15, t)
+        .iter()
+        .all(|s| s.count == 0));
+    for o in log.lock().unwrap().iter() {
+        a.apply(o.clone());
+        b.apply(o.clone());
+    }
+    let later = t + Duration::minutes(2);
+    let raised = |alerts: Vec<SurgeAlert>| {
+        alerts
+            .into_iter()
+            .filter(|x| x.metric == Metric::Calls && x.key == "cards")
+            .count()
+    };
+    assert_eq!(
+        raised(a.tick(later)),
+        1,
+        "the leader announces the cluster's surge"
+    );
+    assert_eq!(
+        raised(b.tick(later)),
+        0,
+        "the other node judges but stays silent"
+    );
+    // Leadership moves: the new leader knows the surge is already raised.
+    a_leads.store(false, Ordering::Relaxed);
+    b_leads.store(true, Ordering::Relaxed);
+    assert_eq!(raised(b.tick(later + Duration::minutes(1))), 0);
+    assert_eq!(raised(a.tick(later + Duration::minutes(1))), 0);
+}
