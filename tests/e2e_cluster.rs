@@ -5,11 +5,10 @@
 mod common;
 
 use common::{
-    archived_call_within, get_json, of_type, root, run_fork_client, ws_request, EventWatcher,
-    Server,
+    archived_call_within, free_port, get_json, of_type, root, run_fork_client, ws_request,
+    EventWatcher, Server,
 };
 use serde_json::Value;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,14 +18,6 @@ struct Nats {
     child: Child,
     port: u16,
     store: PathBuf,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn nats_binary() -> PathBuf {
@@ -95,32 +86,16 @@ fn ready_as(node: &Server, want: &str, limit: Duration) -> Value {
     }
 }
 
-/// The events of `call_id` from `url` (`/v1/events?...`) until `call.ended`.
+/// The events from `url` (`/v1/events?...`) until `call.ended`.
 fn events_until_ended(url: &str, limit: Duration) -> Vec<Value> {
-    use futures_util::StreamExt;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (mut ws, _) = tokio_tungstenite::connect_async(ws_request(url))
-            .await
-            .expect("subscribe to /v1/events");
-        let mut events = Vec::new();
-        let deadline = tokio::time::Instant::now() + limit;
-        while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
-            let Ok(text) = msg.into_text() else { continue };
-            let Ok(v) = serde_json::from_str::<Value>(&text) else {
-                continue;
-            };
-            let ended = v["type"] == "call.ended";
-            events.push(v);
-            if ended {
-                return events;
-            }
-        }
-        panic!("no call.ended from {url} within {limit:?}: {events:?}");
-    })
+    let events = events_for(url, limit, |e| {
+        e.last().is_some_and(|v| v["type"] == "call.ended")
+    });
+    assert!(
+        events.last().is_some_and(|v| v["type"] == "call.ended"),
+        "no call.ended from {url} within {limit:?}: {events:?}"
+    );
+    events
 }
 
 fn ids(events: &[Value]) -> Vec<u64> {

@@ -58,21 +58,9 @@ async fn count(bus: std::sync::Weak<NatsBus>, hub: SurgeHub) {
                 start_sequence: seq,
             },
         };
-        let consumer = stream
-            .create_consumer(consumer::pull::OrderedConfig {
-                deliver_policy: policy,
-                filter_subject: filter,
-                ..Default::default()
-            })
-            .await;
-        let mut messages = match consumer {
-            Ok(c) => match c.messages().await {
-                Ok(m) => m,
-                Err(_) => {
-                    tokio::time::sleep(RETRY).await;
-                    continue;
-                }
-            },
+        let mut messages = match crate::sinks::events::nats::ordered(&stream, policy, filter).await
+        {
+            Ok(m) => m,
             Err(_) => {
                 tokio::time::sleep(RETRY).await;
                 continue;

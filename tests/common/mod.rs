@@ -43,7 +43,8 @@ pub fn model(name: &str) -> PathBuf {
     p
 }
 
-fn free_port() -> u16 {
+/// A TCP port that was free a moment ago.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -674,7 +674,9 @@ async fn resume(
     }
 }
 
-async fn ordered(
+/// An ordered consumer of `stream` on the subjects `filter` from `policy` on, as a message
+/// stream (the events fan-out, resuming subscribers and the cluster's surge counting use it).
+pub(crate) async fn ordered(
     stream: &stream::Stream,
     policy: consumer::DeliverPolicy,
     filter: String,
