@@ -42,7 +42,7 @@ async fn count(bus: std::sync::Weak<NatsBus>, hub: SurgeHub) {
     let mut next: Option<u64> = None;
     loop {
         let Some(b) = bus.upgrade() else { return };
-        let (stream, filter) = match b.events_stream().await {
+        let (stream, filter) = match b.stream().await {
             Ok(s) => (s, b.observations_filter()),
             Err(_) => {
                 drop(b);

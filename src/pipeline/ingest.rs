@@ -106,11 +106,6 @@ impl LegSender {
             .map_err(|_| LegGone)
     }
 
-    /// Whether the leg has stopped taking audio.
-    pub fn is_gone(&self) -> bool {
-        self.tx.is_closed()
-    }
-
     /// Ends the leg for `reason` and returns without waiting for its last utterance.
     pub async fn end(self, reason: EndReason) {
         let _ = self.tx.send(LegInput::End(reason)).await;

@@ -325,11 +325,6 @@ impl NatsBus {
         &self.cfg.stream
     }
 
-    /// The stream, created when missing.
-    pub async fn events_stream(&self) -> Result<stream::Stream, String> {
-        self.stream().await
-    }
-
     /// The subjects surge observations go to.
     pub fn observations_filter(&self) -> String {
         format!("{}.>", self.cfg.observations_prefix)
@@ -362,7 +357,8 @@ impl NatsBus {
         });
     }
 
-    async fn stream(&self) -> Result<stream::Stream, String> {
+    /// The stream (events and surge observations), created when missing.
+    pub async fn stream(&self) -> Result<stream::Stream, String> {
         self.js
             .get_or_create_stream(self.stream_config())
             .await
