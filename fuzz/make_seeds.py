@@ -162,6 +162,25 @@ def main() -> None:
     put("bus_message", "obs_phrase_hits_min_time", json.dumps(
         {"kind": "phrase_hits", "call_id": "c1", "categories": ["complaint", "fraud"],
          "at_ms": -9223372036854775808}, separators=(",", ":")).encode())
+    lexicon = '[[term]]\ntext = "保本保息"\ncategory = "sales_promise"\n'
+    files = {"lexicons": [{"name": "/etc/callwatch/lexicons/a.toml", "text": lexicon}],
+             "rules": []}
+    put("bus_message", "control_inspection_set", json.dumps(
+        {"node": "n1", "digest": set_digest(files), "files": files},
+        separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def set_digest(files: dict) -> str:
+    """The digest a node checks a published lexicon set against (see InspectionFiles::digest)."""
+    import hashlib
+    h = hashlib.sha256()
+    for kind, key in (("lexicon", "lexicons"), ("rules", "rules")):
+        for f in files[key]:
+            for part in (kind, f["name"].rsplit("/", 1)[-1], f["text"]):
+                b = part.encode()
+                h.update(struct.pack("<Q", len(b)))
+                h.update(b)
+    return h.hexdigest()
 
 
 if __name__ == "__main__":

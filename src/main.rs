@@ -574,6 +574,14 @@ async fn serve(a: ServeArgs) -> Result<()> {
         shared.clone(),
         std::time::Duration::from_secs(cfg.surge.tick_s),
     );
+    // A reload on any node puts its lexicons and rules in force on every node.
+    let sets = nats
+        .as_deref()
+        .map(callwatch::cluster::reload::ClusterSets::of);
+    if let Some(sets) = &sets {
+        callwatch::cluster::reload::follow(sets.clone(), shared.clone(), auth.clone());
+    }
+    let reloader = callwatch::cluster::reload::Reloader::new(shared.clone(), sets);
     // The one door through which every source opens its legs.
     let ingest = callwatch::pipeline::Ingest::new(shared.clone());
     let whip = cfg.whip.enabled.then(|| callwatch::http::whip::WhipApi {
@@ -602,6 +610,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         idle_timeout: cfg.server.idle_timeout(),
         auth,
         cors_origins: cfg.http.cors_origins.clone(),
+        reloader: reloader.clone(),
     };
     // Bound before the HTTP listener, so a server that answers HTTP also takes AudioSocket.
     if let Some(addr) = cfg.audiosocket.listen_addr()? {
@@ -646,7 +655,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("binding {}", cfg.server.http))?;
     tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), db = %db.display(), "callwatch serving");
-    spawn_reload_on_sighup(shared.clone(), app.auth.clone());
+    spawn_reload_on_sighup(reloader, app.auth.clone());
     let (sig_tx, sig_rx) = tokio::sync::oneshot::channel::<()>();
     let grace = std::time::Duration::from_secs(cfg.shutdown.grace_s);
     let mut drained = tokio::spawn(async move {
@@ -707,10 +716,13 @@ async fn serve(a: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-/// SIGHUP re-reads lexicons and rules, as `POST /v1/admin/reload` does; errors are logged and
-/// the previous set stays in force. Each one is audited (who: `SIGHUP`, an operator on the
-/// host).
-fn spawn_reload_on_sighup(shared: Arc<Shared>, auth: callwatch::auth::Auth) {
+/// SIGHUP re-reads lexicons and rules, as `POST /v1/admin/reload` does (publishing them to
+/// the cluster when there is one); errors are logged and the previous set stays in force.
+/// Each one is audited (who: `SIGHUP`, an operator on the host).
+fn spawn_reload_on_sighup(
+    reloader: callwatch::cluster::reload::Reloader,
+    auth: callwatch::auth::Auth,
+) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -720,18 +732,16 @@ fn spawn_reload_on_sighup(shared: Arc<Shared>, auth: callwatch::auth::Auth) {
         };
         tokio::spawn(async move {
             while hup.recv().await.is_some() {
-                let s = shared.clone();
                 // Shared::reload logs the outcome.
-                let done = tokio::task::spawn_blocking(move || s.reload()).await;
-                let outcome = if matches!(done, Ok(Ok(_))) {
-                    "ok"
-                } else {
-                    "failed"
+                let (outcome, detail) = match reloader.reload().await {
+                    Ok(r) => (r.outcome(), Some(format!("set {}", r.summary.digest))),
+                    Err(_) => ("failed".to_string(), None),
                 };
                 auth.audit(callwatch::auth::AuditEntry {
                     who: "SIGHUP".into(),
                     action: "reload".into(),
-                    outcome: outcome.into(),
+                    outcome,
+                    detail,
                     ..Default::default()
                 })
                 .await;
@@ -739,7 +749,7 @@ fn spawn_reload_on_sighup(shared: Arc<Shared>, auth: callwatch::auth::Auth) {
         });
     }
     #[cfg(not(unix))]
-    let _ = (shared, auth);
+    let _ = (reloader, auth);
 }
 
 async fn wait_for_signal() {

@@ -47,6 +47,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("DELETE", "/v1/whip/{id}", "admin ingest"),
     ("PATCH", "/v1/whip/{id}", "admin ingest"),
     ("POST", "/v1/admin/reload", "admin"),
+    ("GET", "/v1/admin/inspection", "admin"),
     ("GET", "/v1/audit", "admin"),
     ("GET", "/v1/calls", "admin supervisor reviewer"),
     ("GET", "/v1/calls/{id}", "admin supervisor reviewer"),

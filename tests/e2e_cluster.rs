@@ -401,3 +401,135 @@ fn a_surge_spread_over_two_nodes_raises_exactly_one_alert() {
         assert_eq!(raised.len(), 1, "{raised:?}");
     }
 }
+
+/// The shipped lexicons (no rules) copied into `dir`.
+fn lexicon_copy(dir: &Path) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    for entry in std::fs::read_dir(root().join("lexicons")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "toml") {
+            std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    dir.display().to_string()
+}
+
+/// A node's config: its own lexicon directory, English only, on the cluster's NATS.
+fn node_config(dir: &Path, name: &str, nats_port: u16) -> PathBuf {
+    let lex = lexicon_copy(&dir.join(format!("lex-{name}")));
+    let cfg = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "[lexicons]\ndir = {lex:?}\n[asr]\nlanguages = [\"en\"]\npartials = false\n\
+             [bus]\nnats = \"nats://127.0.0.1:{nats_port}\"\n"
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+/// The digest of the set `node` runs, once it is `want` (panics after `limit`).
+fn runs_set(node: &Server, want: &str, limit: Duration) {
+    let t0 = Instant::now();
+    loop {
+        let (status, body) = get_json(&format!("{}/v1/admin/inspection", node.http()));
+        assert_eq!(status, 200, "{body}");
+        if body["digest"] == want {
+            return;
+        }
+        assert!(
+            t0.elapsed() < limit,
+            "node on {} runs {body}, not set {want}:\n{}",
+            node.http(),
+            node.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_reload_on_one_node_puts_its_set_in_force_on_every_node() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nats = Nats::start(&tmp.path().join("js"), free_port());
+    let cfg1 = node_config(tmp.path(), "node1", nats.port);
+    let cfg2 = node_config(tmp.path(), "node2", nats.port);
+    let node1 = Server::start("ggml-tiny.en.bin", &["--config", cfg1.to_str().unwrap()]);
+    let node2 = Server::start("ggml-tiny.en.bin", &["--config", cfg2.to_str().unwrap()]);
+    ready_as(&node1, "ok", Duration::from_secs(30));
+    ready_as(&node2, "ok", Duration::from_secs(30));
+    // Same files in different directories: the same set.
+    let (_, before) = get_json(&format!("{}/v1/admin/inspection", node1.http()));
+    let before = before["digest"].as_str().unwrap().to_string();
+    runs_set(&node2, &before, Duration::from_secs(1));
+
+    // A new term on node 1's disk only, reloaded there.
+    std::fs::write(
+        tmp.path().join("lex-node1/zz_courtesy.toml"),
+        "[defaults]\ncategory = \"courtesy\"\nseverity = \"low\"\n\n\
+         [[group]]\nterms = [\"thank you for calling\"]\n",
+    )
+    .unwrap();
+    let (status, body) = common::post_json(&format!("{}/v1/admin/reload", node1.http()));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["cluster"]["published"], true, "{body}");
+    let set = body["digest"].as_str().unwrap().to_string();
+    assert_ne!(set, before);
+    runs_set(&node2, &set, Duration::from_secs(10));
+
+    // Node 2 matches the term node 1's operator added.
+    let greeting = root().join("fixtures/en/agent_greeting.wav");
+    let events = run_fork_client(&node2, "audio", &greeting, "reload-1", 2.0, &[]);
+    let courtesy = of_type(&events, "phrase.hit")
+        .into_iter()
+        .filter(|h| h["category"] == "courtesy")
+        .count();
+    assert_eq!(courtesy, 1, "{}", common::dump_events(&events));
+    // It is audited there as the cluster's doing.
+    assert!(
+        common::audit_outcomes(&node2.http(), "reload").contains(&"ok".to_string()),
+        "{}",
+        node2.log_text()
+    );
+
+    // A node that starts later runs the cluster's set, not its own files.
+    let cfg3 = node_config(tmp.path(), "node3", nats.port);
+    let node3 = Server::start("ggml-tiny.en.bin", &["--config", cfg3.to_str().unwrap()]);
+    runs_set(&node3, &set, Duration::from_secs(20));
+
+    // A forged or broken message on the control subject changes nothing.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let client = async_nats::connect(format!("127.0.0.1:{}", nats.port))
+                .await
+                .unwrap();
+            let js = async_nats::jetstream::new(client);
+            let forged = serde_json::json!({
+                "node": "intruder",
+                "digest": set,
+                "files": {"lexicons": [{"name": "x.toml", "text": ""}], "rules": []}
+            });
+            for body in [forged.to_string().into_bytes(), b"not json".to_vec()] {
+                js.publish("CALLWATCH_EVENTS_CONTROL.inspection", body.into())
+                    .await
+                    .unwrap()
+                    .await
+                    .unwrap();
+            }
+        });
+    let t0 = Instant::now();
+    while !node2.log_text().contains("cluster lexicon set skipped") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{}",
+            node2.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for node in [&node1, &node2, &node3] {
+        runs_set(node, &set, Duration::from_secs(1));
+    }
+}

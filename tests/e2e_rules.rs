@@ -40,22 +40,6 @@ fn lexicon_dir(dir: &Path) {
     std::fs::write(dir.join("rules/test.toml"), RULES).unwrap();
 }
 
-fn post(url: &str) -> (u16, Value) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut req = reqwest::Client::new().post(url);
-        if let Some(t) = common::token_for(url) {
-            req = req.bearer_auth(t);
-        }
-        let r = req.send().await.expect("POST");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    })
-}
-
 fn archived(server: &Server, call_id: &str) -> Value {
     archived_call(&server.http(), call_id)
 }
@@ -186,7 +170,7 @@ fn rules_fire_live_and_in_the_archive_and_reload_takes_effect() {
         "[defaults]\ncategory = \"courtesy\"\nseverity = \"low\"\n\n[[group]]\nterms = [\"thank you for calling\"]\n",
     )
     .unwrap();
-    let (status, body) = post(&format!("{}/v1/admin/reload", server.http()));
+    let (status, body) = common::post_json(&format!("{}/v1/admin/reload", server.http()));
     assert_eq!(status, 200, "{body}");
     assert!(body["rules"].as_u64() == Some(2), "{body}");
     let courtesy = |call_id: &str| {
@@ -203,7 +187,7 @@ fn rules_fire_live_and_in_the_archive_and_reload_takes_effect() {
         "[defaults]\ncategory = \"courtesy\"\nseverity = \"hgh\"\n\n[[group]]\nterms = [\"thank you for calling\"]\n",
     )
     .unwrap();
-    let (status, body) = post(&format!("{}/v1/admin/reload", server.http()));
+    let (status, body) = common::post_json(&format!("{}/v1/admin/reload", server.http()));
     assert_eq!(status, 400, "{body}");
     let detail = body["detail"].as_str().unwrap();
     assert!(

@@ -61,6 +61,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::DELETE, "/v1/whip/{id}", Access::Roles(INGEST)),
     (Method::PATCH, "/v1/whip/{id}", Access::Roles(INGEST)),
     (Method::POST, "/v1/admin/reload", Access::Roles(ADMIN)),
+    (Method::GET, "/v1/admin/inspection", Access::Roles(ADMIN)),
     (Method::GET, "/v1/audit", Access::Roles(ADMIN)),
     (Method::GET, "/v1/calls", Access::Roles(ARCHIVE)),
     (Method::GET, "/v1/calls/{id}", Access::Roles(ARCHIVE)),

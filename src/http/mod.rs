@@ -47,10 +47,12 @@ pub struct AppState {
     pub auth: crate::auth::Auth,
     /// Browser origins allowed cross-origin requests and WebSocket upgrades.
     pub cors_origins: Vec<String>,
+    /// Lexicon and rule reloads (published to the cluster when there is one).
+    pub reloader: crate::cluster::reload::Reloader,
 }
 
 /// Paths served by the live side (the archive side lists its own in `archive_api::routes`).
-pub const LIVE_PATHS: [&str; 11] = [
+pub const LIVE_PATHS: [&str; 12] = [
     "/metrics",
     "/healthz",
     "/livez",
@@ -62,11 +64,12 @@ pub const LIVE_PATHS: [&str; 11] = [
     "/v1/rtp-sessions",
     "/v1/rtp-sessions/{id}",
     "/v1/admin/reload",
+    "/v1/admin/inspection",
 ];
 
 /// The whole HTTP surface, every route behind the access check of [`access::authorize`].
 pub fn router(app: AppState, archive: ArchiveReader) -> Router {
-    let [metrics_path, health, livez, readyz, stats_path, events, twilio, audio, rtp_sessions, rtp_session, reload] =
+    let [metrics_path, health, livez, readyz, stats_path, events, twilio, audio, rtp_sessions, rtp_session, reload, inspection] =
         LIVE_PATHS;
     let surge_state = app.shared.clone();
     // Secure cookies are set exactly when browsers reach the server over TLS (its own, or a
@@ -90,6 +93,7 @@ pub fn router(app: AppState, archive: ArchiveReader) -> Router {
             get(rtp_sessions::get).delete(rtp_sessions::delete),
         )
         .route(reload, axum::routing::post(admin::reload))
+        .route(inspection, get(admin::inspection))
         .with_state(app);
     let surges = surge_api::router(surge_api::SurgeApi {
         hub: surge_state.surge.clone(),

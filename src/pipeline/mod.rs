@@ -26,7 +26,8 @@ use crate::sinks::events::EventBus;
 use crate::transforms::asr::{AsrPool, LanguagePolicy};
 use crate::transforms::redact::Redactor;
 use crate::transforms::rules::{
-    Inspection, InspectionError, InspectionHandle, InspectionSource, InspectionSummary,
+    Inspection, InspectionError, InspectionFiles, InspectionHandle, InspectionSource,
+    InspectionSummary,
 };
 use crate::transforms::segment::SegmenterConfig;
 use crate::transforms::surge::SurgeHub;
@@ -198,20 +199,29 @@ impl Shared {
 
     /// Re-reads lexicons and rules from [`Shared::inspection_source`]; on error the set in
     /// force stays and the error names the file and line. Live calls use the new set from
-    /// their next utterance on. Blocking (reads files): call it off the async workers.
-    pub fn reload(&self) -> Result<InspectionSummary, InspectionError> {
+    /// their next utterance on. Returns the files read, which a cluster hands its other
+    /// nodes. Blocking (reads files): call it off the async workers.
+    pub fn reload(&self) -> Result<(InspectionSummary, InspectionFiles), InspectionError> {
         let result = crate::transforms::rules::reload(&self.inspection, &self.inspection_source);
-        match &result {
-            Ok(s) => tracing::info!(
-                terms = s.terms,
-                rules = s.rules,
-                "lexicons and rules reloaded"
-            ),
-            Err(e) => {
-                tracing::error!(error = %e, "reload failed; the previous lexicons and rules stay in force")
-            }
-        }
+        log_reload(result.as_ref().map(|(s, _)| s), "files");
         result
+    }
+
+    /// Puts lexicon and rule files read on another node in force, compiled with this node's
+    /// match settings; on error the set in force stays. Blocking (compiles automata).
+    pub fn apply_inspection(
+        &self,
+        files: &InspectionFiles,
+    ) -> Result<InspectionSummary, InspectionError> {
+        let result =
+            crate::transforms::rules::apply(&self.inspection, files, &self.inspection_source);
+        log_reload(result.as_ref(), "cluster");
+        result
+    }
+
+    /// The lexicons and rules in force.
+    pub fn inspection_summary(&self) -> InspectionSummary {
+        self.inspection.load().summary()
     }
 
     /// Installs the surge detector: call arrivals, customer finals and hits feed it from now on.
@@ -235,5 +245,22 @@ impl Shared {
 
     pub(crate) fn shutdown_guard(&self) -> Option<Shutdown> {
         self.shutdown.as_ref().and_then(|h| h.subscribe())
+    }
+}
+
+fn log_reload(result: Result<&InspectionSummary, &InspectionError>, from: &'static str) {
+    match result {
+        Ok(s) => tracing::info!(
+            terms = s.terms,
+            rules = s.rules,
+            digest = %s.digest,
+            from,
+            "lexicons and rules reloaded"
+        ),
+        Err(e) => tracing::error!(
+            error = %e,
+            from,
+            "reload failed; the previous lexicons and rules stay in force"
+        ),
     }
 }

@@ -367,6 +367,24 @@ pub fn get_with_token(url: &str, token: &str) -> (u16, String, Vec<u8>) {
         })
 }
 
+/// POSTs to `url` with the harness token of its server; the status and the JSON body (null
+/// when there is none).
+pub fn post_json(url: &str) -> (u16, serde_json::Value) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut req = reqwest::Client::new().post(url);
+        if let Some(t) = token_for(url) {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.expect("POST");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    })
+}
+
 pub fn get_json(url: &str) -> (u16, serde_json::Value) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

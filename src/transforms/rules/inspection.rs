@@ -4,7 +4,8 @@
 use super::compile::RuleSet;
 use super::error::InspectionError;
 use super::file;
-use crate::transforms::matcher::{Lexicon, MatchMode, Matcher};
+use super::files::InspectionFiles;
+use crate::transforms::matcher::{MatchMode, Matcher};
 use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,9 @@ pub struct Inspection {
     pub rules: RuleSet,
     /// Distinct for every set built in this process; per-call rule state notices a reload by it.
     pub generation: u64,
+    /// [`InspectionFiles::digest`] of the files it was built from (empty when built in code):
+    /// the same on every node that runs the same set.
+    pub digest: String,
 }
 
 /// The set in force, replaced atomically by a reload; readers take a snapshot per utterance.
@@ -34,7 +38,7 @@ pub struct InspectionSource {
     /// Accent-tolerant homophone matching (see [`Matcher::with_fuzzy_pinyin`]).
     pub fuzzy_pinyin: bool,
     /// Match mode per category for terms that do not set their own (see
-    /// [`Lexicon::with_category_modes`]).
+    /// [`Lexicon::with_category_modes`](crate::transforms::matcher::Lexicon::with_category_modes)).
     pub category_modes: BTreeMap<String, MatchMode>,
 }
 
@@ -44,6 +48,8 @@ pub struct InspectionSummary {
     pub terms: usize,
     pub rules: usize,
     pub generation: u64,
+    /// SHA-256 of the lexicon and rule files (see [`InspectionFiles::digest`]).
+    pub digest: String,
 }
 
 impl Inspection {
@@ -53,18 +59,30 @@ impl Inspection {
             matcher,
             rules,
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
+            digest: String::new(),
         }
     }
 
     /// Loads and compiles the lexicon directory and the rules directory.
     pub fn load(source: &InspectionSource) -> Result<Inspection, InspectionError> {
+        Inspection::compile(&InspectionFiles::read(source)?, source)
+    }
+
+    /// Compiles files read here or on another node, with this node's match settings
+    /// (`fuzzy_pinyin`, category modes) from `source`.
+    pub fn compile(
+        files: &InspectionFiles,
+        source: &InspectionSource,
+    ) -> Result<Inspection, InspectionError> {
         let matcher = Matcher::with_fuzzy_pinyin(
-            Lexicon::load_dir(&source.lexicon_dir)?.with_category_modes(&source.category_modes),
+            files.lexicon()?.with_category_modes(&source.category_modes),
             source.fuzzy_pinyin,
         )?;
-        let defs = file::load_dir(&source.rules_dir)?;
-        let rules = RuleSet::compile(defs, &matcher)?;
-        Ok(Inspection::new(matcher, rules))
+        let rules = RuleSet::compile(files.rule_defs()?, &matcher)?;
+        Ok(Inspection {
+            digest: files.digest(),
+            ..Inspection::new(matcher, rules)
+        })
     }
 
     /// Compiles rule files given as `(name, contents)` against `matcher`; for tests and tools.
@@ -91,6 +109,7 @@ impl Inspection {
             terms: self.matcher.len(),
             rules: self.rules.len(),
             generation: self.generation,
+            digest: self.digest.clone(),
         }
     }
 }
@@ -102,12 +121,25 @@ impl From<Matcher> for Inspection {
     }
 }
 
-/// Re-reads lexicons and rules and puts them in force; on error the old set stays.
+/// Re-reads lexicons and rules and puts them in force; on error the old set stays. Returns
+/// the files read, for a cluster to hand to its other nodes.
 pub fn reload(
     handle: &InspectionHandle,
     source: &InspectionSource,
+) -> Result<(InspectionSummary, InspectionFiles), InspectionError> {
+    let files = InspectionFiles::read(source)?;
+    let summary = apply(handle, &files, source)?;
+    Ok((summary, files))
+}
+
+/// Compiles `files` (with this node's settings from `source`) and puts them in force; on
+/// error the old set stays.
+pub fn apply(
+    handle: &InspectionHandle,
+    files: &InspectionFiles,
+    source: &InspectionSource,
 ) -> Result<InspectionSummary, InspectionError> {
-    let next = Inspection::load(source)?;
+    let next = Inspection::compile(files, source)?;
     let summary = next.summary();
     handle.store(Arc::new(next));
     Ok(summary)

@@ -11,6 +11,7 @@ mod compile;
 mod engine;
 mod error;
 mod file;
+mod files;
 mod inspection;
 #[cfg(test)]
 mod tests;
@@ -19,4 +20,7 @@ pub use compile::{Rule, RuleSet};
 pub use engine::{CallRules, Evidence, Firing, Observation};
 pub use error::{InspectionError, RuleError, RuleProblem};
 pub use file::{Action, Distance, Relation, Window};
-pub use inspection::{reload, Inspection, InspectionHandle, InspectionSource, InspectionSummary};
+pub use files::{InspectionFiles, SourceFile};
+pub use inspection::{
+    apply, reload, Inspection, InspectionHandle, InspectionSource, InspectionSummary,
+};
