@@ -6,7 +6,7 @@ use archive_support::*;
 use callwatch::call::Speaker;
 use callwatch::sinks::archive::reader::MAX_OFFSET;
 use callwatch::sinks::archive::{
-    ArchiveError, ArchiveOp, ArchiveReader, ArchiveWriter, CallFilter, SearchQuery,
+    ArchiveError, ArchiveReader, ArchiveWriter, CallFilter, SearchQuery,
 };
 use std::collections::HashSet;
 use std::time::Duration;
@@ -53,94 +53,6 @@ fn call_filters() {
     assert_eq!(
         (zh1.utterance_count, zh1.hit_count, zh1.legs.len()),
         (3, 3, 2)
-    );
-}
-
-/// Parses `k=v&k=v` (values written unencoded, for readability) the way the HTTP layer parses a query string.
-fn serde_urlencoded_like<T: serde::de::DeserializeOwned>(q: &str) -> T {
-    let encoded: Vec<String> = q
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap();
-            let v: String = v
-                .bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
-                        (b as char).to_string()
-                    }
-                    _ => format!("%{b:02X}"),
-                })
-                .collect();
-            format!("{k}={v}")
-        })
-        .collect();
-    let uri: axum::http::Uri = format!("/?{}", encoded.join("&")).parse().unwrap();
-    axum::extract::Query::<T>::try_from_uri(&uri).unwrap().0
-}
-
-#[test]
-fn search_chinese_and_english() {
-    let dir = tempfile::tempdir().unwrap();
-    let reader = fixture(&dir.path().join("a.db"));
-    let cases: &[(&str, &[&str])] = &[
-        ("q=投诉", &["zh1-u2"]),
-        ("q=保本保息", &["zh1-u1"]),
-        ("q=本保", &["zh1-u1"]),
-        ("q=账单", &["zh2-u2"]),
-        ("q=单", &["zh2-u2"]),
-        ("q=refund", &["en1-u1", "zh1-u3"]),
-        ("q=REFUND", &["en1-u1", "zh1-u3"]),
-        ("q=refund complaint", &["en1-u1"]),
-        ("q=\"full refund\"", &["zh1-u3"]),
-        ("q=\"refund full\"", &[]),
-        ("q=您好 账单", &[]),
-        ("q=投诉 你们", &["zh1-u2"]),
-        ("q=投诉&speaker=agent", &[]),
-        ("q=refund&speaker=customer", &["en1-u1"]),
-        ("q=refund&call_id=zh1", &["zh1-u3"]),
-        (&format!("q=refund&from={}", at(15)), &["en1-u1"]),
-        (&format!("q=refund&to={}", at(15)), &["zh1-u3"]),
-        ("q=50% off", &[]),
-        ("q=_", &[]),
-        ("q=xyz123", &[]),
-    ];
-    for (query, want) in cases {
-        let q: SearchQuery = serde_urlencoded_like(query);
-        let page = reader.search(&q).unwrap();
-        assert_eq!(
-            ids(&page.items, |h| &h.utterance_id),
-            *want,
-            "search {query}"
-        );
-    }
-    let hit = reader
-        .search(&SearchQuery {
-            q: "投诉".into(),
-            ..Default::default()
-        })
-        .unwrap()
-        .items
-        .remove(0);
-    assert_eq!(hit.snippet, "我要<mark>投诉</mark>你们");
-    assert_eq!(hit.highlights, vec![[2, 4]]);
-    assert_eq!(
-        (hit.call_id.as_str(), hit.leg.as_str(), hit.speaker),
-        ("zh1", "right", Speaker::Customer)
-    );
-    assert_eq!((hit.start_ms, hit.end_ms), (4000, 5500));
-    let hit = reader
-        .search(&SearchQuery {
-            q: "refund".into(),
-            call_id: Some("zh1".into()),
-            ..Default::default()
-        })
-        .unwrap()
-        .items
-        .remove(0);
-    assert_eq!(
-        hit.snippet,
-        "We offer a full <mark>Refund</mark>, guaranteed returns."
     );
 }
 
@@ -355,44 +267,6 @@ fn bad_queries_are_refused_with_a_reason() {
     );
 }
 
-/// Text holding FTS5 syntax is found by searching for that text, and only it.
-#[test]
-fn fts_syntax_in_a_query_finds_the_literal_text() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("a.db");
-    drop(fixture(&path));
-    let texts = [
-        ("lit-1", "please read NEAR(a b) aloud"),
-        ("lit-2", "col:foo* is what the form says"),
-        ("lit-3", "she said AND OR NOT twice"),
-    ];
-    let (tx, handle) = ArchiveWriter::spawn(&path).unwrap();
-    tx.send(call_started("lit", "agent-9", 40)).unwrap();
-    tx.send(leg("lit", "left", Speaker::Agent, "agent-9", 40))
-        .unwrap();
-    for (i, (id, text)) in texts.iter().enumerate() {
-        let u = utterance(id, "lit", "left", Speaker::Agent, i as u64 * 2000, text, 40);
-        tx.send(ArchiveOp::Utterance(u)).unwrap();
-    }
-    handle.close().unwrap();
-    let reader = ArchiveReader::open(&path).unwrap();
-    for (q, want) in [
-        ("NEAR(a b)", vec!["lit-1"]),
-        ("col:foo*", vec!["lit-2"]),
-        ("AND OR NOT", vec!["lit-3"]),
-        ("\"NEAR(a b)\"", vec!["lit-1"]),
-    ] {
-        let page = reader
-            .search(&SearchQuery {
-                q: q.into(),
-                ..Default::default()
-            })
-            .unwrap_or_else(|e| panic!("{q}: {e}"));
-        let got: Vec<&str> = page.items.iter().map(|h| h.utterance_id.as_str()).collect();
-        assert_eq!(got, want, "{q}");
-    }
-}
-
 /// Timing of the two search paths on 100 000 utterances; run with
 /// `cargo test --release --test archive_query -- --ignored --nocapture`.
 #[test]
@@ -488,124 +362,19 @@ fn search_latency_on_100k_utterances() {
     }
 }
 
-/// An archive with one exact, one same-pinyin and one near rendering of 理财产品, and a
-/// distractor that shares only two syllables.
-fn sound_fixture(path: &std::path::Path) -> ArchiveReader {
-    let (tx, handle) = ArchiveWriter::spawn(path).unwrap();
-    tx.send(call_started("s1", "agent-1", 0)).unwrap();
-    for (i, text) in [
-        "我想问理财产品的收益",
-        "请问离财产品怎么买",
-        "那个理台产品还有吗",
-        "财产保险的事情",
-        "Ask about the wealth product",
-    ]
-    .iter()
-    .enumerate()
-    {
-        let u = utterance(
-            &format!("s1-u{i}"),
-            "s1",
-            "left",
-            Speaker::Customer,
-            i as u64 * 2000,
-            text,
-            0,
-        );
-        tx.send(ArchiveOp::Utterance(u)).unwrap();
-    }
-    handle.close().unwrap();
-    ArchiveReader::open(path).unwrap()
-}
-
-#[test]
-fn search_by_sound_ranks_exact_then_pinyin_then_near() {
-    use callwatch::sinks::archive::sound::SearchMode;
-    let dir = tempfile::tempdir().unwrap();
-    let reader = sound_fixture(&dir.path().join("a.db"));
-    let cases: &[(&str, &[(&str, SearchMode)])] = &[
-        ("q=理财产品", &[("s1-u0", SearchMode::Exact)]),
-        ("q=理财产品&mode=exact", &[("s1-u0", SearchMode::Exact)]),
-        (
-            "q=理财产品&mode=pinyin",
-            &[("s1-u0", SearchMode::Exact), ("s1-u1", SearchMode::Pinyin)],
-        ),
-        (
-            "q=理财产品&mode=near",
-            &[
-                ("s1-u0", SearchMode::Exact),
-                ("s1-u1", SearchMode::Pinyin),
-                ("s1-u2", SearchMode::Near),
-            ],
-        ),
-        // Two syllables are never widened: one free syllable would match nearly anything.
-        (
-            "q=理财&mode=near",
-            &[("s1-u0", SearchMode::Exact), ("s1-u1", SearchMode::Pinyin)],
-        ),
-        // Every term must match; the sound of full-width or Traditional text is the same.
-        (
-            "q=理財產品 收益&mode=near",
-            &[("s1-u0", SearchMode::Pinyin)],
-        ),
-        ("q=理财产品&mode=near&speaker=agent", &[]),
-    ];
-    for (query, want) in cases {
-        let q: SearchQuery = serde_urlencoded_like(query);
-        let page = reader.search(&q).unwrap();
-        let got: Vec<(String, SearchMode)> = page
-            .items
-            .iter()
-            .map(|h| (h.utterance_id.clone(), h.how))
-            .collect();
-        let want: Vec<(String, SearchMode)> =
-            want.iter().map(|(id, m)| (id.to_string(), *m)).collect();
-        assert_eq!(got, want, "search {query}");
-    }
-    let q: SearchQuery = serde_urlencoded_like("q=理财产品&mode=near");
-    let near = reader.search(&q).unwrap().items.remove(2);
-    assert_eq!(near.highlights, vec![[2, 6]]);
-    assert_eq!(near.snippet, "那个<mark>理台产品</mark>还有吗");
-
-    // Paging walks the ranks in order, one row a page.
-    let mut seen = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = reader
-            .search(&SearchQuery {
-                q: "理财产品".into(),
-                mode: SearchMode::Near,
-                limit: Some(1),
-                cursor: cursor.take(),
-                ..Default::default()
-            })
-            .unwrap();
-        seen.extend(page.items.into_iter().map(|h| h.utterance_id));
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
-    assert_eq!(seen, ["s1-u0", "s1-u1", "s1-u2"]);
-
-    // Sound search is for Chinese: anything else is refused with what to do instead.
-    for query in ["q=wealth&mode=pinyin", "q=理财 app&mode=near"] {
-        let q: SearchQuery = serde_urlencoded_like(query);
-        let e = reader.search(&q).unwrap_err();
-        assert!(
-            matches!(e, ArchiveError::BadQuery(_)) && e.to_string().contains("mode=exact"),
-            "{query}: {e}"
-        );
-    }
-}
-
 /// Utterances archived before sound search get their keys when the schema is upgraded.
 #[test]
 fn upgrading_the_schema_keys_earlier_utterances() {
     use callwatch::sinks::archive::sound::SearchMode;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.db");
-    drop(sound_fixture(&path));
+    {
+        let (tx, handle) = ArchiveWriter::spawn(&path).unwrap();
+        for op in sound_fixture_ops() {
+            tx.send(op).unwrap();
+        }
+        handle.close().unwrap();
+    }
     {
         // Back to the schema before sound keys, as an older build left it.
         let conn = rusqlite::Connection::open(&path).unwrap();

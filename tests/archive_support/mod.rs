@@ -1,9 +1,12 @@
 //! Builders of archive ops shared by the archive integration tests.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use callwatch::call::Speaker;
 use callwatch::sinks::archive::{
-    ArchiveOp, ArchiveReader, ArchiveWriter, HitRecord, UtteranceRecord,
+    ArchiveOp, ArchiveReader, ArchiveSearch, ArchiveStore, ArchiveWriter, HitRecord, PgArchive,
+    UtteranceRecord,
 };
 use callwatch::transforms::matcher::MatchMode;
 use serde_json::json;
@@ -172,6 +175,43 @@ pub fn sample_call(call_id: &str, agent: &str, minute: u32) -> Vec<ArchiveOp> {
 /// Four calls, newest first: `legonly` (30), `en1` (20), `zh2` (10), `zh1` (0).
 pub fn fixture(path: &Path) -> ArchiveReader {
     let (tx, handle) = ArchiveWriter::spawn(path).unwrap();
+    for op in fixture_ops() {
+        tx.send(op).unwrap();
+    }
+    handle.close().unwrap();
+    ArchiveReader::open(path).unwrap()
+}
+
+/// An archive with one exact, one same-pinyin and one near rendering of 理财产品, and a
+/// distractor that shares only two syllables.
+pub fn sound_fixture_ops() -> Vec<ArchiveOp> {
+    let mut ops = vec![call_started("s1", "agent-1", 0)];
+    for (i, text) in [
+        "我想问理财产品的收益",
+        "请问离财产品怎么买",
+        "那个理台产品还有吗",
+        "财产保险的事情",
+        "Ask about the wealth product",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let u = utterance(
+            &format!("s1-u{i}"),
+            "s1",
+            "left",
+            Speaker::Customer,
+            i as u64 * 2000,
+            text,
+            0,
+        );
+        ops.push(ArchiveOp::Utterance(u));
+    }
+    ops
+}
+
+/// The ops of [`fixture`].
+pub fn fixture_ops() -> Vec<ArchiveOp> {
     let mut ops = sample_call("zh1", "agent-7", 0);
     ops.push(call_started("zh2", "agent-8", 10));
     ops.push(leg("zh2", "left", Speaker::Agent, "agent-8", 10));
@@ -218,9 +258,69 @@ pub fn fixture(path: &Path) -> ArchiveReader {
         metadata: serde_json::json!({}),
     });
     ops.push(leg("legonly", "left", Speaker::Agent, "agent-9", 30));
-    for op in ops {
-        tx.send(op).unwrap();
+    ops
+}
+
+/// Parses `k=v&k=v` (values written unencoded, for readability) the way the HTTP layer parses a query string.
+pub fn serde_urlencoded_like<T: serde::de::DeserializeOwned>(q: &str) -> T {
+    let encoded: Vec<String> = q
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap();
+            let v: String = v
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            format!("{k}={v}")
+        })
+        .collect();
+    let uri: axum::http::Uri = format!("/?{}", encoded.join("&")).parse().unwrap();
+    axum::extract::Query::<T>::try_from_uri(&uri).unwrap().0
+}
+
+/// One archive backend under test: its write side and its read side, and what keeps it
+/// alive (a SQLite writer thread and directory, or a PostgreSQL server).
+pub struct Backend {
+    pub name: &'static str,
+    pub store: std::sync::Arc<dyn ArchiveStore>,
+    pub reader: std::sync::Arc<dyn ArchiveSearch>,
+    pub pg: Option<std::sync::Arc<PgArchive>>,
+    _keep: Box<dyn std::any::Any>,
+}
+
+impl Backend {
+    pub fn write(&self, ops: Vec<ArchiveOp>) {
+        self.store.write(&ops).unwrap();
     }
-    handle.close().unwrap();
-    ArchiveReader::open(path).unwrap()
+}
+
+/// An empty SQLite archive and an empty PostgreSQL archive, in that order.
+pub fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("archive.db");
+    let (tx, handle) = ArchiveWriter::spawn(&path).unwrap();
+    let reader = ArchiveReader::open(&path).unwrap();
+    let sqlite = Backend {
+        name: "sqlite",
+        store: std::sync::Arc::new(tx),
+        reader: std::sync::Arc::new(reader),
+        pg: None,
+        _keep: Box::new((handle, dir)),
+    };
+    let server = pg::TempPostgres::start();
+    let archive = std::sync::Arc::new(PgArchive::open(&server.database("callwatch")).unwrap());
+    let postgres = Backend {
+        name: "postgres",
+        store: archive.clone(),
+        reader: archive.clone(),
+        pg: Some(archive),
+        _keep: Box::new(server),
+    };
+    vec![sqlite, postgres]
 }

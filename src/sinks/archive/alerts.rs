@@ -3,7 +3,8 @@
 
 use super::error::ArchiveError;
 use super::reader::ArchiveReader;
-use rusqlite::{params, Connection, OptionalExtension};
+use super::sql::{args, Db};
+use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -62,14 +63,12 @@ pub struct AlertFilter {
     pub acked_pending: Vec<String>,
 }
 
-pub(crate) fn insert_ack(conn: &Connection, a: &AlertAck) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub(crate) fn insert_ack<D: Db>(db: &mut D, a: &AlertAck) -> Result<(), D::Error> {
+    db.exec(
         "INSERT OR IGNORE INTO alert_acks (alert_id, call_id, acked_by, role, acked_at, note)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        a.alert_id, a.call_id, a.acked_by, a.role, a.acked_at, a.note
-    ])?;
+        &args![a.alert_id, a.call_id, a.acked_by, a.role, a.acked_at, a.note],
+    )?;
     Ok(())
 }
 

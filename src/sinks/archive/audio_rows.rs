@@ -3,45 +3,48 @@
 use super::error::ArchiveError;
 use super::reader::ArchiveReader;
 use super::record::AudioRecord;
+use super::sql::{args, Db};
 use crate::call::Speaker;
 use rusqlite::{params, Connection};
 
-pub(crate) fn upsert_audio(conn: &Connection, a: &AudioRecord) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub(crate) fn upsert_audio<D: Db>(db: &mut D, a: &AudioRecord) -> Result<(), D::Error> {
+    db.exec(
         "INSERT INTO audio (call_id, leg, speaker, file, started_at, duration_ms, bytes, masked_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT(call_id, file) DO UPDATE SET
-            duration_ms = coalesce(excluded.duration_ms, duration_ms),
-            bytes = coalesce(excluded.bytes, bytes),
-            masked_ms = coalesce(excluded.masked_ms, masked_ms)",
-    )?
-    .execute(params![
-        a.call_id,
-        a.leg,
-        a.speaker.as_str(),
-        a.file,
-        a.started_at,
-        a.duration_ms,
-        a.bytes,
-        a.masked_ms
-    ])?;
+            duration_ms = coalesce(excluded.duration_ms, audio.duration_ms),
+            bytes = coalesce(excluded.bytes, audio.bytes),
+            masked_ms = coalesce(excluded.masked_ms, audio.masked_ms)",
+        &args![
+            a.call_id,
+            a.leg,
+            a.speaker.as_str(),
+            a.file,
+            a.started_at,
+            a.duration_ms,
+            a.bytes,
+            a.masked_ms
+        ],
+    )?;
     Ok(())
 }
 
-pub(crate) fn mark_purged(
-    conn: &Connection,
+pub(crate) fn mark_purged<D: Db>(
+    db: &mut D,
     call_id: &str,
     file: &str,
     at: &str,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE audio SET purged_at = ?3 WHERE call_id = ?1 AND file = ?2")?
-        .execute(params![call_id, file, at])?;
+) -> Result<(), D::Error> {
+    db.exec(
+        "UPDATE audio SET purged_at = ?3 WHERE call_id = ?1 AND file = ?2",
+        &args![call_id, file, at],
+    )?;
     Ok(())
 }
 
 /// Deletes a call and what was archived about it. The audit trail keeps its rows (they
 /// name the call, not its content).
-pub(crate) fn purge_call(conn: &Connection, call_id: &str) -> rusqlite::Result<()> {
+pub(crate) fn purge_call<D: Db>(db: &mut D, call_id: &str) -> Result<(), D::Error> {
     for table in [
         "hits",
         "utterances",
@@ -57,19 +60,22 @@ pub(crate) fn purge_call(conn: &Connection, call_id: &str) -> rusqlite::Result<(
         "alert_acks",
         "legs",
     ] {
-        conn.prepare_cached(&format!("DELETE FROM {table} WHERE call_id = ?1"))?
-            .execute([call_id])?;
+        db.exec(
+            &format!("DELETE FROM {table} WHERE call_id = ?1"),
+            &args![call_id],
+        )?;
     }
-    conn.prepare_cached("DELETE FROM calls WHERE id = ?1")?
-        .execute([call_id])?;
+    db.exec("DELETE FROM calls WHERE id = ?1", &args![call_id])?;
     Ok(())
 }
 
 /// Deletes refused ops kept since before `before` (RFC 3339 UTC, as `rejected_at` is written:
 /// the text orders as the time does to the second).
-pub(crate) fn purge_rejected(conn: &Connection, before: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM rejected_ops WHERE rejected_at < ?1")?
-        .execute([before])?;
+pub(crate) fn purge_rejected<D: Db>(db: &mut D, before: &str) -> Result<(), D::Error> {
+    db.exec(
+        "DELETE FROM rejected_ops WHERE rejected_at < ?1",
+        &args![before],
+    )?;
     Ok(())
 }
 

@@ -197,9 +197,10 @@ fn conditions(f: &CallFilter) -> Result<(String, Vec<Value>), ArchiveError> {
         let terms = Terms::parse(q)?;
         let mut u = String::from("SELECT 1 FROM utterances u WHERE u.call_id = c.id");
         let sounds = super::search::sounds_of(&terms, f.mode)?;
-        let (text, mut matched) = super::search::predicate(&terms, &sounds, f.mode);
+        let (text, matched) =
+            super::search::predicate(&terms, &sounds, f.mode, super::search::Dialect::Sqlite);
         u.push_str(&text);
-        args.append(&mut matched);
+        args.extend(matched.into_iter().map(Value::from));
         if let Some(s) = f.speaker {
             u.push_str(" AND u.speaker = ?");
             args.push(s.as_str().to_string().into());

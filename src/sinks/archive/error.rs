@@ -41,6 +41,18 @@ pub enum ArchiveError {
     /// A read query ran past the reader's time limit and was stopped.
     #[error("the query ran longer than {0:?} and was stopped; narrow it (from/to, call_id, speaker, longer search terms) or page with cursor, and try again")]
     QueryTimeout(std::time::Duration),
+    /// PostgreSQL (`[archive] url`) reported an error, or could not be reached.
+    #[error("PostgreSQL archive error: {0}; check that the server is up and reachable and that the archive's user may write its tables")]
+    Postgres(#[from] postgres::Error),
+    /// No pooled PostgreSQL connection could be had in time.
+    #[error("cannot get a PostgreSQL connection: {0}; check that the server is up, reachable and accepts more connections")]
+    PostgresPool(#[from] r2d2::Error),
+    /// The PostgreSQL archive is not set up as callwatch needs; the message says what to do.
+    #[error("{0}")]
+    PostgresSetup(String),
+    /// The PostgreSQL database holds a schema written by a newer build.
+    #[error("the PostgreSQL archive at {url} has schema version {found}, newer than the {known} this build understands; upgrade callwatch on every node")]
+    PostgresSchemaTooNew { url: String, found: i64, known: i64 },
     /// SQLite reported an error while running a query.
     #[error("archive database error: {0}; if it persists check disk space and file permissions")]
     Sqlite(#[from] rusqlite::Error),

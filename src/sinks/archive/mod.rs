@@ -1,13 +1,16 @@
-//! SQLite archive of calls, legs, utterances and hits.
+//! The archive of calls, legs, utterances and hits: SQLite by default, PostgreSQL
+//! ([`postgres`]) for a cluster.
 //!
 //! The pipeline sends [`ArchiveOp`]s through an [`ArchiveSender`]; one writer thread
 //! commits them. Reviewers and the CLI query it through an [`ArchiveReader`].
 pub mod alerts;
 mod audio_rows;
+pub mod backend;
 pub mod call_list;
 pub mod error;
 pub mod insights;
 mod journal;
+pub mod postgres;
 pub mod query;
 pub mod reader;
 pub mod record;
@@ -17,13 +20,16 @@ pub mod schema;
 mod search;
 pub mod sound;
 mod sound_codes;
+pub mod sql;
 mod store;
 pub mod terms;
 pub mod writer;
 
+pub use backend::{ArchiveSearch, ArchiveStore};
 pub use error::ArchiveError;
 pub use insights::SurgeFilter;
 pub use journal::{journal_path, DEFAULT_RESERVE_BYTES};
+pub use postgres::PgArchive;
 pub use query::{
     CallDetail, CallFilter, CallScore, CallSummary, LegSummary, Page, SearchHit, SearchQuery,
     DEFAULT_LIMIT, MAX_LIMIT,

@@ -10,7 +10,6 @@ use crate::call::Speaker;
 use crate::transforms::matcher::MatchMode;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -362,20 +361,20 @@ pub(super) fn bad_cursor() -> ArchiveError {
 }
 
 /// Limits `column` to `queues` (none at all for an empty list; no limit for `None`).
-pub(super) fn queue_limit(
+pub(super) fn queue_limit<V: From<String>>(
     sql: &mut String,
-    args: &mut Vec<Value>,
+    args: &mut Vec<V>,
     column: &str,
     queues: Option<&[String]>,
 ) {
     let Some(queues) = queues else { return };
     if queues.is_empty() {
-        sql.push_str(" AND 0");
+        sql.push_str(" AND 1 = 0");
         return;
     }
     let marks = vec!["?"; queues.len()].join(", ");
     sql.push_str(&format!(" AND {column} IN ({marks})"));
-    args.extend(queues.iter().map(|q| Value::from(q.clone())));
+    args.extend(queues.iter().map(|q| V::from(q.clone())));
 }
 
 fn warnings_of(conn: &Connection, call_id: &str) -> rusqlite::Result<Vec<CallWarning>> {

@@ -4,7 +4,8 @@
 
 use super::error::ArchiveError;
 use super::reader::ArchiveReader;
-use rusqlite::{params, Connection, OptionalExtension};
+use super::sql::{args, Db};
+use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -69,51 +70,51 @@ pub struct TermPrecision {
     pub precision: Option<f64>,
 }
 
-pub(crate) fn upsert_hit_review(conn: &Connection, r: &HitReview) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub(crate) fn upsert_hit_review<D: Db>(db: &mut D, r: &HitReview) -> Result<(), D::Error> {
+    db.exec(
         "INSERT INTO hit_reviews (hit_id, call_id, verdict, comment, reviewer, reviewed_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT(hit_id) DO UPDATE SET verdict = excluded.verdict,
             comment = excluded.comment, reviewer = excluded.reviewer,
             reviewed_at = excluded.reviewed_at",
-    )?
-    .execute(params![
-        r.hit_id,
-        r.call_id,
-        r.verdict,
-        r.comment,
-        r.reviewer,
-        r.reviewed_at
-    ])?;
+        &args![
+            r.hit_id,
+            r.call_id,
+            r.verdict,
+            r.comment,
+            r.reviewer,
+            r.reviewed_at
+        ],
+    )?;
     Ok(())
 }
 
-pub(crate) fn upsert_override(conn: &Connection, o: &ScoreOverride) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub(crate) fn upsert_override<D: Db>(db: &mut D, o: &ScoreOverride) -> Result<(), D::Error> {
+    db.exec(
         "INSERT INTO score_overrides (call_id, item_id, outcome, comment, reviewer, reviewed_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT(call_id, item_id) DO UPDATE SET outcome = excluded.outcome,
             comment = excluded.comment, reviewer = excluded.reviewer,
             reviewed_at = excluded.reviewed_at",
-    )?
-    .execute(params![
-        o.call_id,
-        o.item_id,
-        o.outcome,
-        o.comment,
-        o.reviewer,
-        o.reviewed_at
-    ])?;
+        &args![
+            o.call_id,
+            o.item_id,
+            o.outcome,
+            o.comment,
+            o.reviewer,
+            o.reviewed_at
+        ],
+    )?;
     Ok(())
 }
 
-pub(crate) fn upsert_call_review(conn: &Connection, r: &CallReview) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub(crate) fn upsert_call_review<D: Db>(db: &mut D, r: &CallReview) -> Result<(), D::Error> {
+    db.exec(
         "INSERT INTO call_reviews (call_id, reviewer, reviewed_at, comment) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(call_id) DO UPDATE SET reviewer = excluded.reviewer,
             reviewed_at = excluded.reviewed_at, comment = excluded.comment",
-    )?
-    .execute(params![r.call_id, r.reviewer, r.reviewed_at, r.comment])?;
+        &args![r.call_id, r.reviewer, r.reviewed_at, r.comment],
+    )?;
     Ok(())
 }
 

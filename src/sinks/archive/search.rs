@@ -5,25 +5,44 @@
 use super::error::ArchiveError;
 use super::query::{Page, SearchHit, SearchQuery};
 use super::reader::{
-    bad_cursor, decode_cursor, encode_cursor, limit, offset, queue_limit, speaker, time_arg,
-    ArchiveReader,
+    bad_cursor, decode_cursor, encode_cursor, limit, offset, queue_limit, time_arg, ArchiveReader,
 };
 use super::sound::{self, SearchMode};
-use super::terms::{like_contains, merge, snippet, Terms};
-use rusqlite::params_from_iter;
-use rusqlite::types::Value;
+use super::sql::Arg;
+use super::terms::{like_contains, merge, snippet, Terms, TRIGRAM};
+use crate::call::Speaker;
 
 /// SQL text with its positional arguments, in order.
 #[derive(Default)]
 struct Sql {
     text: String,
-    args: Vec<Value>,
+    args: Vec<Arg>,
 }
 
 impl Sql {
-    fn push(&mut self, text: &str, args: impl IntoIterator<Item = Value>) {
+    fn push(&mut self, text: &str, args: impl IntoIterator<Item = Arg>) {
         self.text.push_str(text);
         self.args.extend(args);
+    }
+}
+
+/// Which backend a search runs on: the index predicates differ, the rest is the same SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dialect {
+    /// FTS5 trigram tables beside `utterances`; `LIKE` is ASCII case-insensitive.
+    Sqlite,
+    /// `pg_trgm` GIN indexes on `text` and `sound`, and a GIN index on `grams` (every 1- and
+    /// 2-character substring, ASCII lower-cased) for terms too short for trigrams.
+    Postgres,
+}
+
+impl Dialect {
+    /// The case-insensitive `LIKE` of the dialect.
+    fn like(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "LIKE",
+            Dialect::Postgres => "ILIKE",
+        }
     }
 }
 
@@ -37,7 +56,10 @@ fn patterns(syllables: &[&str], mode: SearchMode) -> Vec<String> {
 }
 
 /// The syllables of each term for a sound search; none for `exact`.
-pub(super) fn sounds_of(terms: &Terms, mode: SearchMode) -> Result<Vec<Vec<&str>>, ArchiveError> {
+pub(super) fn sounds_of(
+    terms: &Terms,
+    mode: SearchMode,
+) -> Result<Vec<Vec<&'static str>>, ArchiveError> {
     if mode == SearchMode::Exact {
         return Ok(Vec::new());
     }
@@ -49,153 +71,255 @@ pub(super) fn predicate(
     terms: &Terms,
     sounds: &[Vec<&str>],
     mode: SearchMode,
-) -> (String, Vec<Value>) {
+    dialect: Dialect,
+) -> (String, Vec<Arg>) {
+    let (mut text, mut args) = exact_predicate(terms, sounds, dialect);
+    let (t, a) = sound_predicate(sounds, mode, dialect);
+    text.push_str(&t);
+    args.extend(a);
+    (text, args)
+}
+
+/// The conditions of an `exact` search (none for a sound search).
+fn exact_predicate(terms: &Terms, sounds: &[Vec<&str>], dialect: Dialect) -> (String, Vec<Arg>) {
     let mut sql = Sql::default();
-    if sounds.is_empty() {
-        if let Some(m) = terms.fts_match() {
-            sql.push(
-                " AND u.seq IN (SELECT rowid FROM utterances_fts WHERE utterances_fts MATCH ?)",
-                [m.into()],
-            );
+    let mode_is_exact = sounds.is_empty();
+    match dialect {
+        Dialect::Sqlite if mode_is_exact => {
+            if let Some(m) = terms.fts_match() {
+                sql.push(
+                    " AND u.seq IN (SELECT rowid FROM utterances_fts WHERE utterances_fts MATCH ?)",
+                    [m.into()],
+                );
+            }
+            for p in terms.like_patterns() {
+                sql.push(" AND u.text LIKE ? ESCAPE '\\'", [p.into()]);
+            }
         }
-        for p in terms.like_patterns() {
-            sql.push(" AND u.text LIKE ? ESCAPE '\\'", [p.into()]);
+        Dialect::Postgres if mode_is_exact => {
+            for t in terms.terms() {
+                if t.chars().count() < TRIGRAM {
+                    sql.push(" AND u.grams @> ARRAY[?]", [t.to_ascii_lowercase().into()]);
+                } else {
+                    sql.push(" AND u.text ILIKE ? ESCAPE '\\'", [like_contains(t).into()]);
+                }
+            }
         }
-    }
-    for s in sounds {
-        let pats = patterns(s, mode);
-        let union = vec!["SELECT rowid FROM utterances_sound WHERE sound LIKE ?"; pats.len()]
-            .join(" UNION ");
-        sql.push(
-            &format!(" AND u.seq IN ({union})"),
-            pats.into_iter().map(Value::from),
-        );
+        _ => {}
     }
     (sql.text, sql.args)
+}
+
+/// ` AND ...` conditions for the sound terms of a `pinyin` or `near` search.
+fn sound_predicate(sounds: &[Vec<&str>], mode: SearchMode, dialect: Dialect) -> (String, Vec<Arg>) {
+    let mut sql = Sql::default();
+    for s in sounds {
+        let pats = patterns(s, mode);
+        let any = match dialect {
+            Dialect::Sqlite => {
+                let union =
+                    vec!["SELECT rowid FROM utterances_sound WHERE sound LIKE ?"; pats.len()]
+                        .join(" UNION ");
+                format!(" AND u.seq IN ({union})")
+            }
+            Dialect::Postgres => {
+                format!(" AND ({})", vec!["u.sound LIKE ?"; pats.len()].join(" OR "))
+            }
+        };
+        sql.push(&any, pats.into_iter().map(Arg::from));
+    }
+    (sql.text, sql.args)
+}
+
+/// A search as SQL for one backend, and what turns its rows into hits.
+pub(super) struct Plan<'a> {
+    pub sql: String,
+    pub args: Vec<Arg>,
+    terms: Terms,
+    sounds: Vec<Vec<&'a str>>,
+    mode: SearchMode,
+    limit: u32,
+}
+
+/// One matching row, as both backends return it: `(seq, rank)` then the hit's columns.
+pub(super) struct FoundRow {
+    pub seq: i64,
+    pub rank: i64,
+    pub utterance_id: String,
+    pub call_id: String,
+    pub leg: String,
+    pub speaker: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub language: String,
+    pub created_at: String,
+    pub text: String,
+}
+
+/// Plans the search `query` for `dialect`: utterances matching every term of `query.q` in
+/// `query.mode`, best rank first, then most recently archived first. See the `terms` module
+/// for how short exact terms are searched.
+pub(super) fn plan(query: &SearchQuery, dialect: Dialect) -> Result<Plan<'static>, ArchiveError> {
+    let terms = Terms::parse(&query.q)?;
+    let mode = query.mode;
+    let sounds: Vec<Vec<&'static str>> = sounds_of(&terms, mode)?;
+    let limit = limit(query.limit)?;
+    let like = dialect.like();
+    let mut sql = Sql::default();
+    sql.push(
+        "SELECT seq, CAST(rank AS BIGINT) AS rank, id, call_id, leg, speaker, start_ms, end_ms,
+                language, created_at, text
+         FROM (SELECT u.seq, u.id, u.call_id, u.leg, u.speaker, u.start_ms, u.end_ms,
+                u.language, u.created_at, u.text, ",
+        [],
+    );
+    if sounds.is_empty() {
+        sql.push("0", []);
+    } else {
+        let all = |col: &str, op: &str, pats: Vec<String>| {
+            let cond = vec![format!("u.{col} {op} ? ESCAPE '\\'"); pats.len()].join(" AND ");
+            (cond, pats.into_iter().map(Arg::from))
+        };
+        let (exact, a) = all(
+            "text",
+            like,
+            terms.terms().iter().map(|t| like_contains(t)).collect(),
+        );
+        let (pinyin, b) = all(
+            "sound",
+            "LIKE",
+            sounds.iter().map(|s| sound::like(s, None)).collect(),
+        );
+        sql.push(&format!("CASE WHEN {exact} THEN 0 WHEN "), a);
+        sql.push(&format!("{pinyin} THEN 1 ELSE 2 END"), b);
+    }
+    sql.push(" AS rank FROM utterances u WHERE 1 = 1", []);
+    let (text, args) = predicate(&terms, &sounds, mode, dialect);
+    sql.push(&text, args);
+    if let Some(qs) = query.visible_queues.as_deref() {
+        sql.text
+            .push_str(" AND u.call_id IN (SELECT c.id FROM calls c WHERE 1 = 1");
+        queue_limit(&mut sql.text, &mut sql.args, "c.queue", Some(qs));
+        sql.text.push(')');
+    }
+    if let Some(s) = query.speaker {
+        sql.push(" AND u.speaker = ?", [s.as_str().to_string().into()]);
+    }
+    if let Some(id) = &query.call_id {
+        sql.push(" AND u.call_id = ?", [id.clone().into()]);
+    }
+    if let Some(from) = &query.from {
+        sql.push(
+            " AND u.created_at_ms >= ?",
+            [Arg::Int(time_arg("from", from)?)],
+        );
+    }
+    if let Some(to) = &query.to {
+        sql.push(" AND u.created_at_ms < ?", [Arg::Int(time_arg("to", to)?)]);
+    }
+    sql.push(") AS found WHERE 1 = 1", []);
+    if let Some(cursor) = &query.cursor {
+        let (rank, seq) = decode_search_cursor(cursor)?;
+        sql.push(
+            " AND (rank > ? OR (rank = ? AND seq < ?))",
+            [Arg::Int(rank), Arg::Int(rank), Arg::Int(seq)],
+        );
+    }
+    // Exact searches have one rank: ordering by it alone would keep SQLite from walking
+    // the rowids newest first and stopping at the page, so it sorts every match instead.
+    let order = if sounds.is_empty() {
+        " ORDER BY seq DESC"
+    } else {
+        " ORDER BY rank, seq DESC"
+    };
+    sql.push(
+        &format!("{order} LIMIT ? OFFSET ?"),
+        [Arg::Int(limit as i64 + 1), Arg::Int(offset(query.offset)?)],
+    );
+    Ok(Plan {
+        sql: sql.text,
+        args: sql.args,
+        terms,
+        sounds,
+        mode,
+        limit,
+    })
+}
+
+impl Plan<'_> {
+    /// The page of hits the rows of this plan's SQL make.
+    pub(super) fn page(&self, rows: Vec<FoundRow>) -> Page<SearchHit> {
+        let mut rows: Vec<((i64, i64), SearchHit)> = rows
+            .into_iter()
+            .map(|r| {
+                let mut spans = self.terms.highlights(&r.text);
+                for s in &self.sounds {
+                    let found = sound::find(&r.text, s, self.mode == SearchMode::Near);
+                    spans.extend(found.into_iter().map(|(span, _)| span));
+                }
+                let highlights = merge(spans);
+                let hit = SearchHit {
+                    utterance_id: r.utterance_id,
+                    call_id: r.call_id,
+                    leg: r.leg,
+                    speaker: Speaker::parse(&r.speaker).unwrap_or_default(),
+                    start_ms: r.start_ms.max(0) as u64,
+                    end_ms: r.end_ms.max(0) as u64,
+                    language: r.language,
+                    created_at: r.created_at,
+                    snippet: snippet(&r.text, &highlights),
+                    highlights,
+                    text: r.text,
+                    how: match r.rank {
+                        0 => SearchMode::Exact,
+                        1 => SearchMode::Pinyin,
+                        _ => SearchMode::Near,
+                    },
+                };
+                ((r.rank, r.seq), hit)
+            })
+            .collect();
+        let more = rows.len() > self.limit as usize;
+        rows.truncate(self.limit as usize);
+        let next_cursor = more
+            .then(|| {
+                rows.last()
+                    .map(|((rank, seq), _)| encode_cursor(&format!("u:{rank}:{seq}")))
+            })
+            .flatten();
+        Page {
+            items: rows.into_iter().map(|(_, h)| h).collect(),
+            next_cursor,
+            total: None,
+        }
+    }
 }
 
 impl ArchiveReader {
     /// Utterances matching every term of `query.q` in `query.mode`, best rank first, then most
     /// recently archived first. See the `terms` module for how short exact terms are searched.
     pub fn search(&self, query: &SearchQuery) -> Result<Page<SearchHit>, ArchiveError> {
-        let terms = Terms::parse(&query.q)?;
-        let mode = query.mode;
-        let sounds = sounds_of(&terms, mode)?;
-        let limit = limit(query.limit)?;
-        let mut sql = Sql::default();
-        sql.push(
-            "SELECT * FROM (SELECT u.seq, u.id, u.call_id, u.leg, u.speaker, u.start_ms, u.end_ms,
-                    u.language, u.created_at, u.text, ",
-            [],
-        );
-        if sounds.is_empty() {
-            sql.push("0", []);
-        } else {
-            let all = |col: &str, pats: Vec<String>| {
-                let cond = vec![format!("u.{col} LIKE ? ESCAPE '\\'"); pats.len()].join(" AND ");
-                (cond, pats.into_iter().map(Value::from))
-            };
-            let (exact, a) = all(
-                "text",
-                terms.terms().iter().map(|t| like_contains(t)).collect(),
-            );
-            let (pinyin, b) = all(
-                "sound",
-                sounds.iter().map(|s| sound::like(s, None)).collect(),
-            );
-            sql.push(&format!("CASE WHEN {exact} THEN 0 WHEN "), a);
-            sql.push(&format!("{pinyin} THEN 1 ELSE 2 END"), b);
-        }
-        sql.push(" AS rank FROM utterances u WHERE 1 = 1", []);
-        let (text, args) = predicate(&terms, &sounds, mode);
-        sql.push(&text, args);
-        if let Some(qs) = query.visible_queues.as_deref() {
-            sql.text
-                .push_str(" AND u.call_id IN (SELECT c.id FROM calls c WHERE 1 = 1");
-            queue_limit(&mut sql.text, &mut sql.args, "c.queue", Some(qs));
-            sql.text.push(')');
-        }
-        if let Some(s) = query.speaker {
-            sql.push(" AND u.speaker = ?", [s.as_str().to_string().into()]);
-        }
-        if let Some(id) = &query.call_id {
-            sql.push(" AND u.call_id = ?", [id.clone().into()]);
-        }
-        if let Some(from) = &query.from {
-            sql.push(
-                " AND u.created_at_ms >= ?",
-                [time_arg("from", from)?.into()],
-            );
-        }
-        if let Some(to) = &query.to {
-            sql.push(" AND u.created_at_ms < ?", [time_arg("to", to)?.into()]);
-        }
-        sql.push(") WHERE 1 = 1", []);
-        if let Some(cursor) = &query.cursor {
-            let (rank, seq) = decode_search_cursor(cursor)?;
-            sql.push(
-                " AND (rank > ? OR (rank = ? AND seq < ?))",
-                [rank.into(), rank.into(), seq.into()],
-            );
-        }
-        // Exact searches have one rank: ordering by it alone would keep SQLite from walking
-        // the rowids newest first and stopping at the page, so it sorts every match instead.
-        let order = if sounds.is_empty() {
-            " ORDER BY seq DESC"
-        } else {
-            " ORDER BY rank, seq DESC"
-        };
-        sql.push(
-            &format!("{order} LIMIT ? OFFSET ?"),
-            [(limit as i64 + 1).into(), offset(query.offset)?.into()],
-        );
-
+        let plan = plan(query, Dialect::Sqlite)?;
         self.with_snapshot(|conn| {
-            let mut rows = conn
-                .prepare(&sql.text)?
-                .query_map(params_from_iter(&sql.args), |r| {
-                    let text: String = r.get(9)?;
-                    let rank: i64 = r.get(10)?;
-                    let mut spans = terms.highlights(&text);
-                    for s in &sounds {
-                        let found = sound::find(&text, s, mode == SearchMode::Near);
-                        spans.extend(found.into_iter().map(|(span, _)| span));
-                    }
-                    let highlights = merge(spans);
-                    let hit = SearchHit {
-                        utterance_id: r.get(1)?,
-                        call_id: r.get(2)?,
-                        leg: r.get(3)?,
-                        speaker: speaker(r, 4)?,
-                        start_ms: r.get(5)?,
-                        end_ms: r.get(6)?,
-                        language: r.get(7)?,
-                        created_at: r.get(8)?,
-                        snippet: snippet(&text, &highlights),
-                        highlights,
-                        text,
-                        how: match rank {
-                            0 => SearchMode::Exact,
-                            1 => SearchMode::Pinyin,
-                            _ => SearchMode::Near,
-                        },
-                    };
-                    Ok(((rank, r.get::<_, i64>(0)?), hit))
+            let rows = conn
+                .prepare(&plan.sql)?
+                .query_map(rusqlite::params_from_iter(&plan.args), |r| {
+                    Ok(FoundRow {
+                        seq: r.get(0)?,
+                        rank: r.get(1)?,
+                        utterance_id: r.get(2)?,
+                        call_id: r.get(3)?,
+                        leg: r.get(4)?,
+                        speaker: r.get(5)?,
+                        start_ms: r.get(6)?,
+                        end_ms: r.get(7)?,
+                        language: r.get(8)?,
+                        created_at: r.get(9)?,
+                        text: r.get(10)?,
+                    })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let more = rows.len() > limit as usize;
-            rows.truncate(limit as usize);
-            let next_cursor = more
-                .then(|| {
-                    rows.last()
-                        .map(|((rank, seq), _)| encode_cursor(&format!("u:{rank}:{seq}")))
-                })
-                .flatten();
-            Ok(Page {
-                items: rows.into_iter().map(|(_, h)| h).collect(),
-                next_cursor,
-                total: None,
-            })
+            Ok(plan.page(rows))
         })
     }
 }

@@ -14,7 +14,7 @@ pub const MAX_QUERY_CHARS: usize = 200;
 /// Most terms in one query.
 pub const MAX_TERMS: usize = 8;
 /// Shortest term the trigram index can answer.
-const TRIGRAM: usize = 3;
+pub(super) const TRIGRAM: usize = 3;
 /// Characters of context kept on each side of the first match in a snippet.
 const SNIPPET_CONTEXT: usize = 30;
 

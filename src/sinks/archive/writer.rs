@@ -15,6 +15,7 @@
 use super::error::ArchiveError;
 use super::journal::Journal;
 use super::record::ArchiveOp;
+use super::sql::Sqlite;
 use super::{schema, store};
 use crossbeam_channel::{Receiver, Sender};
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
@@ -648,14 +649,14 @@ fn commit(
     for op in batch {
         // A savepoint per op lets one bad op be set aside without undoing its neighbours.
         let sp = tx.savepoint()?;
-        match store::apply(&sp, op) {
+        match store::apply(&mut Sqlite(&sp), op) {
             Ok(()) => sp.commit()?,
             Err(e) if is_transient(&e) => return Err(e),
             Err(e) => {
                 drop(sp);
                 // The op itself holds transcript text: log what kind it was, not its content.
                 tracing::error!(error = %e, op = op.kind(), "archive refused an op; kept in rejected_ops");
-                store::reject(&tx, op, &e.to_string())?;
+                store::reject(&mut Sqlite(&tx), op, &e.to_string())?;
                 rejected += 1;
             }
         }

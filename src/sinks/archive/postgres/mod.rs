@@ -1,0 +1,269 @@
+//! The archive in PostgreSQL (`[archive] url = "postgres://user@host/db"`), for clusters
+//! whose nodes share one archive. It runs the same write statements as the SQLite archive
+//! (see [`sql`](super::sql)) and the same search plan with `pg_trgm` indexes.
+//!
+//! Blocking, like the SQLite archive: one writer connection applies batches of ops, and
+//! queries take connections from an `r2d2` pool; async handlers call it from
+//! `spawn_blocking`.
+
+mod schema;
+
+pub use schema::SCHEMA_VERSION;
+
+use super::error::ArchiveError;
+use super::query::{Page, SearchHit, SearchQuery};
+use super::record::ArchiveOp;
+use super::search::{plan, Dialect, FoundRow};
+use super::sql::{postgres_sql, Arg, Db};
+use super::store;
+use postgres::types::ToSql;
+use postgres::{NoTls, Statement};
+use r2d2_postgres::PostgresConnectionManager;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Connections kept for queries.
+const POOL_SIZE: u32 = 8;
+/// How long a query waits for a pooled connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A PostgreSQL archive. Cheap to share behind an `Arc`; queries run on pooled connections.
+pub struct PgArchive {
+    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+    writer: Mutex<Option<Writer>>,
+    config: postgres::Config,
+    url: String,
+    query_timeout: Duration,
+}
+
+/// The writer's own connection and its prepared statements.
+struct Writer {
+    client: postgres::Client,
+    statements: HashMap<String, Statement>,
+}
+
+/// A transaction running the archive's statements, prepared once per connection.
+struct Pg<'a, 'b> {
+    tx: &'a mut postgres::Transaction<'b>,
+    statements: &'a mut HashMap<String, Statement>,
+}
+
+impl Db for Pg<'_, '_> {
+    type Error = postgres::Error;
+    fn exec(&mut self, sql: &str, args: &[Arg]) -> Result<usize, postgres::Error> {
+        let stmt = match self.statements.get(sql) {
+            Some(s) => s.clone(),
+            None => {
+                let s = self.tx.prepare(&postgres_sql(sql))?;
+                self.statements.insert(sql.to_string(), s.clone());
+                s
+            }
+        };
+        Ok(self.tx.execute(&stmt, &params(args))? as usize)
+    }
+}
+
+fn params(args: &[Arg]) -> Vec<&(dyn ToSql + Sync)> {
+    args.iter().map(|a| a as &(dyn ToSql + Sync)).collect()
+}
+
+/// `url` without its password, for messages and logs.
+pub fn redacted(url: &str) -> String {
+    if !url.contains("://") {
+        // key=value form.
+        return url
+            .split_whitespace()
+            .map(|kv| match kv.split_once('=') {
+                Some(("password", _)) => "password=***".to_string(),
+                _ => kv.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Whether a failed op is the op's own fault (kept in `rejected_ops`) rather than the
+/// server's or the network's (the batch is retried): data and integrity errors, and
+/// statements the server cannot run with these values.
+fn is_permanent(e: &postgres::Error) -> bool {
+    let refused = e.code().is_some_and(|c| {
+        let class = &c.code()[..2];
+        matches!(class, "22" | "23" | "42")
+    });
+    let unbindable = std::error::Error::source(e)
+        .is_some_and(|s| s.downcast_ref::<super::sql::OutOfRange>().is_some());
+    refused || unbindable
+}
+
+impl PgArchive {
+    /// Connects to `url`, creating or migrating the schema as needed.
+    pub fn open(url: &str) -> Result<PgArchive, ArchiveError> {
+        let config: postgres::Config = url.parse().map_err(|e| {
+            ArchiveError::PostgresSetup(format!(
+                "[archive] url {} is not a PostgreSQL URL ({e}); write it like \
+                 postgres://callwatch@db.internal/callwatch",
+                redacted(url)
+            ))
+        })?;
+        let mut client = config.connect(NoTls)?;
+        schema::migrate(&mut client, url)?;
+        let pool = r2d2::Pool::builder()
+            .max_size(POOL_SIZE)
+            .connection_timeout(CONNECT_TIMEOUT)
+            .build(PostgresConnectionManager::new(config.clone(), NoTls))?;
+        Ok(PgArchive {
+            pool,
+            writer: Mutex::new(Some(Writer {
+                client,
+                statements: HashMap::new(),
+            })),
+            config,
+            url: redacted(url),
+            query_timeout: super::reader::DEFAULT_QUERY_TIMEOUT,
+        })
+    }
+
+    /// The same archive with every query stopped after `limit`.
+    pub fn with_query_timeout(mut self, limit: Duration) -> PgArchive {
+        self.query_timeout = limit;
+        self
+    }
+
+    /// The URL it was opened with, password hidden.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Writes `ops` in one transaction; an op the database refuses for good is kept in
+    /// `rejected_ops` with the reason instead. Returns how many were refused. On a server or
+    /// network error nothing is written and the error is returned, so the batch can be retried
+    /// whole (every statement is idempotent).
+    pub fn write(&self, ops: &[ArchiveOp]) -> Result<u64, ArchiveError> {
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let writer = match guard.as_mut() {
+            Some(w) if !w.client.is_closed() => w,
+            _ => guard.insert(Writer {
+                client: self.config.connect(NoTls)?,
+                statements: HashMap::new(),
+            }),
+        };
+        let mut tx = writer.client.transaction()?;
+        let mut rejected = 0;
+        for op in ops {
+            let mut sp = tx.transaction()?;
+            let mut db = Pg {
+                tx: &mut sp,
+                statements: &mut writer.statements,
+            };
+            match store::apply(&mut db, op) {
+                Ok(()) => sp.commit()?,
+                Err(e) if is_permanent(&e) => {
+                    drop(sp);
+                    tracing::error!(error = %e, op = op.kind(), "archive refused an op; kept in rejected_ops");
+                    let mut db = Pg {
+                        tx: &mut tx,
+                        statements: &mut writer.statements,
+                    };
+                    store::reject(&mut db, op, &e.to_string())?;
+                    rejected += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tx.commit()?;
+        Ok(rejected)
+    }
+
+    /// Runs `f` in one read-only transaction on a pooled connection, stopped after the query
+    /// time limit.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, ArchiveError>,
+    ) -> Result<T, ArchiveError> {
+        let mut conn = self.pool.get()?;
+        let mut tx = conn.build_transaction().read_only(true).start()?;
+        let ms = self.query_timeout.as_millis().max(1);
+        tx.batch_execute(&format!("SET LOCAL statement_timeout = {ms}"))?;
+        let out = f(&mut tx).map_err(|e| match e {
+            ArchiveError::Postgres(p)
+                if p.code() == Some(&postgres::error::SqlState::QUERY_CANCELED) =>
+            {
+                ArchiveError::QueryTimeout(self.query_timeout)
+            }
+            other => other,
+        })?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Whether a call with this id is archived as ended.
+    pub fn call_ended(&self, id: &str) -> Result<bool, ArchiveError> {
+        self.read(|tx| {
+            Ok(tx
+                .query_opt(
+                    "SELECT ended_at IS NOT NULL FROM calls WHERE id = $1",
+                    &[&id],
+                )?
+                .is_some_and(|r| r.get::<_, bool>(0)))
+        })
+    }
+
+    /// Utterances matching `query`, with the same terms, modes, ranks, filters and paging as
+    /// the SQLite archive's search.
+    pub fn search(&self, query: &SearchQuery) -> Result<Page<SearchHit>, ArchiveError> {
+        let plan = plan(query, Dialect::Postgres)?;
+        let sql = postgres_sql(&plan.sql).into_owned();
+        let rows = self.read(|tx| Ok(tx.query(&sql, &params(&plan.args))?))?;
+        let rows = rows
+            .iter()
+            .map(|r| {
+                Ok(FoundRow {
+                    seq: r.try_get(0)?,
+                    rank: r.try_get(1)?,
+                    utterance_id: r.try_get(2)?,
+                    call_id: r.try_get(3)?,
+                    leg: r.try_get(4)?,
+                    speaker: r.try_get(5)?,
+                    start_ms: r.try_get(6)?,
+                    end_ms: r.try_get(7)?,
+                    language: r.try_get(8)?,
+                    created_at: r.try_get(9)?,
+                    text: r.try_get(10)?,
+                })
+            })
+            .collect::<Result<Vec<_>, postgres::Error>>()?;
+        Ok(plan.page(rows))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        let table = [
+            (
+                "postgres://cw:s3cret@db.internal:5432/callwatch",
+                "postgres://cw:***@db.internal:5432/callwatch",
+            ),
+            ("postgres://cw@db/callwatch", "postgres://cw@db/callwatch"),
+            ("host=db user=cw", "host=db user=cw"),
+            ("host=db password=x user=cw", "host=db password=*** user=cw"),
+        ];
+        for (url, shown) in table {
+            assert_eq!(redacted(url), shown);
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! One archive test suite, run against both backends: SQLite (the embedded default) and
+//! PostgreSQL (a real server started for each test). The same ops are written to each and
+//! every search must answer the same, in the same order.
+
+mod archive_support;
+
+use archive_support::*;
+use callwatch::call::Speaker;
+use callwatch::sinks::archive::{ArchiveError, ArchiveOp, SearchQuery};
+
+fn ids<T>(items: &[T], id: impl Fn(&T) -> &str) -> Vec<String> {
+    items.iter().map(|i| id(i).to_string()).collect()
+}
+
+#[test]
+fn search_chinese_and_english() {
+    for b in backends() {
+        b.write(fixture_ops());
+        let reader = &b.reader;
+        let name = b.name;
+        let cases: &[(&str, &[&str])] = &[
+            ("q=投诉", &["zh1-u2"]),
+            ("q=保本保息", &["zh1-u1"]),
+            ("q=本保", &["zh1-u1"]),
+            ("q=账单", &["zh2-u2"]),
+            ("q=单", &["zh2-u2"]),
+            ("q=refund", &["en1-u1", "zh1-u3"]),
+            ("q=REFUND", &["en1-u1", "zh1-u3"]),
+            ("q=refund complaint", &["en1-u1"]),
+            ("q=\"full refund\"", &["zh1-u3"]),
+            ("q=\"refund full\"", &[]),
+            ("q=您好 账单", &[]),
+            ("q=投诉 你们", &["zh1-u2"]),
+            ("q=投诉&speaker=agent", &[]),
+            ("q=refund&speaker=customer", &["en1-u1"]),
+            ("q=refund&call_id=zh1", &["zh1-u3"]),
+            (&format!("q=refund&from={}", at(15)), &["en1-u1"]),
+            (&format!("q=refund&to={}", at(15)), &["zh1-u3"]),
+            ("q=50% off", &[]),
+            ("q=_", &[]),
+            ("q=xyz123", &[]),
+        ];
+        for (query, want) in cases {
+            let q: SearchQuery = serde_urlencoded_like(query);
+            let page = reader.search(&q).unwrap();
+            assert_eq!(
+                ids(&page.items, |h| &h.utterance_id),
+                *want,
+                "{name}: search {query}"
+            );
+        }
+        let hit = reader
+            .search(&SearchQuery {
+                q: "投诉".into(),
+                ..Default::default()
+            })
+            .unwrap()
+            .items
+            .remove(0);
+        assert_eq!(hit.snippet, "我要<mark>投诉</mark>你们");
+        assert_eq!(hit.highlights, vec![[2, 4]]);
+        assert_eq!(
+            (hit.call_id.as_str(), hit.leg.as_str(), hit.speaker),
+            ("zh1", "right", Speaker::Customer)
+        );
+        assert_eq!((hit.start_ms, hit.end_ms), (4000, 5500));
+        let hit = reader
+            .search(&SearchQuery {
+                q: "refund".into(),
+                call_id: Some("zh1".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .items
+            .remove(0);
+        assert_eq!(
+            hit.snippet,
+            "We offer a full <mark>Refund</mark>, guaranteed returns."
+        );
+    }
+}
+
+/// Text holding FTS5 syntax is found by searching for that text, and only it.
+#[test]
+fn fts_syntax_in_a_query_finds_the_literal_text() {
+    let texts = [
+        ("lit-1", "please read NEAR(a b) aloud"),
+        ("lit-2", "col:foo* is what the form says"),
+        ("lit-3", "she said AND OR NOT twice"),
+    ];
+    let mut ops = fixture_ops();
+    ops.push(call_started("lit", "agent-9", 40));
+    ops.push(leg("lit", "left", Speaker::Agent, "agent-9", 40));
+    for (i, (id, text)) in texts.iter().enumerate() {
+        let u = utterance(id, "lit", "left", Speaker::Agent, i as u64 * 2000, text, 40);
+        ops.push(ArchiveOp::Utterance(u));
+    }
+    for b in backends() {
+        b.write(ops.clone());
+        let reader = &b.reader;
+        let name = b.name;
+        for (q, want) in [
+            ("NEAR(a b)", vec!["lit-1"]),
+            ("col:foo*", vec!["lit-2"]),
+            ("AND OR NOT", vec!["lit-3"]),
+            ("\"NEAR(a b)\"", vec!["lit-1"]),
+        ] {
+            let page = reader
+                .search(&SearchQuery {
+                    q: q.into(),
+                    ..Default::default()
+                })
+                .unwrap_or_else(|e| panic!("{q}: {e}"));
+            let got: Vec<&str> = page.items.iter().map(|h| h.utterance_id.as_str()).collect();
+            assert_eq!(got, want, "{name}: {q}");
+        }
+    }
+}
+
+#[test]
+fn search_by_sound_ranks_exact_then_pinyin_then_near() {
+    for b in backends() {
+        b.write(sound_fixture_ops());
+        let reader = &b.reader;
+        let name = b.name;
+        use callwatch::sinks::archive::sound::SearchMode;
+        let cases: &[(&str, &[(&str, SearchMode)])] = &[
+            ("q=理财产品", &[("s1-u0", SearchMode::Exact)]),
+            ("q=理财产品&mode=exact", &[("s1-u0", SearchMode::Exact)]),
+            (
+                "q=理财产品&mode=pinyin",
+                &[("s1-u0", SearchMode::Exact), ("s1-u1", SearchMode::Pinyin)],
+            ),
+            (
+                "q=理财产品&mode=near",
+                &[
+                    ("s1-u0", SearchMode::Exact),
+                    ("s1-u1", SearchMode::Pinyin),
+                    ("s1-u2", SearchMode::Near),
+                ],
+            ),
+            // Two syllables are never widened: one free syllable would match nearly anything.
+            (
+                "q=理财&mode=near",
+                &[("s1-u0", SearchMode::Exact), ("s1-u1", SearchMode::Pinyin)],
+            ),
+            // Every term must match; the sound of full-width or Traditional text is the same.
+            (
+                "q=理財產品 收益&mode=near",
+                &[("s1-u0", SearchMode::Pinyin)],
+            ),
+            ("q=理财产品&mode=near&speaker=agent", &[]),
+        ];
+        for (query, want) in cases {
+            let q: SearchQuery = serde_urlencoded_like(query);
+            let page = reader.search(&q).unwrap();
+            let got: Vec<(String, SearchMode)> = page
+                .items
+                .iter()
+                .map(|h| (h.utterance_id.clone(), h.how))
+                .collect();
+            let want: Vec<(String, SearchMode)> =
+                want.iter().map(|(id, m)| (id.to_string(), *m)).collect();
+            assert_eq!(got, want, "{name}: search {query}");
+        }
+        let q: SearchQuery = serde_urlencoded_like("q=理财产品&mode=near");
+        let near = reader.search(&q).unwrap().items.remove(2);
+        assert_eq!(near.highlights, vec![[2, 6]]);
+        assert_eq!(near.snippet, "那个<mark>理台产品</mark>还有吗");
+
+        // Paging walks the ranks in order, one row a page.
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = reader
+                .search(&SearchQuery {
+                    q: "理财产品".into(),
+                    mode: SearchMode::Near,
+                    limit: Some(1),
+                    cursor: cursor.take(),
+                    ..Default::default()
+                })
+                .unwrap();
+            seen.extend(page.items.into_iter().map(|h| h.utterance_id));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ["s1-u0", "s1-u1", "s1-u2"]);
+
+        // Sound search is for Chinese: anything else is refused with what to do instead.
+        for query in ["q=wealth&mode=pinyin", "q=理财 app&mode=near"] {
+            let q: SearchQuery = serde_urlencoded_like(query);
+            let e = reader.search(&q).unwrap_err();
+            assert!(
+                matches!(e, ArchiveError::BadQuery(_)) && e.to_string().contains("mode=exact"),
+                "{query}: {e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn search_pages_by_cursor_and_refuses_bad_queries_on_every_backend() {
+    let mut ops = Vec::new();
+    for i in 0..30 {
+        ops.extend(sample_call(&format!("call-{i:03}"), "a", i / 2));
+    }
+    for b in backends() {
+        b.write(ops.clone());
+        let name = b.name;
+        // Every 投诉 utterance once, across pages of 7, newest first.
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = b
+                .reader
+                .search(&SearchQuery {
+                    q: "投诉".into(),
+                    limit: Some(7),
+                    cursor: cursor.take(),
+                    ..Default::default()
+                })
+                .unwrap();
+            assert!(page.items.len() <= 7, "{name}");
+            seen.extend(ids(&page.items, |h| &h.utterance_id));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        let want: Vec<String> = (0..30).rev().map(|i| format!("call-{i:03}-u2")).collect();
+        assert_eq!(seen, want, "{name}");
+        // One and two characters, English in any case, and an offset page.
+        for (q, n) in [
+            ("诉", 30),
+            ("保", 30),
+            ("REFUND", 30),
+            ("guaranteed returns", 30),
+        ] {
+            let page = b
+                .reader
+                .search(&SearchQuery {
+                    q: q.into(),
+                    limit: Some(500),
+                    ..Default::default()
+                })
+                .unwrap();
+            assert_eq!(page.items.len(), n, "{name}: {q}");
+        }
+        let page = b
+            .reader
+            .search(&SearchQuery {
+                q: "投诉".into(),
+                offset: Some(25),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(ids(&page.items, |h| &h.call_id)[0], "call-004", "{name}");
+
+        for q in [
+            SearchQuery::default(),
+            SearchQuery {
+                q: "字".repeat(201),
+                ..Default::default()
+            },
+            SearchQuery {
+                q: "x".into(),
+                limit: Some(1000),
+                ..Default::default()
+            },
+            SearchQuery {
+                q: "x".into(),
+                cursor: Some("garbage".into()),
+                ..Default::default()
+            },
+            SearchQuery {
+                q: "x".into(),
+                to: Some("tomorrow".into()),
+                ..Default::default()
+            },
+        ] {
+            let e = b.reader.search(&q).unwrap_err();
+            assert!(matches!(e, ArchiveError::BadQuery(_)), "{name}: {q:?}: {e}");
+        }
+        // SQL in a query is text to find, on either backend.
+        for q in ["'; DROP TABLE calls; --", "%", "_", "\\", "$1"] {
+            let page = b
+                .reader
+                .search(&SearchQuery {
+                    q: q.into(),
+                    ..Default::default()
+                })
+                .unwrap_or_else(|e| panic!("{name}: {q}: {e}"));
+            assert!(page.items.is_empty(), "{name}: {q}: {:?}", page.items);
+        }
+        assert!(b.reader.call_ended("call-000").unwrap(), "{name}");
+        assert!(!b.reader.call_ended("nope").unwrap(), "{name}");
+    }
+}
+
+#[test]
+fn writes_are_idempotent_and_purges_remove_what_was_found_on_every_backend() {
+    for b in backends() {
+        let name = b.name;
+        let ops = sample_call("c1", "a", 0);
+        // A batch written again (a retry after a failed commit) adds nothing.
+        b.write(ops.clone());
+        b.write(ops);
+        let found = |q: &str| {
+            b.reader
+                .search(&SearchQuery {
+                    q: q.into(),
+                    ..Default::default()
+                })
+                .unwrap()
+                .items
+                .len()
+        };
+        assert_eq!(found("投诉"), 1, "{name}");
+        // An utterance before its call started: the call row is made on demand.
+        let early = utterance("c2-u1", "c2", "left", Speaker::Agent, 0, "先到的话", 5);
+        b.write(vec![ArchiveOp::Utterance(early)]);
+        assert_eq!(found("先到"), 1, "{name}");
+        b.write(vec![ArchiveOp::CallPurged {
+            call_id: "c1".into(),
+        }]);
+        assert_eq!(found("投诉"), 0, "{name}");
+        assert_eq!(found("先到"), 1, "{name}");
+    }
+}
+
+#[test]
+fn postgres_keeps_a_refused_op_aside_and_writes_its_neighbours() {
+    let b = backends().pop().unwrap();
+    let pg = b.pg.as_ref().unwrap();
+    let mut bad = utterance("bad", "c1", "left", Speaker::Agent, 0, "坏的", 0);
+    // Over i64::MAX: no BIGINT holds it, on every attempt.
+    bad.start_ms = u64::MAX;
+    let good = utterance("good", "c1", "left", Speaker::Agent, 0, "好的", 0);
+    let rejected = pg
+        .write(&[
+            call_started("c1", "a", 0),
+            ArchiveOp::Utterance(bad),
+            ArchiveOp::Utterance(good),
+        ])
+        .unwrap();
+    assert_eq!(rejected, 1);
+    let page = b
+        .reader
+        .search(&SearchQuery {
+            q: "的".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(ids(&page.items, |h| &h.utterance_id), ["good"]);
+}
+
+#[test]
+fn postgres_setup_is_checked_at_open() {
+    use callwatch::sinks::archive::PgArchive;
+    let server = pg::TempPostgres::start();
+    // Nodes starting together migrate one after the other; both then use the archive.
+    let url = server.database("shared");
+    let opened: Vec<_> = std::thread::scope(|s| {
+        let a = s.spawn(|| PgArchive::open(&url));
+        let b = s.spawn(|| PgArchive::open(&url));
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    for o in &opened {
+        assert!(o.is_ok(), "{:?}", o.as_ref().err().map(ToString::to_string));
+    }
+    // Under the C locale pg_trgm sees no letters in Chinese: refused with what to do.
+    let c = server.database_with("clocale", &["--locale=C", "--template=template0"]);
+    let e = PgArchive::open(&c).err().unwrap().to_string();
+    assert!(e.contains("LC_CTYPE") && e.contains("C.UTF-8"), "{e}");
+    // A password never shows in errors; an unreachable server says so.
+    let e = PgArchive::open("postgres://cw:hunter2@127.0.0.1:1/x")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(!e.contains("hunter2") && e.contains("PostgreSQL"), "{e}");
+    let e = PgArchive::open("mysql://x").err().unwrap().to_string();
+    assert!(e.contains("not a PostgreSQL URL"), "{e}");
+}

@@ -1,0 +1,139 @@
+//! A throwaway PostgreSQL server (the Debian `postgresql` package) under a temporary
+//! directory, on a free loopback port, stopped when dropped. As root it runs as `postgres`.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+pub struct TempPostgres {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    pub port: u16,
+}
+
+fn bin_dir() -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL server binaries (apt-get install postgresql)")
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .expect("an initdb under /usr/lib/postgresql/*/bin")
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+impl TempPostgres {
+    /// Runs `tool` from the server's bin directory, as `postgres` when we are root.
+    fn run(&self, tool: &str, args: &[&str]) {
+        let exe = self.bin.join(tool);
+        let mut cmd = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        let out = cmd
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
+        assert!(
+            out.status.success(),
+            "{tool} {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Initialises and starts a server (UTF-8, C.UTF-8 character classes, no fsync: test
+    /// data need not survive a power cut).
+    pub fn start() -> TempPostgres {
+        let dir = tempfile::tempdir().unwrap();
+        if is_root() {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        }
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let pg = TempPostgres {
+            bin: bin_dir(),
+            port,
+            dir,
+        };
+        let data = pg.dir.path().join("data");
+        let sock = pg.dir.path().display().to_string();
+        let data_s = data.display().to_string();
+        pg.run(
+            "initdb",
+            &[
+                "-D",
+                &data_s,
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ],
+        );
+        let opts = format!(
+            "-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off \
+             -c synchronous_commit=off -c full_page_writes=off"
+        );
+        let log = pg.dir.path().join("server.log").display().to_string();
+        pg.run(
+            "pg_ctl",
+            &["-D", &data_s, "-o", &opts, "-l", &log, "-w", "start"],
+        );
+        pg
+    }
+
+    /// A new empty database's URL.
+    pub fn database(&self, name: &str) -> String {
+        self.database_with(name, &[])
+    }
+
+    /// A new empty database made with `createdb` options `extra` (a locale, say).
+    pub fn database_with(&self, name: &str, extra: &[&str]) -> String {
+        let port = self.port.to_string();
+        let mut args = vec!["-h", "127.0.0.1", "-p", &port, "-U", "postgres"];
+        args.extend_from_slice(extra);
+        args.push(name);
+        self.run("createdb", &args);
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+impl Drop for TempPostgres {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data").display().to_string();
+        let exe = self.bin.join("pg_ctl");
+        let mut cmd = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        let _ = cmd
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
