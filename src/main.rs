@@ -579,7 +579,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         .as_deref()
         .map(callwatch::cluster::reload::ClusterSets::of);
     if let Some(sets) = &sets {
-        callwatch::cluster::reload::follow(sets.clone(), shared.clone(), auth.clone());
+        callwatch::cluster::reload::follow(sets.clone(), &shared, auth.clone());
     }
     let reloader = callwatch::cluster::reload::Reloader::new(shared.clone(), sets);
     // The one door through which every source opens its legs.

@@ -9,18 +9,17 @@
 
 use crate::auth::{AuditEntry, Auth};
 use crate::pipeline::Shared;
+use crate::sinks::events::follow::Start;
 use crate::sinks::events::NatsBus;
 use crate::transforms::rules::{InspectionError, InspectionFiles, InspectionSummary};
-use async_nats::jetstream::{self, consumer, stream};
-use futures_util::StreamExt;
+use async_nats::jetstream::{self, stream};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// Largest published set: under NATS's default 1 MiB message limit. The shipped lexicons
 /// and rules are under 100 KiB.
 pub const MAX_SET_BYTES: usize = 900 * 1024;
-const RETRY: Duration = Duration::from_millis(500);
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A set as published: the files, their digest and the node that published it.
@@ -212,44 +211,46 @@ pub enum ReloadError {
     Interrupted(String),
 }
 
+/// Where the cluster's sets are read from, while the node runs.
+struct Sets {
+    sets: ClusterSets,
+    shared: Weak<Shared>,
+}
+
+impl crate::sinks::events::follow::Source for Sets {
+    async fn stream(&self) -> Option<stream::Stream> {
+        self.sets.open().await.ok()
+    }
+    fn filter(&self) -> String {
+        self.sets.subject()
+    }
+    fn wanted(&self) -> bool {
+        self.shared.strong_count() > 0
+    }
+}
+
 /// Puts every set published to the cluster in force on this node, the last one kept first
 /// (so a node that starts, or reconnects, runs the cluster's set). Each change is audited
-/// (who: `cluster`). Ends when `shared` is the only reference left.
-pub fn follow(sets: ClusterSets, shared: Arc<Shared>, auth: Auth) {
-    tokio::spawn(async move {
-        let mut next: Option<u64> = None;
-        while Arc::strong_count(&shared) > 1 {
-            let Ok(stream) = sets.open().await else {
-                tokio::time::sleep(RETRY).await;
-                continue;
-            };
-            let policy = match next {
-                None => consumer::DeliverPolicy::LastPerSubject,
-                Some(start_sequence) => consumer::DeliverPolicy::ByStartSequence { start_sequence },
-            };
-            let Ok(mut messages) =
-                crate::sinks::events::nats::ordered(&stream, policy, sets.subject()).await
-            else {
-                tokio::time::sleep(RETRY).await;
-                continue;
-            };
-            loop {
-                let m = tokio::select! {
-                    m = messages.next() => m,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {
-                        if Arc::strong_count(&shared) <= 1 { return }
-                        continue;
-                    }
-                };
-                let Some(Ok(m)) = m else { break };
-                if let Ok(info) = m.info() {
-                    next = Some(info.stream_sequence + 1);
-                }
+/// (who: `cluster`). Ends when the node stops (`shared` is dropped).
+pub fn follow(sets: ClusterSets, shared: &Arc<Shared>, auth: Auth) {
+    let weak = Arc::downgrade(shared);
+    let source = Sets {
+        sets,
+        shared: weak.clone(),
+    };
+    let handle = move |m: jetstream::Message| {
+        let (shared, auth) = (weak.clone(), auth.clone());
+        async move {
+            if let Some(shared) = shared.upgrade() {
                 take(&shared, &auth, &m.payload).await;
             }
-            tokio::time::sleep(RETRY).await;
         }
-    });
+    };
+    tokio::spawn(crate::sinks::events::follow::follow(
+        source,
+        Start::LastPerSubject,
+        handle,
+    ));
 }
 
 /// Puts one published set in force unless this node already runs it.

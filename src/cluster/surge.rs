@@ -2,15 +2,11 @@
 //! customer finals, phrase hits) to the event stream, reads all of them back in stream order
 //! into its own detector, and ticks it; only the elected leader's ticks produce alerts.
 
+use crate::sinks::events::follow::{follow, Start};
 use crate::sinks::events::NatsBus;
 use crate::transforms::surge::{ClusterLink, Observation, SurgeHub};
-use async_nats::jetstream::consumer;
-use futures_util::StreamExt;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
-
-const RETRY: Duration = Duration::from_millis(500);
 
 /// Makes `hub` count the whole cluster's calls through `bus`, and announce surges only while
 /// this node leads. Returns whether this node leads now (it changes over time).
@@ -37,55 +33,33 @@ pub fn join(bus: &Arc<NatsBus>, hub: &SurgeHub) -> Result<Arc<AtomicBool>, &'sta
     Ok(leader)
 }
 
-/// Reads every observation kept in the stream, then new ones, into `hub`.
-async fn count(bus: std::sync::Weak<NatsBus>, hub: SurgeHub) {
-    let mut next: Option<u64> = None;
-    loop {
-        let Some(b) = bus.upgrade() else { return };
-        let (stream, filter) = match b.stream().await {
-            Ok(s) => (s, b.observations_filter()),
-            Err(_) => {
-                drop(b);
-                tokio::time::sleep(RETRY).await;
-                continue;
-            }
-        };
-        drop(b);
-        let policy = match next {
-            // From what the stream still keeps: the detector's recent history.
-            None => consumer::DeliverPolicy::All,
-            Some(seq) => consumer::DeliverPolicy::ByStartSequence {
-                start_sequence: seq,
-            },
-        };
-        let mut messages = match crate::sinks::events::nats::ordered(&stream, policy, filter).await
-        {
-            Ok(m) => m,
-            Err(_) => {
-                tokio::time::sleep(RETRY).await;
-                continue;
-            }
-        };
-        loop {
-            let m = tokio::select! {
-                m = messages.next() => m,
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {
-                    if bus.strong_count() == 0 { return }
-                    continue;
-                }
-            };
-            match m {
-                Some(Ok(m)) => {
-                    if let Ok(info) = m.info() {
-                        next = Some(info.stream_sequence + 1);
-                    }
-                    apply_payload(&hub, &m.payload);
-                }
-                Some(Err(_)) | None => break,
-            }
-        }
-        tokio::time::sleep(RETRY).await;
+/// Where the cluster's observations are read from, for as long as the bus is in use.
+struct Observations(std::sync::Weak<NatsBus>);
+
+impl crate::sinks::events::follow::Source for Observations {
+    async fn stream(&self) -> Option<async_nats::jetstream::stream::Stream> {
+        let bus = self.0.upgrade()?;
+        bus.observations().await.ok()
     }
+    fn filter(&self) -> String {
+        self.0
+            .upgrade()
+            .map(|b| b.observations_filter())
+            .unwrap_or_default()
+    }
+    fn wanted(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
+
+/// Reads every observation kept in the stream (the detector's recent history), then new ones,
+/// into `hub`.
+async fn count(bus: std::sync::Weak<NatsBus>, hub: SurgeHub) {
+    let handle = move |m: async_nats::jetstream::Message| {
+        apply_payload(&hub, &m.payload);
+        std::future::ready(())
+    };
+    follow(Observations(bus), Start::All, handle).await;
 }
 
 /// Largest observation read from the stream; a customer final is a few hundred bytes.

@@ -2,6 +2,7 @@
 pub mod bus;
 pub mod event;
 pub mod filter;
+pub mod follow;
 pub mod local;
 pub mod nats;
 pub use bus::{BusHealth, Delivery, EventBackend, EventBus, Published, Subscription};

@@ -39,7 +39,8 @@ pub struct BusConfig {
     /// Events go to `<subject_prefix>.<type>.<queue>`.
     pub subject_prefix: String,
     /// What each node's calls add to the cluster's surge detector goes to
-    /// `<observations_prefix>.<kind>`, in the same stream.
+    /// `<observations_prefix>.<kind>`, in the stream `<stream>_SURGE` (so the event stream
+    /// holds events only, and a resuming subscriber's gap counts events only).
     pub observations_prefix: String,
     /// How long the stream keeps events, in seconds: how far back a reconnecting subscriber
     /// may resume. Events carry redacted transcripts; keep this short.
@@ -300,12 +301,22 @@ impl NatsBus {
     fn stream_config(&self) -> stream::Config {
         stream::Config {
             name: self.cfg.stream.clone(),
-            subjects: vec![
-                format!("{}.>", self.cfg.subject_prefix),
-                format!("{}.>", self.cfg.observations_prefix),
-            ],
+            subjects: vec![format!("{}.>", self.cfg.subject_prefix)],
             max_age: Duration::from_secs(self.cfg.max_age_s),
             max_bytes: (self.cfg.max_mb * 1024 * 1024) as i64,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        }
+    }
+
+    /// The surge observations' stream: kept as long as events, at most a quarter of their
+    /// space (an observation is smaller than the event it comes with).
+    fn observations_config(&self) -> stream::Config {
+        stream::Config {
+            name: format!("{}_SURGE", self.cfg.stream),
+            subjects: vec![format!("{}.>", self.cfg.observations_prefix)],
+            max_age: Duration::from_secs(self.cfg.max_age_s),
+            max_bytes: (self.cfg.max_mb * 1024 * 1024 / 4).max(1024 * 1024) as i64,
             storage: stream::StorageType::File,
             ..Default::default()
         }
@@ -357,12 +368,23 @@ impl NatsBus {
         });
     }
 
-    /// The stream (events and surge observations), created when missing.
+    /// The event stream, created when missing (with the observations' stream beside it).
     pub async fn stream(&self) -> Result<stream::Stream, String> {
+        self.observations().await?;
         self.js
             .get_or_create_stream(self.stream_config())
             .await
             .map_err(|e| format!("stream {}: {e}", self.cfg.stream))
+    }
+
+    /// The surge observations' stream, created when missing.
+    pub async fn observations(&self) -> Result<stream::Stream, String> {
+        let cfg = self.observations_config();
+        let name = cfg.name.clone();
+        self.js
+            .get_or_create_stream(cfg)
+            .await
+            .map_err(|e| format!("stream {name}: {e}"))
     }
 }
 
@@ -543,71 +565,42 @@ fn note_trouble(bus: &NatsBus, trouble: Option<String>) {
     *t = trouble;
 }
 
-/// Reads the stream from its end on and hands each event to this node's live subscribers.
-async fn fan_out(bus: std::sync::Weak<NatsBus>) {
-    let mut next: Option<u64> = None;
-    loop {
-        let Some(b) = bus.upgrade() else { return };
-        let stream = match b.stream().await {
-            Ok(s) => s,
-            Err(_) => {
-                drop(b);
-                tokio::time::sleep(RETRY).await;
-                continue;
-            }
-        };
-        let live = b.live.clone();
-        let name = b.cfg.stream.clone();
-        let filter = b.events_filter();
-        let start = match next {
-            Some(seq) => seq,
-            // From the end on: subscribers get what is published once they subscribed.
-            None => stream.cached_info().state.last_sequence + 1,
-        };
-        let policy = consumer::DeliverPolicy::ByStartSequence {
-            start_sequence: start,
-        };
-        let mut messages = match ordered(&stream, policy, filter).await {
-            Ok(m) => m,
-            Err(e) => {
-                b.reading.store(false, Ordering::Relaxed);
-                drop(b);
-                tracing::debug!(stream = %name, error = %e, "event consumer not created; retrying");
-                tokio::time::sleep(RETRY).await;
-                continue;
-            }
-        };
-        next = Some(start);
-        b.reading.store(true, Ordering::Relaxed);
-        drop(b);
-        loop {
-            let m = tokio::select! {
-                m = messages.next() => m,
-                // Checks now and then whether the bus is still wanted.
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {
-                    if bus.strong_count() == 0 { return }
-                    continue;
-                }
-            };
-            match m {
-                Some(Ok(m)) => {
-                    if let Some(p) = decode(&m) {
-                        next = Some(p.id + 1);
-                        let _ = live.send(Arc::new(p));
-                    }
-                }
-                Some(Err(e)) => {
-                    tracing::debug!(error = %e, "event consumer interrupted; recreating it");
-                    break;
-                }
-                None => break,
-            }
-        }
-        if let Some(b) = bus.upgrade() {
-            b.reading.store(false, Ordering::Relaxed);
-        }
-        tokio::time::sleep(RETRY).await;
+/// Where the fan-out reads: the event stream, for as long as the bus is in use.
+struct EventStream(std::sync::Weak<NatsBus>);
+
+impl super::follow::Source for EventStream {
+    async fn stream(&self) -> Option<stream::Stream> {
+        let bus = self.0.upgrade()?;
+        bus.stream().await.ok()
     }
+    fn filter(&self) -> String {
+        self.0
+            .upgrade()
+            .map(|b| b.events_filter())
+            .unwrap_or_default()
+    }
+    fn wanted(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+    fn reading(&self, now: bool) {
+        if let Some(b) = self.0.upgrade() {
+            b.reading.store(now, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Reads every event published from now on (by any node) to this node's live subscribers.
+async fn fan_out(bus: std::sync::Weak<NatsBus>) {
+    let Some(live) = bus.upgrade().map(|b| b.live.clone()) else {
+        return;
+    };
+    let handle = move |m: jetstream::Message| {
+        if let Some(p) = decode(&m) {
+            let _ = live.send(Arc::new(p));
+        }
+        std::future::ready(())
+    };
+    super::follow::follow(EventStream(bus), super::follow::Start::New, handle).await;
 }
 
 /// Feeds one resuming subscriber from just after `after`, for as long as it listens.
@@ -642,7 +635,7 @@ async fn resume(
         let policy = consumer::DeliverPolicy::ByStartSequence {
             start_sequence: next,
         };
-        let mut messages = match ordered(&stream, policy, filter.clone()).await {
+        let mut messages = match super::follow::ordered(&stream, policy, filter.clone()).await {
             Ok(m) => m,
             Err(_) => {
                 tokio::time::sleep(RETRY).await;
@@ -668,24 +661,6 @@ async fn resume(
         }
         tokio::time::sleep(RETRY).await;
     }
-}
-
-/// An ordered consumer of `stream` on the subjects `filter` from `policy` on, as a message
-/// stream (the events fan-out, resuming subscribers and the cluster's surge counting use it).
-pub(crate) async fn ordered(
-    stream: &stream::Stream,
-    policy: consumer::DeliverPolicy,
-    filter: String,
-) -> Result<consumer::pull::Ordered, String> {
-    let c = stream
-        .create_consumer(consumer::pull::OrderedConfig {
-            deliver_policy: policy,
-            filter_subject: filter,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    c.messages().await.map_err(|e| e.to_string())
 }
 
 /// A stream message as a subscriber's event; `None` (logged) for one this version cannot

@@ -158,6 +158,26 @@ impl PgArchive {
                 statements: HashMap::new(),
             }),
         };
+        // Most batches hold no bad op: written straight, without a savepoint per op (each
+        // costs two round trips). A refusal undoes the batch, which is then written op by op.
+        let mut tx = writer.client.transaction()?;
+        let whole = ops.iter().try_for_each(|op| {
+            store::apply(
+                &mut Pg {
+                    tx: &mut tx,
+                    statements: &mut writer.statements,
+                },
+                op,
+            )
+        });
+        match whole {
+            Ok(()) => {
+                tx.commit()?;
+                return Ok(0);
+            }
+            Err(e) if is_permanent(&e) => drop(tx),
+            Err(e) => return Err(e.into()),
+        }
         let mut tx = writer.client.transaction()?;
         let mut rejected = 0;
         for op in ops {
@@ -205,6 +225,13 @@ impl PgArchive {
         })?;
         tx.commit()?;
         Ok(out)
+    }
+
+    /// Refreshes the planner's statistics (autovacuum does this on its own after enough
+    /// writes; a bulk import or a benchmark asks at once).
+    pub fn analyze(&self) -> Result<(), ArchiveError> {
+        self.pool.get()?.batch_execute("ANALYZE")?;
+        Ok(())
     }
 
     /// Whether a call with this id is archived as ended.

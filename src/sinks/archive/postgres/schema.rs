@@ -12,14 +12,23 @@ const MIGRATIONS: &[&str] = &[r#"
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 
 -- Every 1- and 2-character substring of t, ASCII letters lower-cased (as SQLite's LIKE
--- compares them): terms too short for trigrams are found through these.
+-- compares them): terms too short for trigrams are found through these. PL/pgSQL, whose
+-- plans are cached: a SQL function here is planned again for every row written.
 CREATE FUNCTION callwatch_grams(t text) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT coalesce(array_agg(DISTINCT substr(s, i, n)), '{}')
-    FROM (SELECT translate(t, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') AS s) x,
-         generate_series(1, length(s)) AS i,
-         (VALUES (1), (2)) AS v(n)
-    WHERE i + n - 1 <= length(s)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    s text := translate(t, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz');
+    n int := length(s);
+    g text[] := '{}';
+BEGIN
+    FOR i IN 1..n LOOP
+        g := g || substr(s, i, 1);
+        IF i < n THEN
+            g := g || substr(s, i, 2);
+        END IF;
+    END LOOP;
+    RETURN g;
+END
 $$;
 
 CREATE TABLE calls (
