@@ -280,12 +280,44 @@ fn search_pages_by_cursor_and_refuses_bad_queries_on_every_backend() {
                 to: Some("tomorrow".into()),
                 ..Default::default()
             },
+            SearchQuery {
+                q: "x".into(),
+                from: Some("now".into()),
+                ..Default::default()
+            },
+            SearchQuery {
+                q: "   ".into(),
+                ..Default::default()
+            },
+            // A call list's cursor (`c:…`) is not a search cursor.
+            SearchQuery {
+                q: "x".into(),
+                cursor: Some("YzoxMjM".into()),
+                ..Default::default()
+            },
+            // A lone quote leaves nothing to search for.
+            SearchQuery {
+                q: "\"".into(),
+                ..Default::default()
+            },
         ] {
             let e = b.reader.search(&q).unwrap_err();
             assert!(matches!(e, ArchiveError::BadQuery(_)), "{name}: {q:?}: {e}");
         }
-        // SQL in a query is text to find, on either backend.
-        for q in ["'; DROP TABLE calls; --", "%", "_", "\\", "$1"] {
+        // SQL, FTS5 syntax and LIKE wildcards in a query are text to find, on either backend:
+        // nothing here holds them, so every search answers an empty page.
+        for q in [
+            "'; DROP TABLE calls; --",
+            "%",
+            "_",
+            "\\",
+            "$1",
+            "AND OR NOT",
+            "col:foo*",
+            "NEAR(a b)",
+            "(((",
+            "^abc",
+        ] {
             let page = b
                 .reader
                 .search(&SearchQuery {

@@ -3,6 +3,7 @@
 //! into its own detector, and ticks it; only the elected leader's ticks produce alerts.
 
 use crate::sinks::events::follow::{follow, Start};
+use crate::sinks::events::nats::BusStream;
 use crate::sinks::events::NatsBus;
 use crate::transforms::surge::{ClusterLink, Observation, SurgeHub};
 use std::sync::atomic::AtomicBool;
@@ -33,25 +34,6 @@ pub fn join(bus: &Arc<NatsBus>, hub: &SurgeHub) -> Result<Arc<AtomicBool>, &'sta
     Ok(leader)
 }
 
-/// Where the cluster's observations are read from, for as long as the bus is in use.
-struct Observations(std::sync::Weak<NatsBus>);
-
-impl crate::sinks::events::follow::Source for Observations {
-    async fn stream(&self) -> Option<async_nats::jetstream::stream::Stream> {
-        let bus = self.0.upgrade()?;
-        bus.observations().await.ok()
-    }
-    fn filter(&self) -> String {
-        self.0
-            .upgrade()
-            .map(|b| b.observations_filter())
-            .unwrap_or_default()
-    }
-    fn wanted(&self) -> bool {
-        self.0.strong_count() > 0
-    }
-}
-
 /// Reads every observation kept in the stream (the detector's recent history), then new ones,
 /// into `hub`.
 async fn count(bus: std::sync::Weak<NatsBus>, hub: SurgeHub) {
@@ -59,7 +41,7 @@ async fn count(bus: std::sync::Weak<NatsBus>, hub: SurgeHub) {
         apply_payload(&hub, &m.payload);
         std::future::ready(())
     };
-    follow(Observations(bus), Start::All, handle).await;
+    follow(BusStream::observations(bus), Start::All, handle).await;
 }
 
 /// Largest observation read from the stream; a customer final is a few hundred bytes.

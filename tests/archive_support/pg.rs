@@ -30,17 +30,22 @@ fn is_root() -> bool {
 }
 
 impl TempPostgres {
-    /// Runs `tool` from the server's bin directory, as `postgres` when we are root.
-    fn run(&self, tool: &str, args: &[&str]) {
+    /// `tool` from the server's bin directory, run as `postgres` when we are root.
+    fn command(&self, tool: &str) -> Command {
         let exe = self.bin.join(tool);
-        let mut cmd = if is_root() {
+        if is_root() {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--"]).arg(&exe);
             c
         } else {
             Command::new(&exe)
-        };
-        let out = cmd
+        }
+    }
+
+    /// Runs `tool` with `args`, panicking with its output when it fails.
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = self
+            .command(tool)
             .args(args)
             .stdin(Stdio::null())
             .output()
@@ -122,15 +127,8 @@ impl TempPostgres {
 impl Drop for TempPostgres {
     fn drop(&mut self) {
         let data = self.dir.path().join("data").display().to_string();
-        let exe = self.bin.join("pg_ctl");
-        let mut cmd = if is_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&exe);
-            c
-        } else {
-            Command::new(&exe)
-        };
-        let _ = cmd
+        let _ = self
+            .command("pg_ctl")
             .args(["-D", &data, "-m", "immediate", "stop"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -370,32 +370,35 @@ pub fn get_with_token(url: &str, token: &str) -> (u16, String, Vec<u8>) {
 /// POSTs to `url` with the harness token of its server; the status and the JSON body (null
 /// when there is none).
 pub fn post_json(url: &str) -> (u16, serde_json::Value) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut req = reqwest::Client::new().post(url);
-        if let Some(t) = token_for(url) {
-            req = req.bearer_auth(t);
-        }
-        let r = req.send().await.expect("POST");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(serde_json::Value::Null))
-    })
+    let (status, v) = request_json(reqwest::Method::POST, url);
+    let v = if v.is_string() {
+        serde_json::Value::Null
+    } else {
+        v
+    };
+    (status, v)
 }
 
+/// GETs `url` with the harness token of its server; the status and the body as JSON (a JSON
+/// string when it is not JSON).
 pub fn get_json(url: &str) -> (u16, serde_json::Value) {
+    request_json(reqwest::Method::GET, url)
+}
+
+fn request_json(method: reqwest::Method, url: &str) -> (u16, serde_json::Value) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let mut req = reqwest::Client::new().get(url);
+        let mut req = reqwest::Client::new().request(method.clone(), url);
         if let Some(t) = token_for(url) {
             req = req.bearer_auth(t);
         }
-        let r = req.send().await.expect("GET");
+        let r = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
         let status = r.status().as_u16();
         let body = r.text().await.unwrap();
         let v = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));

@@ -565,26 +565,57 @@ fn note_trouble(bus: &NatsBus, trouble: Option<String>) {
     *t = trouble;
 }
 
-/// Where the fan-out reads: the event stream, for as long as the bus is in use.
-struct EventStream(std::sync::Weak<NatsBus>);
+/// One of the bus's streams, followed for as long as the bus is in use: the events (the
+/// fan-out, which also tells readiness whether it reads) or the surge observations.
+pub struct BusStream {
+    bus: std::sync::Weak<NatsBus>,
+    observations: bool,
+}
 
-impl super::follow::Source for EventStream {
+impl BusStream {
+    /// The event stream.
+    pub fn events(bus: std::sync::Weak<NatsBus>) -> BusStream {
+        BusStream {
+            bus,
+            observations: false,
+        }
+    }
+
+    /// The surge observations' stream.
+    pub fn observations(bus: std::sync::Weak<NatsBus>) -> BusStream {
+        BusStream {
+            bus,
+            observations: true,
+        }
+    }
+}
+
+impl super::follow::Source for BusStream {
     async fn stream(&self) -> Option<stream::Stream> {
-        let bus = self.0.upgrade()?;
-        bus.stream().await.ok()
+        let bus = self.bus.upgrade()?;
+        if self.observations {
+            bus.observations().await.ok()
+        } else {
+            bus.stream().await.ok()
+        }
     }
     fn filter(&self) -> String {
-        self.0
-            .upgrade()
-            .map(|b| b.events_filter())
-            .unwrap_or_default()
+        let Some(b) = self.bus.upgrade() else {
+            return String::new();
+        };
+        if self.observations {
+            b.observations_filter()
+        } else {
+            b.events_filter()
+        }
     }
     fn wanted(&self) -> bool {
-        self.0.strong_count() > 0
+        self.bus.strong_count() > 0
     }
     fn reading(&self, now: bool) {
-        if let Some(b) = self.0.upgrade() {
-            b.reading.store(now, Ordering::Relaxed);
+        match self.bus.upgrade() {
+            Some(b) if !self.observations => b.reading.store(now, Ordering::Relaxed),
+            _ => {}
         }
     }
 }
@@ -600,7 +631,7 @@ async fn fan_out(bus: std::sync::Weak<NatsBus>) {
         }
         std::future::ready(())
     };
-    super::follow::follow(EventStream(bus), super::follow::Start::New, handle).await;
+    super::follow::follow(BusStream::events(bus), super::follow::Start::New, handle).await;
 }
 
 /// Feeds one resuming subscriber from just after `after`, for as long as it listens.
