@@ -416,3 +416,35 @@ fn postgres_setup_is_checked_at_open() {
     let e = PgArchive::open("mysql://x").err().unwrap().to_string();
     assert!(e.contains("not a PostgreSQL URL"), "{e}");
 }
+
+#[test]
+fn postgres_over_tls_checks_the_servers_certificate() {
+    use callwatch::sinks::archive::PgArchive;
+    let (server, ca) = pg::TempPostgres::start_tls();
+    let url = format!("{}?sslmode=require", server.database("tls"));
+    // The server's CA: connected over TLS, and the archive works.
+    let archive = PgArchive::open_with(&url, Some(&ca)).unwrap();
+    archive.write(&sample_call("t1", "a", 0)).unwrap();
+    assert!(archive.call_ended("t1").unwrap());
+    // Asking for TLS without a CA to check the server against is refused at open.
+    let e = PgArchive::open(&url).err().unwrap().to_string();
+    assert!(e.contains("ca_file"), "{e}");
+    // A certificate the given CA did not sign: the connection is refused.
+    let other = tempfile::tempdir().unwrap();
+    let stranger = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let stranger_pem = other.path().join("ca.pem");
+    std::fs::write(&stranger_pem, stranger.cert.pem()).unwrap();
+    let e = PgArchive::open_with(&url, Some(&stranger_pem))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.to_lowercase().contains("certificate"), "{e}");
+    // A CA file that holds no certificate says so.
+    let empty = other.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate").unwrap();
+    let e = PgArchive::open_with(&url, Some(&empty))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("no certificate"), "{e}");
+}

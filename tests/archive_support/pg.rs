@@ -1,5 +1,7 @@
 //! A throwaway PostgreSQL server (the Debian `postgresql` package) under a temporary
 //! directory, on a free loopback port, stopped when dropped. As root it runs as `postgres`.
+//! Shared by the archive tests and the search bench; each uses part of it.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -61,7 +63,36 @@ impl TempPostgres {
     /// Initialises and starts a server (UTF-8, C.UTF-8 character classes, no fsync: test
     /// data need not survive a power cut).
     pub fn start() -> TempPostgres {
+        TempPostgres::start_with(false)
+    }
+
+    /// Like [`TempPostgres::start`], also taking TLS with a self-signed certificate for
+    /// `localhost` and `127.0.0.1`; returns the certificate's PEM file, the CA to trust.
+    pub fn start_tls() -> (TempPostgres, PathBuf) {
+        let pg = TempPostgres::start_with(true);
+        let ca = pg.dir.path().join("server.crt");
+        (pg, ca)
+    }
+
+    fn start_with(tls: bool) -> TempPostgres {
         let dir = tempfile::tempdir().unwrap();
+        let mut ssl = String::new();
+        if tls {
+            let ck =
+                rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+                    .unwrap();
+            let (crt, key) = (dir.path().join("server.crt"), dir.path().join("server.key"));
+            std::fs::write(&crt, ck.cert.pem()).unwrap();
+            std::fs::write(&key, ck.key_pair.serialize_pem()).unwrap();
+            // The server refuses a key others may read.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+            ssl = format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                crt.display(),
+                key.display()
+            );
+        }
         if is_root() {
             let ok = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
@@ -98,7 +129,7 @@ impl TempPostgres {
         );
         let opts = format!(
             "-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off"
+             -c synchronous_commit=off -c full_page_writes=off{ssl}"
         );
         let log = pg.dir.path().join("server.log").display().to_string();
         pg.run(

@@ -44,6 +44,10 @@ pub enum ArchiveError {
     /// PostgreSQL (`[archive] url`) reported an error, or could not be reached.
     #[error("PostgreSQL archive error: {0}; check that the server is up and reachable and that the archive's user may write its tables")]
     Postgres(#[from] postgres::Error),
+    /// No connection to the PostgreSQL archive could be made; `reason` carries the causes
+    /// (refused, TLS certificate not trusted, authentication failed...).
+    #[error("cannot connect to the PostgreSQL archive at {url}: {reason}; check the server, the URL, and for TLS the CA file")]
+    PostgresConnect { url: String, reason: String },
     /// No pooled PostgreSQL connection could be had in time.
     #[error("cannot get a PostgreSQL connection: {0}; check that the server is up, reachable and accepts more connections")]
     PostgresPool(#[from] r2d2::Error),

@@ -16,12 +16,15 @@ use super::record::ArchiveOp;
 use super::search::{plan, Dialect, FoundRow};
 use super::sql::{postgres_sql, Arg, Db};
 use super::store;
+use postgres::config::SslMode;
 use postgres::types::ToSql;
-use postgres::{NoTls, Statement};
+use postgres::Statement;
 use r2d2_postgres::PostgresConnectionManager;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Connections kept for queries.
 const POOL_SIZE: u32 = 8;
@@ -30,9 +33,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A PostgreSQL archive. Cheap to share behind an `Arc`; queries run on pooled connections.
 pub struct PgArchive {
-    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+    pool: r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>,
     writer: Mutex<Option<Writer>>,
     config: postgres::Config,
+    tls: MakeRustlsConnect,
     url: String,
     query_timeout: Duration,
 }
@@ -62,6 +66,38 @@ impl Db for Pg<'_, '_> {
         };
         Ok(self.tx.execute(&stmt, &params(args))? as usize)
     }
+}
+
+/// An error and its causes, outermost first: a TLS failure says why the certificate failed.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        next = s.source();
+    }
+    out
+}
+
+/// The CA certificates of the PEM file at `path`.
+fn roots(path: &Path) -> Result<rustls::RootCertStore, ArchiveError> {
+    let bad = |why: String| {
+        ArchiveError::PostgresSetup(format!(
+            "[archive] ca_file {}: {why}; give the PEM of the CA that signed the PostgreSQL server's certificate",
+            path.display()
+        ))
+    };
+    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        let cert = cert.map_err(|e| bad(e.to_string()))?;
+        roots.add(cert).map_err(|e| bad(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(bad("no certificate in it".into()));
+    }
+    Ok(roots)
 }
 
 fn params(args: &[Arg]) -> Vec<&(dyn ToSql + Sync)> {
@@ -107,21 +143,66 @@ fn is_permanent(e: &postgres::Error) -> bool {
 }
 
 impl PgArchive {
-    /// Connects to `url`, creating or migrating the schema as needed.
+    /// Connects to `url`, creating or migrating the schema as needed, without a CA for TLS:
+    /// see [`PgArchive::open_with`].
     pub fn open(url: &str) -> Result<PgArchive, ArchiveError> {
-        let config: postgres::Config = url.parse().map_err(|e| {
+        PgArchive::open_with(url, None)
+    }
+
+    /// Connects to `url`, creating or migrating the schema as needed. With `sslmode=require`
+    /// in the URL the connection is TLS, and the server's certificate must chain to the PEM
+    /// `ca_file` and name the host. Without `sslmode` (or with `prefer`), TLS is used when a
+    /// `ca_file` is given, and otherwise the connection is plain TCP (logged: transcripts then
+    /// cross the network readable).
+    pub fn open_with(url: &str, ca_file: Option<&Path>) -> Result<PgArchive, ArchiveError> {
+        let mut config: postgres::Config = url.parse().map_err(|e| {
             ArchiveError::PostgresSetup(format!(
                 "[archive] url {} is not a PostgreSQL URL ({e}); write it like \
-                 postgres://callwatch@db.internal/callwatch",
+                 postgres://callwatch@db.internal/callwatch?sslmode=require",
                 redacted(url)
             ))
         })?;
-        let mut client = config.connect(NoTls)?;
+        let roots = match ca_file {
+            Some(path) => roots(path)?,
+            None => rustls::RootCertStore::empty(),
+        };
+        match (config.get_ssl_mode(), ca_file) {
+            (SslMode::Require, None) => {
+                return Err(ArchiveError::PostgresSetup(format!(
+                    "[archive] url {} asks for sslmode=require, but no CA file is set to check \
+                     the server's certificate against; set [archive] ca_file to the PEM of the \
+                     CA that signed it",
+                    redacted(url)
+                )))
+            }
+            (SslMode::Prefer, Some(_)) => {
+                config.ssl_mode(SslMode::Require);
+            }
+            (SslMode::Prefer, None) => {
+                tracing::warn!(url = %redacted(url), "the PostgreSQL archive connection is not encrypted; use sslmode=require and [archive] ca_file");
+                config.ssl_mode(SslMode::Disable);
+            }
+            _ => {}
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let client_config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ArchiveError::PostgresSetup(format!("TLS settings: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let tls = MakeRustlsConnect::new(client_config);
+        let mut client =
+            config
+                .connect(tls.clone())
+                .map_err(|e| ArchiveError::PostgresConnect {
+                    url: redacted(url),
+                    reason: causes(&e),
+                })?;
         schema::migrate(&mut client, url)?;
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .connection_timeout(CONNECT_TIMEOUT)
-            .build(PostgresConnectionManager::new(config.clone(), NoTls))?;
+            .build(PostgresConnectionManager::new(config.clone(), tls.clone()))?;
         Ok(PgArchive {
             pool,
             writer: Mutex::new(Some(Writer {
@@ -129,6 +210,7 @@ impl PgArchive {
                 statements: HashMap::new(),
             })),
             config,
+            tls,
             url: redacted(url),
             query_timeout: super::reader::DEFAULT_QUERY_TIMEOUT,
         })
@@ -154,7 +236,7 @@ impl PgArchive {
         let writer = match guard.as_mut() {
             Some(w) if !w.client.is_closed() => w,
             _ => guard.insert(Writer {
-                client: self.config.connect(NoTls)?,
+                client: self.config.connect(self.tls.clone())?,
                 statements: HashMap::new(),
             }),
         };
