@@ -5,7 +5,6 @@ use super::error::{RuleError, RuleProblem};
 use crate::transforms::matcher::{Severity, SpeakerScope};
 use crate::transforms::toml_source;
 use serde::Deserialize;
-use std::path::Path;
 use toml::Spanned;
 
 /// What a rule asks for when it fires.
@@ -506,25 +505,4 @@ pub(crate) fn check_duplicates(rules: &[RuleDef]) -> Result<(), RuleError> {
         }
     }
     Ok(())
-}
-
-/// Reads every `*.toml` file of `dir`, in file-name order. A missing directory holds no rules.
-pub(crate) fn load_dir(dir: &Path) -> Result<Vec<RuleDef>, RuleError> {
-    if !dir.exists() {
-        return Ok(Vec::new());
-    }
-    let io = |source| RuleError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let files = toml_source::toml_files(dir).map_err(io)?;
-    let mut rules: Vec<RuleDef> = Vec::new();
-    for file in &files {
-        let src = std::fs::read_to_string(file).map_err(|source| RuleError::Io {
-            path: file.clone(),
-            source,
-        })?;
-        rules.extend(parse(&src, &file.display().to_string())?);
-    }
-    Ok(rules)
 }

@@ -48,20 +48,7 @@ impl InspectionFiles {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let mut rules = Vec::new();
-        let rules_dir = &source.rules_dir;
-        if rules_dir.exists() {
-            let names = toml_source::toml_files(rules_dir).map_err(|source| RuleError::Io {
-                path: rules_dir.to_path_buf(),
-                source,
-            })?;
-            for p in &names {
-                rules.push(read_file(p).map_err(|source| RuleError::Io {
-                    path: p.clone(),
-                    source,
-                })?);
-            }
-        }
+        let rules = read_rules(&source.rules_dir)?;
         Ok(InspectionFiles { lexicons, rules })
     }
 
@@ -119,6 +106,26 @@ impl InspectionFiles {
         }
         Ok(defs)
     }
+}
+
+/// The `*.toml` files of a rules directory, in file-name order; a missing one holds none.
+pub(super) fn read_rules(dir: &Path) -> Result<Vec<SourceFile>, RuleError> {
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let names = toml_source::toml_files(dir).map_err(|source| RuleError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    names
+        .iter()
+        .map(|p| {
+            read_file(p).map_err(|source| RuleError::Io {
+                path: p.clone(),
+                source,
+            })
+        })
+        .collect()
 }
 
 fn read_file(path: &Path) -> std::io::Result<SourceFile> {

@@ -100,7 +100,11 @@ impl Inspection {
 
     /// Checks the rule files of `dir` against `matcher` without keeping them.
     pub fn check_rules(dir: &Path, matcher: &Matcher) -> Result<usize, InspectionError> {
-        Ok(RuleSet::compile(file::load_dir(dir)?, matcher)?.len())
+        let files = InspectionFiles {
+            lexicons: Vec::new(),
+            rules: super::files::read_rules(dir)?,
+        };
+        Ok(RuleSet::compile(files.rule_defs()?, matcher)?.len())
     }
 
     /// Counts for logs and the reload endpoint.
