@@ -14,8 +14,7 @@ mod pg;
 use callwatch::call::Speaker;
 use callwatch::sinks::archive::sound::SearchMode;
 use callwatch::sinks::archive::{
-    ArchiveOp, ArchiveReader, ArchiveSearch, ArchiveStore, ArchiveWriter, PgArchive, SearchQuery,
-    UtteranceRecord,
+    ArchiveOp, ArchiveReader, ArchiveStore, ArchiveWriter, PgArchive, SearchQuery, UtteranceRecord,
 };
 use std::time::{Duration, Instant};
 
@@ -223,7 +222,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// Times every query `ROUNDS` times (after one warm-up); prints each and returns p50, p95.
-fn measure(name: &str, reader: &dyn ArchiveSearch, total_calls: usize) -> (Duration, Duration) {
+fn measure(name: &str, reader: &ArchiveReader, total_calls: usize) -> (Duration, Duration) {
     let qs = queries(total_calls);
     let mut all = Vec::new();
     for (label, q) in &qs {
@@ -276,11 +275,12 @@ fn main() {
     }
     if which == "both" || which == "postgres" {
         let server = pg::TempPostgres::start();
-        let archive = PgArchive::open(&server.database("bench")).unwrap();
-        let rate = fill(&archive, utterances);
+        let archive = std::sync::Arc::new(PgArchive::open(&server.database("bench")).unwrap());
+        let rate = fill(&*archive, utterances);
         // What autovacuum does after a bulk load: statistics for the planner.
         archive.analyze().unwrap();
-        let (p50, p95) = measure("postgres", &archive, total_calls);
+        let reader = ArchiveReader::postgres(archive);
+        let (p50, p95) = measure("postgres", &reader, total_calls);
         summary.push(("postgres", rate, p50, p95));
     }
     println!();

@@ -423,9 +423,11 @@ fn postgres_over_tls_checks_the_servers_certificate() {
     let (server, ca) = pg::TempPostgres::start_tls();
     let url = format!("{}?sslmode=require", server.database("tls"));
     // The server's CA: connected over TLS, and the archive works.
-    let archive = PgArchive::open_with(&url, Some(&ca)).unwrap();
+    let archive = std::sync::Arc::new(PgArchive::open_with(&url, Some(&ca)).unwrap());
     archive.write(&sample_call("t1", "a", 0)).unwrap();
-    assert!(archive.call_ended("t1").unwrap());
+    // Reads go through the same TLS-configured pool.
+    let reader = callwatch::sinks::archive::ArchiveReader::postgres(archive);
+    assert!(reader.call_ended("t1").unwrap());
     // Asking for TLS without a CA to check the server against is refused at open.
     let e = PgArchive::open(&url).err().unwrap().to_string();
     assert!(e.contains("ca_file"), "{e}");

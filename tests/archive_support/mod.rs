@@ -5,8 +5,7 @@ pub mod pg;
 
 use callwatch::call::Speaker;
 use callwatch::sinks::archive::{
-    ArchiveOp, ArchiveReader, ArchiveSearch, ArchiveStore, ArchiveWriter, HitRecord, PgArchive,
-    UtteranceRecord,
+    ArchiveOp, ArchiveReader, ArchiveStore, ArchiveWriter, HitRecord, PgArchive, UtteranceRecord,
 };
 use callwatch::transforms::matcher::MatchMode;
 use serde_json::json;
@@ -289,7 +288,7 @@ pub fn serde_urlencoded_like<T: serde::de::DeserializeOwned>(q: &str) -> T {
 pub struct Backend {
     pub name: &'static str,
     pub store: std::sync::Arc<dyn ArchiveStore>,
-    pub reader: std::sync::Arc<dyn ArchiveSearch>,
+    pub reader: ArchiveReader,
     pub pg: Option<std::sync::Arc<PgArchive>>,
     _keep: Box<dyn std::any::Any>,
 }
@@ -309,7 +308,7 @@ pub fn backends() -> Vec<Backend> {
     let sqlite = Backend {
         name: "sqlite",
         store: std::sync::Arc::new(tx),
-        reader: std::sync::Arc::new(reader),
+        reader,
         pg: None,
         _keep: Box::new((handle, dir)),
     };
@@ -318,7 +317,7 @@ pub fn backends() -> Vec<Backend> {
     let postgres = Backend {
         name: "postgres",
         store: archive.clone(),
-        reader: archive.clone(),
+        reader: ArchiveReader::postgres(archive.clone()),
         pg: Some(archive),
         _keep: Box::new(server),
     };

@@ -3,8 +3,9 @@
 
 use super::error::ArchiveError;
 use super::reader::ArchiveReader;
-use super::sql::{args, Db};
-use rusqlite::{Connection, OptionalExtension};
+use super::rows::Row;
+use super::sql::{args, Arg, Db};
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -73,7 +74,8 @@ pub(crate) fn insert_ack<D: Db>(db: &mut D, a: &AlertAck) -> Result<(), D::Error
 }
 
 /// Makes `alert_id(call_id, kind, key)` callable in SQL on a reader connection, so alerts
-/// are found and joined to their acknowledgements by id without a stored column.
+/// are found and joined to their acknowledgements by id without a stored column. (The
+/// PostgreSQL schema defines the same function in SQL.)
 pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
     conn.create_scalar_function(
@@ -101,7 +103,7 @@ const ALERTS: &str = "SELECT a.*, k.acked_by, k.role, k.acked_at, k.note FROM (
      ) a LEFT JOIN alert_acks k ON k.alert_id = a.id
      WHERE 1 = 1";
 
-fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertItem> {
+fn alert_row(r: &Row) -> Result<AlertItem, ArchiveError> {
     let (alert_id, call_id): (String, String) = (r.get(0)?, r.get(2)?);
     let acked_by: Option<String> = r.get(9)?;
     Ok(AlertItem {
@@ -138,7 +140,7 @@ impl ArchiveReader {
             )));
         }
         let mut sql = String::from(ALERTS);
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut args: Vec<Arg> = Vec::new();
         let pending = || {
             let marks = vec!["?"; f.acked_pending.len()].join(",");
             format!("a.id IN ({marks})")
@@ -165,18 +167,13 @@ impl ArchiveReader {
         super::reader::queue_limit(&mut sql, &mut args, "a.queue", f.visible_queues.as_deref());
         sql.push_str(" ORDER BY a.at DESC, a.id LIMIT ?");
         args.push(i64::from(limit).into());
-        self.with_snapshot(|conn| {
-            Ok(conn
-                .prepare(&sql)?
-                .query_map(rusqlite::params_from_iter(args), alert_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?)
-        })
+        self.with_snapshot(|db| db.all(&sql, &args, alert_row))
     }
 
     /// The alert with this id, with its acknowledgement, however old.
     pub fn alert(&self, id: &str) -> Result<Option<AlertItem>, ArchiveError> {
         let sql = format!("{ALERTS} AND a.id = ?1 LIMIT 1");
-        self.with_snapshot(|conn| Ok(conn.prepare(&sql)?.query_row([id], alert_row).optional()?))
+        self.with_snapshot(|db| db.one(&sql, &args![id], alert_row))
     }
 }
 

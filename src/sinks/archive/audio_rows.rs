@@ -3,9 +3,9 @@
 use super::error::ArchiveError;
 use super::reader::ArchiveReader;
 use super::record::AudioRecord;
+use super::rows::{Read, Row};
 use super::sql::{args, Db};
 use crate::call::Speaker;
-use rusqlite::{params, Connection};
 
 pub(crate) fn upsert_audio<D: Db>(db: &mut D, a: &AudioRecord) -> Result<(), D::Error> {
     db.exec(
@@ -79,7 +79,7 @@ pub(crate) fn purge_rejected<D: Db>(db: &mut D, before: &str) -> Result<(), D::E
     Ok(())
 }
 
-fn row(r: &rusqlite::Row) -> rusqlite::Result<AudioRecord> {
+fn row(r: &Row) -> Result<AudioRecord, ArchiveError> {
     let speaker: String = r.get(2)?;
     Ok(AudioRecord {
         call_id: r.get(0)?,
@@ -98,12 +98,12 @@ const COLUMNS: &str =
     "call_id, leg, speaker, file, started_at, duration_ms, bytes, masked_ms, purged_at";
 
 /// A call's audio files, oldest first.
-pub(crate) fn audio_of(conn: &Connection, call_id: &str) -> rusqlite::Result<Vec<AudioRecord>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM audio WHERE call_id = ?1 ORDER BY started_at, leg, file"
-    ))?;
-    let rows = stmt.query_map([call_id], row)?;
-    rows.collect()
+pub(crate) fn audio_of(db: &mut dyn Read, call_id: &str) -> Result<Vec<AudioRecord>, ArchiveError> {
+    db.all(
+        &format!("SELECT {COLUMNS} FROM audio WHERE call_id = ?1 ORDER BY started_at, leg, file"),
+        &args![call_id],
+        row,
+    )
 }
 
 impl ArchiveReader {
@@ -114,45 +114,45 @@ impl ArchiveReader {
         before_ms: i64,
         limit: u32,
     ) -> Result<Vec<AudioRecord>, ArchiveError> {
-        self.with_snapshot(|conn| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {} FROM audio a JOIN calls c ON c.id = a.call_id
-                 WHERE a.purged_at IS NULL AND c.started_at_ms < ?1
-                 ORDER BY c.started_at_ms LIMIT ?2",
-                COLUMNS
-                    .split(", ")
-                    .map(|c| format!("a.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))?;
-            let rows = stmt.query_map(params![before_ms, limit], row)?;
-            Ok(rows.collect::<Result<_, _>>()?)
+        let sql = format!(
+            "SELECT {} FROM audio a JOIN calls c ON c.id = a.call_id
+             WHERE a.purged_at IS NULL AND c.started_at_ms < ?1
+             ORDER BY c.started_at_ms, a.call_id, a.leg, a.file LIMIT ?2",
+            COLUMNS
+                .split(", ")
+                .map(|c| format!("a.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        self.with_snapshot(|db| db.all(&sql, &args![before_ms, limit], row))
+    }
+
+    /// How many refused ops were kept since before `before` (RFC 3339).
+    pub fn rejected_before(&self, before: &str) -> Result<u64, ArchiveError> {
+        self.with_snapshot(|db| {
+            Ok(db
+                .value(
+                    "SELECT count(*) FROM rejected_ops WHERE rejected_at < ?1",
+                    &args![before],
+                )?
+                .unwrap_or(0))
         })
     }
 
     /// Ids of ended calls that started before `before_ms` (Unix ms), oldest first, at most
     /// `limit`.
-    /// How many refused ops were kept since before `before` (RFC 3339).
-    pub fn rejected_before(&self, before: &str) -> Result<u64, ArchiveError> {
-        self.with_snapshot(|conn| {
-            Ok(conn
-                .prepare_cached("SELECT count(*) FROM rejected_ops WHERE rejected_at < ?1")?
-                .query_row([before], |r| r.get(0))?)
-        })
-    }
-
     pub fn calls_started_before(
         &self,
         before_ms: i64,
         limit: u32,
     ) -> Result<Vec<String>, ArchiveError> {
-        self.with_snapshot(|conn| {
-            let mut stmt = conn.prepare_cached(
+        self.with_snapshot(|db| {
+            db.all(
                 "SELECT id FROM calls WHERE started_at_ms < ?1 AND ended_at IS NOT NULL
-                 ORDER BY started_at_ms LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![before_ms, limit], |r| r.get(0))?;
-            Ok(rows.collect::<Result<_, _>>()?)
+                 ORDER BY started_at_ms, id LIMIT ?2",
+                &args![before_ms, limit],
+                |r| r.get(0),
+            )
         })
     }
 }

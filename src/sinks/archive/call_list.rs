@@ -7,9 +7,9 @@ use super::reader::{
     bad_cursor, call_row, decode_cursor, encode_cursor, fill_summary, limit, offset, queue_limit,
     time_arg, ArchiveReader,
 };
+use super::search::Dialect;
+use super::sql::Arg as Value;
 use super::terms::Terms;
-use rusqlite::params_from_iter;
-use rusqlite::types::Value;
 
 /// Most calls one CSV export holds.
 pub const MAX_EXPORT: u32 = 10_000;
@@ -63,7 +63,7 @@ impl Sort {
 }
 
 /// `WHERE` conditions (after `WHERE 1 = 1`) and their arguments for `f`, cursor excluded.
-fn conditions(f: &CallFilter) -> Result<(String, Vec<Value>), ArchiveError> {
+fn conditions(f: &CallFilter, dialect: Dialect) -> Result<(String, Vec<Value>), ArchiveError> {
     let mut sql = String::new();
     let mut args: Vec<Value> = Vec::new();
     queue_limit(&mut sql, &mut args, "c.queue", f.visible_queues.as_deref());
@@ -197,10 +197,9 @@ fn conditions(f: &CallFilter) -> Result<(String, Vec<Value>), ArchiveError> {
         let terms = Terms::parse(q)?;
         let mut u = String::from("SELECT 1 FROM utterances u WHERE u.call_id = c.id");
         let sounds = super::search::sounds_of(&terms, f.mode)?;
-        let (text, matched) =
-            super::search::predicate(&terms, &sounds, f.mode, super::search::Dialect::Sqlite);
+        let (text, matched) = super::search::predicate(&terms, &sounds, f.mode, dialect);
         u.push_str(&text);
-        args.extend(matched.into_iter().map(Value::from));
+        args.extend(matched);
         if let Some(s) = f.speaker {
             u.push_str(" AND u.speaker = ?");
             args.push(s.as_str().to_string().into());
@@ -219,7 +218,7 @@ impl ArchiveReader {
     pub fn list_calls(&self, filter: &CallFilter) -> Result<Page<CallSummary>, ArchiveError> {
         let limit = limit(filter.limit)?;
         let sort = Sort::parse(filter.sort.as_deref())?;
-        let (cond, cond_args) = conditions(filter)?;
+        let (cond, cond_args) = conditions(filter, self.dialect())?;
         let count_sql = format!("SELECT count(*) FROM calls c WHERE 1 = 1{cond}");
         let count_args = cond_args.clone();
         let key = sort.key();
@@ -242,24 +241,17 @@ impl ArchiveReader {
         ));
         args.push((limit as i64 + 1).into());
         args.push(offset(filter.offset)?.into());
-        self.with_snapshot(|conn| {
-            let mut rows = conn
-                .prepare(&sql)?
-                .query_map(params_from_iter(args), |r| {
-                    Ok((call_row(r)?, r.get::<_, Value>(9)?))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+        self.with_snapshot(|db| {
+            let mut rows = db.all(&sql, &args, |r| Ok((call_row(r)?, r.get::<Value>(9)?)))?;
             let more = rows.len() > limit as usize;
             rows.truncate(limit as usize);
             let next_cursor = more
                 .then(|| rows.last().map(|(c, k)| encode(sort, k, &c.id)))
                 .flatten();
-            let total: u64 = conn
-                .prepare(&count_sql)?
-                .query_row(params_from_iter(count_args), |r| r.get(0))?;
+            let total: u64 = db.value(&count_sql, &count_args)?.unwrap_or(0);
             let mut items = Vec::with_capacity(rows.len());
             for (mut call, _) in rows {
-                fill_summary(conn, &mut call)?;
+                fill_summary(db, &mut call)?;
                 items.push(call);
             }
             Ok(Page {
@@ -297,7 +289,7 @@ impl ArchiveReader {
 
 fn encode(sort: Sort, key: &Value, id: &str) -> String {
     let k = match key {
-        Value::Integer(i) => i.to_string(),
+        Value::Int(i) => i.to_string(),
         Value::Real(r) => r.to_string(),
         _ => "0".into(),
     };
@@ -314,7 +306,7 @@ fn decode(cursor: &str, sort: Sort) -> Result<(Value, String), ArchiveError> {
     }
     let (k, id) = rest.split_once(':').ok_or_else(bad_cursor)?;
     let key = match sort {
-        Sort::Newest | Sort::Oldest => Value::Integer(k.parse().map_err(|_| bad_cursor())?),
+        Sort::Newest | Sort::Oldest => Value::Int(k.parse().map_err(|_| bad_cursor())?),
         Sort::ScoreAsc | Sort::ScoreDesc => Value::Real(k.parse().map_err(|_| bad_cursor())?),
     };
     Ok((key, id.to_string()))

@@ -57,6 +57,10 @@ pub enum ArchiveError {
     /// The PostgreSQL database holds a schema written by a newer build.
     #[error("the PostgreSQL archive at {url} has schema version {found}, newer than the {known} this build understands; upgrade callwatch on every node")]
     PostgresSchemaTooNew { url: String, found: i64, known: i64 },
+    /// A column read back did not hold what the reader expects: the archive was changed by
+    /// hand or by another program.
+    #[error("archive row unreadable: {0}; the archive may have been edited outside callwatch")]
+    Column(String),
     /// SQLite reported an error while running a query.
     #[error("archive database error: {0}; if it persists check disk space and file permissions")]
     Sqlite(#[from] rusqlite::Error),

@@ -2,11 +2,10 @@
 //! warnings are read with their call).
 
 use super::error::ArchiveError;
-use super::reader::{limit, offset, time_arg, ArchiveReader};
+use super::reader::{limit, offset, queue_limit, time_arg, ArchiveReader};
 use super::record::SurgeAck;
+use super::sql::{args, Arg as Value};
 use crate::transforms::surge::{Metric, SurgeAlert, SurgeState};
-use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter};
 use serde::Deserialize;
 
 /// Which archived surge alerts [`ArchiveReader::list_surges`] returns, newest first.
@@ -34,10 +33,11 @@ pub struct SurgeFilter {
 impl ArchiveReader {
     /// Whether a surge with this id was ever archived.
     pub fn surge_known(&self, surge_id: &str) -> Result<bool, ArchiveError> {
-        self.with_snapshot(|conn| {
-            Ok(conn
-                .prepare_cached("SELECT 1 FROM surges WHERE surge_id = ?1 LIMIT 1")?
-                .exists(params![surge_id])?)
+        self.with_snapshot(|db| {
+            db.exists(
+                "SELECT 1 FROM surges WHERE surge_id = ?1 LIMIT 1",
+                &args![surge_id],
+            )
         })
     }
 
@@ -46,25 +46,27 @@ impl ArchiveReader {
         &self,
         ids: &[String],
     ) -> Result<std::collections::HashMap<String, SurgeAck>, ArchiveError> {
-        self.with_snapshot(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT surge_id, acked_by, role, acked_at, note FROM surge_acks WHERE surge_id = ?1",
-            )?;
+        self.with_snapshot(|db| {
             let mut out = std::collections::HashMap::new();
             for id in ids {
                 if out.contains_key(id) {
                     continue;
                 }
-                let mut rows = stmt.query_map(params![id], |r| {
-                    Ok(SurgeAck {
-                        surge_id: r.get(0)?,
-                        acked_by: r.get(1)?,
-                        role: r.get(2)?,
-                        acked_at: r.get(3)?,
-                        note: r.get(4)?,
-                    })
-                })?;
-                if let Some(a) = rows.next().transpose()? {
+                let ack = db.one(
+                    "SELECT surge_id, acked_by, role, acked_at, note FROM surge_acks
+                     WHERE surge_id = ?1",
+                    &args![id],
+                    |r| {
+                        Ok(SurgeAck {
+                            surge_id: r.get(0)?,
+                            acked_by: r.get(1)?,
+                            role: r.get(2)?,
+                            acked_at: r.get(3)?,
+                            note: r.get(4)?,
+                        })
+                    },
+                )?;
+                if let Some(a) = ack {
                     out.insert(id.clone(), a);
                 }
             }
@@ -94,8 +96,8 @@ impl ArchiveReader {
             args.push(k.clone().into());
         }
         if let Some(qs) = &filter.queues {
-            sql.push_str(" AND metric = 'calls' AND key IN (SELECT value FROM json_each(?))");
-            args.push(serde_json::to_string(qs).unwrap_or_default().into());
+            sql.push_str(" AND metric = 'calls'");
+            queue_limit(&mut sql, &mut args, "key", Some(qs));
         }
         if let Some(s) = &filter.state {
             if s != "raised" && s != "cleared" {
@@ -117,31 +119,28 @@ impl ArchiveReader {
         sql.push_str(" ORDER BY window_end_ms DESC, seq DESC LIMIT ? OFFSET ?");
         args.push((limit as i64).into());
         args.push(offset(filter.offset)?.into());
-        self.with_snapshot(|conn| {
-            Ok(conn
-                .prepare(&sql)?
-                .query_map(params_from_iter(args), |r| {
-                    let metric: String = r.get(1)?;
-                    let state: String = r.get(3)?;
-                    Ok(SurgeAlert {
-                        surge_id: r.get(0)?,
-                        metric: Metric::parse(&metric).unwrap_or(Metric::Calls),
-                        key: r.get(2)?,
-                        state: if state == "cleared" {
-                            SurgeState::Cleared
-                        } else {
-                            SurgeState::Raised
-                        },
-                        window_s: r.get(4)?,
-                        observed: r.get(5)?,
-                        expected: r.get(6)?,
-                        ratio: r.get(7)?,
-                        p_value: r.get(8)?,
-                        window_end: r.get(9)?,
-                        raised_at: r.get(10)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?)
+        self.with_snapshot(|db| {
+            db.all(&sql, &args, |r| {
+                let metric: String = r.get(1)?;
+                let state: String = r.get(3)?;
+                Ok(SurgeAlert {
+                    surge_id: r.get(0)?,
+                    metric: Metric::parse(&metric).unwrap_or(Metric::Calls),
+                    key: r.get(2)?,
+                    state: if state == "cleared" {
+                        SurgeState::Cleared
+                    } else {
+                        SurgeState::Raised
+                    },
+                    window_s: r.get(4)?,
+                    observed: r.get(5)?,
+                    expected: r.get(6)?,
+                    ratio: r.get(7)?,
+                    p_value: r.get(8)?,
+                    window_end: r.get(9)?,
+                    raised_at: r.get(10)?,
+                })
+            })
         })
     }
 }

@@ -16,6 +16,7 @@ pub mod reader;
 pub mod record;
 pub mod recovery;
 pub mod review;
+pub mod rows;
 pub mod schema;
 mod search;
 pub mod sound;
@@ -25,7 +26,7 @@ mod store;
 pub mod terms;
 pub mod writer;
 
-pub use backend::{ArchiveSearch, ArchiveStore};
+pub use backend::ArchiveStore;
 pub use error::ArchiveError;
 pub use insights::SurgeFilter;
 pub use journal::{journal_path, DEFAULT_RESERVE_BYTES};

@@ -1,16 +1,20 @@
 //! Read side of the archive: call listing, call detail and transcript search.
 //!
-//! Queries are blocking; async handlers run them inside `spawn_blocking`.
+//! Queries are blocking; async handlers run them inside `spawn_blocking`. They are written
+//! once, in SQLite's spelling, and run on either backend (see [`super::rows`]).
 
 use super::error::ArchiveError;
+use super::postgres::PgArchive;
 use super::query::{CallDetail, CallScore, CallSummary, LegSummary, DEFAULT_LIMIT, MAX_LIMIT};
 use super::record::{CallWarning, HitRecord, RuleFiringRecord, UtteranceRecord};
+use super::rows::{Read, Row, SqliteRead};
+use super::search::Dialect;
+use super::sql::args;
 use super::{schema, store};
-use crate::call::Speaker;
 use crate::transforms::matcher::MatchMode;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,110 +29,141 @@ pub const MAX_OFFSET: u64 = 10_000;
 /// SQLite VM instructions between two looks at the clock.
 const PROGRESS_EVERY: i32 = 1_000;
 
-/// Read-only access to an archive. Cheap to clone; clones share a small connection pool.
+/// Read-only access to an archive, SQLite or PostgreSQL. Cheap to clone; clones share a
+/// small connection pool.
 #[derive(Clone)]
 pub struct ArchiveReader {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    backend: Backend,
     query_timeout: Duration,
 }
 
+enum Backend {
+    Sqlite {
+        path: PathBuf,
+        idle: Mutex<Vec<Connection>>,
+    },
+    Postgres(Arc<PgArchive>),
+}
+
 impl ArchiveReader {
-    /// Opens the archive at `path`, which a writer must have created.
+    /// Opens the SQLite archive at `path`, which a writer must have created.
     pub fn open(path: impl AsRef<Path>) -> Result<ArchiveReader, ArchiveError> {
         let path = path.as_ref().to_path_buf();
         // Opening one connection now reports a missing or foreign file at start-up.
         let first = schema::open_reader(&path)?;
-        Ok(ArchiveReader {
+        Ok(ArchiveReader::with_backend(Backend::Sqlite {
+            path,
+            idle: Mutex::new(vec![first]),
+        }))
+    }
+
+    /// Reads the PostgreSQL archive `archive` (its pool serves the queries).
+    pub fn postgres(archive: Arc<PgArchive>) -> ArchiveReader {
+        ArchiveReader::with_backend(Backend::Postgres(archive))
+    }
+
+    fn with_backend(backend: Backend) -> ArchiveReader {
+        ArchiveReader {
             inner: Arc::new(Inner {
-                path,
-                idle: Mutex::new(vec![first]),
+                backend,
                 query_timeout: DEFAULT_QUERY_TIMEOUT,
             }),
-        })
+        }
     }
 
     /// The same archive with every query stopped after `limit` (a search over months of
     /// calls must not hold a connection and a core for minutes).
     pub fn with_query_timeout(self, limit: Duration) -> ArchiveReader {
-        let inner = Inner {
-            path: self.inner.path.clone(),
-            idle: Mutex::new(Vec::new()),
-            query_timeout: limit,
+        let backend = match &self.inner.backend {
+            Backend::Sqlite { path, .. } => Backend::Sqlite {
+                path: path.clone(),
+                idle: Mutex::new(Vec::new()),
+            },
+            Backend::Postgres(pg) => Backend::Postgres(pg.clone()),
         };
         ArchiveReader {
-            inner: Arc::new(inner),
+            inner: Arc::new(Inner {
+                backend,
+                query_timeout: limit,
+            }),
         }
     }
+
+    /// The SQL dialect of the backend, for the queries whose text differs.
+    pub(super) fn dialect(&self) -> Dialect {
+        match self.inner.backend {
+            Backend::Sqlite { .. } => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
     /// Whether a call with this id is archived as ended (a new stream may not reuse its id).
     pub fn call_ended(&self, id: &str) -> Result<bool, ArchiveError> {
-        self.with_snapshot(|conn| {
-            Ok(conn
-                .prepare_cached("SELECT ended_at IS NOT NULL FROM calls WHERE id = ?1")?
-                .query_row([id], |r| r.get::<_, bool>(0))
-                .optional()?
+        self.with_snapshot(|db| {
+            Ok(db
+                .value::<bool>(
+                    "SELECT ended_at IS NOT NULL FROM calls WHERE id = ?1",
+                    &args![id],
+                )?
                 .unwrap_or(false))
         })
     }
 
     /// Everything archived about one call, or `None` when the id is unknown.
     pub fn get_call(&self, id: &str) -> Result<Option<CallDetail>, ArchiveError> {
-        self.with_snapshot(|conn| {
-            let Some(mut call) = conn
-                .prepare_cached(
-                    "SELECT id, source, agent_id, queue, started_at, ended_at, end_reason,
-                            duration_ms, metadata FROM calls WHERE id = ?1",
-                )?
-                .query_row([id], call_row)
-                .optional()?
+        self.with_snapshot(|db| {
+            let Some(mut call) = db.one(
+                "SELECT id, source, agent_id, queue, started_at, ended_at, end_reason,
+                        duration_ms, metadata FROM calls WHERE id = ?1",
+                &args![id],
+                call_row,
+            )?
             else {
                 return Ok(None);
             };
-            fill_summary(conn, &mut call)?;
-            let utterances = conn
-                .prepare_cached(
-                    "SELECT id, call_id, leg, speaker, start_ms, end_ms, language, text, segments,
-                            created_at, dropped, audio_masked
-                     FROM utterances WHERE call_id = ?1 ORDER BY leg, start_ms, seq",
-                )?
-                .query_map([id], |r| {
+            fill_summary(db, &mut call)?;
+            let utterances = db.all(
+                "SELECT id, call_id, leg, speaker, start_ms, end_ms, language, text, segments,
+                        created_at, dropped, audio_masked
+                 FROM utterances WHERE call_id = ?1 ORDER BY leg, start_ms, seq",
+                &args![id],
+                |r| {
                     Ok(UtteranceRecord {
                         id: r.get(0)?,
                         call_id: r.get(1)?,
                         leg: r.get(2)?,
-                        speaker: speaker(r, 3)?,
+                        speaker: r.speaker(3)?,
                         start_ms: r.get(4)?,
                         end_ms: r.get(5)?,
                         language: r.get(6)?,
                         text: r.get(7)?,
-                        segments: json(r, 8)?,
+                        segments: r.json(8)?,
                         created_at: r.get(9)?,
                         dropped: r
-                            .get::<_, Option<String>>(10)?
+                            .get::<Option<String>>(10)?
                             .and_then(|d| crate::transforms::asr::gate::DropReason::parse(&d)),
                         audio_masked: r
-                            .get::<_, Option<String>>(11)?
+                            .get::<Option<String>>(11)?
                             .and_then(|m| serde_json::from_str(&m).ok())
                             .unwrap_or_default(),
                     })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let hits = conn
-                .prepare_cached(
-                    "SELECT id, call_id, leg, speaker, utterance_id, term, category, severity, matched,
-                            span_start, span_end, start_ms, end_ms, created_at, match_mode, homophone
-                     FROM hits WHERE call_id = ?1 ORDER BY start_ms, leg, id",
-                )?
-                .query_map([id], |r| {
+                },
+            )?;
+            let hits = db.all(
+                "SELECT id, call_id, leg, speaker, utterance_id, term, category, severity, matched,
+                        span_start, span_end, start_ms, end_ms, created_at, match_mode, homophone
+                 FROM hits WHERE call_id = ?1 ORDER BY start_ms, leg, id",
+                &args![id],
+                |r| {
                     Ok(HitRecord {
                         id: r.get(0)?,
                         call_id: r.get(1)?,
                         leg: r.get(2)?,
-                        speaker: speaker(r, 3)?,
+                        speaker: r.speaker(3)?,
                         utterance_id: r.get(4)?,
                         term: r.get(5)?,
                         category: r.get(6)?,
@@ -140,25 +175,24 @@ impl ArchiveReader {
                         end_ms: r.get(12)?,
                         created_at: r.get(13)?,
                         how: r
-                            .get::<_, String>(14)
-                            .ok()
+                            .get::<Option<String>>(14)?
                             .and_then(|m| MatchMode::parse(&m))
                             .unwrap_or_default(),
                         homophone: r.get(15)?,
                     })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let qa_report = conn
-                .prepare_cached("SELECT report FROM scores WHERE call_id = ?1")?
-                .query_row([id], |r| json(r, 0))
-                .optional()?;
-            let rule_firings = conn
-                .prepare_cached(
-                    "SELECT id, call_id, rule_id, description, category, severity, actions, tags,
-                            at_ms, evidence, created_at
-                     FROM rule_firings WHERE call_id = ?1 ORDER BY at_ms, rule_id",
-                )?
-                .query_map([id], |r| {
+                },
+            )?;
+            let qa_report = db.one(
+                "SELECT report FROM scores WHERE call_id = ?1",
+                &args![id],
+                |r| r.json(0),
+            )?;
+            let rule_firings = db.all(
+                "SELECT id, call_id, rule_id, description, category, severity, actions, tags,
+                        at_ms, evidence, created_at
+                 FROM rule_firings WHERE call_id = ?1 ORDER BY at_ms, rule_id",
+                &args![id],
+                |r| {
                     Ok(RuleFiringRecord {
                         id: r.get(0)?,
                         call_id: r.get(1)?,
@@ -166,16 +200,16 @@ impl ArchiveReader {
                         description: r.get(3)?,
                         category: r.get(4)?,
                         severity: r.get(5)?,
-                        actions: serde_json::from_value(json(r, 6)?).unwrap_or_default(),
-                        tags: serde_json::from_value(json(r, 7)?).unwrap_or_default(),
+                        actions: serde_json::from_value(r.json(6)?).unwrap_or_default(),
+                        tags: serde_json::from_value(r.json(7)?).unwrap_or_default(),
                         at_ms: r.get(8)?,
-                        evidence: json(r, 9)?,
+                        evidence: r.json(9)?,
                         created_at: r.get(10)?,
                     })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let warnings = warnings_of(conn, id)?;
-            let review = super::review::review_of(conn, id, qa_report.as_ref())?;
+                },
+            )?;
+            let warnings = warnings_of(db, id)?;
+            let review = super::review::review_of(db, id, qa_report.as_ref())?;
             Ok(Some(CallDetail {
                 call,
                 utterances,
@@ -183,7 +217,7 @@ impl ArchiveReader {
                 qa_report,
                 rule_firings,
                 warnings,
-                audio: super::audio_rows::audio_of(conn, id)?,
+                audio: super::audio_rows::audio_of(db, id)?,
                 review,
             }))
         })
@@ -193,19 +227,23 @@ impl ArchiveReader {
     /// per-call counts it carries come from the same snapshot.
     pub(super) fn with_snapshot<T>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, ArchiveError>,
+        f: impl FnOnce(&mut dyn Read) -> Result<T, ArchiveError>,
     ) -> Result<T, ArchiveError> {
-        let conn = self.inner.idle.lock().map(|mut p| p.pop()).unwrap_or(None);
+        let limit = self.inner.query_timeout;
+        let (path, idle) = match &self.inner.backend {
+            Backend::Postgres(pg) => return pg.snapshot(limit, f),
+            Backend::Sqlite { path, idle } => (path, idle),
+        };
+        let conn = idle.lock().map(|mut p| p.pop()).unwrap_or(None);
         let conn = match conn {
             Some(c) => c,
-            None => schema::open_reader(&self.inner.path)?,
+            None => schema::open_reader(path)?,
         };
-        let limit = self.inner.query_timeout;
         let deadline = Instant::now() + limit;
         conn.progress_handler(PROGRESS_EVERY, Some(move || Instant::now() >= deadline));
         let result = (|| {
             let tx = conn.unchecked_transaction()?;
-            let out = f(&tx);
+            let out = f(&mut SqliteRead(&tx));
             tx.finish()?;
             out
         })();
@@ -218,7 +256,7 @@ impl ArchiveReader {
             }
             other => other,
         });
-        if let Ok(mut idle) = self.inner.idle.lock() {
+        if let Ok(mut idle) = idle.lock() {
             if idle.len() < POOL_SIZE {
                 idle.push(conn);
             }
@@ -227,7 +265,7 @@ impl ArchiveReader {
     }
 }
 
-pub(super) fn call_row(r: &Row<'_>) -> rusqlite::Result<CallSummary> {
+pub(super) fn call_row(r: &Row) -> Result<CallSummary, ArchiveError> {
     Ok(CallSummary {
         id: r.get(0)?,
         source: r.get(1)?,
@@ -237,7 +275,7 @@ pub(super) fn call_row(r: &Row<'_>) -> rusqlite::Result<CallSummary> {
         ended_at: r.get(5)?,
         end_reason: r.get(6)?,
         duration_ms: r.get(7)?,
-        metadata: json(r, 8)?,
+        metadata: r.json(8)?,
         legs: Vec::new(),
         utterance_count: 0,
         dropped_count: 0,
@@ -250,36 +288,41 @@ pub(super) fn call_row(r: &Row<'_>) -> rusqlite::Result<CallSummary> {
 }
 
 /// Adds legs and counts to a call row.
-pub(super) fn fill_summary(conn: &Connection, call: &mut CallSummary) -> rusqlite::Result<()> {
-    call.legs = conn
-        .prepare_cached(
-            "SELECT leg, speaker, participant, started_at FROM legs WHERE call_id = ?1
-             ORDER BY started_at, leg",
-        )?
-        .query_map([&call.id], |r| {
+pub(super) fn fill_summary(db: &mut dyn Read, call: &mut CallSummary) -> Result<(), ArchiveError> {
+    let id = &args![call.id];
+    call.legs = db.all(
+        "SELECT leg, speaker, participant, started_at FROM legs WHERE call_id = ?1
+         ORDER BY started_at, leg",
+        id,
+        |r| {
             Ok(LegSummary {
                 leg: r.get(0)?,
-                speaker: speaker(r, 1)?,
+                speaker: r.speaker(1)?,
                 participant: r.get(2)?,
                 started_at: r.get(3)?,
             })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    (call.utterance_count, call.dropped_count) = conn
-        .prepare_cached(
+        },
+    )?;
+    (call.utterance_count, call.dropped_count) = db
+        .one(
             "SELECT count(*) - count(dropped), count(dropped) FROM utterances WHERE call_id = ?1",
+            id,
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?
-        .query_row([&call.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    call.hits_by_category = conn
-        .prepare_cached("SELECT category, count(*) FROM hits WHERE call_id = ?1 GROUP BY category")?
-        .query_map(params![call.id], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+        .unwrap_or_default();
+    call.hits_by_category = db
+        .all(
+            "SELECT category, count(*) FROM hits WHERE call_id = ?1 GROUP BY category",
+            id,
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?
+        .into_iter()
+        .collect();
     call.hit_count = call.hits_by_category.values().sum();
-    call.qa = conn
-        .prepare_cached(
-            "SELECT scorecard_id, score, passed, scored_at FROM scores WHERE call_id = ?1",
-        )?
-        .query_row([&call.id], |r| {
+    call.qa = db.one(
+        "SELECT scorecard_id, score, passed, scored_at FROM scores WHERE call_id = ?1",
+        id,
+        |r| {
             Ok(CallScore {
                 scorecard_id: r.get(0)?,
                 score: r.get(1)?,
@@ -287,34 +330,22 @@ pub(super) fn fill_summary(conn: &Connection, call: &mut CallSummary) -> rusqlit
                 failed_items: Vec::new(),
                 scored_at: r.get(3)?,
             })
-        })
-        .optional()?;
+        },
+    )?;
     if let Some(qa) = &mut call.qa {
-        qa.failed_items = conn
-            .prepare_cached(
-                "SELECT item_id FROM score_failures WHERE call_id = ?1 ORDER BY item_id",
-            )?
-            .query_map([&call.id], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+        qa.failed_items = db.all(
+            "SELECT item_id FROM score_failures WHERE call_id = ?1 ORDER BY item_id",
+            id,
+            |r| r.get(0),
+        )?;
     }
-    call.tags = conn
-        .prepare_cached("SELECT tag FROM call_tags WHERE call_id = ?1 ORDER BY tag")?
-        .query_map([&call.id], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    call.review = super::review::call_review_of(conn, &call.id)?;
+    call.tags = db.all(
+        "SELECT tag FROM call_tags WHERE call_id = ?1 ORDER BY tag",
+        id,
+        |r| r.get(0),
+    )?;
+    call.review = super::review::call_review_of(db, &call.id)?;
     Ok(())
-}
-
-pub(super) fn speaker(r: &Row<'_>, i: usize) -> rusqlite::Result<Speaker> {
-    let s: String = r.get(i)?;
-    Ok(Speaker::parse(&s).unwrap_or_default())
-}
-
-pub(super) fn json(r: &Row<'_>, i: usize) -> rusqlite::Result<serde_json::Value> {
-    let s: String = r.get(i)?;
-    serde_json::from_str(&s).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    })
 }
 
 pub(super) fn limit(limit: Option<u32>) -> Result<u32, ArchiveError> {
@@ -377,21 +408,20 @@ pub(super) fn queue_limit<V: From<String>>(
     args.extend(queues.iter().map(|q| V::from(q.clone())));
 }
 
-fn warnings_of(conn: &Connection, call_id: &str) -> rusqlite::Result<Vec<CallWarning>> {
-    conn.prepare_cached(
+fn warnings_of(db: &mut dyn Read, call_id: &str) -> Result<Vec<CallWarning>, ArchiveError> {
+    db.all(
         "SELECT call_id, tag, level, reason, evidence, tagged_at FROM call_warnings
          WHERE call_id = ?1 ORDER BY tagged_at, tag",
-    )?
-    .query_map([call_id], |r| {
-        let evidence: String = r.get(4)?;
-        Ok(CallWarning {
-            call_id: r.get(0)?,
-            tag: r.get(1)?,
-            level: r.get(2)?,
-            reason: r.get(3)?,
-            evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
-            tagged_at: r.get(5)?,
-        })
-    })?
-    .collect()
+        &args![call_id],
+        |r| {
+            Ok(CallWarning {
+                call_id: r.get(0)?,
+                tag: r.get(1)?,
+                level: r.get(2)?,
+                reason: r.get(3)?,
+                evidence: r.json(4).unwrap_or(serde_json::Value::Null),
+                tagged_at: r.get(5)?,
+            })
+        },
+    )
 }

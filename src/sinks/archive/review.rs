@@ -4,8 +4,8 @@
 
 use super::error::ArchiveError;
 use super::reader::ArchiveReader;
-use super::sql::{args, Db};
-use rusqlite::{Connection, OptionalExtension};
+use super::rows::Read;
+use super::sql::{args, Arg, Db};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -120,68 +120,72 @@ pub(crate) fn upsert_call_review<D: Db>(db: &mut D, r: &CallReview) -> Result<()
 
 /// Who marked a call reviewed.
 pub(crate) fn call_review_of(
-    conn: &Connection,
+    db: &mut dyn Read,
     call_id: &str,
-) -> rusqlite::Result<Option<CallReview>> {
-    conn.prepare_cached(
+) -> Result<Option<CallReview>, ArchiveError> {
+    db.one(
         "SELECT call_id, reviewer, reviewed_at, comment FROM call_reviews WHERE call_id = ?1",
-    )?
-    .query_row([call_id], |r| {
-        Ok(CallReview {
-            call_id: r.get(0)?,
-            reviewer: r.get(1)?,
-            reviewed_at: r.get(2)?,
-            comment: r.get(3)?,
-        })
-    })
-    .optional()
+        &args![call_id],
+        |r| {
+            Ok(CallReview {
+                call_id: r.get(0)?,
+                reviewer: r.get(1)?,
+                reviewed_at: r.get(2)?,
+                comment: r.get(3)?,
+            })
+        },
+    )
 }
 
 /// The review state of a call whose QA report (as archived) is `report`.
 pub(crate) fn review_of(
-    conn: &Connection,
+    db: &mut dyn Read,
     call_id: &str,
     report: Option<&serde_json::Value>,
-) -> rusqlite::Result<ReviewState> {
-    let hits = conn
-        .prepare_cached(
+) -> Result<ReviewState, ArchiveError> {
+    let hits = db
+        .all(
             "SELECT hit_id, call_id, verdict, comment, reviewer, reviewed_at FROM hit_reviews
              WHERE call_id = ?1",
+            &args![call_id],
+            |r| {
+                Ok(HitReview {
+                    hit_id: r.get(0)?,
+                    call_id: r.get(1)?,
+                    verdict: r.get(2)?,
+                    comment: r.get(3)?,
+                    reviewer: r.get(4)?,
+                    reviewed_at: r.get(5)?,
+                })
+            },
         )?
-        .query_map([call_id], |r| {
-            Ok(HitReview {
-                hit_id: r.get(0)?,
-                call_id: r.get(1)?,
-                verdict: r.get(2)?,
-                comment: r.get(3)?,
-                reviewer: r.get(4)?,
-                reviewed_at: r.get(5)?,
-            })
-        })?
-        .map(|h| h.map(|h| (h.hit_id.clone(), h)))
-        .collect::<rusqlite::Result<_>>()?;
-    let overrides: BTreeMap<String, ScoreOverride> = conn
-        .prepare_cached(
+        .into_iter()
+        .map(|h| (h.hit_id.clone(), h))
+        .collect();
+    let overrides: BTreeMap<String, ScoreOverride> = db
+        .all(
             "SELECT call_id, item_id, outcome, comment, reviewer, reviewed_at FROM score_overrides
              WHERE call_id = ?1",
+            &args![call_id],
+            |r| {
+                Ok(ScoreOverride {
+                    call_id: r.get(0)?,
+                    item_id: r.get(1)?,
+                    outcome: r.get(2)?,
+                    comment: r.get(3)?,
+                    reviewer: r.get(4)?,
+                    reviewed_at: r.get(5)?,
+                })
+            },
         )?
-        .query_map([call_id], |r| {
-            Ok(ScoreOverride {
-                call_id: r.get(0)?,
-                item_id: r.get(1)?,
-                outcome: r.get(2)?,
-                comment: r.get(3)?,
-                reviewer: r.get(4)?,
-                reviewed_at: r.get(5)?,
-            })
-        })?
-        .map(|o| o.map(|o| (o.item_id.clone(), o)))
-        .collect::<rusqlite::Result<_>>()?;
+        .into_iter()
+        .map(|o| (o.item_id.clone(), o))
+        .collect();
     let (score, passed) = report
         .map(|r| rescore(r, &overrides))
         .unwrap_or((None, None));
     Ok(ReviewState {
-        call: call_review_of(conn, call_id)?,
+        call: call_review_of(db, call_id)?,
         hits,
         overrides,
         score,
@@ -232,33 +236,29 @@ pub fn rescore(
 impl ArchiveReader {
     /// Reviewers' judgements on a call.
     pub fn review_state(&self, call_id: &str) -> Result<ReviewState, ArchiveError> {
-        self.with_snapshot(|conn| {
-            let report: Option<String> = conn
-                .prepare_cached("SELECT report FROM scores WHERE call_id = ?1")?
-                .query_row([call_id], |r| r.get(0))
-                .optional()?;
+        self.with_snapshot(|db| {
+            let report: Option<String> = db.value(
+                "SELECT report FROM scores WHERE call_id = ?1",
+                &args![call_id],
+            )?;
             let report = report.and_then(|r| serde_json::from_str(&r).ok());
-            Ok(review_of(conn, call_id, report.as_ref())?)
+            review_of(db, call_id, report.as_ref())
         })
     }
 
     /// The queue of an archived call: `None` when no such call, `Some(None)` when it has no
     /// queue.
     pub fn call_queue(&self, call_id: &str) -> Result<Option<Option<String>>, ArchiveError> {
-        self.with_snapshot(|conn| {
-            Ok(conn
-                .prepare_cached("SELECT queue FROM calls WHERE id = ?1")?
-                .query_row([call_id], |r| r.get(0))
-                .optional()?)
-        })
+        self.with_snapshot(|db| db.value("SELECT queue FROM calls WHERE id = ?1", &args![call_id]))
     }
 
     /// Whether a hit with this id belongs to this call.
     pub fn hit_of_call(&self, call_id: &str, hit_id: &str) -> Result<bool, ArchiveError> {
-        self.with_snapshot(|conn| {
-            Ok(conn
-                .prepare_cached("SELECT 1 FROM hits WHERE id = ?1 AND call_id = ?2")?
-                .exists([hit_id, call_id])?)
+        self.with_snapshot(|db| {
+            db.exists(
+                "SELECT 1 FROM hits WHERE id = ?1 AND call_id = ?2",
+                &args![hit_id, call_id],
+            )
         })
     }
 
@@ -273,12 +273,14 @@ impl ArchiveReader {
     ) -> Result<Vec<TermPrecision>, ArchiveError> {
         let mut sql = String::from(
             "SELECT h.term, h.category, count(*),
-                    sum(r.verdict = 'confirmed'), sum(r.verdict = 'rejected'), sum(r.verdict IS NULL)
+                    CAST(sum(CASE WHEN r.verdict = 'confirmed' THEN 1 ELSE 0 END) AS BIGINT),
+                    CAST(sum(CASE WHEN r.verdict = 'rejected' THEN 1 ELSE 0 END) AS BIGINT),
+                    CAST(sum(CASE WHEN r.verdict IS NULL THEN 1 ELSE 0 END) AS BIGINT)
              FROM hits h JOIN calls c ON c.id = h.call_id
              LEFT JOIN hit_reviews r ON r.hit_id = h.id
              WHERE 1 = 1",
         );
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut args: Vec<Arg> = Vec::new();
         if let Some(f) = from {
             sql.push_str(" AND c.started_at_ms >= ?");
             args.push(super::reader::time_arg("from", f)?.into());
@@ -292,30 +294,24 @@ impl ArchiveReader {
             args.push(cat.to_string().into());
         }
         super::reader::queue_limit(&mut sql, &mut args, "c.queue", queues);
-        sql.push_str(
-            " GROUP BY h.term, h.category ORDER BY sum(r.verdict = 'rejected') DESC, count(*) DESC, h.term",
-        );
-        self.with_snapshot(|conn| {
-            let rows = conn
-                .prepare(&sql)?
-                .query_map(rusqlite::params_from_iter(args), |r| {
-                    let (confirmed, rejected): (u64, u64) = (
-                        r.get::<_, Option<u64>>(3)?.unwrap_or(0),
-                        r.get::<_, Option<u64>>(4)?.unwrap_or(0),
-                    );
-                    Ok(TermPrecision {
-                        term: r.get(0)?,
-                        category: r.get(1)?,
-                        hits: r.get(2)?,
-                        confirmed,
-                        rejected,
-                        unreviewed: r.get::<_, Option<u64>>(5)?.unwrap_or(0),
-                        precision: (confirmed + rejected > 0)
-                            .then(|| confirmed as f64 / (confirmed + rejected) as f64),
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
+        sql.push_str(" GROUP BY h.term, h.category ORDER BY 5 DESC, 3 DESC, h.term");
+        self.with_snapshot(|db| {
+            db.all(&sql, &args, |r| {
+                let (confirmed, rejected): (u64, u64) = (
+                    r.get::<Option<u64>>(3)?.unwrap_or(0),
+                    r.get::<Option<u64>>(4)?.unwrap_or(0),
+                );
+                Ok(TermPrecision {
+                    term: r.get(0)?,
+                    category: r.get(1)?,
+                    hits: r.get(2)?,
+                    confirmed,
+                    rejected,
+                    unreviewed: r.get::<Option<u64>>(5)?.unwrap_or(0),
+                    precision: (confirmed + rejected > 0)
+                        .then(|| confirmed as f64 / (confirmed + rejected) as f64),
+                })
+            })
         })
     }
 }

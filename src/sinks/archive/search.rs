@@ -299,26 +299,23 @@ impl ArchiveReader {
     /// Utterances matching every term of `query.q` in `query.mode`, best rank first, then most
     /// recently archived first. See the `terms` module for how short exact terms are searched.
     pub fn search(&self, query: &SearchQuery) -> Result<Page<SearchHit>, ArchiveError> {
-        let plan = plan(query, Dialect::Sqlite)?;
-        self.with_snapshot(|conn| {
-            let rows = conn
-                .prepare(&plan.sql)?
-                .query_map(rusqlite::params_from_iter(&plan.args), |r| {
-                    Ok(FoundRow {
-                        seq: r.get(0)?,
-                        rank: r.get(1)?,
-                        utterance_id: r.get(2)?,
-                        call_id: r.get(3)?,
-                        leg: r.get(4)?,
-                        speaker: r.get(5)?,
-                        start_ms: r.get(6)?,
-                        end_ms: r.get(7)?,
-                        language: r.get(8)?,
-                        created_at: r.get(9)?,
-                        text: r.get(10)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+        let plan = plan(query, self.dialect())?;
+        self.with_snapshot(|db| {
+            let rows = db.all(&plan.sql, &plan.args, |r| {
+                Ok(FoundRow {
+                    seq: r.get(0)?,
+                    rank: r.get(1)?,
+                    utterance_id: r.get(2)?,
+                    call_id: r.get(3)?,
+                    leg: r.get(4)?,
+                    speaker: r.get(5)?,
+                    start_ms: r.get(6)?,
+                    end_ms: r.get(7)?,
+                    language: r.get(8)?,
+                    created_at: r.get(9)?,
+                    text: r.get(10)?,
+                })
+            })?;
             Ok(plan.page(rows))
         })
     }

@@ -27,6 +27,16 @@ impl From<String> for Arg {
         Arg::Text(v)
     }
 }
+impl From<i64> for Arg {
+    fn from(v: i64) -> Arg {
+        Arg::Int(v)
+    }
+}
+impl From<f64> for Arg {
+    fn from(v: f64) -> Arg {
+        Arg::Real(v)
+    }
+}
 
 /// A connection (or transaction) that runs the archive's write statements.
 pub trait Db {
@@ -174,7 +184,7 @@ pub fn postgres_sql(sql: &str) -> Cow<'_, str> {
 mod pg {
     use super::Arg;
     use bytes::BytesMut;
-    use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+    use postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
     use std::error::Error;
 
     impl ToSql for Arg {
@@ -215,6 +225,43 @@ mod pg {
         }
 
         to_sql_checked!();
+    }
+
+    impl<'a> FromSql<'a> for Arg {
+        fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Arg, Box<dyn Error + Sync + Send>> {
+            Ok(match *ty {
+                Type::INT2 => Arg::Int(i16::from_sql(ty, raw)?.into()),
+                Type::INT4 => Arg::Int(i32::from_sql(ty, raw)?.into()),
+                Type::INT8 => Arg::Int(i64::from_sql(ty, raw)?),
+                Type::BOOL => Arg::Int(bool::from_sql(ty, raw)?.into()),
+                Type::FLOAT4 => Arg::Real(f32::from_sql(ty, raw)?.into()),
+                Type::FLOAT8 => Arg::Real(f64::from_sql(ty, raw)?),
+                _ => Arg::Text(String::from_sql(ty, raw)?),
+            })
+        }
+
+        fn from_sql_null(_: &Type) -> Result<Arg, Box<dyn Error + Sync + Send>> {
+            Ok(Arg::Null)
+        }
+
+        // NUMERIC is left out on purpose: a query summing BIGINTs casts the sum back to
+        // BIGINT, as SQLite's integers are.
+        fn accepts(ty: &Type) -> bool {
+            matches!(
+                *ty,
+                Type::INT2
+                    | Type::INT4
+                    | Type::INT8
+                    | Type::BOOL
+                    | Type::FLOAT4
+                    | Type::FLOAT8
+                    | Type::TEXT
+                    | Type::VARCHAR
+                    | Type::BPCHAR
+                    | Type::NAME
+                    | Type::UNKNOWN
+            )
+        }
     }
 }
 

@@ -11,9 +11,8 @@ mod schema;
 pub use schema::SCHEMA_VERSION;
 
 use super::error::ArchiveError;
-use super::query::{Page, SearchHit, SearchQuery};
 use super::record::ArchiveOp;
-use super::search::{plan, Dialect, FoundRow};
+use super::rows::{Read, Row};
 use super::sql::{postgres_sql, Arg, Db};
 use super::store;
 use postgres::config::SslMode;
@@ -38,7 +37,6 @@ pub struct PgArchive {
     config: postgres::Config,
     tls: MakeRustlsConnect,
     url: String,
-    query_timeout: Duration,
 }
 
 /// The writer's own connection and its prepared statements.
@@ -212,14 +210,7 @@ impl PgArchive {
             config,
             tls,
             url: redacted(url),
-            query_timeout: super::reader::DEFAULT_QUERY_TIMEOUT,
         })
-    }
-
-    /// The same archive with every query stopped after `limit`.
-    pub fn with_query_timeout(mut self, limit: Duration) -> PgArchive {
-        self.query_timeout = limit;
-        self
     }
 
     /// The URL it was opened with, password hidden.
@@ -287,21 +278,26 @@ impl PgArchive {
         Ok(rejected)
     }
 
-    /// Runs `f` in one read-only transaction on a pooled connection, stopped after the query
-    /// time limit.
-    fn read<T>(
+    /// Runs `f` in one read-only snapshot (repeatable read) on a pooled connection, each
+    /// statement stopped after `limit`.
+    pub(crate) fn snapshot<T>(
         &self,
-        f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, ArchiveError>,
+        limit: Duration,
+        f: impl FnOnce(&mut dyn Read) -> Result<T, ArchiveError>,
     ) -> Result<T, ArchiveError> {
         let mut conn = self.pool.get()?;
-        let mut tx = conn.build_transaction().read_only(true).start()?;
-        let ms = self.query_timeout.as_millis().max(1);
+        let mut tx = conn
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        let ms = limit.as_millis().max(1);
         tx.batch_execute(&format!("SET LOCAL statement_timeout = {ms}"))?;
-        let out = f(&mut tx).map_err(|e| match e {
+        let out = f(&mut PgRead(&mut tx)).map_err(|e| match e {
             ArchiveError::Postgres(p)
                 if p.code() == Some(&postgres::error::SqlState::QUERY_CANCELED) =>
             {
-                ArchiveError::QueryTimeout(self.query_timeout)
+                ArchiveError::QueryTimeout(limit)
             }
             other => other,
         })?;
@@ -315,44 +311,23 @@ impl PgArchive {
         self.pool.get()?.batch_execute("ANALYZE")?;
         Ok(())
     }
+}
 
-    /// Whether a call with this id is archived as ended.
-    pub fn call_ended(&self, id: &str) -> Result<bool, ArchiveError> {
-        self.read(|tx| {
-            Ok(tx
-                .query_opt(
-                    "SELECT ended_at IS NOT NULL FROM calls WHERE id = $1",
-                    &[&id],
-                )?
-                .is_some_and(|r| r.get::<_, bool>(0)))
-        })
-    }
+/// A read transaction running the reader's queries.
+struct PgRead<'a, 'b>(&'a mut postgres::Transaction<'b>);
 
-    /// Utterances matching `query`, with the same terms, modes, ranks, filters and paging as
-    /// the SQLite archive's search.
-    pub fn search(&self, query: &SearchQuery) -> Result<Page<SearchHit>, ArchiveError> {
-        let plan = plan(query, Dialect::Postgres)?;
-        let sql = postgres_sql(&plan.sql).into_owned();
-        let rows = self.read(|tx| Ok(tx.query(&sql, &params(&plan.args))?))?;
-        let rows = rows
-            .iter()
+impl Read for PgRead<'_, '_> {
+    fn rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>, ArchiveError> {
+        let rows = self.0.query(&*postgres_sql(sql), &params(args))?;
+        rows.iter()
             .map(|r| {
-                Ok(FoundRow {
-                    seq: r.try_get(0)?,
-                    rank: r.try_get(1)?,
-                    utterance_id: r.try_get(2)?,
-                    call_id: r.try_get(3)?,
-                    leg: r.try_get(4)?,
-                    speaker: r.try_get(5)?,
-                    start_ms: r.try_get(6)?,
-                    end_ms: r.try_get(7)?,
-                    language: r.try_get(8)?,
-                    created_at: r.try_get(9)?,
-                    text: r.try_get(10)?,
-                })
+                (0..r.len())
+                    .map(|i| r.try_get::<_, Arg>(i))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Row)
+                    .map_err(ArchiveError::from)
             })
-            .collect::<Result<Vec<_>, postgres::Error>>()?;
-        Ok(plan.page(rows))
+            .collect()
     }
 }
 

@@ -8,7 +8,8 @@
 
 use super::super::error::ArchiveError;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 
 -- Every 1- and 2-character substring of t, ASCII letters lower-cased (as SQLite's LIKE
@@ -234,7 +235,19 @@ CREATE TABLE alert_acks (
     note     TEXT
 );
 CREATE INDEX alert_acks_by_call ON alert_acks(call_id);
-"#];
+"#,
+    r#"
+-- The id of a call alert, as `alerts::alert_id` computes it: the first 8 bytes of
+-- SHA-256("{kind}\0{call_id}\0{key}") in hex. The reader joins alerts to their
+-- acknowledgements by it (SQLite registers the Rust function under the same name).
+CREATE FUNCTION alert_id(call_id TEXT, kind TEXT, key TEXT) RETURNS TEXT
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  SELECT substr(encode(sha256(
+      convert_to(kind, 'UTF8') || '\x00'::bytea || convert_to(call_id, 'UTF8')
+      || '\x00'::bytea || convert_to(key, 'UTF8')), 'hex'), 1, 16)
+$$;
+"#,
+];
 
 /// Schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
