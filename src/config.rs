@@ -444,6 +444,12 @@ impl Default for EventsConfig {
 pub struct ArchiveConfig {
     /// SQLite file. Empty: `<data_dir>/callwatch.db`.
     pub path: PathBuf,
+    /// A PostgreSQL archive shared by the nodes of a cluster, e.g.
+    /// `postgres://callwatch@db.internal/callwatch?sslmode=require`. Empty: the SQLite file.
+    /// Users, tokens and the audit trail stay in the SQLite file of each node.
+    pub url: String,
+    /// PEM of the CA that signed the PostgreSQL server's certificate (TLS to the archive).
+    pub ca_file: PathBuf,
     /// A list or search query running longer than this (milliseconds) is stopped and
     /// answered 503 `query_timeout`.
     pub query_timeout_ms: u64,
@@ -473,6 +479,8 @@ impl Default for ArchiveConfig {
     fn default() -> Self {
         ArchiveConfig {
             path: PathBuf::new(),
+            url: String::new(),
+            ca_file: PathBuf::new(),
             query_timeout_ms: 10_000,
             max_size_mb: 0,
             spill_reserve_mb: crate::sinks::archive::DEFAULT_RESERVE_BYTES >> 20,
@@ -487,6 +495,16 @@ impl Default for ArchiveConfig {
 }
 
 impl ArchiveConfig {
+    /// The PostgreSQL archive's URL, `None` for the SQLite file.
+    pub fn postgres_url(&self) -> Option<&str> {
+        Some(self.url.trim()).filter(|u| !u.is_empty())
+    }
+
+    /// The CA file for TLS to PostgreSQL, if set.
+    pub fn ca_file(&self) -> Option<&std::path::Path> {
+        Some(self.ca_file.as_path()).filter(|p| !p.as_os_str().is_empty())
+    }
+
     pub fn query_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.query_timeout_ms)
     }
@@ -721,6 +739,23 @@ impl Config {
                 self.archive.audio_retention_days, self.archive.retention_days
             )));
         }
+        if let Some(url) = self.archive.postgres_url() {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "archive.url `{}` is not a PostgreSQL URL; write it like postgres://callwatch@db.internal/callwatch?sslmode=require, or leave it empty for the SQLite file",
+                    crate::sinks::archive::postgres::redacted(url)
+                )));
+            }
+            if !self.archive.path.as_os_str().is_empty() {
+                return Err(ConfigError::Invalid(
+                    "archive.url and archive.path are both set: the archive is either PostgreSQL (url) or a SQLite file (path); remove one".into(),
+                ));
+            }
+        } else if self.archive.ca_file().is_some() {
+            return Err(ConfigError::Invalid(
+                "archive.ca_file is set without archive.url: it is the CA of the PostgreSQL archive's certificate; set url or remove ca_file".into(),
+            ));
+        }
         if self.archive.query_timeout_ms == 0 {
             return Err(ConfigError::Invalid(
                 "archive.query_timeout_ms must be at least 1".into(),
@@ -890,6 +925,32 @@ mod tests {
         // Every field comes back as written: serialising the parsed config gives the same text.
         assert_eq!(toml::to_string(&parsed).unwrap(), text);
         assert!(text.contains("min_free_disk_mb = 256"), "{text}");
+    }
+
+    #[test]
+    fn a_postgres_archive_is_checked_before_anything_connects() {
+        let ok = Config::parse(
+            "[archive]\nurl = \"postgres://cw@db/callwatch?sslmode=require\"\nca_file = \"ca.pem\"\n",
+            "x.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            ok.archive.postgres_url(),
+            Some("postgres://cw@db/callwatch?sslmode=require")
+        );
+        assert!(ok.archive.ca_file().is_some());
+        assert_eq!(Config::default().archive.postgres_url(), None);
+        for (text, says) in [
+            ("url = \"mysql://cw:pw@db/x\"", "not a PostgreSQL URL"),
+            ("url = \"postgres://db/x\"\npath = \"/a.db\"", "remove one"),
+            ("ca_file = \"ca.pem\"", "without archive.url"),
+        ] {
+            let e = Config::parse(&format!("[archive]\n{text}\n"), "x.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{text}: {e}");
+            assert!(!e.contains(":pw@"), "a password is never shown: {e}");
+        }
     }
 
     #[test]

@@ -445,9 +445,9 @@ fn build_shared(
     model_path: &Path,
     archive: ArchiveSink,
     events: EventBus,
-    partials: bool,
+    mode: Mode,
     shutdown: Option<callwatch::shutdown::ShutdownHandle>,
-    live: bool,
+    archived: Option<ArchiveReader>,
 ) -> Result<Arc<Shared>> {
     let model = WhisperModel::load_on(model_path, cfg.asr.gpu)?;
     let pool = AsrPool::start(model, cfg.asr.pool_config())?;
@@ -457,8 +457,9 @@ fn build_shared(
         pool,
         archive,
         events,
-        Mode { partials, live },
+        mode,
         shutdown,
+        archived,
     )?)
 }
 
@@ -511,11 +512,12 @@ async fn serve(a: ServeArgs) -> Result<()> {
         .with_context(|| format!("creating data dir {}", cfg.server.data_dir.display()))?;
     let db = cfg.archive_path();
     // What the last run left in the spill journal is replayed before anything else.
-    let (archive_tx, archive_writer) = ArchiveWriter::spawn_with(&db, cfg.archive.writer())?;
-    // Before any call is taken: what is still open was cut off by a crash of the last run.
-    // Their last utterances may still be in the journal when the archive cannot be written
-    // yet; then they are closed at the next start.
-    if archive_tx.health().journaled == 0 {
+    let (archive_tx, archive_writer, reader) = open_archive(&cfg)?;
+    if cfg.archive.postgres_url().is_some() {
+        // The archive is shared: a call left open may be live on another node, so only the
+        // SQLite archive, which is this node's own, closes what a crash left open.
+        tracing::info!(url = %callwatch::sinks::archive::postgres::redacted(&cfg.archive.url), "the archive is PostgreSQL, shared with the cluster's other nodes");
+    } else if archive_tx.health().journaled == 0 {
         let interrupted = callwatch::sinks::archive::recovery::close_interrupted(&db)
             .with_context(|| format!("closing interrupted calls in {}", db.display()))?;
         if !interrupted.is_empty() {
@@ -527,7 +529,6 @@ async fn serve(a: ServeArgs) -> Result<()> {
     } else {
         tracing::warn!("the archive cannot take the spill journal yet; calls the previous run left open are closed at the next start");
     }
-    let reader = ArchiveReader::open(&db)?.with_query_timeout(cfg.archive.query_timeout());
     // Behind a TLS proxy the browser speaks HTTPS: its cookies and pages are treated so.
     let auth = open_auth(&cfg, &db, tls.is_some() || cfg.http.tls_proxy)?;
     spawn_archive_retention(&cfg, reader.clone(), archive_tx.clone(), auth.store.clone())?;
@@ -548,9 +549,12 @@ async fn serve(a: ServeArgs) -> Result<()> {
         &model_path,
         ArchiveSink::new(archive_tx),
         events,
-        cfg.asr.partials,
+        Mode {
+            partials: cfg.asr.partials,
+            live: true,
+        },
         Some(controller.handle()),
-        true,
+        Some(reader.clone()),
     )?;
     if let (Some(bus), true) = (&nats, shared.surge.enabled()) {
         // Every node counts every node's calls; the elected one announces surges.
@@ -774,7 +778,7 @@ async fn transcribe(a: TranscribeArgs) -> Result<()> {
     })?;
     let (archive, writer) = if a.archive {
         std::fs::create_dir_all(&cfg.server.data_dir)?;
-        let (tx, w) = ArchiveWriter::spawn_with(cfg.archive_path(), cfg.archive.writer())?;
+        let (tx, w, _) = open_archive(&cfg)?;
         (ArchiveSink::new(tx), Some(w))
     } else {
         (ArchiveSink::disabled(), None)
@@ -784,9 +788,12 @@ async fn transcribe(a: TranscribeArgs) -> Result<()> {
         &model_path,
         archive,
         EventBus::new(65536),
-        false,
+        Mode {
+            partials: false,
+            live: false,
+        },
         None,
-        false,
+        None,
     )?;
     let opts = OfflineOptions {
         json: a.json,
@@ -824,8 +831,50 @@ async fn transcribe(a: TranscribeArgs) -> Result<()> {
     Ok(())
 }
 
+/// The archive the configuration names (`[archive] url`: PostgreSQL, else the SQLite file):
+/// its writer thread, a sender to it and a reader.
+fn open_archive(
+    cfg: &Config,
+) -> Result<(
+    callwatch::sinks::archive::ArchiveSender,
+    callwatch::sinks::archive::ArchiveWriterHandle,
+    ArchiveReader,
+)> {
+    let (tx, writer, reader) = match cfg.archive.postgres_url() {
+        Some(url) => {
+            let pg = Arc::new(callwatch::sinks::archive::PgArchive::open_with(
+                url,
+                cfg.archive.ca_file(),
+            )?);
+            // Ops wait in this node's spill journal while PostgreSQL cannot be reached.
+            let (tx, w) = ArchiveWriter::spawn_postgres(
+                pg.clone(),
+                &cfg.server.data_dir.join("archive-postgres"),
+                cfg.archive.writer(),
+            )?;
+            (tx, w, ArchiveReader::postgres(pg))
+        }
+        None => {
+            let db = cfg.archive_path();
+            let (tx, w) = ArchiveWriter::spawn_with(&db, cfg.archive.writer())?;
+            (tx, w, ArchiveReader::open(&db)?)
+        }
+    };
+    Ok((
+        tx,
+        writer,
+        reader.with_query_timeout(cfg.archive.query_timeout()),
+    ))
+}
+
 fn open_reader(common: &Common) -> Result<ArchiveReader> {
     let cfg = load_config(common)?;
+    if let Some(url) = cfg.archive.postgres_url() {
+        let pg = callwatch::sinks::archive::PgArchive::open_with(url, cfg.archive.ca_file())?;
+        return Ok(
+            ArchiveReader::postgres(Arc::new(pg)).with_query_timeout(cfg.archive.query_timeout())
+        );
+    }
     let db = cfg.archive_path();
     if !db.exists() {
         bail!("no archive at {} (run `callwatch serve` or `callwatch transcribe --archive` first, or pass --data-dir)", db.display());
@@ -867,8 +916,7 @@ fn rescore(a: RescoreArgs) -> Result<()> {
             "no scorecard: pass --scorecard FILE or set [qa] scorecard in the configuration",
         )?,
     };
-    let reader = open_reader(&a.common)?;
-    let (tx, writer) = ArchiveWriter::spawn_with(cfg.archive_path(), cfg.archive.writer())?;
+    let (tx, writer, reader) = open_archive(&cfg)?;
     let mut ids = a.calls.clone();
     if ids.is_empty() {
         let mut filter = CallFilter {

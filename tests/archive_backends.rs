@@ -450,3 +450,90 @@ fn postgres_over_tls_checks_the_servers_certificate() {
         .to_string();
     assert!(e.contains("no certificate"), "{e}");
 }
+
+#[test]
+fn a_postgres_outage_spills_to_the_journal_and_is_caught_up() {
+    use callwatch::sinks::archive::{
+        ArchiveReader, ArchiveWriter, PgArchive, StorageFault, WriterConfig,
+    };
+    use std::time::{Duration, Instant};
+    let server = pg::TempPostgres::start();
+    let archive = std::sync::Arc::new(PgArchive::open(&server.database("outage")).unwrap());
+    let node = tempfile::tempdir().unwrap();
+    let journal_at = node.path().join("archive-postgres");
+    let config = WriterConfig {
+        max_backoff: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let (tx, writer) =
+        ArchiveWriter::spawn_postgres(archive.clone(), &journal_at, config.clone()).unwrap();
+    let reader = ArchiveReader::postgres(archive.clone());
+    for op in sample_call("before", "agent-1", 0) {
+        tx.send(op).unwrap();
+    }
+    tx.flush().unwrap();
+    assert!(reader.call_ended("before").unwrap());
+
+    // PostgreSQL goes away: what arrives is kept in this node's journal, readiness says why.
+    server.pause();
+    for op in sample_call("during", "agent-1", 5) {
+        tx.send(op).unwrap();
+    }
+    tx.flush().unwrap();
+    let health = tx.health();
+    assert_eq!(
+        health.degraded,
+        Some(StorageFault::Unreachable),
+        "{health:?}"
+    );
+    assert!(health.journaled >= 10, "{health:?}");
+    assert!(health.advice.unwrap().contains("[archive] url"));
+    assert!(callwatch::sinks::archive::journal_path(&journal_at).exists());
+
+    // Back: the journal is replayed in order and removed, and the calls read back whole.
+    server.resume();
+    for op in sample_call("after", "agent-1", 10) {
+        tx.send(op).unwrap();
+    }
+    let t0 = Instant::now();
+    while tx.health().journaled > 0 || tx.health().failing {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "journal not replayed: {:?}",
+            tx.health()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    tx.flush().unwrap();
+    assert_eq!(tx.health().degraded, None);
+    assert!(!callwatch::sinks::archive::journal_path(&journal_at).exists());
+    for id in ["before", "during", "after"] {
+        let call = reader.get_call(id).unwrap().expect(id);
+        assert_eq!(call.utterances.len(), 3, "{id}");
+        assert_eq!(call.hits.len(), 3, "{id}");
+        assert!(call.call.ended_at.is_some(), "{id}");
+    }
+    assert_eq!(writer.stats().rejected_ops, 0);
+    drop(writer);
+
+    // A journal left by a run that stopped while PostgreSQL was down is replayed at the
+    // next start, before anything new.
+    server.pause();
+    let (tx, writer) =
+        ArchiveWriter::spawn_postgres(archive.clone(), &journal_at, config.clone()).unwrap();
+    for op in sample_call("left", "agent-1", 15) {
+        tx.send(op).unwrap();
+    }
+    tx.flush().unwrap();
+    assert!(tx.health().journaled > 0);
+    drop(writer);
+    server.resume();
+    let (tx, writer) = ArchiveWriter::spawn_postgres(archive, &journal_at, config).unwrap();
+    tx.flush().unwrap();
+    assert_eq!(tx.health().journaled, 0, "{:?}", tx.health());
+    assert_eq!(
+        reader.get_call("left").unwrap().unwrap().utterances.len(),
+        3
+    );
+    drop(writer);
+}

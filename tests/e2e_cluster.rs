@@ -3,6 +3,8 @@
 //! resumes on either, and a node keeps transcribing through a NATS outage and catches up.
 
 mod common;
+#[path = "archive_support/pg.rs"]
+mod pg;
 
 use common::{
     archived_call_within, free_port, get_json, of_type, root, run_fork_client, ws_request,
@@ -115,11 +117,21 @@ fn cluster_config(dir: &Path, nats_port: u16) -> PathBuf {
     cfg
 }
 
+/// [`cluster_config`] with the archive in the PostgreSQL database at `url`.
+fn shared_archive_config(dir: &Path, nats_port: u16, url: &str) -> PathBuf {
+    let cfg = cluster_config(dir, nats_port);
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!("\n[archive]\nurl = \"{url}\"\n"));
+    std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
 #[test]
-fn a_call_streamed_into_one_node_is_live_on_the_other_with_the_same_ids() {
+fn a_call_streamed_into_one_node_is_live_and_archived_on_the_other_with_the_same_ids() {
     let tmp = tempfile::tempdir().unwrap();
     let nats = Nats::start(&tmp.path().join("js"), free_port());
-    let cfg = cluster_config(tmp.path(), nats.port);
+    let postgres = pg::TempPostgres::start();
+    let cfg = shared_archive_config(tmp.path(), nats.port, &postgres.database("callwatch"));
     let cfg = cfg.to_str().unwrap();
     let node1 = Server::start("ggml-tiny.en.bin", &["--config", cfg]);
     let node2 = Server::start("ggml-tiny.en.bin", &["--config", cfg]);
@@ -166,6 +178,44 @@ fn a_call_streamed_into_one_node_is_live_on_the_other_with_the_same_ids() {
             .collect()
     };
     assert_eq!(finals(&on_node1), finals(&seen2));
+
+    // Archived once, in the shared PostgreSQL archive, and read back through node 2.
+    let call = archived_call_within(&node2.http(), "cluster-1", Duration::from_secs(20));
+    // Every final, each once (an utterance the gate dropped is archived without a final).
+    let mut archived: Vec<String> = call["utterances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["dropped"].is_null())
+        .map(|u| u["text"].to_string())
+        .collect();
+    let mut published: Vec<String> = finals(&seen2).into_iter().map(|(_, t)| t).collect();
+    archived.sort();
+    published.sort();
+    assert_eq!(archived, published, "{call}");
+    let hit_terms: Vec<&str> = call["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["term"].as_str())
+        .collect();
+    assert!(hit_terms.contains(&"file a complaint"), "{call}");
+    let (status, found) = get_json(&format!("{}/v1/search?q=complaint", node2.http()));
+    assert_eq!(status, 200, "{found}");
+    assert!(
+        found["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["call_id"] == "cluster-1"),
+        "{found}"
+    );
+    let (status, list) = get_json(&format!("{}/v1/calls", node2.http()));
+    assert_eq!((status, list["total"].as_u64()), (200, Some(1)), "{list}");
+    for node in [&node1, &node2] {
+        let r = ready_as(node, "ok", Duration::from_secs(5));
+        assert_eq!(r["checks"]["archive"]["ok"], true, "{r}");
+    }
 
     // A subscriber that saw up to the first final resumes on the other node from there.
     let first_final = finals(&seen2)[0].0;

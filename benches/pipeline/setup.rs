@@ -64,6 +64,7 @@ pub fn shared(cfg: &Config, pool: AsrPool, bus_capacity: usize, partials: bool) 
             live: true,
         },
         None,
+        None,
     )
     .unwrap_or_else(|e| panic!("the pipeline does not assemble: {e}"))
 }

@@ -65,6 +65,7 @@ pub fn assemble(
     events: EventBus,
     mode: Mode,
     shutdown: Option<ShutdownHandle>,
+    archived: Option<crate::sinks::archive::ArchiveReader>,
 ) -> Result<Arc<Shared>, AssembleError> {
     let source = cfg.lexicons.source();
     let inspection = Inspection::load(&source).map_err(|e| AssembleError::Inspection {
@@ -110,24 +111,17 @@ pub fn assemble(
             shared = shared.with_audio(audio);
         }
     }
-    if mode.live {
-        // A stream may not reopen a call the archive holds as ended (it would rewrite it).
-        match crate::sinks::archive::ArchiveReader::open(cfg.archive_path()) {
-            Ok(reader) => {
-                shared.registry = shared.registry.clone().with_archived_check(Arc::new(
-                    move |id: &str| match reader.call_ended(id) {
-                        Ok(ended) => ended,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cannot tell whether a call id is archived; taking the stream");
-                            false
-                        }
-                    },
-                ));
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "archive not readable: call ids of archived calls are not checked")
-            }
-        }
+    // A stream may not reopen a call the archive holds as ended (it would rewrite it).
+    if let Some(reader) = archived.filter(|_| mode.live) {
+        shared.registry = shared.registry.clone().with_archived_check(Arc::new(
+            move |id: &str| match reader.call_ended(id) {
+                Ok(ended) => ended,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot tell whether a call id is archived; taking the stream");
+                    false
+                }
+            },
+        ));
     }
     if mode.live && cfg.assist.enabled {
         let dir = &cfg.assist.dir;

@@ -10,6 +10,8 @@ pub struct TempPostgres {
     dir: tempfile::TempDir,
     bin: PathBuf,
     pub port: u16,
+    /// The server options `pg_ctl start` is given.
+    opts: String,
 }
 
 fn bin_dir() -> PathBuf {
@@ -105,10 +107,11 @@ impl TempPostgres {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let pg = TempPostgres {
+        let mut pg = TempPostgres {
             bin: bin_dir(),
             port,
             dir,
+            opts: String::new(),
         };
         let data = pg.dir.path().join("data");
         let sock = pg.dir.path().display().to_string();
@@ -127,16 +130,39 @@ impl TempPostgres {
                 "--locale=C.UTF-8",
             ],
         );
-        let opts = format!(
+        pg.opts = format!(
             "-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off \
              -c synchronous_commit=off -c full_page_writes=off{ssl}"
         );
-        let log = pg.dir.path().join("server.log").display().to_string();
-        pg.run(
-            "pg_ctl",
-            &["-D", &data_s, "-o", &opts, "-l", &log, "-w", "start"],
-        );
+        pg.resume();
         pg
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    /// Stops the server (clients see their connections closed), keeping its data.
+    pub fn pause(&self) {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
+    }
+
+    /// Starts the server (again) on the same port and data.
+    pub fn resume(&self) {
+        let log = self.dir.path().join("server.log").display().to_string();
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data(),
+                "-o",
+                &self.opts,
+                "-l",
+                &log,
+                "-w",
+                "start",
+            ],
+        );
     }
 
     /// A new empty database's URL.
@@ -157,10 +183,9 @@ impl TempPostgres {
 
 impl Drop for TempPostgres {
     fn drop(&mut self) {
-        let data = self.dir.path().join("data").display().to_string();
         let _ = self
             .command("pg_ctl")
-            .args(["-D", &data, "-m", "immediate", "stop"])
+            .args(["-D", &self.data(), "-m", "immediate", "stop"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();

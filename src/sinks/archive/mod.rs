@@ -23,6 +23,7 @@ pub mod sound;
 mod sound_codes;
 pub mod sql;
 mod store;
+mod target;
 pub mod terms;
 pub mod writer;
 

@@ -225,9 +225,9 @@ impl ArchiveReader {
 
     /// Runs `f` on a pooled connection inside one read transaction, so a page and the
     /// per-call counts it carries come from the same snapshot.
-    pub(super) fn with_snapshot<T>(
+    pub(super) fn with_snapshot<T: Send>(
         &self,
-        f: impl FnOnce(&mut dyn Read) -> Result<T, ArchiveError>,
+        f: impl FnOnce(&mut dyn Read) -> Result<T, ArchiveError> + Send,
     ) -> Result<T, ArchiveError> {
         let limit = self.inner.query_timeout;
         let (path, idle) = match &self.inner.backend {

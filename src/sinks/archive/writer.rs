@@ -14,11 +14,12 @@
 
 use super::error::ArchiveError;
 use super::journal::Journal;
+use super::postgres::{PgArchive, PgTarget};
 use super::record::ArchiveOp;
-use super::sql::Sqlite;
-use super::{schema, store};
+use super::schema;
+use super::target::{CommitError, SqliteTarget, Target};
 use crossbeam_channel::{Receiver, Sender};
-use rusqlite::{Connection, ErrorCode, TransactionBehavior};
+use rusqlite::ErrorCode;
 use serde::Serialize;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
@@ -42,14 +43,18 @@ pub enum StorageFault {
     Corrupt,
     /// The disk reported an I/O error: check the device.
     Io,
+    /// The PostgreSQL archive cannot be reached or refuses writes: check the server, the
+    /// network and `[archive] url`.
+    Unreachable,
 }
 
 impl StorageFault {
-    const ALL: [StorageFault; 4] = [
+    const ALL: [StorageFault; 5] = [
         StorageFault::DiskFull,
         StorageFault::ReadOnly,
         StorageFault::Corrupt,
         StorageFault::Io,
+        StorageFault::Unreachable,
     ];
 
     /// What to do about it, for the log and `/readyz`.
@@ -65,6 +70,9 @@ impl StorageFault {
                 "the archive file is damaged; stop the service and restore or move it aside"
             }
             StorageFault::Io => "the disk reported an I/O error; check the device",
+            StorageFault::Unreachable => {
+                "the PostgreSQL archive cannot be reached or refuses writes (see the error in the log); check the server, the network and [archive] url"
+            }
         }
     }
 
@@ -236,9 +244,29 @@ impl ArchiveWriter {
                     source,
                 })?;
         }
-        let journal = Journal::open(path.as_ref(), config.journal_reserve_bytes).map_err(|e| {
+        let target = Box::new(SqliteTarget(conn));
+        Self::start(target, path.as_ref(), config)
+    }
+
+    /// Starts a writer thread committing to the PostgreSQL archive `archive`. Its spill
+    /// journal, which keeps ops while PostgreSQL cannot be reached, lies at `journal_at`
+    /// (a path in this node's data dir; the journal takes its name from it).
+    pub fn spawn_postgres(
+        archive: Arc<PgArchive>,
+        journal_at: &Path,
+        config: WriterConfig,
+    ) -> Result<(ArchiveSender, ArchiveWriterHandle), ArchiveError> {
+        Self::start(Box::new(PgTarget(archive)), journal_at, config)
+    }
+
+    fn start(
+        target: Box<dyn Target>,
+        journal_at: &Path,
+        config: WriterConfig,
+    ) -> Result<(ArchiveSender, ArchiveWriterHandle), ArchiveError> {
+        let journal = Journal::open(journal_at, config.journal_reserve_bytes).map_err(|e| {
             ArchiveError::Journal {
-                path: super::journal_path(path.as_ref()),
+                path: super::journal_path(journal_at),
                 source: e,
             }
         })?;
@@ -247,7 +275,7 @@ impl ArchiveWriter {
         counters.alive.store(true, Ordering::Relaxed);
         counters.journaled.store(journal.lines(), Ordering::Relaxed);
         let mut writer = Writer {
-            conn,
+            target,
             journal,
             config: config.clone(),
             counters: counters.clone(),
@@ -403,7 +431,7 @@ fn flush(tx: &Sender<Msg>) -> Result<(), ArchiveError> {
 
 /// The writer thread's state: the connection, the journal and the counters it reports.
 struct Writer {
-    conn: Connection,
+    target: Box<dyn Target>,
     journal: Journal,
     config: WriterConfig,
     counters: Arc<Counters>,
@@ -477,7 +505,7 @@ impl Writer {
             // Behind ops already journaled, new ones join the journal: order is kept.
             if !self.journal.pending() {
                 let t0 = std::time::Instant::now();
-                match commit(&mut self.conn, batch, None) {
+                match self.target.commit(batch, None) {
                     Ok(rejected) => {
                         crate::metrics::metrics()
                             .archive_commit
@@ -541,13 +569,8 @@ impl Writer {
         let Some(id) = self.journal.id().map(str::to_string) else {
             return;
         };
-        let mut done: u64 = match self.conn.query_row(
-            "SELECT line FROM journal_replay WHERE journal = ?1",
-            [&id],
-            |r| r.get::<_, i64>(0),
-        ) {
-            Ok(line) => line.max(0) as u64,
-            Err(rusqlite::Error::QueryReturnedNoRows) => 0,
+        let mut done = match self.target.replayed(&id) {
+            Ok(line) => line,
             Err(e) => {
                 self.failed(&e, 0);
                 return;
@@ -572,7 +595,7 @@ impl Writer {
                 break;
             };
             let ops: Vec<ArchiveOp> = entries.into_iter().map(|(_, op)| op).collect();
-            match commit(&mut self.conn, &ops, Some((&id, last))) {
+            match self.target.commit(&ops, Some((&id, last))) {
                 Ok(rejected) => {
                     self.committed(ops.len(), rejected);
                     self.drain_batch = (self.drain_batch * 2).min(self.config.max_batch.max(1));
@@ -593,9 +616,7 @@ impl Writer {
             tracing::error!(error = %e, "cannot remove the replayed spill journal; retrying");
             return;
         }
-        let _ = self
-            .conn
-            .execute("DELETE FROM journal_replay WHERE journal = ?1", [&id]);
+        self.target.forget(&id);
         self.counters.journaled.store(0, Ordering::Relaxed);
         tracing::info!(ops = done, "spill journal replayed into the archive");
     }
@@ -612,11 +633,11 @@ impl Writer {
     }
 
     /// Records a failed commit; returns its storage fault (`None` for a busy lock).
-    fn failed(&self, e: &rusqlite::Error, ops: usize) -> Option<StorageFault> {
+    fn failed(&self, e: &CommitError, ops: usize) -> Option<StorageFault> {
         let c = &self.counters;
         c.failing.store(true, Ordering::Relaxed);
         c.retries.fetch_add(1, Ordering::Relaxed);
-        let fault = StorageFault::of(e)?;
+        let fault = e.fault?;
         let before = c.degraded.swap(fault.code(), Ordering::Relaxed);
         if before != fault.code() {
             tracing::error!(error = %e, ?fault, ops,
@@ -634,54 +655,6 @@ fn sort(msg: Msg, batch: &mut Vec<ArchiveOp>, waiters: &mut Vec<Waiter>) -> bool
         Msg::Close => return true,
     }
     false
-}
-
-/// One transaction over the batch; returns how many ops were moved to `rejected_ops`.
-/// `replayed`: the batch comes from a spill journal, up to this line, recorded in the same
-/// transaction.
-fn commit(
-    conn: &mut Connection,
-    batch: &[ArchiveOp],
-    replayed: Option<(&str, u64)>,
-) -> rusqlite::Result<u64> {
-    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut rejected = 0;
-    for op in batch {
-        // A savepoint per op lets one bad op be set aside without undoing its neighbours.
-        let sp = tx.savepoint()?;
-        match store::apply(&mut Sqlite(&sp), op) {
-            Ok(()) => sp.commit()?,
-            Err(e) if is_transient(&e) => return Err(e),
-            Err(e) => {
-                drop(sp);
-                // The op itself holds transcript text: log what kind it was, not its content.
-                tracing::error!(error = %e, op = op.kind(), "archive refused an op; kept in rejected_ops");
-                store::reject(&mut Sqlite(&tx), op, &e.to_string())?;
-                rejected += 1;
-            }
-        }
-    }
-    if let Some((journal, line)) = replayed {
-        tx.execute(
-            "INSERT INTO journal_replay (journal, line) VALUES (?1, ?2)
-             ON CONFLICT (journal) DO UPDATE SET line = excluded.line",
-            rusqlite::params![journal, line as i64],
-        )?;
-    }
-    tx.commit()?;
-    Ok(rejected)
-}
-
-/// Whether an error comes from the environment (and may pass) rather than from the op itself.
-fn is_transient(e: &rusqlite::Error) -> bool {
-    match e {
-        rusqlite::Error::SqliteFailure(f, _) => !matches!(
-            f.code,
-            ErrorCode::ConstraintViolation | ErrorCode::TooBig | ErrorCode::TypeMismatch
-        ),
-        // Conversion and binding errors are the op's own: retrying cannot fix them.
-        _ => false,
-    }
 }
 
 #[cfg(test)]

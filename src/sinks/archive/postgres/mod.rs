@@ -15,6 +15,8 @@ use super::record::ArchiveOp;
 use super::rows::{Read, Row};
 use super::sql::{postgres_sql, Arg, Db};
 use super::store;
+use super::target::{CommitError, Target};
+use super::writer::StorageFault;
 use postgres::config::SslMode;
 use postgres::types::ToSql;
 use postgres::Statement;
@@ -63,6 +65,21 @@ impl Db for Pg<'_, '_> {
             }
         };
         Ok(self.tx.execute(&stmt, &params(args))? as usize)
+    }
+}
+
+/// Runs `f`, which blocks on the `postgres` client's own runtime, where that is allowed: a
+/// thread inside a tokio runtime (an async handler, a source checking a call id) hands its
+/// tasks over first (multi-threaded runtime) or lends the work to a scoped thread.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        Ok(_) => std::thread::scope(|s| match s.spawn(f).join() {
+            Ok(out) => out,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }),
+        Err(_) => f(),
     }
 }
 
@@ -153,6 +170,10 @@ impl PgArchive {
     /// `ca_file` is given, and otherwise the connection is plain TCP (logged: transcripts then
     /// cross the network readable).
     pub fn open_with(url: &str, ca_file: Option<&Path>) -> Result<PgArchive, ArchiveError> {
+        off_runtime(|| PgArchive::open_here(url, ca_file))
+    }
+
+    fn open_here(url: &str, ca_file: Option<&Path>) -> Result<PgArchive, ArchiveError> {
         let mut config: postgres::Config = url.parse().map_err(|e| {
             ArchiveError::PostgresSetup(format!(
                 "[archive] url {} is not a PostgreSQL URL ({e}); write it like \
@@ -223,6 +244,16 @@ impl PgArchive {
     /// network error nothing is written and the error is returned, so the batch can be retried
     /// whole (every statement is idempotent).
     pub fn write(&self, ops: &[ArchiveOp]) -> Result<u64, ArchiveError> {
+        Ok(off_runtime(|| self.commit(ops, None))?)
+    }
+
+    /// [`PgArchive::write`], recording in the same transaction that a spill journal was
+    /// replayed up to `replayed`.
+    fn commit(
+        &self,
+        ops: &[ArchiveOp],
+        replayed: Option<(&str, u64)>,
+    ) -> Result<u64, postgres::Error> {
         let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let writer = match guard.as_mut() {
             Some(w) if !w.client.is_closed() => w,
@@ -230,6 +261,16 @@ impl PgArchive {
                 client: self.config.connect(self.tls.clone())?,
                 statements: HashMap::new(),
             }),
+        };
+        let record = |tx: &mut postgres::Transaction<'_>| -> Result<(), postgres::Error> {
+            if let Some((journal, line)) = replayed {
+                tx.execute(
+                    "INSERT INTO journal_replay (journal, line) VALUES ($1, $2)
+                     ON CONFLICT (journal) DO UPDATE SET line = excluded.line",
+                    &[&journal, &(line as i64)],
+                )?;
+            }
+            Ok(())
         };
         // Most batches hold no bad op: written straight, without a savepoint per op (each
         // costs two round trips). A refusal undoes the batch, which is then written op by op.
@@ -245,11 +286,12 @@ impl PgArchive {
         });
         match whole {
             Ok(()) => {
+                record(&mut tx)?;
                 tx.commit()?;
                 return Ok(0);
             }
             Err(e) if is_permanent(&e) => drop(tx),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
         let mut tx = writer.client.transaction()?;
         let mut rejected = 0;
@@ -271,16 +313,25 @@ impl PgArchive {
                     store::reject(&mut db, op, &e.to_string())?;
                     rejected += 1;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             }
         }
+        record(&mut tx)?;
         tx.commit()?;
         Ok(rejected)
     }
 
     /// Runs `f` in one read-only snapshot (repeatable read) on a pooled connection, each
     /// statement stopped after `limit`.
-    pub(crate) fn snapshot<T>(
+    pub(crate) fn snapshot<T: Send>(
+        &self,
+        limit: Duration,
+        f: impl FnOnce(&mut dyn Read) -> Result<T, ArchiveError> + Send,
+    ) -> Result<T, ArchiveError> {
+        off_runtime(|| self.snapshot_here(limit, f))
+    }
+
+    fn snapshot_here<T>(
         &self,
         limit: Duration,
         f: impl FnOnce(&mut dyn Read) -> Result<T, ArchiveError>,
@@ -308,8 +359,71 @@ impl PgArchive {
     /// Refreshes the planner's statistics (autovacuum does this on its own after enough
     /// writes; a bulk import or a benchmark asks at once).
     pub fn analyze(&self) -> Result<(), ArchiveError> {
-        self.pool.get()?.batch_execute("ANALYZE")?;
+        off_runtime(|| -> Result<(), ArchiveError> {
+            Ok(self.pool.get()?.batch_execute("ANALYZE")?)
+        })?;
         Ok(())
+    }
+}
+
+/// The archive writer's target when `[archive] url` names PostgreSQL.
+pub(super) struct PgTarget(pub Arc<PgArchive>);
+
+impl Target for PgTarget {
+    fn commit(
+        &mut self,
+        batch: &[ArchiveOp],
+        replayed: Option<(&str, u64)>,
+    ) -> Result<u64, CommitError> {
+        self.0.commit(batch, replayed).map_err(commit_error)
+    }
+
+    fn replayed(&mut self, journal: &str) -> Result<u64, CommitError> {
+        let line = self
+            .0
+            .snapshot(Duration::from_secs(30), |db| {
+                db.value::<i64>(
+                    "SELECT line FROM journal_replay WHERE journal = ?1",
+                    &[Arg::Text(journal.to_string())],
+                )
+            })
+            .map_err(|e| CommitError {
+                message: e.to_string(),
+                fault: Some(StorageFault::Unreachable),
+            })?;
+        Ok(line.unwrap_or(0).max(0) as u64)
+    }
+
+    fn forget(&mut self, journal: &str) {
+        let journal = journal.to_string();
+        if let Ok(mut c) = self.0.pool.get() {
+            let _ = c.execute("DELETE FROM journal_replay WHERE journal = $1", &[&journal]);
+        }
+    }
+}
+
+/// A failed commit with its storage fault: a server that is full, read-only or damaged
+/// says so; conflicts pass by themselves; anything else (refused connection, network,
+/// restart, authentication) is an unreachable archive.
+fn commit_error(e: postgres::Error) -> CommitError {
+    use postgres::error::SqlState;
+    let fault = match e.code() {
+        Some(c) if *c == SqlState::DISK_FULL => Some(StorageFault::DiskFull),
+        Some(c) if *c == SqlState::READ_ONLY_SQL_TRANSACTION => Some(StorageFault::ReadOnly),
+        Some(c) if *c == SqlState::DATA_CORRUPTED || *c == SqlState::INDEX_CORRUPTED => {
+            Some(StorageFault::Corrupt)
+        }
+        Some(c)
+            if *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED =>
+        {
+            None
+        }
+        _ => Some(StorageFault::Unreachable),
+    };
+    CommitError {
+        message: causes(&e),
+        fault,
     }
 }
 

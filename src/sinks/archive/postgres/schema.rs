@@ -246,6 +246,13 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
       convert_to(kind, 'UTF8') || '\x00'::bytea || convert_to(call_id, 'UTF8')
       || '\x00'::bytea || convert_to(key, 'UTF8')), 'hex'), 1, 16)
 $$;
+
+-- How far each node's spill journal was replayed, recorded in the replaying transaction so
+-- a crash mid-replay neither loses nor repeats ops.
+CREATE TABLE journal_replay (
+    journal TEXT PRIMARY KEY,
+    line    BIGINT NOT NULL
+);
 "#,
 ];
 
