@@ -162,6 +162,21 @@ def main() -> None:
     put("bus_message", "obs_phrase_hits_min_time", json.dumps(
         {"kind": "phrase_hits", "call_id": "c1", "categories": ["complaint", "fraud"],
          "at_ms": -9223372036854775808}, separators=(",", ":")).encode())
+    # Recognition jobs (headers, a NUL, 16-bit PCM) and a worker's result.
+    policy = json.dumps({"allowed": ["zh", "en"], "forced": None, "assumed": "zh",
+                         "bias": {"zh": "保本保息", "en": ""}},
+                        separators=(",", ":"), ensure_ascii=False)
+    headers = (f"Cw-Job: 0f1e2d\nCw-Node: n1\nCw-Kind: final\nCw-Policy: {policy}\n"
+               "Cw-Sent-Ms: 1780000000000\n").encode()
+    pcm = b"".join(int(3000 * ((i % 40) - 20) / 20).to_bytes(2, "little", signed=True)
+                   for i in range(800))
+    put("bus_message", "asr_job_final", headers + b"\0" + pcm)
+    put("bus_message", "asr_result", json.dumps(
+        {"job": "0f1e2d", "worker": "w1", "outcome": {"transcript": {
+            "text": "保本保息", "language": "zh", "segments": [
+                {"start_ms": 0, "end_ms": 900, "text": "保本保息", "no_speech_prob": 0.01}],
+            "dropped": None, "language_share": 0.93, "looped": False}}},
+        separators=(",", ":"), ensure_ascii=False).encode())
     lexicon = '[[term]]\ntext = "保本保息"\ncategory = "sales_promise"\n'
     files = {"lexicons": [{"name": "/etc/callwatch/lexicons/a.toml", "text": lexicon}],
              "rules": []}

@@ -318,6 +318,17 @@ pub struct AsrConfig {
     pub gpu: bool,
     /// `[asr.bias]`: prompt recognition with the leg's lexicon terms and script phrases.
     pub bias: crate::transforms::asr::BiasConfig,
+    /// Send utterances to the cluster's recognition workers (`callwatch worker`) through
+    /// NATS (`[bus] nats`) instead of transcribing them here.
+    pub remote: bool,
+    /// With `remote`: also load this node's model and transcribe here while the workers cannot
+    /// be reached.
+    pub remote_fallback: bool,
+    /// With `remote`: utterances in flight to the workers at once.
+    pub remote_inflight: usize,
+    /// With `remote`: longest wait (seconds) for a final's result before it is transcribed
+    /// here (`remote_fallback`) or reported failed.
+    pub remote_timeout_s: u64,
 }
 
 impl Default for AsrConfig {
@@ -331,6 +342,10 @@ impl Default for AsrConfig {
         AsrConfig {
             workers: (cores / threads).max(1),
             threads,
+            remote: false,
+            remote_fallback: false,
+            remote_inflight: 16,
+            remote_timeout_s: 60,
             languages: vec!["zh".into(), "en".into()],
             language_memory: true,
             partials: true,
@@ -738,6 +753,18 @@ impl Config {
                 "archive.audio_retention_days ({}) is longer than archive.retention_days ({}): audio goes with its call; lower it or raise retention_days",
                 self.archive.audio_retention_days, self.archive.retention_days
             )));
+        }
+        if self.asr.remote {
+            if !self.bus.enabled() {
+                return Err(ConfigError::Invalid(
+                    "asr.remote = true sends utterances to recognition workers through NATS: set [bus] nats too".into(),
+                ));
+            }
+            if self.asr.remote_inflight == 0 || self.asr.remote_timeout_s == 0 {
+                return Err(ConfigError::Invalid(
+                    "asr.remote_inflight and asr.remote_timeout_s must be at least 1".into(),
+                ));
+            }
         }
         if let Some(url) = self.archive.postgres_url() {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {

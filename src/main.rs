@@ -39,6 +39,9 @@ enum Cmd {
     Serve(ServeArgs),
     /// Transcribe recorded calls (wav, mp3, flac, ogg) and report prohibited phrases.
     Transcribe(TranscribeArgs),
+    /// Transcribe utterances for the cluster's ingest nodes (`[asr] remote = true`), taken
+    /// from NATS (`[bus] nats`).
+    Worker(WorkerArgs),
     /// List archived calls.
     Calls(CallsArgs),
     /// Show one archived call with its utterances and hits.
@@ -101,6 +104,24 @@ struct Common {
     /// Data directory (archive database).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct WorkerArgs {
+    #[command(flatten)]
+    common: Common,
+    /// GGML model file (default: models/ggml-<size>.bin).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Do not fetch the model when it is missing.
+    #[arg(long)]
+    no_fetch: bool,
+    /// This worker's name in logs and results (default: worker-<pid>).
+    #[arg(long)]
+    name: Option<String>,
+    /// Log as JSON lines.
+    #[arg(long)]
+    log_json: bool,
 }
 
 #[derive(Args)]
@@ -246,6 +267,10 @@ fn main() -> Result<()> {
         Cmd::Transcribe(a) => {
             init_tracing(false);
             runtime()?.block_on(transcribe(a))
+        }
+        Cmd::Worker(a) => {
+            init_tracing(a.log_json);
+            runtime()?.block_on(worker(a))
         }
         Cmd::Calls(a) => calls(a),
         Cmd::Call { id, common } => {
@@ -440,26 +465,115 @@ fn ensure_model(cfg: &Config, explicit: Option<&Path>, fetch: bool) -> Result<Pa
     Ok(path)
 }
 
+/// This node's recognisers: Whisper on `model_path`, or with `[asr] remote` the cluster's
+/// workers through `nats` (and `model_path`, if given, while they cannot be reached).
+fn recognition_pool(
+    cfg: &Config,
+    model_path: Option<&Path>,
+    nats: Option<&callwatch::sinks::events::NatsBus>,
+) -> Result<AsrPool> {
+    use callwatch::transforms::asr::{RecognizerFactory, WhisperFactory};
+    let local = match model_path {
+        Some(p) => {
+            let model = WhisperModel::load_on(p, cfg.asr.gpu)?;
+            tracing::info!(model = %p.display(), "recogniser loaded");
+            let f: Arc<dyn RecognizerFactory> =
+                Arc::new(WhisperFactory::new(model, cfg.asr.decode_options()));
+            Some(f)
+        }
+        None => None,
+    };
+    if !cfg.asr.remote {
+        let local = local.context("no Whisper model to transcribe with")?;
+        return Ok(AsrPool::start_with(local, cfg.asr.pool_config())?);
+    }
+    use callwatch::cluster::asr::{remote, AsrQueue};
+    let bus = nats.context("[asr] remote = true needs [bus] nats")?;
+    let multilingual = match &local {
+        Some(f) => f.is_multilingual(),
+        None => cfg.asr.languages.iter().any(|l| l != "en"),
+    };
+    let factory = remote::RemoteFactory::start(
+        AsrQueue::of(bus.jetstream(), bus.stream_name()),
+        remote::RemoteSettings {
+            node: bus.node_id().to_string(),
+            final_wait: std::time::Duration::from_secs(cfg.asr.remote_timeout_s),
+            multilingual,
+            fallback: local,
+        },
+    );
+    let mut pool = cfg.asr.pool_config();
+    pool.workers = cfg.asr.remote_inflight;
+    tracing::info!(
+        inflight = pool.workers,
+        fallback = cfg.asr.remote_fallback,
+        "utterances go to the cluster's recognition workers"
+    );
+    Ok(AsrPool::start_with(Arc::new(factory), pool)?)
+}
+
+/// `callwatch worker`: transcribes the cluster's utterances until SIGTERM or Ctrl-C.
+async fn worker(a: WorkerArgs) -> Result<()> {
+    use callwatch::cluster::asr::{worker, AsrQueue};
+    let cfg = load_config(&a.common)?;
+    if !cfg.bus.enabled() {
+        bail!("a recognition worker takes its utterances from NATS: set [bus] nats in the configuration");
+    }
+    let model_path = ensure_model(&cfg, a.model.as_deref(), !a.no_fetch)?;
+    let pool = recognition_pool(
+        &Config {
+            asr: callwatch::config::AsrConfig {
+                remote: false,
+                ..cfg.asr.clone()
+            },
+            ..cfg.clone()
+        },
+        Some(&model_path),
+        None,
+    )?;
+    let client = callwatch::sinks::events::nats::connect(&cfg.bus, "callwatch-worker").await?;
+    let queue = AsrQueue::of(async_nats::jetstream::new(client), &cfg.bus.stream);
+    let name = a
+        .name
+        .unwrap_or_else(|| format!("worker-{}", std::process::id()));
+    let controller = callwatch::shutdown::ShutdownController::new();
+    let run = tokio::spawn(worker::run(
+        queue,
+        pool.clone(),
+        worker::WorkerSettings {
+            name: name.clone(),
+            partial_max_age: std::time::Duration::from_secs(2),
+        },
+        controller.subscribe(),
+    ));
+    wait_for_signal().await;
+    tracing::info!(worker = %name, "stopping: finishing the jobs in flight");
+    controller.shutdown().await;
+    let counts = run.await?;
+    use std::sync::atomic::Ordering::Relaxed;
+    tracing::info!(
+        finals = counts.finals.load(Relaxed),
+        partials = counts.partials.load(Relaxed),
+        shed = counts.shed.load(Relaxed),
+        failed = counts.failed.load(Relaxed),
+        refused = counts.refused.load(Relaxed),
+        "worker stopped"
+    );
+    pool.join();
+    Ok(())
+}
+
 fn build_shared(
     cfg: &Config,
-    model_path: &Path,
+    pool: AsrPool,
     archive: ArchiveSink,
     events: EventBus,
     mode: Mode,
     shutdown: Option<callwatch::shutdown::ShutdownHandle>,
     archived: Option<ArchiveReader>,
 ) -> Result<Arc<Shared>> {
-    let model = WhisperModel::load_on(model_path, cfg.asr.gpu)?;
-    let pool = AsrPool::start(model, cfg.asr.pool_config())?;
-    tracing::info!(model = %model_path.display(), "recogniser loaded");
     Ok(assemble(
-        cfg,
-        pool,
-        archive,
-        events,
-        mode,
-        shutdown,
-        archived,
+        cfg, pool, archive, events, mode, shutdown, archived,
     )?)
 }
 
@@ -507,7 +621,12 @@ async fn serve(a: ServeArgs) -> Result<()> {
             None
         }
     };
-    let model_path = ensure_model(&cfg, a.model.as_deref(), !a.no_fetch)?;
+    // With remote recognition the model is only needed as a fallback.
+    let model_path = if cfg.asr.remote && !cfg.asr.remote_fallback {
+        None
+    } else {
+        Some(ensure_model(&cfg, a.model.as_deref(), !a.no_fetch)?)
+    };
     std::fs::create_dir_all(&cfg.server.data_dir)
         .with_context(|| format!("creating data dir {}", cfg.server.data_dir.display()))?;
     let db = cfg.archive_path();
@@ -544,9 +663,10 @@ async fn serve(a: ServeArgs) -> Result<()> {
         Some(bus) => EventBus::with_backend(bus.clone()),
         None => EventBus::new(cfg.events.buffer),
     };
+    let pool = recognition_pool(&cfg, model_path.as_deref(), nats.as_deref())?;
     let shared = build_shared(
         &cfg,
-        &model_path,
+        pool,
         ArchiveSink::new(archive_tx),
         events,
         Mode {
@@ -783,9 +903,10 @@ async fn transcribe(a: TranscribeArgs) -> Result<()> {
     } else {
         (ArchiveSink::disabled(), None)
     };
+    let pool = recognition_pool(&cfg, Some(&model_path), None)?;
     let shared = build_shared(
         &cfg,
-        &model_path,
+        pool,
         archive,
         EventBus::new(65536),
         Mode {

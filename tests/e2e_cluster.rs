@@ -583,3 +583,155 @@ fn a_reload_on_one_node_puts_its_set_in_force_on_every_node() {
         runs_set(node, &set, Duration::from_secs(1));
     }
 }
+
+/// A `callwatch worker` process with its log, killed when dropped.
+struct Worker {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Worker {
+    fn start(dir: &Path, name: &str, cfg: &Path) -> Worker {
+        let log = dir.join(format!("{name}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_callwatch"))
+            .arg("worker")
+            .arg("--config")
+            .arg(cfg)
+            .arg("--model")
+            .arg(common::model("ggml-tiny.en.bin"))
+            .args(["--no-fetch", "--name", name])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let w = Worker { child, log };
+        let t0 = Instant::now();
+        while !w.log_text().contains("taking recognition jobs") {
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "worker {name} did not start:\n{}",
+                w.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        w
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The id of the first final this worker took, once it has taken one.
+    fn first_final(&self) -> Option<String> {
+        let log = self.log_text();
+        let line = log.lines().find(|l| l.contains("final taken"))?;
+        let at = line.find("id=")? + 3;
+        Some(
+            line[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect(),
+        )
+    }
+
+    fn freeze(&self) {
+        let ok = Command::new("kill")
+            .args(["-STOP", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn recognition_runs_on_workers_and_a_worker_killed_mid_utterance_loses_no_final() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nats = Nats::start(&tmp.path().join("js"), free_port());
+    let cfg = cluster_config(tmp.path(), nats.port);
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("\n[asr]\nremote = true\nlanguages = [\"en\"]\n");
+    std::fs::write(&cfg, &text).unwrap();
+    let workers = [
+        Worker::start(tmp.path(), "w1", &cfg),
+        Worker::start(tmp.path(), "w2", &cfg),
+    ];
+    // Ingest nodes without a model of their own: every utterance goes to the workers.
+    let node1 = Server::start("ggml-tiny.en.bin", &["--config", cfg.to_str().unwrap()]);
+    let node2 = Server::start("ggml-tiny.en.bin", &["--config", cfg.to_str().unwrap()]);
+    assert!(
+        node1.log_text().contains("cluster's recognition workers"),
+        "{}",
+        node1.log_text()
+    );
+
+    // The first worker to take a final is frozen at once, then killed: its final is neither
+    // answered nor acknowledged.
+    let killer = std::thread::spawn(move || {
+        let t0 = Instant::now();
+        loop {
+            for v in 0..2 {
+                if let Some(id) = workers[v].first_final() {
+                    workers[v].freeze();
+                    return (id, v, workers);
+                }
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "no worker took a final"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    });
+
+    let on_node2 = EventWatcher::start(&node2, "remote-1");
+    let wav = root().join("fixtures/calls/call_en_8k.wav");
+    run_fork_client(&node1, "twilio", &wav, "remote-1", 2.0, &[]);
+    let (job, v, [w1, w2]) = killer.join().unwrap();
+    let (mut victim, survivor) = if v == 0 { (w1, w2) } else { (w2, w1) };
+    let _ = victim.child.kill();
+    let survivor_log = survivor.log.clone();
+    let events = on_node2.until_call_ended(Duration::from_secs(120));
+
+    let dump = || {
+        events
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let finals = of_type(&events, "transcript.final");
+    assert!(finals.len() >= 4, "{}", dump());
+    let failed: Vec<_> = of_type(&events, "utterance.dropped")
+        .into_iter()
+        .filter(|d| d["reason"] == "recognition_failed")
+        .collect();
+    assert!(failed.is_empty(), "finals lost: {failed:?}");
+    let terms: Vec<&str> = of_type(&events, "phrase.hit")
+        .iter()
+        .filter_map(|h| h["term"].as_str())
+        .collect();
+    assert!(terms.contains(&"file a complaint"), "{terms:?}");
+    // The frozen worker's final was redelivered to the other one.
+    let survivor_text = std::fs::read_to_string(&survivor_log).unwrap();
+    assert!(
+        survivor_text.contains(&job),
+        "job {job} not redelivered:\n{survivor_text}"
+    );
+    // Archived on the ingest node like any call.
+    let call = archived_call_within(&node1.http(), "remote-1", Duration::from_secs(20));
+    let archived = call["utterances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["dropped"].is_null())
+        .count();
+    assert_eq!(archived, finals.len(), "{call}");
+    drop(survivor);
+}

@@ -251,29 +251,34 @@ const PUBLISH_BATCH: usize = 256;
 /// Events a resuming subscriber's consumer holds for it.
 const RESUME_BUFFER: usize = 256;
 
+/// A NATS client for `cfg`, named `name` on the server. NATS need not be up yet: the client
+/// keeps trying, for ever.
+pub async fn connect(cfg: &BusConfig, name: &str) -> Result<async_nats::Client, BusError> {
+    cfg.validate()?;
+    let mut opts = async_nats::ConnectOptions::new()
+        .name(name)
+        .retry_on_initial_connect()
+        .max_reconnects(None::<usize>);
+    if !cfg.token.is_empty() {
+        opts = opts.token(cfg.token.expose().to_string());
+    }
+    if cfg.nats.starts_with("tls://") {
+        opts = opts.require_tls(true);
+    }
+    opts.connect(cfg.nats.as_str())
+        .await
+        .map_err(|e| BusError::Connect {
+            url: cfg.nats.clone(),
+            reason: e.to_string(),
+        })
+}
+
 impl NatsBus {
     /// Connects to NATS and starts publishing and reading. NATS need not be up yet: the node
     /// starts degraded and catches up once it is. `capacity` is each live subscriber's lag
     /// allowance, as on the in-process bus.
     pub async fn start(cfg: &BusConfig, capacity: usize) -> Result<Arc<NatsBus>, BusError> {
-        cfg.validate()?;
-        let mut opts = async_nats::ConnectOptions::new()
-            .name("callwatch")
-            .retry_on_initial_connect()
-            .max_reconnects(None::<usize>);
-        if !cfg.token.is_empty() {
-            opts = opts.token(cfg.token.expose().to_string());
-        }
-        if cfg.nats.starts_with("tls://") {
-            opts = opts.require_tls(true);
-        }
-        let client = opts
-            .connect(cfg.nats.as_str())
-            .await
-            .map_err(|e| BusError::Connect {
-                url: cfg.nats.clone(),
-                reason: e.to_string(),
-            })?;
+        let client = connect(cfg, "callwatch").await?;
         let js = jetstream::new(client.clone());
         let (live, _) = broadcast::channel(capacity.max(16));
         let node = uuid::Uuid::new_v4().simple().to_string();

@@ -44,7 +44,7 @@ impl Default for BiasConfig {
 pub const MAX_PROMPT_TOKENS: usize = 200;
 
 /// A leg's prompts, by the language an utterance is transcribed in.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Bias {
     pub zh: String,
     pub en: String,

@@ -74,7 +74,7 @@ impl Default for DecodeOptions {
 }
 
 /// A timed piece of a transcript.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TimedText {
     pub start_ms: u64,
     pub end_ms: u64,
@@ -83,7 +83,7 @@ pub struct TimedText {
 }
 
 /// What Whisper heard in one stretch of audio.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Transcript {
     pub text: String,
     pub language: String,

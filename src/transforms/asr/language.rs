@@ -1,7 +1,7 @@
 //! Language choice restricted to the configured set.
 
 /// Which languages an utterance may be transcribed in.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LanguagePolicy {
     allowed: Vec<String>,
     forced: Option<String>,
@@ -47,6 +47,24 @@ impl LanguagePolicy {
             bias: bias.map(std::sync::Arc::new),
             ..self
         }
+    }
+
+    /// Checks a policy that came from elsewhere (a recognition job over NATS): known language
+    /// codes only, at least one allowed, and prompts of a sane size.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.allowed.is_empty() {
+            return Err("no allowed language".into());
+        }
+        validate_codes(&self.allowed)?;
+        for code in self.forced.iter().chain(&self.assumed) {
+            validate_code(code)?;
+        }
+        if let Some(b) = &self.bias {
+            if b.zh.len() + b.en.len() > 8 * 1024 {
+                return Err("recognition prompts over 8 KiB".into());
+            }
+        }
+        Ok(())
     }
 
     /// The leg's prompt for `language`, when recognition is biased.

@@ -28,6 +28,12 @@ impl Preemption {
         self.0.load(Ordering::Relaxed) == ABORT
     }
 
+    /// Whether the job in flight is a partial (asked to stop or not): a recogniser that
+    /// hands work on (to a recognition worker) tells partials from finals by it.
+    pub fn partial_in_flight(&self) -> bool {
+        self.0.load(Ordering::SeqCst) != IDLE
+    }
+
     /// The worker starts a partial.
     pub fn begin_partial(&self) {
         self.0.store(PARTIAL, Ordering::SeqCst);
