@@ -109,6 +109,10 @@ pub struct AuditArgs {
 
 fn open(common: &super::Common) -> Result<AuthStore> {
     let cfg = super::load_config(common)?;
+    if let Some(url) = cfg.archive.postgres_url() {
+        let pg = callwatch::sinks::archive::PgArchive::open_with(url, cfg.archive.ca_file())?;
+        return Ok(AuthStore::postgres(std::sync::Arc::new(pg)));
+    }
     std::fs::create_dir_all(&cfg.server.data_dir)
         .with_context(|| format!("creating data dir {}", cfg.server.data_dir.display()))?;
     Ok(AuthStore::open(&cfg.archive_path())?)

@@ -461,7 +461,7 @@ pub struct ArchiveConfig {
     pub path: PathBuf,
     /// A PostgreSQL archive shared by the nodes of a cluster, e.g.
     /// `postgres://callwatch@db.internal/callwatch?sslmode=require`. Empty: the SQLite file.
-    /// Users, tokens and the audit trail stay in the SQLite file of each node.
+    /// Users, tokens, sessions and the audit trail are kept there too, shared by the nodes.
     pub url: String,
     /// PEM of the CA that signed the PostgreSQL server's certificate (TLS to the archive).
     pub ca_file: PathBuf,
@@ -677,6 +677,13 @@ impl Default for RtpConfig {
 }
 
 impl RtpConfig {
+    /// The pool of RTP ports this section describes: made here only, so the range is checked
+    /// by the same code that serves it.
+    pub fn port_pool(&self) -> Result<crate::sources::rtp::RtpPortPool, ConfigError> {
+        crate::sources::rtp::RtpPortPool::new(self.bind, self.port_min, self.port_max)
+            .map_err(|e| ConfigError::Invalid(format!("rtp: {e}")))
+    }
+
     /// Parses `FIRST-LAST` (the `--rtp-ports` form) into the range.
     pub fn set_ports(&mut self, range: &str) -> Result<(), ConfigError> {
         let bad = || {
@@ -860,8 +867,7 @@ impl Config {
         self.redact
             .validate()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        crate::sources::rtp::RtpPortPool::new(self.rtp.bind, self.rtp.port_min, self.rtp.port_max)
-            .map_err(|e| ConfigError::Invalid(format!("rtp: {e}")))?;
+        self.rtp.port_pool()?;
         if self.rtp.inactivity_timeout_ms == 0 {
             return Err(ConfigError::Invalid(
                 "rtp.inactivity_timeout_ms must be at least 1".into(),

@@ -370,8 +370,18 @@ fn init_tracing(json: bool) {
 
 /// The authenticator of `serve`: opens the credential store, makes the first admin on a
 /// first start, applies audit retention (now and daily).
-fn open_auth(cfg: &Config, db: &Path, tls: bool) -> Result<callwatch::auth::Auth> {
-    let store = callwatch::auth::AuthStore::open(db)?;
+fn open_auth(
+    cfg: &Config,
+    db: &Path,
+    archive: &ArchiveReader,
+    tls: bool,
+) -> Result<callwatch::auth::Auth> {
+    // With a shared PostgreSQL archive, users, tokens, sessions and the audit trail are
+    // shared too: a user logs in on any node.
+    let store = match archive.postgres_archive() {
+        Some(pg) => callwatch::auth::AuthStore::postgres(pg),
+        None => callwatch::auth::AuthStore::open(db)?,
+    };
     let now = time::OffsetDateTime::now_utc();
     if let Some(file) = callwatch::auth::ensure_initial_admin(&store, &cfg.server.data_dir, now)? {
         tracing::warn!(file = %file.display(), "first start: created user `admin`; its password is in this file (readable by the owner only). Log in, then set your own with `callwatch user passwd admin`");
@@ -649,7 +659,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         tracing::warn!("the archive cannot take the spill journal yet; calls the previous run left open are closed at the next start");
     }
     // Behind a TLS proxy the browser speaks HTTPS: its cookies and pages are treated so.
-    let auth = open_auth(&cfg, &db, tls.is_some() || cfg.http.tls_proxy)?;
+    let auth = open_auth(&cfg, &db, &reader, tls.is_some() || cfg.http.tls_proxy)?;
     spawn_archive_retention(&cfg, reader.clone(), archive_tx.clone(), auth.store.clone())?;
     let controller = ShutdownController::new();
     let nats = if cfg.bus.enabled() {
@@ -681,11 +691,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         callwatch::cluster::surge::join(bus, &shared.surge).map_err(anyhow::Error::msg)?;
         tracing::info!("surge detection counts the whole cluster's calls");
     }
-    let rtp_pool = callwatch::sources::rtp::RtpPortPool::new(
-        cfg.rtp.bind,
-        cfg.rtp.port_min,
-        cfg.rtp.port_max,
-    )?;
+    let rtp_pool = cfg.rtp.port_pool()?;
     let rtp = callwatch::sources::rtp::sessions::RtpSessions::new(
         rtp_pool.clone(),
         callwatch::sources::rtp::sessions::SessionSettings {

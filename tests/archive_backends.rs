@@ -537,3 +537,121 @@ fn a_postgres_outage_spills_to_the_journal_and_is_caught_up() {
     );
     drop(writer);
 }
+
+#[test]
+fn users_tokens_sessions_and_the_audit_trail_are_shared_by_nodes_on_postgres() {
+    use callwatch::auth::{AuditEntry, AuditFilter, AuthStore, LoginRefusal, Role};
+    use callwatch::sinks::archive::PgArchive;
+    use std::sync::Arc;
+    let server = pg::TempPostgres::start();
+    let url = server.database("users");
+    // Two nodes, each with its own connection pool to the one database.
+    let node1 = AuthStore::postgres(Arc::new(PgArchive::open(&url).unwrap()));
+    let node2 = AuthStore::postgres(Arc::new(PgArchive::open(&url).unwrap()));
+    let now = time::OffsetDateTime::from_unix_timestamp(1_780_000_000).unwrap();
+    let pw = "correct horse battery staple";
+
+    assert!(!node2.has_admin().unwrap());
+    node1
+        .add_user("qa-1", Role::Reviewer, Some(&["wealth".into()]), pw, now)
+        .unwrap();
+    node1.add_user("admin", Role::Admin, None, pw, now).unwrap();
+    assert!(node2.has_admin().unwrap());
+    let e = node2
+        .add_user("qa-1", Role::Agent, None, pw, now)
+        .unwrap_err();
+    assert!(e.to_string().contains("already exists"), "{e}");
+
+    // Logged in on node 2, the session is good on node 1; logged out on node 1, gone on 2.
+    let p = node2.check_login("qa-1", pw).unwrap();
+    assert_eq!(
+        (p.role, p.queues.clone()),
+        (Role::Reviewer, Some(vec!["wealth".to_string()]))
+    );
+    let session = node2
+        .create_session("qa-1", now, std::time::Duration::from_secs(3600))
+        .unwrap();
+    assert_eq!(node1.session(&session, now).unwrap().unwrap().name, "qa-1");
+    let later = now + time::Duration::hours(2);
+    assert!(node1.session(&session, later).unwrap().is_none(), "expired");
+    node1.end_session(&session).unwrap();
+    assert!(node2.session(&session, now).unwrap().is_none());
+
+    // A token made on node 1 opens node 2 until it is revoked there.
+    let token = node1
+        .create_token("sbc-1", Role::Ingest, None, Some(30), now)
+        .unwrap();
+    assert_eq!(
+        node2.token(&token, now).unwrap().unwrap().role,
+        Role::Ingest
+    );
+    assert!(node2
+        .token(&token, now + time::Duration::days(31))
+        .unwrap()
+        .is_none());
+    node2.revoke_token("sbc-1", now).unwrap();
+    assert!(node1.token(&token, now).unwrap().is_none());
+    assert!(node1.tokens().unwrap()[0].revoked);
+
+    // Ten wrong passwords on either node lock the user on both; disabling ends sessions.
+    for n in 0..10 {
+        let node = if n % 2 == 0 { &node1 } else { &node2 };
+        assert_eq!(
+            node.check_login("qa-1", "wrong").unwrap_err(),
+            LoginRefusal::Invalid
+        );
+    }
+    assert_eq!(
+        node1.check_login("qa-1", pw).unwrap_err(),
+        LoginRefusal::Locked
+    );
+    assert!(node2
+        .users()
+        .unwrap()
+        .iter()
+        .any(|u| u.name == "qa-1" && u.locked));
+    node2.unlock_user("qa-1", now).unwrap();
+    let s2 = node1
+        .create_session("qa-1", now, std::time::Duration::from_secs(60))
+        .unwrap();
+    node1.disable_user("qa-1", now).unwrap();
+    assert!(node2.session(&s2, now).unwrap().is_none());
+    assert_eq!(
+        node2.check_login("qa-1", pw).unwrap_err(),
+        LoginRefusal::Disabled
+    );
+    assert!(matches!(
+        node2.disable_user("nobody", now),
+        Err(callwatch::auth::AuthError::Missing { .. })
+    ));
+
+    // One audit trail: what either node records, both list, newest first; append-only.
+    let admin = node1.check_login("admin", pw).unwrap();
+    node1
+        .audit(&AuditEntry::by(&admin, "call.view").call("c1"), now)
+        .unwrap();
+    node2
+        .audit(&AuditEntry::by(&admin, "search").detail("q=保本"), later)
+        .unwrap();
+    let page = node1.audit_page(&AuditFilter::default()).unwrap();
+    let actions: Vec<&str> = page.items.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["search", "call.view"]);
+    let by_call = node2
+        .audit_page(&AuditFilter {
+            call_id: Some("c1".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(by_call.items.len(), 1);
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let e = c
+        .execute("UPDATE audit SET who = 'someone else'", &[])
+        .unwrap_err();
+    assert!(format!("{e:?}").contains("append-only"), "{e:?}");
+    assert_eq!(
+        node2
+            .purge_audit(0, later + time::Duration::minutes(1))
+            .unwrap(),
+        2
+    );
+}

@@ -216,6 +216,28 @@ fn a_call_streamed_into_one_node_is_live_and_archived_on_the_other_with_the_same
         let r = ready_as(node, "ok", Duration::from_secs(5));
         assert_eq!(r["checks"]["archive"]["ok"], true, "{r}");
     }
+    // One set of users and tokens, and one audit trail: node 1's token opens node 2, and
+    // node 1 lists what was looked at through node 2.
+    let (status, _, _) = common::get_with_token(
+        &format!("{}/v1/calls/cluster-1", node2.http()),
+        &node1.token,
+    );
+    assert_eq!(status, 200);
+    let (status, audit) = get_json(&format!(
+        "{}/v1/audit?call_id=cluster-1&limit=50",
+        node1.http()
+    ));
+    assert_eq!(status, 200, "{audit}");
+    let whos: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["who"].as_str())
+        .collect();
+    for harness in [&node1, &node2] {
+        let name = format!("harness-{}", harness.http().rsplit(':').next().unwrap());
+        assert!(whos.contains(&name.as_str()), "{name} not in {audit}");
+    }
 
     // A subscriber that saw up to the first final resumes on the other node from there.
     let first_final = finals(&seen2)[0].0;

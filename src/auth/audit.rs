@@ -3,7 +3,7 @@
 
 use super::role::Principal;
 use super::store::{ms, AuthError, AuthStore};
-use rusqlite::params;
+use crate::sinks::archive::sql::args;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -112,22 +112,23 @@ impl AuthStore {
             .detail
             .as_deref()
             .map(|d| d.chars().take(MAX_DETAIL_CHARS).collect::<String>());
-        self.with_conn(|c| {
-            c.execute(
+        let row = args![
+            crate::clock::rfc3339(now),
+            ms(now),
+            entry.who,
+            entry.role,
+            entry.action,
+            entry.outcome,
+            entry.call_id,
+            detail,
+            entry.address
+        ];
+        self.with_db(|db| {
+            Ok(db.exec(
                 "INSERT INTO audit (at, at_ms, who, role, action, outcome, call_id, detail, address)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    crate::clock::rfc3339(now),
-                    ms(now),
-                    entry.who,
-                    entry.role,
-                    entry.action,
-                    entry.outcome,
-                    entry.call_id,
-                    detail,
-                    entry.address
-                ],
-            )
+                &row,
+            )?)
         })?;
         Ok(())
     }
@@ -148,18 +149,23 @@ impl AuthStore {
         if limit == 0 || limit > MAX_PAGE {
             return Err(format!("`limit` must be between 1 and {MAX_PAGE}"));
         }
+        let filter = args![f.who, f.action, f.call_id, from, to, f.before, limit + 1];
         let rows = self
-            .with_conn(|c| {
-                let mut st = c.prepare(
+            .with_db(|db| {
+                // The casts give PostgreSQL the type of a parameter that may be NULL.
+                let rows = db.rows(
                     "SELECT seq, at, who, role, action, outcome, call_id, detail, address FROM audit
-                     WHERE (?1 IS NULL OR who = ?1) AND (?2 IS NULL OR action = ?2)
-                       AND (?3 IS NULL OR call_id = ?3) AND (?4 IS NULL OR at_ms >= ?4)
-                       AND (?5 IS NULL OR at_ms < ?5) AND (?6 IS NULL OR seq < ?6)
+                     WHERE (CAST(?1 AS TEXT) IS NULL OR who = ?1)
+                       AND (CAST(?2 AS TEXT) IS NULL OR action = ?2)
+                       AND (CAST(?3 AS TEXT) IS NULL OR call_id = ?3)
+                       AND (CAST(?4 AS BIGINT) IS NULL OR at_ms >= ?4)
+                       AND (CAST(?5 AS BIGINT) IS NULL OR at_ms < ?5)
+                       AND (CAST(?6 AS BIGINT) IS NULL OR seq < ?6)
                      ORDER BY seq DESC LIMIT ?7",
+                    &filter,
                 )?;
-                let rows = st.query_map(
-                    params![f.who, f.action, f.call_id, from, to, f.before, limit + 1],
-                    |r| {
+                rows.iter()
+                    .map(|r| {
                         Ok(AuditRow {
                             seq: r.get(0)?,
                             at: r.get(1)?,
@@ -171,9 +177,8 @@ impl AuthStore {
                             detail: r.get(7)?,
                             address: r.get(8)?,
                         })
-                    },
-                )?;
-                rows.collect::<Result<Vec<_>, _>>()
+                    })
+                    .collect::<Result<Vec<_>, AuthError>>()
             })
             .map_err(|e| format!("reading the audit trail: {e}"))?;
         let mut items = rows;
@@ -187,6 +192,6 @@ impl AuthStore {
     /// Deletes rows older than `days` before `now`; returns how many.
     pub fn purge_audit(&self, days: u32, now: OffsetDateTime) -> Result<usize, AuthError> {
         let cutoff = ms(now) - i64::from(days) * 86_400_000;
-        Ok(self.with_conn(|c| c.execute("DELETE FROM audit WHERE at_ms < ?1", [cutoff]))?)
+        self.with_db(|db| Ok(db.exec("DELETE FROM audit WHERE at_ms < ?1", &args![cutoff])?))
     }
 }

@@ -6,9 +6,13 @@
 
 use super::role::{CredentialKind, Principal, Role};
 use super::secret;
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::sinks::archive::rows::{Exec, Read, SqliteRead};
+use crate::sinks::archive::sql::args;
+use crate::sinks::archive::{ArchiveError, PgArchive};
+use rusqlite::Connection;
 use serde::Serialize;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::Mutex;
 use time::OffsetDateTime;
 
@@ -85,9 +89,15 @@ pub struct TokenView {
     pub revoked: bool,
 }
 
-/// The credential store.
+/// The credential store: in the node's SQLite archive file, or in the cluster's PostgreSQL
+/// archive so users, tokens, sessions and the audit trail are shared by every node.
 pub struct AuthStore {
-    conn: Mutex<Connection>,
+    db: Store,
+}
+
+enum Store {
+    Sqlite(Mutex<Connection>),
+    Postgres(Arc<PgArchive>),
 }
 
 impl AuthStore {
@@ -96,12 +106,47 @@ impl AuthStore {
         let conn =
             crate::sinks::archive::schema::open_writer(db, std::time::Duration::from_secs(5))?;
         Ok(AuthStore {
-            conn: Mutex::new(conn),
+            db: Store::Sqlite(Mutex::new(conn)),
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// The store in the PostgreSQL archive `archive` (its schema holds the tables).
+    pub fn postgres(archive: Arc<PgArchive>) -> AuthStore {
+        AuthStore {
+            db: Store::Postgres(archive),
+        }
+    }
+
+    /// Runs `f` in one transaction, committed when it returns `Ok`.
+    fn with<T: Send>(
+        &self,
+        f: impl FnOnce(&mut dyn Exec) -> Result<T, AuthError> + Send,
+    ) -> Result<T, AuthError> {
+        match &self.db {
+            Store::Sqlite(conn) => {
+                let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+                let tx = conn.unchecked_transaction()?;
+                let out = f(&mut SqliteRead(&tx))?;
+                tx.commit()?;
+                Ok(out)
+            }
+            Store::Postgres(pg) => {
+                // The closure's own errors ride through the archive's transaction unchanged.
+                let mut own = None;
+                let out = pg.transaction(|db| {
+                    f(db).map_err(|e| {
+                        let msg = e.to_string();
+                        own = Some(e);
+                        ArchiveError::Column(msg)
+                    })
+                });
+                match (out, own) {
+                    (Ok(v), _) => Ok(v),
+                    (Err(_), Some(e)) => Err(e),
+                    (Err(e), None) => Err(e.into()),
+                }
+            }
+        }
     }
 
     /// Adds a user with an argon2id hash of `password`.
@@ -117,11 +162,13 @@ impl AuthStore {
         secret::check_password(password)?;
         let hash = secret::hash_password(password);
         let at = crate::clock::rfc3339(now);
-        let n = self.conn().execute(
-            "INSERT OR IGNORE INTO users (name, role, queues, password_hash, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-            params![name, role.as_str(), queues_json(queues), hash, at],
-        )?;
+        let n = self.with(|db| {
+            Ok(db.exec(
+                "INSERT OR IGNORE INTO users (name, role, queues, password_hash, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                &args![name, role.as_str(), queues_json(queues), hash, at],
+            )?)
+        })?;
         if n == 0 {
             return Err(AuthError::Exists {
                 kind: "user",
@@ -134,21 +181,24 @@ impl AuthStore {
 
     /// Every user, by name.
     pub fn users(&self) -> Result<Vec<UserView>, AuthError> {
-        let conn = self.conn();
-        let mut st = conn.prepare(
-            "SELECT name, role, queues, disabled, locked, created_at FROM users ORDER BY name",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok(UserView {
-                name: r.get(0)?,
-                role: role_of(r.get::<_, String>(1)?),
-                queues: queues_of(r.get(2)?),
-                disabled: r.get(3)?,
-                locked: r.get(4)?,
-                created_at: r.get(5)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|db| {
+            let rows = db.rows(
+                "SELECT name, role, queues, disabled, locked, created_at FROM users ORDER BY name",
+                &[],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    Ok(UserView {
+                        name: r.get(0)?,
+                        role: role_of(r.get(1)?),
+                        queues: queues_of(r.get(2)?),
+                        disabled: r.get(3)?,
+                        locked: r.get(4)?,
+                        created_at: r.get(5)?,
+                    })
+                })
+                .collect()
+        })
     }
 
     /// Sets a new password; ends the user's sessions and lifts a lockout.
@@ -205,39 +255,44 @@ impl AuthStore {
         arg: &str,
         now: OffsetDateTime,
     ) -> Result<(), AuthError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let n = tx.execute(sql, params![name, arg, crate::clock::rfc3339(now)])?;
-        if n == 0 {
-            return Err(AuthError::Missing {
-                kind: "user",
-                name: name.into(),
-            });
-        }
-        tx.execute("DELETE FROM sessions WHERE user = ?1", [name])?;
-        tx.commit()?;
-        Ok(())
+        self.with(|db| {
+            let n = db.exec(sql, &args![name, arg, crate::clock::rfc3339(now)])?;
+            if n == 0 {
+                return Err(AuthError::Missing {
+                    kind: "user",
+                    name: name.into(),
+                });
+            }
+            db.exec("DELETE FROM sessions WHERE \"user\" = ?1", &args![name])?;
+            Ok(())
+        })
     }
 
     /// Whether an enabled admin user exists.
     pub fn has_admin(&self) -> Result<bool, AuthError> {
-        Ok(self.conn().query_row(
-            "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND disabled = 0)",
-            [],
-            |r| r.get(0),
-        )?)
+        self.with(|db| {
+            let db: &mut dyn Read = db;
+            Ok(db
+                .value(
+                    "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND disabled = 0)",
+                    &[],
+                )?
+                .unwrap_or(false))
+        })
     }
 
     /// Checks a user's password. A wrong one counts towards the lockout.
     pub fn check_login(&self, name: &str, password: &str) -> Result<Principal, LoginRefusal> {
-        let row: Option<(String, Option<String>, String, bool, bool)> = self
-            .conn()
-            .query_row(
-                "SELECT role, queues, password_hash, disabled, locked FROM users WHERE name = ?1",
-                [name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()
+        type UserRow = (String, Option<String>, String, bool, bool);
+        let row: Option<UserRow> = self
+            .with(|db| {
+                let db: &mut dyn Read = db;
+                Ok(db.one(
+                    "SELECT role, queues, password_hash, disabled, locked FROM users WHERE name = ?1",
+                    &args![name],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )?)
+            })
             .unwrap_or(None);
         let Some((role, queues, hash, disabled, locked)) = row else {
             // As slow as a wrong password, so a missing user does not show by timing.
@@ -250,20 +305,25 @@ impl AuthStore {
             return Err(LoginRefusal::Locked);
         }
         if !ok {
-            let _ = self.conn().execute(
-                "UPDATE users SET failed_logins = failed_logins + 1,
-                        locked = (failed_logins + 1 >= ?2) WHERE name = ?1",
-                params![name, LOCKOUT_AFTER],
-            );
+            let _ = self.with(|db| {
+                Ok(db.exec(
+                    "UPDATE users SET failed_logins = failed_logins + 1,
+                            locked = CASE WHEN failed_logins + 1 >= ?2 THEN 1 ELSE 0 END
+                     WHERE name = ?1",
+                    &args![name, LOCKOUT_AFTER],
+                )?)
+            });
             return Err(LoginRefusal::Invalid);
         }
         if disabled {
             return Err(LoginRefusal::Disabled);
         }
-        let _ = self.conn().execute(
-            "UPDATE users SET failed_logins = 0 WHERE name = ?1 AND failed_logins > 0",
-            [name],
-        );
+        let _ = self.with(|db| {
+            Ok(db.exec(
+                "UPDATE users SET failed_logins = 0 WHERE name = ?1 AND failed_logins > 0",
+                &args![name],
+            )?)
+        });
         Ok(Principal {
             name: name.into(),
             role: role_of(role),
@@ -281,20 +341,27 @@ impl AuthStore {
     ) -> Result<String, AuthError> {
         let id = secret::new_session_id();
         let now_ms = ms(now);
-        let conn = self.conn();
-        // Expired sessions go when new ones come, so the table stays small.
-        conn.execute("DELETE FROM sessions WHERE expires_at_ms <= ?1", [now_ms])?;
-        conn.execute(
-            "INSERT INTO sessions (digest, user, created_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![secret::digest(&id), user, now_ms, now_ms + ttl.as_millis() as i64],
-        )?;
+        let digest = secret::digest(&id);
+        self.with(|db| {
+            // Expired sessions go when new ones come, so the table stays small.
+            db.exec(
+                "DELETE FROM sessions WHERE expires_at_ms <= ?1",
+                &args![now_ms],
+            )?;
+            db.exec(
+                "INSERT INTO sessions (digest, \"user\", created_at_ms, expires_at_ms)
+                 VALUES (?1, ?2, ?3, ?4)",
+                &args![digest, user, now_ms, now_ms + ttl.as_millis() as i64],
+            )?;
+            Ok(())
+        })?;
         Ok(id)
     }
 
     /// The user behind a session id, while the session lasts and the user is enabled.
     pub fn session(&self, id: &str, now: OffsetDateTime) -> Result<Option<Principal>, AuthError> {
         self.principal(
-            "SELECT u.name, u.role, u.queues FROM sessions s JOIN users u ON u.name = s.user
+            "SELECT u.name, u.role, u.queues FROM sessions s JOIN users u ON u.name = s.\"user\"
              WHERE s.digest = ?1 AND s.expires_at_ms > ?2 AND u.disabled = 0 AND u.locked = 0",
             id,
             now,
@@ -304,10 +371,8 @@ impl AuthStore {
 
     /// Ends a session (logout).
     pub fn end_session(&self, id: &str) -> Result<(), AuthError> {
-        self.conn().execute(
-            "DELETE FROM sessions WHERE digest = ?1",
-            [secret::digest(id)],
-        )?;
+        let digest = secret::digest(id);
+        self.with(|db| Ok(db.exec("DELETE FROM sessions WHERE digest = ?1", &args![digest])?))?;
         Ok(())
     }
 
@@ -326,18 +391,21 @@ impl AuthStore {
         }
         let token = secret::new_token();
         let expires = expires_days.map(|d| ms(now) + i64::from(d) * 86_400_000);
-        let n = self.conn().execute(
-            "INSERT OR IGNORE INTO tokens (name, digest, role, queues, created_at, expires_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                name,
-                secret::digest(&token),
-                role.as_str(),
-                queues_json(queues),
-                crate::clock::rfc3339(now),
-                expires
-            ],
-        )?;
+        let row = args![
+            name,
+            secret::digest(&token),
+            role.as_str(),
+            queues_json(queues),
+            crate::clock::rfc3339(now),
+            expires
+        ];
+        let n = self.with(|db| {
+            Ok(db.exec(
+                "INSERT OR IGNORE INTO tokens (name, digest, role, queues, created_at, expires_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                &row,
+            )?)
+        })?;
         if n == 0 {
             return Err(AuthError::Exists {
                 kind: "token",
@@ -350,33 +418,38 @@ impl AuthStore {
 
     /// Every token, by name.
     pub fn tokens(&self) -> Result<Vec<TokenView>, AuthError> {
-        let conn = self.conn();
-        let mut st = conn.prepare(
-            "SELECT name, role, queues, created_at, expires_at_ms, revoked_at IS NOT NULL
-             FROM tokens ORDER BY name",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok(TokenView {
-                name: r.get(0)?,
-                role: role_of(r.get::<_, String>(1)?),
-                queues: queues_of(r.get(2)?),
-                created_at: r.get(3)?,
-                expires_at: r
-                    .get::<_, Option<i64>>(4)?
-                    .and_then(|m| OffsetDateTime::from_unix_timestamp(m / 1000).ok())
-                    .map(crate::clock::rfc3339),
-                revoked: r.get(5)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|db| {
+            let rows = db.rows(
+                "SELECT name, role, queues, created_at, expires_at_ms, revoked_at IS NOT NULL
+                 FROM tokens ORDER BY name",
+                &[],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    Ok(TokenView {
+                        name: r.get(0)?,
+                        role: role_of(r.get(1)?),
+                        queues: queues_of(r.get(2)?),
+                        created_at: r.get(3)?,
+                        expires_at: r
+                            .get::<Option<i64>>(4)?
+                            .and_then(|m| OffsetDateTime::from_unix_timestamp(m / 1000).ok())
+                            .map(crate::clock::rfc3339),
+                        revoked: r.get(5)?,
+                    })
+                })
+                .collect()
+        })
     }
 
     /// Revokes a token; its name stays taken so the audit trail keeps meaning one token.
     pub fn revoke_token(&self, name: &str, now: OffsetDateTime) -> Result<(), AuthError> {
-        let n = self.conn().execute(
-            "UPDATE tokens SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
-            params![name, crate::clock::rfc3339(now)],
-        )?;
+        let n = self.with(|db| {
+            Ok(db.exec(
+                "UPDATE tokens SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
+                &args![name, crate::clock::rfc3339(now)],
+            )?)
+        })?;
         if n == 0 {
             return Err(AuthError::Missing {
                 kind: "token",
@@ -405,12 +478,13 @@ impl AuthStore {
         now: OffsetDateTime,
         kind: CredentialKind,
     ) -> Result<Option<Principal>, AuthError> {
-        let row: Option<(String, String, Option<String>)> = self
-            .conn()
-            .query_row(sql, params![secret::digest(secret), ms(now)], |r| {
+        let digest = secret::digest(secret);
+        let row: Option<(String, String, Option<String>)> = self.with(|db| {
+            let db: &mut dyn Read = db;
+            Ok(db.one(sql, &args![digest, ms(now)], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .optional()?;
+            })?)
+        })?;
         Ok(row.map(|(name, role, queues)| Principal {
             name,
             role: role_of(role),
@@ -419,9 +493,12 @@ impl AuthStore {
         }))
     }
 
-    /// Runs `f` on the store's connection (the audit trail shares it).
-    pub(super) fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
-        f(&self.conn())
+    /// Runs `f` in one transaction of the store (the audit trail shares it).
+    pub(super) fn with_db<T: Send>(
+        &self,
+        f: impl FnOnce(&mut dyn Exec) -> Result<T, AuthError> + Send,
+    ) -> Result<T, AuthError> {
+        self.with(f)
     }
 }
 

@@ -201,7 +201,7 @@ fn the_audit_trail_pages_newest_first_filters_and_refuses_edits() {
             ..AuditFilter::default()
         })
         .is_err());
-    let edited = s.with_conn(|c| c.execute("UPDATE audit SET who = 'someone else'", []));
+    let edited = s.with_db(|db| Ok(db.exec("UPDATE audit SET who = 'someone else'", &[])?));
     assert!(edited.unwrap_err().to_string().contains("append-only"));
     assert_eq!(s.purge_audit(1, later(1440 + 3)).unwrap(), 3);
 }

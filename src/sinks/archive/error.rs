@@ -42,7 +42,7 @@ pub enum ArchiveError {
     #[error("the query ran longer than {0:?} and was stopped; narrow it (from/to, call_id, speaker, longer search terms) or page with cursor, and try again")]
     QueryTimeout(std::time::Duration),
     /// PostgreSQL (`[archive] url`) reported an error, or could not be reached.
-    #[error("PostgreSQL archive error: {0}; check that the server is up and reachable and that the archive's user may write its tables")]
+    #[error("PostgreSQL archive error: {}; check that the server is up and reachable and that the archive's user may write its tables", postgres_detail(.0))]
     Postgres(#[from] postgres::Error),
     /// No connection to the PostgreSQL archive could be made; `reason` carries the causes
     /// (refused, TLS certificate not trusted, authentication failed...).
@@ -64,6 +64,17 @@ pub enum ArchiveError {
     /// SQLite reported an error while running a query.
     #[error("archive database error: {0}; if it persists check disk space and file permissions")]
     Sqlite(#[from] rusqlite::Error),
+}
+
+/// A PostgreSQL error with what the server said (`postgres::Error` alone shows "db error").
+fn postgres_detail(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
+    }
 }
 
 impl ArchiveError {

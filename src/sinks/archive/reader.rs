@@ -93,6 +93,14 @@ impl ArchiveReader {
         }
     }
 
+    /// The PostgreSQL archive read, when it is one (its pool also serves the users store).
+    pub fn postgres_archive(&self) -> Option<Arc<PgArchive>> {
+        match &self.inner.backend {
+            Backend::Postgres(pg) => Some(pg.clone()),
+            Backend::Sqlite { .. } => None,
+        }
+    }
+
     /// The SQL dialect of the backend, for the queries whose text differs.
     pub(super) fn dialect(&self) -> Dialect {
         match self.inner.backend {

@@ -118,6 +118,13 @@ pub trait Read {
     fn rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>, ArchiveError>;
 }
 
+/// A connection inside one read-write transaction (the users, tokens, sessions and audit
+/// store writes through it, on either backend).
+pub trait Exec: Read {
+    /// Runs one statement (SQLite spelling); returns the rows it changed.
+    fn exec(&mut self, sql: &str, args: &[Arg]) -> Result<usize, ArchiveError>;
+}
+
 impl dyn Read + '_ {
     /// Every row of the query, each read by `f`.
     pub fn all<T>(
@@ -156,6 +163,15 @@ impl dyn Read + '_ {
 
 /// A SQLite connection (or transaction) reading through its prepared-statement cache.
 pub struct SqliteRead<'a>(pub &'a rusqlite::Connection);
+
+impl Exec for SqliteRead<'_> {
+    fn exec(&mut self, sql: &str, args: &[Arg]) -> Result<usize, ArchiveError> {
+        Ok(self
+            .0
+            .prepare_cached(sql)?
+            .execute(rusqlite::params_from_iter(args))?)
+    }
+}
 
 impl Read for SqliteRead<'_> {
     fn rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>, ArchiveError> {

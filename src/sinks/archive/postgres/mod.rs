@@ -12,7 +12,7 @@ pub use schema::SCHEMA_VERSION;
 
 use super::error::ArchiveError;
 use super::record::ArchiveOp;
-use super::rows::{Read, Row};
+use super::rows::{Exec, Read, Row};
 use super::sql::{postgres_sql, Arg, Db};
 use super::store;
 use super::target::{CommitError, Target};
@@ -356,6 +356,21 @@ impl PgArchive {
         Ok(out)
     }
 
+    /// Runs `f` in one read-write transaction on a pooled connection, committed when `f`
+    /// returns `Ok` (the users and audit store of a cluster lives here).
+    pub fn transaction<T: Send>(
+        &self,
+        f: impl FnOnce(&mut dyn Exec) -> Result<T, ArchiveError> + Send,
+    ) -> Result<T, ArchiveError> {
+        off_runtime(|| {
+            let mut conn = self.pool.get()?;
+            let mut tx = conn.transaction()?;
+            let out = f(&mut PgRead(&mut tx))?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
     /// Refreshes the planner's statistics (autovacuum does this on its own after enough
     /// writes; a bulk import or a benchmark asks at once).
     pub fn analyze(&self) -> Result<(), ArchiveError> {
@@ -429,6 +444,12 @@ fn commit_error(e: postgres::Error) -> CommitError {
 
 /// A read transaction running the reader's queries.
 struct PgRead<'a, 'b>(&'a mut postgres::Transaction<'b>);
+
+impl Exec for PgRead<'_, '_> {
+    fn exec(&mut self, sql: &str, args: &[Arg]) -> Result<usize, ArchiveError> {
+        Ok(self.0.execute(&*postgres_sql(sql), &params(args))? as usize)
+    }
+}
 
 impl Read for PgRead<'_, '_> {
     fn rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>, ArchiveError> {

@@ -253,6 +253,59 @@ CREATE TABLE journal_replay (
     journal TEXT PRIMARY KEY,
     line    BIGINT NOT NULL
 );
+
+-- Users, tokens, sessions and the audit trail, shared by the nodes of a cluster: a user logs
+-- in on any node, and one trail records what was done on all of them.
+CREATE TABLE users (
+    name          TEXT PRIMARY KEY,
+    role          TEXT NOT NULL,
+    queues        TEXT,
+    password_hash TEXT NOT NULL,
+    disabled      BIGINT NOT NULL DEFAULT 0,
+    failed_logins BIGINT NOT NULL DEFAULT 0,
+    locked        BIGINT NOT NULL DEFAULT 0,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+);
+-- Tokens and sessions are kept as SHA-256 digests of the secret, never the secret.
+CREATE TABLE tokens (
+    name          TEXT PRIMARY KEY,
+    digest        TEXT NOT NULL UNIQUE,
+    role          TEXT NOT NULL,
+    queues        TEXT,
+    created_at    TEXT NOT NULL,
+    expires_at_ms BIGINT,
+    revoked_at    TEXT
+);
+CREATE TABLE sessions (
+    digest        TEXT PRIMARY KEY,
+    "user"        TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    created_at_ms BIGINT NOT NULL,
+    expires_at_ms BIGINT NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions("user");
+CREATE TABLE audit (
+    seq     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at      TEXT NOT NULL,
+    at_ms   BIGINT NOT NULL,
+    who     TEXT NOT NULL,
+    role    TEXT,
+    action  TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    call_id TEXT,
+    detail  TEXT,
+    address TEXT
+);
+CREATE INDEX audit_by_time ON audit(at_ms);
+CREATE INDEX audit_by_call ON audit(call_id, at_ms);
+-- Append-only: rows are never changed; only retention deletes the oldest.
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit trail is append-only';
+END
+$$;
+CREATE TRIGGER audit_append_only BEFORE UPDATE ON audit
+    FOR EACH ROW EXECUTE FUNCTION audit_append_only();
 "#,
 ];
 
