@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod config;
 pub mod conn_limit;
 pub mod eval;
+pub mod facts;
 pub mod http;
 pub mod metrics;
 pub mod model;

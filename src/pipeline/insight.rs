@@ -5,35 +5,28 @@
 use super::Shared;
 use crate::call::{LegInfo, Speaker};
 use crate::clock::rfc3339;
+use crate::facts::FinalUtterance;
 use crate::sinks::archive::{ArchiveOp, CallWarning};
 use crate::sinks::events::{Event, Payload};
 use crate::transforms::assist::Heard;
 
-/// One final utterance with the categories of its phrase hits.
-pub(crate) struct FinalUtterance<'a> {
-    pub utterance_id: &'a str,
-    pub text: &'a str,
-    pub start_ms: u64,
-    pub end_ms: u64,
-    pub categories: Vec<&'a str>,
-}
-
-/// Feeds one final utterance of `leg` to the detectors and publishes what they find.
-pub(crate) fn on_final(shared: &Shared, leg: &LegInfo, u: FinalUtterance<'_>) {
+/// Feeds one final utterance of `leg`, with the categories of its phrase hits, to the
+/// detectors and publishes what they find.
+pub(crate) fn on_final(shared: &Shared, leg: &LegInfo, u: &FinalUtterance, categories: Vec<&str>) {
     let now = shared.clock.now();
     shared
         .surge
-        .phrase_hits(&leg.call_id, u.categories.iter().copied(), now);
+        .phrase_hits(&leg.call_id, categories.iter().copied(), now);
     if leg.speaker != Speaker::Customer {
         return;
     }
-    shared.surge.customer_final(&leg.call_id, u.text, now);
+    shared.surge.customer_final(&leg.call_id, &u.text, now);
     let Some(assist) = &shared.assist else {
         return;
     };
     let heard = Heard {
-        utterance_id: u.utterance_id,
-        text: u.text,
+        utterance_id: &u.id,
+        text: &u.text,
         start_ms: u.start_ms,
         end_ms: u.end_ms,
         at: now,
@@ -62,7 +55,7 @@ pub(crate) fn on_final(shared: &Shared, leg: &LegInfo, u: FinalUtterance<'_>) {
                     answer: s.answer,
                     confidence: s.confidence,
                     triggers: s.triggers,
-                    utterance_id: u.utterance_id.to_string(),
+                    utterance_id: u.id.clone(),
                     customer_leg: leg.leg.clone(),
                 },
                 agent_leg.clone(),

@@ -4,6 +4,7 @@
 use super::Shared;
 use crate::call::{EndReason, LegInfo, Speaker};
 use crate::clock::rfc3339;
+use crate::facts::FinalUtterance;
 use crate::sinks::archive::{ArchiveOp, HitRecord, UtteranceRecord};
 use crate::sinks::events::{Event, Payload, SegmentTiming};
 use crate::transforms::asr::gate::{self, DropReason};
@@ -640,25 +641,31 @@ impl LegState<'_> {
             }
         }
         self.summary.utterances += 1;
-        let segments: Vec<SegmentTiming> = t
-            .segments
-            .iter()
-            .map(|s| SegmentTiming {
-                start_ms: start_ms + s.start_ms,
-                end_ms: (start_ms + s.end_ms).min(end_ms.max(start_ms + s.start_ms)),
-                text: s.text.clone(),
-            })
-            .collect();
-        let now = rfc3339(self.shared.clock.now());
+        let fact = FinalUtterance {
+            id: u.id.clone(),
+            call_id: self.leg.call_id.clone(),
+            leg: self.leg.leg.clone(),
+            speaker: self.leg.speaker,
+            start_ms,
+            end_ms,
+            language: t.language.clone(),
+            text: t.text.clone(),
+            segments: t
+                .segments
+                .iter()
+                .map(|s| SegmentTiming {
+                    start_ms: start_ms + s.start_ms,
+                    end_ms: (start_ms + s.end_ms).min(end_ms.max(start_ms + s.start_ms)),
+                    text: s.text.clone(),
+                })
+                .collect(),
+            audio_masked: masked,
+            at: self.shared.clock.now(),
+        };
+        let now = rfc3339(fact.at);
         self.shared
             .archive
-            .send(ArchiveOp::Utterance(UtteranceRecord {
-                language: t.language.clone(),
-                text: t.text.clone(),
-                segments: serde_json::to_value(&segments).unwrap_or_default(),
-                audio_masked: masked,
-                ..self.record(&u.id, start_ms, end_ms, now.clone())
-            }));
+            .send(ArchiveOp::Utterance(UtteranceRecord::from(&fact)));
         let insp = self.shared.inspection.load_full();
         let norm = normalize(&t.text);
         let matches = self.find_matches(&insp.matcher, &t.text, &norm);
@@ -682,16 +689,7 @@ impl LegState<'_> {
         // it settled (written before the final is announced, not on the next turn of the loop).
         self.release_audio(self.undecided_ms);
         self.shared.archive.committed(COMMIT_WAIT).await;
-        self.shared.events.publish(self.event(
-            Payload::TranscriptFinal {
-                utterance_id: u.id.clone(),
-                text: t.text.clone(),
-                language: t.language.clone(),
-                segments,
-            },
-            start_ms,
-            end_ms,
-        ));
+        self.shared.events.publish(Event::from(&fact));
         let metrics = crate::metrics::metrics();
         let closed = u.closed.map(|c| c.1);
         if let Some(c) = closed {
@@ -711,14 +709,7 @@ impl LegState<'_> {
         }
         self.shared.registry.record_final(
             &self.leg.call_id,
-            LedgerUtterance {
-                id: u.id.clone(),
-                speaker: self.leg.speaker,
-                start_ms,
-                end_ms,
-                language: t.language.clone(),
-                text: t.text.clone(),
-            },
+            LedgerUtterance::from(&fact),
             ledger_hits,
         );
         self.observe_rules(
@@ -728,14 +719,7 @@ impl LegState<'_> {
             .iter()
             .map(|m| insp.matcher.term(m.term_id).category.as_str())
             .collect();
-        let final_u = super::insight::FinalUtterance {
-            utterance_id: &u.id,
-            text: &t.text,
-            start_ms,
-            end_ms,
-            categories,
-        };
-        super::insight::on_final(self.shared, self.leg, final_u);
+        super::insight::on_final(self.shared, self.leg, &fact, categories);
     }
 
     fn archive_hit(

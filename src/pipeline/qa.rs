@@ -20,21 +20,17 @@ pub fn publish_score(
     let report = score(card, ledger);
     tracing::info!(call_id = %ledger.call_id, score = report.score, passed = report.passed, failed = ?report.failed_items, "call scored");
     archive.send(ArchiveOp::Score(record(&ledger.call_id, &report, now)));
-    events.publish(Event {
-        payload: Payload::QaScored {
+    events.publish(Event::of_call(
+        Payload::QaScored {
             scorecard_id: report.scorecard_id.clone(),
             score: report.score,
             passed: report.passed,
             failed_items: report.failed_items.clone(),
             items: report.items.clone(),
         },
-        call_id: ledger.call_id.clone(),
-        leg: None,
-        speaker: None,
-        start_ms: None,
-        end_ms: None,
-        at: now.to_string(),
-    });
+        ledger.call_id.clone(),
+        now.to_string(),
+    ));
     report
 }
 

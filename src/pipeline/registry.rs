@@ -316,8 +316,8 @@ impl CallRegistry {
                 started_at: now.clone(),
                 metadata: self.redactor.redact_metadata(&call.metadata),
             });
-            self.events.publish(Event {
-                payload: Payload::CallStarted {
+            self.events.publish(Event::of_call(
+                Payload::CallStarted {
                     source: call.source.clone(),
                     agent_id: call.agent_id.clone(),
                     queue: call.queue.clone(),
@@ -327,13 +327,9 @@ impl CallRegistry {
                         .map(|p| self.redactor.redact_participant(p))
                         .collect(),
                 },
-                call_id: call.call_id.clone(),
-                leg: None,
-                speaker: None,
-                start_ms: None,
-                end_ms: None,
-                at: now.clone(),
-            });
+                call.call_id.clone(),
+                now.clone(),
+            ));
         }
         self.archive.send(ArchiveOp::LegStarted {
             call_id: call.call_id.clone(),
@@ -380,18 +376,14 @@ impl CallRegistry {
             reason,
             duration_ms,
         });
-        self.events.publish(Event {
-            payload: Payload::CallEnded {
+        self.events.publish(Event::of_call(
+            Payload::CallEnded {
                 reason,
                 duration_ms,
             },
-            call_id: call_id.to_string(),
-            leg: None,
-            speaker: None,
-            start_ms: None,
-            end_ms: None,
-            at: now,
-        });
+            call_id.to_string(),
+            now,
+        ));
     }
 
     /// Records how far the agent's leg of a call is transcribed.

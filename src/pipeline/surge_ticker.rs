@@ -27,15 +27,11 @@ fn publish(shared: &Shared, a: &SurgeAlert) {
         expected = a.expected, p_value = a.p_value, "surge"
     );
     shared.archive.send(ArchiveOp::Surge(a.clone()));
-    shared.events.publish(Event {
-        payload: Payload::SurgeAlert(a.clone()),
-        call_id: String::new(),
-        leg: None,
-        speaker: None,
-        start_ms: None,
-        end_ms: None,
-        at: rfc3339(shared.clock.now()),
-    });
+    shared.events.publish(Event::of_call(
+        Payload::SurgeAlert(a.clone()),
+        String::new(),
+        rfc3339(shared.clock.now()),
+    ));
 }
 
 /// Spawns the ticker; it ends at shutdown. `None` when the detector is disabled.

@@ -222,3 +222,22 @@ pub struct SurgeAck {
     pub acked_at: String,
     pub note: Option<String>,
 }
+
+impl From<&crate::facts::FinalUtterance> for UtteranceRecord {
+    fn from(u: &crate::facts::FinalUtterance) -> UtteranceRecord {
+        UtteranceRecord {
+            id: u.id.clone(),
+            call_id: u.call_id.clone(),
+            leg: u.leg.clone(),
+            speaker: u.speaker,
+            start_ms: u.start_ms,
+            end_ms: u.end_ms,
+            language: u.language.clone(),
+            text: u.text.clone(),
+            segments: serde_json::to_value(&u.segments).unwrap_or_default(),
+            created_at: crate::clock::rfc3339(u.at),
+            dropped: None,
+            audio_masked: u.audio_masked.clone(),
+        }
+    }
+}

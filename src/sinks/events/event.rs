@@ -23,12 +23,40 @@ pub struct Event {
     pub at: String,
 }
 
-/// A timed piece of a final transcript.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SegmentTiming {
-    pub start_ms: u64,
-    pub end_ms: u64,
-    pub text: String,
+pub use crate::facts::SegmentTiming;
+
+impl Event {
+    /// An event about a whole call (no leg, speaker or media time), made at `at` (RFC 3339).
+    pub fn of_call(payload: Payload, call_id: impl Into<String>, at: String) -> Event {
+        Event {
+            payload,
+            call_id: call_id.into(),
+            leg: None,
+            speaker: None,
+            start_ms: None,
+            end_ms: None,
+            at,
+        }
+    }
+}
+
+impl From<&crate::facts::FinalUtterance> for Event {
+    fn from(u: &crate::facts::FinalUtterance) -> Event {
+        Event {
+            payload: Payload::TranscriptFinal {
+                utterance_id: u.id.clone(),
+                text: u.text.clone(),
+                language: u.language.clone(),
+                segments: u.segments.clone(),
+            },
+            call_id: u.call_id.clone(),
+            leg: Some(u.leg.clone()),
+            speaker: Some(u.speaker),
+            start_ms: Some(u.start_ms),
+            end_ms: Some(u.end_ms),
+            at: crate::clock::rfc3339(u.at),
+        }
+    }
 }
 
 pub use crate::transforms::assist::AlertEvidence;

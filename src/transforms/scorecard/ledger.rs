@@ -113,3 +113,16 @@ pub(crate) fn contains_phrase(text: &str, phrase: &str) -> bool {
 pub(crate) fn normalized(u: &LedgerUtterance) -> String {
     normalize(&u.text).text
 }
+
+impl From<&crate::facts::FinalUtterance> for LedgerUtterance {
+    fn from(u: &crate::facts::FinalUtterance) -> LedgerUtterance {
+        LedgerUtterance {
+            id: u.id.clone(),
+            speaker: u.speaker,
+            start_ms: u.start_ms,
+            end_ms: u.end_ms,
+            language: u.language.clone(),
+            text: u.text.clone(),
+        }
+    }
+}
