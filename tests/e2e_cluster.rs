@@ -678,7 +678,9 @@ fn recognition_runs_on_workers_and_a_worker_killed_mid_utterance_loses_no_final(
     let nats = Nats::start(&tmp.path().join("js"), free_port());
     let cfg = cluster_config(tmp.path(), nats.port);
     let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text.push_str("\n[asr]\nremote = true\nlanguages = [\"en\"]\n");
+    // Without speculative decoding every final travels as a final job (a speculation is
+    // sent as a partial, and redone as a final when its worker is lost).
+    text.push_str("\n[asr]\nremote = true\nlanguages = [\"en\"]\n[segment]\nspeculative = false\n");
     std::fs::write(&cfg, &text).unwrap();
     let workers = [
         Worker::start(tmp.path(), "w1", &cfg),
@@ -706,7 +708,9 @@ fn recognition_runs_on_workers_and_a_worker_killed_mid_utterance_loses_no_final(
             }
             assert!(
                 t0.elapsed() < Duration::from_secs(60),
-                "no worker took a final"
+                "no worker took a final:\n{}\n{}",
+                workers[0].log_text(),
+                workers[1].log_text()
             );
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -715,7 +719,9 @@ fn recognition_runs_on_workers_and_a_worker_killed_mid_utterance_loses_no_final(
     let on_node2 = EventWatcher::start(&node2, "remote-1");
     let wav = root().join("fixtures/calls/call_en_8k.wav");
     run_fork_client(&node1, "twilio", &wav, "remote-1", 2.0, &[]);
-    let (job, v, [w1, w2]) = killer.join().unwrap();
+    let Ok((job, v, [w1, w2])) = killer.join() else {
+        panic!("node 1:\n{}", node1.log_text());
+    };
     let (mut victim, survivor) = if v == 0 { (w1, w2) } else { (w2, w1) };
     let _ = victim.child.kill();
     let survivor_log = survivor.log.clone();
