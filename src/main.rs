@@ -475,28 +475,39 @@ fn ensure_model(cfg: &Config, explicit: Option<&Path>, fetch: bool) -> Result<Pa
     Ok(path)
 }
 
-/// This node's recognisers: Whisper on `model_path`, or with `[asr] remote` the cluster's
+/// Whisper recognisers on the model at `path`.
+fn whisper(
+    cfg: &Config,
+    path: &Path,
+) -> Result<Arc<dyn callwatch::transforms::asr::RecognizerFactory>> {
+    let model = WhisperModel::load_on(path, cfg.asr.gpu)?;
+    tracing::info!(model = %path.display(), "recogniser loaded");
+    Ok(Arc::new(callwatch::transforms::asr::WhisperFactory::new(
+        model,
+        cfg.asr.decode_options(),
+    )))
+}
+
+/// Recognition on this machine's model (offline transcription, a recognition worker).
+fn local_pool(cfg: &Config, path: &Path) -> Result<AsrPool> {
+    Ok(AsrPool::start_with(
+        whisper(cfg, path)?,
+        cfg.asr.pool_config(),
+    )?)
+}
+
+/// A live node's recognisers: Whisper on `model_path`, or with `[asr] remote` the cluster's
 /// workers through `nats` (and `model_path`, if given, while they cannot be reached).
 fn recognition_pool(
     cfg: &Config,
     model_path: Option<&Path>,
     nats: Option<&callwatch::sinks::events::NatsBus>,
 ) -> Result<AsrPool> {
-    use callwatch::transforms::asr::{RecognizerFactory, WhisperFactory};
-    let local = match model_path {
-        Some(p) => {
-            let model = WhisperModel::load_on(p, cfg.asr.gpu)?;
-            tracing::info!(model = %p.display(), "recogniser loaded");
-            let f: Arc<dyn RecognizerFactory> =
-                Arc::new(WhisperFactory::new(model, cfg.asr.decode_options()));
-            Some(f)
-        }
-        None => None,
-    };
     if !cfg.asr.remote {
-        let local = local.context("no Whisper model to transcribe with")?;
-        return Ok(AsrPool::start_with(local, cfg.asr.pool_config())?);
+        let path = model_path.context("no Whisper model to transcribe with")?;
+        return local_pool(cfg, path);
     }
+    let local = model_path.map(|p| whisper(cfg, p)).transpose()?;
     use callwatch::cluster::asr::{remote, AsrQueue};
     let bus = nats.context("[asr] remote = true needs [bus] nats")?;
     let multilingual = match &local {
@@ -530,17 +541,7 @@ async fn worker(a: WorkerArgs) -> Result<()> {
         bail!("a recognition worker takes its utterances from NATS: set [bus] nats in the configuration");
     }
     let model_path = ensure_model(&cfg, a.model.as_deref(), !a.no_fetch)?;
-    let pool = recognition_pool(
-        &Config {
-            asr: callwatch::config::AsrConfig {
-                remote: false,
-                ..cfg.asr.clone()
-            },
-            ..cfg.clone()
-        },
-        Some(&model_path),
-        None,
-    )?;
+    let pool = local_pool(&cfg, &model_path)?;
     let client = callwatch::sinks::events::nats::connect(&cfg.bus, "callwatch-worker").await?;
     let queue = AsrQueue::of(async_nats::jetstream::new(client), &cfg.bus.stream);
     let name = a
@@ -909,7 +910,8 @@ async fn transcribe(a: TranscribeArgs) -> Result<()> {
     } else {
         (ArchiveSink::disabled(), None)
     };
-    let pool = recognition_pool(&cfg, Some(&model_path), None)?;
+    // Recorded calls are transcribed here, whatever [asr] remote says for live calls.
+    let pool = local_pool(&cfg, &model_path)?;
     let shared = build_shared(
         &cfg,
         pool,

@@ -148,3 +148,36 @@ fn transcribe_archive_then_query_from_the_cli() {
     let (ok, _, stderr) = callwatch(empty.path(), &["search", "x"]);
     assert!(!ok && stderr.contains("no archive"), "{stderr}");
 }
+
+/// Regression: a node configured for remote recognition (`[asr] remote`) still transcribes a
+/// recording on its own model; it used to refuse for want of a NATS connection.
+#[test]
+fn a_recording_is_transcribed_here_on_a_node_whose_live_calls_go_to_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("remote.toml");
+    // Nothing listens on port 9: the recording must not need NATS.
+    std::fs::write(
+        &cfg,
+        "[bus]\nnats = \"nats://127.0.0.1:9\"\n[asr]\nremote = true\nlanguages = [\"en\"]\n",
+    )
+    .unwrap();
+    let tiny = model("ggml-tiny.en.bin");
+    let wav = root().join("fixtures/calls/call_en.wav");
+    let (ok, stdout, stderr) = callwatch(
+        dir.path(),
+        &[
+            "transcribe",
+            "--json",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--model",
+            tiny.to_str().unwrap(),
+            wav.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("\"transcript.final\"") && stdout.contains("complaint"),
+        "{stdout}"
+    );
+}
