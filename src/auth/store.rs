@@ -8,7 +8,7 @@ use super::role::{CredentialKind, Principal, Role};
 use super::secret;
 use crate::sinks::archive::rows::{Exec, Read, SqliteRead};
 use crate::sinks::archive::sql::args;
-use crate::sinks::archive::{ArchiveError, PgArchive};
+use crate::sinks::archive::PgArchive;
 use rusqlite::Connection;
 use serde::Serialize;
 use std::path::Path;
@@ -130,22 +130,7 @@ impl AuthStore {
                 tx.commit()?;
                 Ok(out)
             }
-            Store::Postgres(pg) => {
-                // The closure's own errors ride through the archive's transaction unchanged.
-                let mut own = None;
-                let out = pg.transaction(|db| {
-                    f(db).map_err(|e| {
-                        let msg = e.to_string();
-                        own = Some(e);
-                        ArchiveError::Column(msg)
-                    })
-                });
-                match (out, own) {
-                    (Ok(v), _) => Ok(v),
-                    (Err(_), Some(e)) => Err(e),
-                    (Err(e), None) => Err(e.into()),
-                }
-            }
+            Store::Postgres(pg) => pg.transaction(f),
         }
     }
 

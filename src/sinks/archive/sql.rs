@@ -187,6 +187,25 @@ mod pg {
     use postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
     use std::error::Error;
 
+    /// The column types both schemas use: 64-bit integers (and smaller), booleans, doubles
+    /// and text. NUMERIC is left out on purpose: a query summing BIGINTs casts the sum back
+    /// to BIGINT, as SQLite's integers are.
+    fn plain(ty: &Type) -> bool {
+        matches!(
+            *ty,
+            Type::INT2
+                | Type::INT4
+                | Type::INT8
+                | Type::BOOL
+                | Type::FLOAT8
+                | Type::TEXT
+                | Type::VARCHAR
+                | Type::BPCHAR
+                | Type::NAME
+                | Type::UNKNOWN
+        )
+    }
+
     impl ToSql for Arg {
         fn to_sql(
             &self,
@@ -209,19 +228,7 @@ mod pg {
         }
 
         fn accepts(ty: &Type) -> bool {
-            matches!(
-                *ty,
-                Type::INT2
-                    | Type::INT4
-                    | Type::INT8
-                    | Type::BOOL
-                    | Type::FLOAT8
-                    | Type::TEXT
-                    | Type::VARCHAR
-                    | Type::BPCHAR
-                    | Type::NAME
-                    | Type::UNKNOWN
-            )
+            plain(ty)
         }
 
         to_sql_checked!();
@@ -244,23 +251,8 @@ mod pg {
             Ok(Arg::Null)
         }
 
-        // NUMERIC is left out on purpose: a query summing BIGINTs casts the sum back to
-        // BIGINT, as SQLite's integers are.
         fn accepts(ty: &Type) -> bool {
-            matches!(
-                *ty,
-                Type::INT2
-                    | Type::INT4
-                    | Type::INT8
-                    | Type::BOOL
-                    | Type::FLOAT4
-                    | Type::FLOAT8
-                    | Type::TEXT
-                    | Type::VARCHAR
-                    | Type::BPCHAR
-                    | Type::NAME
-                    | Type::UNKNOWN
-            )
+            plain(ty) || *ty == Type::FLOAT4
         }
     }
 }

@@ -358,15 +358,16 @@ impl PgArchive {
 
     /// Runs `f` in one read-write transaction on a pooled connection, committed when `f`
     /// returns `Ok` (the users and audit store of a cluster lives here).
-    pub fn transaction<T: Send>(
+    /// `f` may fail with an error of its own (`E`), returned as it is.
+    pub fn transaction<T: Send, E: From<ArchiveError> + Send>(
         &self,
-        f: impl FnOnce(&mut dyn Exec) -> Result<T, ArchiveError> + Send,
-    ) -> Result<T, ArchiveError> {
+        f: impl FnOnce(&mut dyn Exec) -> Result<T, E> + Send,
+    ) -> Result<T, E> {
         off_runtime(|| {
-            let mut conn = self.pool.get()?;
-            let mut tx = conn.transaction()?;
+            let mut conn = self.pool.get().map_err(ArchiveError::from)?;
+            let mut tx = conn.transaction().map_err(ArchiveError::from)?;
             let out = f(&mut PgRead(&mut tx))?;
-            tx.commit()?;
+            tx.commit().map_err(ArchiveError::from)?;
             Ok(out)
         })
     }
